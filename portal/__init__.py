@@ -1,0 +1,53 @@
+"""Guestgate: a self-hosted guest-entry portal for live sessions."""
+
+from pathlib import Path
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    from . import config as settings
+
+    app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+        if "SECRET_KEY" in config and "SECRET_KEYS" not in config:
+            app.config["SECRET_KEYS"] = [config["SECRET_KEY"]]
+    https = app.config["BASE_URL"].startswith("https://")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = https
+    app.config["REMEMBER_COOKIE_SECURE"] = https
+    app.config["REMEMBER_COOKIE_HTTPONLY"] = True
+    app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    app.config["PERMANENT_SESSION_LIFETIME"] = 60 * 60 * 24 * 30
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session; forms left open still work
+    app.config["WTF_CSRF_SSL_STRICT"] = False  # SameSite=Lax + token; proxies may rewrite Referer
+
+    from . import db, extensions, security
+
+    db.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.htmx.init_app(app)
+    extensions.limiter.init_app(app)
+    extensions.mail.init_app(app)
+    security.init_app(app)
+
+    from . import auth, cli, guest, web
+    from .admin import bp as admin_bp
+    from .owner import bp as owner_bp
+
+    auth.init_app(app)
+    web.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(owner_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(guest.bp)
+    cli.init_app(app)
+    return app

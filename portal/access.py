@@ -1,0 +1,200 @@
+"""Between the guest views and the pure decision: load the facts, decide, enter, record.
+
+Views call `open_door` (a token from a URL) or `current_presence` (the guest's cookie), then
+`decide_for`, and render what it says."""
+
+from dataclasses import dataclass
+
+from flask import current_app, session
+from flask_login import current_user
+
+from . import decision, denials, tokens
+from .db import database
+from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
+from .emails import domain_allowed
+from .models import ROLE_RANK, DomainRule, GuestLink, Invitation, Participant, Room, User
+from .timeutil import utcnow
+
+
+@dataclass
+class Door:
+    """What a token opens: a shared link or a personal invitation, with its room."""
+    kind: str
+    token_version: int
+    room: Room | None = None
+    link: GuestLink | None = None
+    invitation: Invitation | None = None
+
+    @property
+    def obj(self):
+        return self.link if self.kind == tokens.LINK else self.invitation
+
+    def token(self) -> str:
+        return tokens.make_token(current_app.config["SECRET_KEYS"], self.kind, self.obj.id,
+                                 self.obj.version)
+
+
+def device_id() -> str:
+    """This browser's random id, kept in the signed, HttpOnly session cookie."""
+    device = session.get("device")
+    if not isinstance(device, str) or len(device) > 64:
+        from .models import new_device_id
+
+        device = new_device_id()
+        session["device"] = device
+        session.permanent = True
+    return device
+
+
+def open_door(kind: str, token: str) -> Door | None:
+    """The link or invitation a token names, or None when the token isn't valid (bad signature,
+    wrong kind, unknown id): those are all `link_invalid` and reveal nothing."""
+    parsed = tokens.read_token(current_app.config["SECRET_KEYS"], kind, token)
+    if parsed is None:
+        return None
+    obj_id, version = parsed
+    if kind == tokens.LINK:
+        link = GuestLink.select(GuestLink, Room).join(Room).where(GuestLink.id == obj_id).first()
+        return Door(kind, version, room=link.room, link=link) if link else None
+    invitation = (Invitation.select(Invitation, Room, User).join(Room)
+                  .switch(Invitation).join(User).where(Invitation.id == obj_id).first())
+    if invitation is None:
+        return None
+    return Door(kind, version, room=invitation.room, invitation=invitation)
+
+
+def room_facts(room: Room) -> RoomFacts:
+    return RoomFacts(deleted=room.is_deleted, kind=room.kind,
+                     guest_access_enabled=room.guest_access_enabled,
+                     require_approval=room.require_approval,
+                     require_email_match=room.require_email_match,
+                     starts_at=room.starts_at, ends_at=room.ends_at)
+
+
+def link_facts(link: GuestLink) -> LinkFacts:
+    return LinkFacts(deleted=link.deleted_at is not None, expires_at=link.expires_at,
+                     max_uses=link.max_uses, uses=link.uses)
+
+
+def invite_facts(invitation: Invitation, version: int) -> InviteFacts:
+    return InviteFacts(removed=invitation.removed_at is not None,
+                       current_version=version == invitation.version,
+                       expires_at=invitation.expires_at, valid_once=invitation.valid_once,
+                       bound_device=invitation.bound_device, email=invitation.email,
+                       account_access=invitation.user.access)
+
+
+def domain_rules() -> list[tuple[str, str]]:
+    return list(DomainRule.select(DomainRule.domain, DomainRule.mode).tuples())
+
+
+def email_domain_allowed(email: str | None) -> bool:
+    return True if not email else domain_allowed(email, domain_rules())
+
+
+def signed_in_email() -> str | None:
+    return current_user.email if current_user.is_authenticated else None
+
+
+def decide_for(door: Door, participant: Participant | None = None,
+               email_typed: str | None = None) -> Decision:
+    """The decision for this door and this browser: `participant` is the browser's presence
+    through this door, if any; `email_typed` what the lobby form submitted, if anything."""
+    email_for_domain = email_typed
+    if email_for_domain is None and door.invitation is not None \
+            and signed_in_email() == door.invitation.email:
+        email_for_domain = door.invitation.email
+    visitor = Visitor(device=device_id(),
+                      participant_status=participant.status if participant else None,
+                      email_typed=email_typed, signed_in_email=signed_in_email(),
+                      domain_allowed=email_domain_allowed(email_for_domain))
+    if door.link is not None:
+        return decision.decide(utcnow(), visitor, room_facts(door.room), link=link_facts(door.link))
+    return decision.decide(utcnow(), visitor, room_facts(door.room),
+                           invite=invite_facts(door.invitation, door.token_version))
+
+
+def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
+    denials.record(result.reason, room=door.room if door else None,
+                   link=door.link if door else None,
+                   invitation=door.invitation if door else None, email=email)
+
+
+def presence_through(door: Door) -> Participant | None:
+    """This browser's presence in the door's room through this very link or invitation."""
+    participant = Participant.current(door.room.id, device_id())
+    if participant is None:
+        return None
+    same = (participant.link_id == door.link.id) if door.link is not None else \
+        (participant.invitation_id == door.invitation.id)
+    if same and participant.door_version == door.token_version:
+        return participant
+    return None
+
+
+class UsedUp(Exception):
+    """The last use went to someone else between the decision and the claim."""
+
+
+def enter(door: Door, name: str, email: str) -> Participant:
+    """Consume one use and make (or upgrade) this browser's presence, in one transaction: a use
+    is never counted without its participant, and a participant never exists without its use."""
+    device = device_id()
+    now = utcnow()
+    with database.atomic():
+        existing = Participant.current(door.room.id, device)
+        if door.link is not None:
+            if not door.link.claim():
+                raise UsedUp()
+            role = "viewer"
+            status = "waiting" if door.room.require_approval else "admitted"
+        else:
+            invitation = door.invitation
+            if invitation.valid_once and not invitation.bind_device(device):
+                raise UsedUp()
+            role = invitation.role
+            status = "admitted"
+        if existing is not None and existing.status in ("admitted", "waiting") \
+                and existing.email == email:
+            # Already inside: a new invitation upgrades the role (never downgrades) at once.
+            if ROLE_RANK.get(role, 0) > ROLE_RANK.get(existing.role, 0):
+                existing.role = role
+            if existing.status == "admitted" or status == "admitted":
+                existing.status = "admitted"
+            existing.link = door.link
+            existing.invitation = door.invitation
+            existing.door_version = door.token_version
+            existing.updated_at = now
+            existing.save()
+            return existing
+        return Participant.create(room=door.room, link=door.link, invitation=door.invitation,
+                                  name=name, email=email, role=role, status=status,
+                                  device=device, door_version=door.token_version,
+                                  created_at=now, updated_at=now,
+                                  decided_at=now if status == "admitted" else None)
+
+
+def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
+    """This browser's presence in a room, and the door it came through (for deciding again)."""
+    participant = Participant.current(room_id, device_id())
+    if participant is None:
+        return None, None
+    room = participant.room
+    if participant.link_id is not None:
+        link = GuestLink.get_or_none(GuestLink.id == participant.link_id)
+        door = Door(tokens.LINK, participant.door_version, room=room, link=link)
+    elif participant.invitation_id is not None:
+        invitation = (Invitation.select(Invitation, User).join(User)
+                      .where(Invitation.id == participant.invitation_id).first())
+        door = Door(tokens.INVITE, participant.door_version, room=room, invitation=invitation)
+    else:
+        door = Door(tokens.LINK, participant.door_version, room=room)
+    if door.obj is None:  # the link or invitation row is gone altogether
+        door.room = None
+    return participant, door
+
+
+def decide_presence(participant: Participant, door: Door) -> Decision:
+    if door.room is None:
+        return decision.deny("link_deleted" if door.kind == tokens.LINK else "invite_removed")
+    return decide_for(door, participant=participant)

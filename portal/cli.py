@@ -1,0 +1,111 @@
+"""Command-line tools: create-user, seed-demo (init-db lives with the database)."""
+
+import json
+import sys
+from datetime import timedelta
+
+import click
+from flask import Flask, current_app
+from peewee import IntegrityError
+
+from . import emails, passwords, timeutil
+from .db import database
+from .models import ACCESS_LEVELS, Room, User
+
+DEMO_OWNER = "demo-owner@guestgate.example"
+SEEDERS: list = []  # functions (owner, rooms) -> None; later features add their demo data
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(seed_demo)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--access", type=click.Choice(ACCESS_LEVELS), default="broadcaster",
+              show_default=True)
+@click.option("--name", default="")
+def create_user(email: str, access: str, name: str):
+    """Create an account. The password is read from a prompt, or from stdin when piped."""
+    try:
+        email = emails.normalize(email)
+    except emails.InvalidEmail as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL")
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    why = passwords.problem(password)
+    if why:
+        raise click.ClickException(f"Password not accepted: {why}")
+    try:
+        with database.atomic():
+            User.create(email=email, name=name, access=access,
+                        password_hash=passwords.hash_password(password))
+    except IntegrityError:
+        raise click.ClickException(f"An account with the email {email} already exists.")
+    click.echo(f"Created {email} with {access} access.")
+
+
+def _room_url(room: Room) -> str:
+    return f"{current_app.config['BASE_URL']}/rooms/{room.id}"
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def seed_demo(as_json: bool):
+    """A demo owner and three rooms: live now, starting in an hour, and a channel room.
+
+    Safe to run again: the owner's password is reset and a fresh set of rooms is added, so the
+    printed details always work."""
+    password = passwords.random_password()
+    now = timeutil.utcnow()
+    with database.atomic():
+        owner = User.get_or_none(User.email == DEMO_OWNER)
+        if owner is None:
+            owner = User.create(email=DEMO_OWNER, name="Demo Owner", access="broadcaster",
+                                password_hash=passwords.hash_password(password))
+        else:
+            owner.password_hash = passwords.hash_password(password)
+            owner.password_version += 1
+            owner.access = "broadcaster"
+            owner.save()
+        rooms = [
+            Room.create(owner=owner, title="Product launch — live now",
+                        description="Our quarterly launch, with questions from guests.",
+                        speakers="Ada Lovelace\nGrace Hopper",
+                        starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=2)),
+            Room.create(owner=owner, title="Customer round-table",
+                        description="An hour with our customers. Guests wait to be admitted.",
+                        speakers="Katherine Johnson", require_approval=True,
+                        starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)),
+            Room.create(owner=owner, title="Company channel", kind="channel",
+                        description="The always-on company channel.",
+                        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=365)),
+        ]
+        details = {r.id: {} for r in rooms}
+        for seeder in SEEDERS:
+            for room_id, extra in seeder(owner, rooms).items():
+                details[room_id].update(extra)
+    base = current_app.config["BASE_URL"]
+    out = {
+        "base_url": base,
+        "owner": {"email": owner.email, "password": password},
+        "rooms": [{"id": r.id, "title": r.title, "kind": r.kind,
+                   "starts_at": timeutil.iso_utc(r.starts_at), "url": _room_url(r),
+                   **details[r.id]} for r in rooms],
+    }
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"Guestgate demo — open {base}/sign-in")
+    click.echo(f"  email:    {owner.email}")
+    click.echo(f"  password: {password}")
+    for room in out["rooms"]:
+        click.echo(f"  {room['title']} ({room['kind']}, starts {room['starts_at']}): "
+                   f"{room['url']}")
+        for link in room.get("guest_links", []):
+            click.echo(f"    guest link “{link['name']}”: {link['url']}")
+        for inv in room.get("invitations", []):
+            click.echo(f"    invitation for {inv['email']} ({inv['role']}): {inv['url']}")

@@ -1,0 +1,73 @@
+"""Configuration from the environment (a `.env` file is honoured).
+
+Every setting has a default that makes `make run` work on a fresh machine: a SQLite file and a
+generated secret key in `instance/`, emails written to `instance/outbox/`.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_keys(instance_path: Path) -> list[str]:
+    """SECRET_KEY, or a key generated once and kept in instance/secret_key.
+
+    OLD_SECRET_KEYS (comma separated) are still accepted when verifying tokens, so rotating the
+    key keeps existing links working until the old key is dropped.
+    """
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if not key:
+        path = instance_path / "secret_key"
+        if path.exists():
+            key = path.read_text().strip()
+        else:
+            key = secrets.token_urlsafe(48)
+            path.write_text(key + "\n")
+            path.chmod(0o600)
+    old = [k.strip() for k in os.environ.get("OLD_SECRET_KEYS", "").split(",") if k.strip()]
+    return [key, *old]
+
+
+def from_environment(instance_path: Path) -> dict:
+    load_dotenv(Path.cwd() / ".env", override=False)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    keys = _secret_keys(instance_path)
+    port = int(os.environ.get("PORT", "8000"))
+    base_url = os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    mail_server = os.environ.get("MAIL_SERVER", "").strip()
+    return {
+        "SECRET_KEY": keys[0],
+        "SECRET_KEYS": keys,
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{instance_path / 'guestgate.sqlite3'}"
+        ),
+        "BASE_URL": base_url,
+        "PORT": port,
+        "MAIL_SERVER": mail_server or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(os.environ.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(os.environ.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER",
+                                              "Guestgate <guestgate@localhost>"),
+        "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "10")),
+        "MAIL_OUTBOX": str(instance_path / "outbox"),
+        "UPLOAD_FOLDER": str(instance_path / "uploads"),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
+        "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
+        "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
+        "MAX_LINKS_PER_ROOM": int(os.environ.get("MAX_LINKS_PER_ROOM", "3")),
+        "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
+        "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),
+    }

@@ -1,0 +1,125 @@
+"""The one place for the database: a deferred peewee database chosen from DATABASE_URL,
+per-request connections, schema creation and upgrades, and the `init-db` command."""
+
+from urllib.parse import unquote, urlparse
+
+import click
+from flask import Flask
+from peewee import DatabaseProxy, SqliteDatabase
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 5000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+}
+
+
+def make_database(url: str):
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ":memory:"
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "postgres",
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname,
+            port=parsed.port or 5432,
+            max_connections=32,
+            stale_timeout=300,
+            timeout=10,
+        )
+    raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+# --- schema versions ---------------------------------------------------------------------------
+# A fresh database is created at the latest version. An older database is brought forward by the
+# migrations after its recorded version, each in its own transaction. A database made before
+# versioning existed (tables but no schema_version row) counts as version 1.
+
+
+def _v2_room_join_url_and_message(migrator):
+    from .models import Room
+
+    migrate(
+        migrator.add_column("room", "join_url", Room.join_url),
+        migrator.add_column("room", "host_message", Room.host_message),
+    )
+
+
+MIGRATIONS = {
+    2: ("room: join URL for the hand-off and the host's message to waiting guests",
+        _v2_room_join_url_and_message),
+}
+LATEST_VERSION = max(MIGRATIONS)
+
+
+def _migrator():
+    return SqliteMigrator(database) if is_sqlite() else PostgresqlMigrator(database)
+
+
+def schema_version() -> int | None:
+    from .models import SchemaVersion
+
+    if not SchemaVersion.table_exists():
+        return 1 if "room" in database.get_tables() else None
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else (1 if "room" in database.get_tables() else None)
+
+
+def upgrade() -> list[str]:
+    """Create or upgrade the schema; returns what was done, in words."""
+    from .models import MODELS, SchemaVersion
+
+    done = []
+    with database.connection_context():
+        current = schema_version()
+        if current is None:
+            with database.atomic():
+                database.create_tables(MODELS)
+                SchemaVersion.create(version=LATEST_VERSION)
+            return [f"created schema version {LATEST_VERSION}"]
+        with database.atomic():
+            database.create_tables(MODELS)  # safe: only the tables that are missing
+        for version in sorted(v for v in MIGRATIONS if v > current):
+            description, step = MIGRATIONS[version]
+            with database.atomic():
+                step(_migrator())
+                SchemaVersion.delete().execute()
+                SchemaVersion.create(version=version)
+            done.append(f"upgraded to schema version {version}: {description}")
+        if current == 1 and not done:
+            SchemaVersion.create(version=LATEST_VERSION)
+    return done
+
+
+def init_app(app: Flask) -> None:
+    database.initialize(make_database(app.config["DATABASE_URL"]))
+
+    @app.before_request
+    def _connect():
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed():
+            database.close()
+
+    @app.cli.command("init-db")
+    def init_db_command():
+        """Create the database, or upgrade it to the latest schema."""
+        steps = upgrade()
+        click.echo("\n".join(steps) or f"schema is up to date (version {LATEST_VERSION})")
+
+    if app.config.get("AUTO_UPGRADE", True):
+        upgrade()

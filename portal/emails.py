@@ -1,0 +1,41 @@
+"""Email addresses: validation, normalisation (trim, case-fold, IDNA domains) and domain rules."""
+
+from email_validator import EmailNotValidError, validate_email
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+def normalize(raw: str) -> str:
+    """The comparable form of an address: trimmed, case-folded, domain in its ASCII (IDNA) form.
+    Raises InvalidEmail with a message a person can act on."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidEmail("Enter an email address.")
+    if len(text) > 254 or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidEmail("Enter a valid email address.")
+    try:
+        info = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"Enter a valid email address ({exc}).") from None
+    local, _, _ = info.normalized.rpartition("@")
+    return f"{local.casefold()}@{info.ascii_domain.lower()}"
+
+
+def domain_of(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+def domain_allowed(email: str, rules: list[tuple[str, str]]) -> bool:
+    """rules: (domain, mode) with mode 'allow' or 'block'. A rule covers its subdomains. A block
+    always wins; when any allow rule exists, only allowed domains pass."""
+    domain = domain_of(email)
+
+    def covers(rule_domain: str) -> bool:
+        return domain == rule_domain or domain.endswith("." + rule_domain)
+
+    if any(mode == "block" and covers(d) for d, mode in rules):
+        return False
+    allows = [d for d, mode in rules if mode == "allow"]
+    return not allows or any(covers(d) for d in allows)

@@ -1,0 +1,127 @@
+"""Forms (Flask-WTF). Text is trimmed; control characters are refused with a clear message."""
+
+import re
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import ValidationError as WTFValidationError
+
+from . import emails, passwords, timeutil
+from .models import ACCESS_LEVELS
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def no_control_characters(multiline: bool = False):
+    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+
+    def check(form, field):
+        if isinstance(field.data, str) and pattern.search(field.data):
+            raise WTFValidationError("Remove the control characters (such as line breaks).")
+
+    return check
+
+
+def valid_email(form, field):
+    try:
+        field.data = emails.normalize(field.data or "")
+    except emails.InvalidEmail as exc:
+        raise WTFValidationError(str(exc))
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", filters=[strip], validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    timezone = HiddenField(filters=[strip])  # filled in by the browser's script when it runs
+
+
+class RoomForm(FlaskForm):
+    title = StringField("Title", filters=[strip],
+                        validators=[DataRequired("Give the room a title."), Length(max=200),
+                                    no_control_characters()])
+    description = TextAreaField("Description", filters=[strip],
+                                validators=[Length(max=5000), no_control_characters(True)])
+    speakers = TextAreaField("Speakers (one per line)", filters=[strip],
+                             validators=[Length(max=2000), no_control_characters(True)])
+    starts_at = DateTimeLocalField("Starts", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                   validators=[InputRequired("Enter the start date and time.")])
+    ends_at = DateTimeLocalField("Ends", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+                                 validators=[InputRequired("Enter the end date and time.")])
+    timezone = SelectField("Time zone", validators=[DataRequired()])
+    kind = RadioField("Kind", choices=[("regular", "Regular room"),
+                                       ("channel", "Channel (no guest access)")],
+                      default="regular", validators=[DataRequired()])
+    require_approval = BooleanField("Guests wait to be admitted")
+    require_email_match = BooleanField("Guests confirm the invited email", default=True)
+    join_url = URLField("Join URL of the live session (optional)", filters=[strip],
+                        validators=[Optional(), Length(max=500),
+                                    URL(require_tld=False, message="Enter a full web address "
+                                        "starting with https:// or http://.")])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(z, z) for z in timeutil.zone_names()]
+
+    def validate_join_url(self, field):
+        if field.data and not field.data.lower().startswith(("https://", "http://")):
+            raise WTFValidationError("Enter a web address starting with https:// or http://.")
+
+    def validate_ends_at(self, field):
+        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+            raise WTFValidationError("The end must be after the start.")
+
+
+class AttachmentForm(FlaskForm):
+    file = FileField("File", validators=[DataRequired("Choose a file to upload.")])
+
+
+class NewUserForm(FlaskForm):
+    email = EmailField("Email", filters=[strip], validators=[DataRequired(), valid_email])
+    name = StringField("Name", filters=[strip],
+                       validators=[Length(max=120), no_control_characters()])
+    access = SelectField("Access", choices=[(a, a.capitalize()) for a in ACCESS_LEVELS],
+                         default="broadcaster")
+    password = PasswordField("Password", validators=[DataRequired()])
+
+    def validate_password(self, field):
+        why = passwords.problem(field.data or "")
+        if why:
+            raise WTFValidationError(why)
+
+
+class AccountForm(FlaskForm):
+    timezone = SelectField("Your time zone", validators=[DataRequired()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(z, z) for z in timeutil.zone_names()]
+
+
+
+
+class LobbyForm(FlaskForm):
+    """The guest's name and email on the lobby page."""
+    name = StringField("Your name", filters=[strip],
+                       validators=[DataRequired("Enter your name."),
+                                   Length(max=100, message="Use at most 100 characters."),
+                                   no_control_characters()])
+    email = EmailField("Email", filters=[strip],
+                       validators=[DataRequired("Enter your email address."), valid_email])

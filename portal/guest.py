@@ -1,0 +1,212 @@
+"""The guest's path: the lobby of a shared link (/g/TOKEN) or a personal invitation (/i/TOKEN),
+then the guest's place in the room (/s/ROOM) — countdown, waiting, the room itself or a denial —
+decided again on every full page load. After the first visit the guest continues on /s/ROOM:
+the token stays out of the address bar, the cookie carries them."""
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from . import access, decision, tokens
+from .access import Door
+from .decision import REASONS
+from .extensions import limiter
+from .forms import LobbyForm
+from .models import Attachment, Invitation, Participant, Room
+from .timeutil import utcnow
+
+bp = Blueprint("guest", __name__)
+
+# How often a waiting page asks whether anything changed (seconds). Countdowns also ask once
+# exactly at the start time.
+POLL_WAITING = 5
+POLL_COUNTDOWN = 15
+
+
+def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
+    access.record_denial(result, door, email)
+    reason = REASONS[result.reason]
+    room = door.room if door is not None else None
+    # Only the room's title, and only when the room still exists and guests could know it.
+    title = room.title if room is not None and result.reason not in (
+        "link_invalid", "room_unavailable") else None
+    return render_template("guest/denied.html", reason=reason, room_title=title), reason.status
+
+
+def _lobby_limit_key() -> str:
+    return f"lobby:{request.view_args.get('token', '')[:80]}"
+
+
+@bp.route("/g/<token>", methods=["GET", "POST"], endpoint="link_lobby")
+@bp.route("/i/<token>", methods=["GET", "POST"], endpoint="invite_lobby")
+@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_IP"), methods=["POST"])
+@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_LINK"), methods=["POST"],
+               key_func=_lobby_limit_key)
+def lobby(token: str):
+    kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
+    door = access.open_door(kind, token)
+    if door is None:
+        return denied_page(decision.deny("link_invalid"), None)
+
+    inside = access.presence_through(door)
+    if inside is not None:  # back again from the same browser: no second click, no form
+        result = access.decide_for(door, participant=inside)
+        if result.denied:
+            return denied_page(result, door, inside.email)
+        return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+    form = LobbyForm()
+    personal = door.invitation is not None
+    ask_email = not personal or door.room.require_email_match
+    if personal and not ask_email:
+        del form.email  # Socialive's way: the personal link itself is the proof
+
+    result = access.decide_for(door)
+    if result.outcome == decision.SIGN_IN:
+        return render_template("guest/sign_in_required.html", room=door.room,
+                               next_url=request.path), 401
+    if result.denied:
+        return denied_page(result, door)
+
+    signed_in_as_invited = personal and current_user.is_authenticated \
+        and current_user.email == door.invitation.email
+    if request.method == "GET" and not signed_in_as_invited:
+        if personal and not ask_email and current_user.is_authenticated:
+            form.name.data = current_user.name
+        return _lobby_page(door, form, token)
+
+    # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
+    # what was typed, then consume one use atomically.
+    if signed_in_as_invited:
+        name = current_user.name or door.invitation.email.split("@")[0]
+        email = door.invitation.email
+    else:
+        if not form.validate_on_submit():
+            return _lobby_page(door, form, token, status=422)
+        name = form.name.data
+        email = form.email.data if ask_email else door.invitation.email
+    result = access.decide_for(door, email_typed=email)
+    if result.denied:
+        if result.reason == "email_mismatch":
+            # Said on the lobby itself, so the guest can correct it; never shows the invited email.
+            access.record_denial(result, door, email)
+            form.email.errors = [REASONS["email_mismatch"].title + "."]
+            return _lobby_page(door, form, token, status=403)
+        return denied_page(result, door, email)
+    try:
+        access.enter(door, name, email)
+    except access.UsedUp:
+        return denied_page(decision.deny("link_used_up"), door, email)
+    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _config(key: str) -> str:
+    from flask import current_app
+
+    return current_app.config[key]
+
+
+def _lobby_page(door: Door, form: LobbyForm, token: str, status: int = 200):
+    action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
+                     token=token)
+    return render_template("guest/lobby.html", room=door.room, form=form, action=action,
+                           personal=door.invitation is not None), status
+
+
+def _presence_or_none(room_id: int):
+    participant, door = access.current_presence(room_id)
+    if participant is None:
+        return None, None, None
+    return participant, door, access.decide_presence(participant, door)
+
+
+@bp.get("/s/<int:room_id>")
+def place(room_id: int):
+    participant, door, result = _presence_or_none(room_id)
+    if participant is None:
+        return render_template("guest/not_inside.html"), 403
+    if result.denied:
+        return denied_page(result, door, participant.email)
+    room = door.room
+    context = {"room": room, "participant": participant, "state": result.outcome}
+    if result.outcome == decision.COUNTDOWN:
+        seconds = max(1, int((room.starts_at - utcnow()).total_seconds()))
+        return render_template("guest/countdown.html", refresh=min(seconds, POLL_COUNTDOWN),
+                               poll=POLL_COUNTDOWN, **context)
+    if result.outcome == decision.WAITING:
+        return render_template("guest/waiting.html", refresh=POLL_WAITING, poll=POLL_WAITING,
+                               **context)
+    attachments = list(Attachment.select().where(Attachment.room == room)
+                       .order_by(Attachment.uploaded_at))
+    return render_template("guest/room.html", attachments=attachments, **context)
+
+
+@bp.get("/s/<int:room_id>/status")
+@limiter.exempt
+def status(room_id: int):
+    """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
+    page load again, and the full page load decides."""
+    participant, door, result = _presence_or_none(room_id)
+    state = "gone" if participant is None else (result.reason or result.outcome)
+    if state == request.args.get("state"):
+        response = make_response("", 204)
+    else:
+        response = make_response(state, 200)
+        response.headers["HX-Refresh"] = "true"
+    response.headers["Cache-Control"] = "no-store"
+    response.mimetype = "text/plain"
+    return response
+
+
+@bp.post("/s/<int:room_id>/leave")
+def leave(room_id: int):
+    participant, _door = access.current_presence(room_id)
+    if participant is not None:
+        Participant.update(status="left", updated_at=utcnow()).where(
+            Participant.id == participant.id).execute()
+    flash("You left the session. To come back, open your link again.", "info")
+    return redirect(url_for("guest.left"), 303)
+
+
+@bp.get("/left")
+def left():
+    return render_template("guest/left.html")
+
+
+@bp.get("/s/<int:room_id>/attachments/<int:attachment_id>")
+def attachment(room_id: int, attachment_id: int):
+    """Downloads only for admitted participants; checked on every download."""
+    participant, _door, result = _presence_or_none(room_id)
+    if participant is None or result.outcome != decision.ENTER:
+        abort(403)
+    item = Attachment.get_or_none((Attachment.id == attachment_id)
+                                  & (Attachment.room == room_id))
+    if item is None:
+        abort(404)
+    from .owner.rooms import send_attachment
+
+    return send_attachment(item)
+
+
+@bp.get("/my-sessions")
+@login_required
+def my_sessions():
+    """The rooms a signed-in person is invited to, with Join."""
+    now = utcnow()
+    invitations = list(
+        Invitation.select(Invitation, Room).join(Room)
+        .where((Invitation.user == current_user.id) & Invitation.removed_at.is_null()
+               & Room.deleted_at.is_null() & (Room.ends_at > now))
+        .order_by(Room.starts_at))
+    secret_keys = _config("SECRET_KEYS")
+    sessions = [(inv, tokens.make_token(secret_keys, tokens.INVITE, inv.id, inv.version))
+                for inv in invitations]
+    return render_template("guest/my_sessions.html", sessions=sessions, now=now)

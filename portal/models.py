@@ -1,0 +1,281 @@
+"""Every model of the design, with the indexes their lookups need, and only query helpers."""
+
+import secrets
+
+from peewee import (
+    SQL,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Check,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+    fn,
+)
+
+from .db import database
+from .timeutil import utcnow
+
+ACCESS_LEVELS = ("admin", "broadcaster", "guest")
+ROLES = ("viewer", "moderator", "speaker")
+ROLE_RANK = {"viewer": 0, "speaker": 1, "moderator": 2}
+ROOM_KINDS = ("regular", "channel")
+PARTICIPANT_STATUSES = ("waiting", "admitted", "rejected", "left")
+EMAIL_STATUSES = ("not_sent", "sent", "failed")
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+    applied_at = DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    email = CharField(max_length=254, unique=True)  # normalised: see portal.emails.normalize
+    name = CharField(max_length=120, default="")
+    password_hash = CharField(max_length=255)
+    access = CharField(max_length=16, default="guest",
+                       constraints=[Check("access IN ('admin', 'broadcaster', 'guest')")])
+    timezone = CharField(max_length=64, default="UTC")
+    created_at = DateTimeField(default=utcnow)
+    # bumped when the password changes: signs password-reset tokens so each works once
+    password_version = IntegerField(default=1)
+
+    # Flask-Login
+    is_active = True
+    is_anonymous = False
+    is_authenticated = True
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.password_version}"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.access in ("admin", "broadcaster")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.access == "admin"
+
+
+class Room(BaseModel):
+    owner = ForeignKeyField(User, backref="rooms", on_delete="RESTRICT")
+    title = CharField(max_length=200)
+    description = TextField(default="")
+    speakers = TextField(default="")  # one per line
+    starts_at = DateTimeField()
+    ends_at = DateTimeField()
+    kind = CharField(max_length=16, default="regular",
+                     constraints=[Check("kind IN ('regular', 'channel')")])
+    guest_access_enabled = BooleanField(default=False)
+    require_approval = BooleanField(default=False)
+    require_email_match = BooleanField(default=True)
+    join_url = CharField(max_length=500, null=True)
+    host_message = CharField(max_length=500, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("owner", "deleted_at", "starts_at"), False),)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def speaker_list(self) -> list[str]:
+        return [s.strip() for s in self.speakers.splitlines() if s.strip()]
+
+    @classmethod
+    def live(cls):
+        return cls.select().where(cls.deleted_at.is_null())
+
+    def live_links(self):
+        return (GuestLink.select().where((GuestLink.room == self) & GuestLink.deleted_at.is_null())
+                .order_by(GuestLink.created_at, GuestLink.id))
+
+    def live_invitations(self):
+        return (Invitation.select().where((Invitation.room == self)
+                                          & Invitation.removed_at.is_null())
+                .order_by(Invitation.created_at, Invitation.id))
+
+    def waiting_participants(self):
+        return (Participant.select().where((Participant.room == self)
+                                           & (Participant.status == "waiting"))
+                .order_by(Participant.created_at, Participant.id))
+
+
+class Attachment(BaseModel):
+    room = ForeignKeyField(Room, backref="attachments", on_delete="CASCADE")
+    filename = CharField(max_length=255)  # as uploaded, shown to people
+    stored_name = CharField(max_length=64, unique=True)  # random, on disk
+    content_type = CharField(max_length=100)
+    size = IntegerField()
+    uploaded_at = DateTimeField(default=utcnow)
+
+
+class GuestLink(BaseModel):
+    room = ForeignKeyField(Room, backref="links", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    max_uses = IntegerField(null=True, constraints=[Check("max_uses IS NULL OR max_uses >= 1")])
+    uses = IntegerField(default=0, constraints=[Check("uses >= 0")])
+    expires_at = DateTimeField(null=True)
+    version = IntegerField(default=1)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("room", "deleted_at"), False),)
+
+    @property
+    def uses_left(self) -> int | None:
+        return None if self.max_uses is None else max(self.max_uses - self.uses, 0)
+
+    def claim(self) -> bool:
+        """Consume one use atomically: one conditional UPDATE, so a burst never overshoots."""
+        query = GuestLink.update(uses=GuestLink.uses + 1).where(
+            (GuestLink.id == self.id)
+            & GuestLink.deleted_at.is_null()
+            & (GuestLink.max_uses.is_null() | (GuestLink.uses < GuestLink.max_uses))
+        )
+        if query.execute() == 1:
+            self.uses += 1
+            return True
+        return False
+
+
+class Invitation(BaseModel):
+    room = ForeignKeyField(Room, backref="invitations", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="invitations", on_delete="CASCADE")
+    email = CharField(max_length=254)  # normalised
+    role = CharField(max_length=16, default="viewer",
+                     constraints=[Check("role IN ('viewer', 'moderator', 'speaker')")])
+    valid_once = BooleanField(default=False)
+    expires_at = DateTimeField(null=True)
+    version = IntegerField(default=1)
+    bound_device = CharField(max_length=64, null=True)  # valid once: the browser that used it
+    email_status = CharField(max_length=16, default="not_sent",
+                             constraints=[Check("email_status IN ('not_sent', 'sent', 'failed')")])
+    emailed_at = DateTimeField(null=True)
+    email_error = CharField(max_length=500, default="")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    removed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("room", "email"), True), (("room", "removed_at"), False))
+
+    def bind_device(self, device: str) -> bool:
+        """Valid-once invitations belong to the first browser that enters with them."""
+        if self.bound_device == device:
+            return True
+        query = Invitation.update(bound_device=device).where(
+            (Invitation.id == self.id) & Invitation.bound_device.is_null()
+        )
+        if query.execute() == 1:
+            self.bound_device = device
+            return True
+        return False
+
+
+class Participant(BaseModel):
+    room = ForeignKeyField(Room, backref="participants", on_delete="CASCADE")
+    link = ForeignKeyField(GuestLink, null=True, backref="participants", on_delete="SET NULL")
+    invitation = ForeignKeyField(Invitation, null=True, backref="participants",
+                                 on_delete="SET NULL")
+    name = CharField(max_length=100)
+    email = CharField(max_length=254)
+    role = CharField(max_length=16, default="viewer")
+    status = CharField(max_length=16, default="waiting",
+                       constraints=[Check("status IN ('waiting', 'admitted', 'rejected', 'left')")])
+    device = CharField(max_length=64)  # random id kept in the guest's signed cookie
+    # the link's or invitation's version at entry: a reset afterwards turns the guest away
+    door_version = IntegerField(default=1)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+    decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+
+    class Meta:
+        indexes = (
+            (("room", "status", "created_at"), False),
+            (("device", "room"), False),
+        )
+
+    @classmethod
+    def current(cls, room_id: int, device: str):
+        """This browser's latest presence in the room that hasn't ended by leaving."""
+        return (cls.select().where((cls.room == room_id) & (cls.device == device)
+                                   & (cls.status != "left"))
+                .order_by(cls.id.desc()).first())
+
+
+class DenialEvent(BaseModel):
+    """The most recent denials of a room (bounded per room; see portal.denials)."""
+    room = ForeignKeyField(Room, null=True, on_delete="CASCADE")
+    reason = CharField(max_length=32)
+    link = ForeignKeyField(GuestLink, null=True, on_delete="SET NULL")
+    invitation = ForeignKeyField(Invitation, null=True, on_delete="SET NULL")
+    email = CharField(max_length=254, default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("room", "id"), False),)
+
+
+class DenialCount(BaseModel):
+    """Exact counts per room, reason and day. room_key is the room's id, or 0 for denials that
+    can't be tied to a room (garbled tokens): a plain integer, so the upsert's unique key works
+    the same on SQLite and PostgreSQL (NULLs are never equal in a UNIQUE index)."""
+    room_key = IntegerField()
+    reason = CharField(max_length=32)
+    day = DateField()
+    count = BigIntegerField(default=0)
+
+    class Meta:
+        indexes = ((("room_key", "reason", "day"), True),)
+
+
+class DomainRule(BaseModel):
+    domain = CharField(max_length=253, unique=True)
+    mode = CharField(max_length=8, constraints=[Check("mode IN ('allow', 'block')")])
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    room = ForeignKeyField(Room, null=True, backref="audit_events", on_delete="CASCADE")
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    actor_email = CharField(max_length=254, default="")
+    action = CharField(max_length=40)
+    target = CharField(max_length=255, default="")
+    detail = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("room", "created_at"), False), (("action", "created_at"), False))
+
+
+MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
+          DenialEvent, DenialCount, DomainRule, AuditEvent]
+
+
+def new_device_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def count_by(query, field):
+    return dict(query.select(field, fn.COUNT(SQL("*"))).group_by(field).tuples())
+
+

@@ -1,0 +1,23 @@
+"""Owner screens: rooms, guest access and links, invitations, the waiting room. Every view here
+is for owners (broadcaster or admin) and reaches a room only through `owned_room`."""
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from ..models import Room
+
+bp = Blueprint("owner", __name__, url_prefix="/rooms")
+
+
+def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
+    """The room, if the signed-in user owns it or is an admin; 404 otherwise, so nobody learns
+    which room ids exist."""
+    room = Room.get_or_none(Room.id == room_id)
+    if room is None or (room.is_deleted and not allow_deleted):
+        abort(404)
+    if room.owner_id != current_user.id and not current_user.is_admin:
+        abort(404)
+    return room
+
+
+from . import rooms  # noqa: E402,F401  (views register themselves on bp)

@@ -1,0 +1,236 @@
+"""Rooms: list, create, edit, delete, attachments."""
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.utils import secure_filename
+
+from .. import audit, timeutil
+from ..auth import owner_required
+from ..db import database
+from ..forms import AttachmentForm, RoomForm
+from ..models import Attachment, Room
+from ..web import see_other
+from . import bp, owned_room
+
+# Types people share before a session; the served Content-Type comes from this table, never
+# from what the browser claimed.
+ATTACHMENT_TYPES = {
+    "pdf": "application/pdf",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "txt": "text/plain",
+    "csv": "text/csv",
+    "md": "text/markdown",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "odp": "application/vnd.oasis.opendocument.presentation",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS_PER_ROOM = 20
+
+
+@bp.get("/")
+@owner_required
+def rooms():
+    query = Room.live().order_by(Room.starts_at.desc())
+    if not current_user.is_admin:
+        query = query.where(Room.owner == current_user.id)
+    return render_template("owner/rooms.html", rooms=list(query), now=timeutil.utcnow())
+
+
+def _room_form(room: Room | None = None) -> RoomForm:
+    zone = current_user.timezone or "UTC"
+    if room is None:
+        start = timeutil.to_local(timeutil.utcnow() + timedelta(hours=1), zone)
+        start = start.replace(minute=0, second=0, tzinfo=None)
+        form = RoomForm(starts_at=start, ends_at=start + timedelta(hours=1), timezone=zone)
+    else:
+        form = RoomForm(obj=room, timezone=zone)
+        if request.method == "GET":
+            form.starts_at.data = timeutil.to_local(room.starts_at, zone).replace(tzinfo=None)
+            form.ends_at.data = timeutil.to_local(room.ends_at, zone).replace(tzinfo=None)
+    return form
+
+
+def _apply(form: RoomForm, room: Room) -> None:
+    room.title = form.title.data
+    room.description = form.description.data or ""
+    room.speakers = "\n".join(s.strip() for s in (form.speakers.data or "").splitlines()
+                              if s.strip())
+    room.starts_at = timeutil.to_utc(form.starts_at.data, form.timezone.data)
+    room.ends_at = timeutil.to_utc(form.ends_at.data, form.timezone.data)
+    room.kind = form.kind.data
+    room.require_approval = form.require_approval.data
+    room.require_email_match = form.require_email_match.data
+    room.join_url = form.join_url.data or None
+    if room.kind == "channel":
+        room.guest_access_enabled = False  # not supported for channel rooms
+    room.updated_at = timeutil.utcnow()
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@owner_required
+def new_room():
+    form = _room_form()
+    if form.validate_on_submit():
+        room = Room(owner=current_user.id)
+        _apply(form, room)
+        with database.atomic():
+            room.save()
+            audit.record("room_created", room, room.title)
+        flash(f"Room “{room.title}” created.", "success")
+        return redirect(url_for("owner.room", room_id=room.id), 303)
+    return render_template("owner/room_form.html", form=form, room=None), \
+        422 if form.errors else 200
+
+
+@bp.get("/<int:room_id>")
+@owner_required
+def room(room_id: int):
+    room = owned_room(room_id)
+    return render_template("owner/room.html", **room_context(room))
+
+
+def room_context(room: Room) -> dict:
+    """Everything the room page shows; each section adds what it needs through a hook so the
+    page and its fragments render from the same data."""
+    context = {"room": room, "now": timeutil.utcnow(),
+               "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
+               "attachment_form": AttachmentForm()}
+    for hook in ROOM_SECTIONS:
+        context.update(hook(room))
+    return context
+
+
+ROOM_SECTIONS: list = []  # functions room -> dict, registered by the sections of the page
+
+
+@bp.route("/<int:room_id>/edit", methods=["GET", "POST"])
+@owner_required
+def edit_room(room_id: int):
+    room = owned_room(room_id)
+    form = _room_form(room)
+    if form.validate_on_submit():
+        _apply(form, room)
+        with database.atomic():
+            room.save()
+            audit.record("room_edited", room, room.title)
+        flash("Room saved.", "success")
+        return redirect(url_for("owner.room", room_id=room.id), 303)
+    return render_template("owner/room_form.html", form=form, room=room), \
+        422 if form.errors else 200
+
+
+@bp.post("/<int:room_id>/delete")
+@owner_required
+def delete_room(room_id: int):
+    room = owned_room(room_id)
+    with database.atomic():
+        Room.update(deleted_at=timeutil.utcnow(), guest_access_enabled=False).where(
+            Room.id == room.id).execute()
+        audit.record("room_deleted", room, room.title)
+    flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
+          "available.", "success")
+    return see_other("owner.rooms")
+
+
+# --- attachments -------------------------------------------------------------------------------
+
+def upload_folder() -> Path:
+    path = Path(current_app.config["UPLOAD_FOLDER"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@bp.post("/<int:room_id>/attachments")
+@owner_required
+def upload_attachment(room_id: int):
+    room = owned_room(room_id)
+    form = AttachmentForm()
+    error = None
+    if not form.validate_on_submit():
+        error = "; ".join(e for errs in form.errors.values() for e in errs)
+    else:
+        upload = form.file.data
+        original = (upload.filename or "").strip()
+        safe = secure_filename(original) or "file"
+        ext = safe.rsplit(".", 1)[-1].lower() if "." in safe else ""
+        data = upload.stream.read(MAX_ATTACHMENT_BYTES + 1)
+        if ext not in ATTACHMENT_TYPES:
+            error = ("This type of file can't be attached. Allowed: "
+                     + ", ".join(sorted(ATTACHMENT_TYPES)) + ".")
+        elif len(data) > MAX_ATTACHMENT_BYTES:
+            error = f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
+        elif not data:
+            error = "The file is empty."
+        elif room.attachments.count() >= MAX_ATTACHMENTS_PER_ROOM:
+            error = f"A room can have at most {MAX_ATTACHMENTS_PER_ROOM} attachments."
+        else:
+            stored = f"{secrets.token_hex(16)}.{ext}"
+            path = upload_folder() / stored
+            path.write_bytes(data)
+            try:
+                with database.atomic():
+                    Attachment.create(room=room, filename=original[:255] or safe,
+                                      stored_name=stored, content_type=ATTACHMENT_TYPES[ext],
+                                      size=len(data))
+                    audit.record("attachment_added", room, original[:255])
+            except Exception:
+                path.unlink(missing_ok=True)  # never a file without its row
+                raise
+            flash(f"“{original}” attached.", "success")
+    if error:
+        flash(error, "error")
+    return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
+
+
+@bp.post("/<int:room_id>/attachments/<int:attachment_id>/delete")
+@owner_required
+def delete_attachment(room_id: int, attachment_id: int):
+    room = owned_room(room_id)
+    attachment = Attachment.get_or_none((Attachment.id == attachment_id)
+                                        & (Attachment.room == room))
+    if attachment is None:
+        abort(404)
+    with database.atomic():
+        attachment.delete_instance()
+        audit.record("attachment_removed", room, attachment.filename)
+    (upload_folder() / attachment.stored_name).unlink(missing_ok=True)
+    flash(f"“{attachment.filename}” removed.", "success")
+    return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
+
+
+def send_attachment(attachment: Attachment):
+    return send_from_directory(upload_folder(), attachment.stored_name,
+                               mimetype=attachment.content_type, as_attachment=True,
+                               download_name=attachment.filename, max_age=0)
+
+
+@bp.get("/<int:room_id>/attachments/<int:attachment_id>")
+@owner_required
+def download_attachment(room_id: int, attachment_id: int):
+    room = owned_room(room_id)
+    attachment = Attachment.get_or_none((Attachment.id == attachment_id)
+                                        & (Attachment.room == room))
+    if attachment is None:
+        abort(404)
+    return send_attachment(attachment)

@@ -1,0 +1,77 @@
+"""Response headers for every response, and the pages for errors, in one place."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from peewee import InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+
+ERROR_WORDS = {
+    400: ("Something in the request wasn't right", "Go back, reload the page and try again."),
+    403: ("You don't have access to this page", "Sign in with an account that has access, "
+          "or ask the owner of the room."),
+    404: ("Page not found", "Check the address, or go back to the start page."),
+    405: ("That action isn't possible here", "Go back and use the buttons on the page."),
+    410: ("This page is no longer available", "It was removed."),
+    413: ("The file is too large", "Choose a smaller file and try again."),
+    429: ("Too many attempts", "Wait a moment, then try again."),
+    500: ("Something went wrong on our side", "Try again in a moment. Nothing you entered was "
+          "saved half-way."),
+    503: ("Guestgate is briefly unavailable", "Try again in a moment; nothing was lost."),
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):
+        h = response.headers
+        h.setdefault("Content-Security-Policy", CSP)
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("X-Frame-Options", "DENY")
+        # Tokens travel in URLs: never leak them to another site through Referer.
+        h.setdefault("Referrer-Policy", "no-referrer")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if app.config["BASE_URL"].startswith("https://"):
+            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if "Cache-Control" not in h:
+            h["Cache-Control"] = "no-store"  # pages carry personal data; files set their own
+        h.add("Vary", "HX-Request")
+        return response
+
+    def error_page(status: int, title: str | None = None, detail: str | None = None, **headers):
+        default_title, default_detail = ERROR_WORDS.get(status, ERROR_WORDS[500])
+        body = render_template("error.html", status=status, title=title or default_title,
+                               detail=detail or default_detail)
+        return body, status, headers
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return error_page(400, "This form has expired",
+                          "Reload the page and submit the form again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        headers = {}
+        if exc.code == 429:
+            retry = getattr(exc, "retry_after", None)
+            if retry is None and exc.response is not None:
+                retry = exc.response.headers.get("Retry-After")
+            headers["Retry-After"] = str(retry or 60)
+        if exc.code == 405 and exc.valid_methods:
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        return error_page(exc.code or 500, **headers)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _database_down(exc):
+        app.logger.warning("database unavailable: %s", exc)
+        return error_page(503, **{"Retry-After": "5"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        app.logger.exception("unhandled error")
+        return error_page(500)

@@ -1,0 +1,55 @@
+"""Signed tokens. Nothing is stored: a link token is `(id, version)` signed with the app's secret
+key and salted per kind, so it can be shown again (Copy link), can't be forged, and dies when the
+version is bumped (reset) or the row is flagged (delete / remove).
+
+Secret keys come newest first (SECRET_KEYS); itsdangerous signs with the *last* key of its list
+and verifies with all of them, so the list is reversed here.
+"""
+
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+LINK = "link"
+INVITE = "invite"
+_SALTS = {LINK: "guestgate.guest-link", INVITE: "guestgate.invitation"}
+TICKET_SALT = "guestgate.admission-ticket"
+RESET_SALT = "guestgate.password-reset"
+
+
+def _keys(secret_keys: list[str]) -> list[str]:
+    return list(reversed(secret_keys))
+
+
+def make_token(secret_keys: list[str], kind: str, obj_id: int, version: int) -> str:
+    return URLSafeSerializer(_keys(secret_keys), salt=_SALTS[kind]).dumps([obj_id, version])
+
+
+def read_token(secret_keys: list[str], kind: str, token: str) -> tuple[int, int] | None:
+    """(id, version), or None when the token is garbled, forged, of another kind or signed with
+    a key that is no longer accepted."""
+    if not token or len(token) > 200:
+        return None
+    try:
+        value = URLSafeSerializer(_keys(secret_keys), salt=_SALTS[kind]).loads(token)
+    except (BadSignature, UnicodeDecodeError, ValueError):
+        return None
+    if (isinstance(value, list) and len(value) == 2
+            and all(type(v) is int and 0 < v < 2**62 for v in value)):
+        return value[0], value[1]
+    return None
+
+
+def timed_dumps(secret_keys: list[str], salt: str, payload: Any) -> str:
+    return URLSafeTimedSerializer(_keys(secret_keys), salt=salt).dumps(payload)
+
+
+def timed_loads(secret_keys: list[str], salt: str, token: str, max_age: int) -> tuple[Any, str]:
+    """(payload, "") or (None, why it is invalid)."""
+    try:
+        serializer = URLSafeTimedSerializer(_keys(secret_keys), salt=salt)
+        return serializer.loads(token, max_age=max_age), ""
+    except SignatureExpired:
+        return None, "expired"
+    except (BadSignature, UnicodeDecodeError, ValueError):
+        return None, "bad signature"

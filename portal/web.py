@@ -1,0 +1,89 @@
+"""What every screen shares: the start page, htmx itself (served from its installed package),
+template filters for times, and the small htmx helpers."""
+
+from importlib.resources import files
+
+from flask import (
+    Blueprint,
+    Flask,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_login import current_user
+
+from . import timeutil
+
+bp = Blueprint("web", __name__)
+
+HTMX_DIR = str(files("js_lib_htmx") / "static" / "htmx")
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        if current_user.is_owner:
+            return redirect(url_for("owner.rooms"))
+        return redirect(url_for("guest.my_sessions"))
+    return render_template("index.html")
+
+
+@bp.get("/vendor/htmx.min.js")
+def htmx_js():
+    return send_from_directory(HTMX_DIR, "htmx.min.js", max_age=60 * 60 * 24 * 365)
+
+
+@bp.get("/healthz")
+def healthz():
+    return {"ok": True}
+
+
+def is_htmx() -> bool:
+    """A real htmx request for a fragment (not a history restore, which wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def fragment_or_page(fragment: str, page: str, **context):
+    """The same URL answers htmx with the fragment and a plain browser with the whole page."""
+    return render_template(fragment if is_htmx() else page, **context)
+
+
+def see_other(endpoint: str, **values):
+    """Post/redirect/get; for htmx, HX-Redirect makes the browser follow it as a full load."""
+    url = url_for(endpoint, **values)
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)
+
+
+def user_zone() -> str:
+    if current_user.is_authenticated:
+        return current_user.timezone or "UTC"
+    return "UTC"
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.template_filter("owner_time")
+    def owner_time(utc, fmt="%a %d %b %Y, %H:%M"):
+        """A UTC time in the signed-in owner's zone, with the zone's abbreviation."""
+        local = timeutil.to_local(utc, user_zone())
+        return "" if local is None else f"{local.strftime(fmt)} {local.tzname()}"
+
+    @app.template_filter("iso")
+    def iso(utc):
+        return timeutil.iso_utc(utc) or ""
+
+    @app.template_filter("utc_time")
+    def utc_time(utc, fmt="%a %d %b %Y, %H:%M UTC"):
+        return "" if utc is None else utc.strftime(fmt)
+
+    @app.context_processor
+    def _globals():
+        return {"is_htmx": is_htmx(), "now_utc": timeutil.utcnow()}

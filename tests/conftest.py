@@ -1,0 +1,135 @@
+"""Fixtures: a real SQLite file per test (or a real PostgreSQL database when DATABASE_URL names
+one), the Flask test client, CLI runner, and helpers that keep tests short."""
+
+import os
+import uuid
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from helpers import AuthActions, LiveServer, make_user
+
+from portal import create_app
+from portal.db import database
+from portal.models import MODELS
+
+PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get(
+    "DATABASE_URL", "").startswith("postgres") else ""
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# --- PostgreSQL: one fresh database per test session, emptied between tests -------------------
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    if not PG_URL:
+        yield None
+        return
+    import psycopg2
+
+    name = f"guestgate_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    parsed = urlparse(PG_URL)
+    url = urlunparse(parsed._replace(path="/" + name))
+    yield url
+    database.close() if not database.is_closed() else None
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def database_url(tmp_path, pg_database_url):
+    if pg_database_url:
+        return pg_database_url
+    return f"sqlite:///{tmp_path / 'guestgate.sqlite3'}"
+
+
+def _empty_postgres():
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+    database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def config(tmp_path, database_url):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+        "DATABASE_URL": database_url,
+        "BASE_URL": "http://guestgate.test",
+        "MAIL_OUTBOX": str(tmp_path / "outbox"),
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "RATELIMIT_ENABLED": False,
+        "WTF_CSRF_ENABLED": False,
+    }
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    if PG_URL:
+        with database.connection_context():
+            _empty_postgres()
+    yield app
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """A database connection for the test body itself (rows made or checked directly)."""
+    with database.connection_context():
+        yield database
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def owner(app):
+    return make_user()
+
+
+@pytest.fixture
+def signed_in_owner(owner, auth):
+    auth.sign_in()
+    return owner
+
+
+# --- a real server for the browser and for multi-process tests ---------------------------------
+
+@pytest.fixture
+def live_server(app):
+    with LiveServer(app) as server:
+        yield server
+
+
+# --- CI: a skipped test is a failure there ------------------------------------------------------
+
+def pytest_sessionfinish(session, exitstatus):
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"CI: {len(skipped)} test(s) skipped; in CI every browser, "
+                            "PostgreSQL and SMTP test must run.", red=True)
+        session.exitstatus = 1
