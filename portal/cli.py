@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from peewee import IntegrityError
 
 from . import emails, passwords, timeutil
@@ -19,9 +20,26 @@ SEEDERS: list = []  # functions (owner, rooms) -> None; later features add their
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(verify_ticket)
+
+
+@click.command("verify-ticket")
+@with_appcontext
+@click.argument("ticket")
+@click.option("--max-age", type=int, default=None, help="Seconds a ticket stays valid.")
+def verify_ticket(ticket: str, max_age: int | None):
+    """Print an admission ticket's claims, or why it is invalid (exit status 1)."""
+    from . import tickets
+
+    claims, why = tickets.verify(current_app.config, ticket, max_age or tickets.MAX_AGE)
+    if claims is None:
+        click.echo(f"invalid ticket: {why}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(claims, indent=2, ensure_ascii=False))
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--access", type=click.Choice(ACCESS_LEVELS), default="broadcaster",
               show_default=True)
@@ -53,6 +71,7 @@ def _room_url(room: Room) -> str:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def seed_demo(as_json: bool):
     """A demo owner and three rooms: live now, starting in an hour, and a channel room.

@@ -50,6 +50,7 @@ def from_environment(instance_path: Path) -> dict:
             "DATABASE_URL", f"sqlite:///{instance_path / 'guestgate.sqlite3'}"
         ),
         "BASE_URL": base_url,
+        "TICKET_SECRET": os.environ.get("TICKET_SECRET", ""),
         "PORT": port,
         "MAIL_SERVER": mail_server or None,
         "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),

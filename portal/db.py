@@ -51,10 +51,10 @@ def is_sqlite() -> bool:
 def _v2_room_join_url_and_message(migrator):
     from .models import Room
 
-    migrate(
-        migrator.add_column("room", "join_url", Room.join_url),
-        migrator.add_column("room", "host_message", Room.host_message),
-    )
+    have = {c.name for c in database.get_columns("room")}
+    migrate(*[migrator.add_column("room", name, field)
+              for name, field in (("join_url", Room.join_url),
+                                  ("host_message", Room.host_message)) if name not in have])
 
 
 MIGRATIONS = {

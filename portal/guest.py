@@ -6,6 +6,7 @@ the token stays out of the address bar, the cookie carries them."""
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -15,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from . import access, decision, tokens
+from . import access, decision, tickets, tokens
 from .access import Door
 from .decision import REASONS
 from .extensions import limiter
@@ -109,8 +110,6 @@ def lobby(token: str):
 
 
 def _config(key: str) -> str:
-    from flask import current_app
-
     return current_app.config[key]
 
 
@@ -164,6 +163,19 @@ def status(room_id: int):
     response.headers["Cache-Control"] = "no-store"
     response.mimetype = "text/plain"
     return response
+
+
+@bp.get("/s/<int:room_id>/join")
+def join_live(room_id: int):
+    """The hand-off: decided again, then off to the room platform with a fresh ticket."""
+    participant, _door, result = _presence_or_none(room_id)
+    if participant is None or result.outcome != decision.ENTER:
+        return redirect(url_for("guest.place", room_id=room_id), 303)
+    room = participant.room
+    if not room.join_url:
+        abort(404)
+    ticket = tickets.issue(current_app.config, participant)
+    return redirect(tickets.join_url(room.join_url, ticket), 303)
 
 
 @bp.post("/s/<int:room_id>/leave")

@@ -10,7 +10,7 @@ from helpers import AuthActions, LiveServer, make_user
 
 from portal import create_app
 from portal.db import database
-from portal.models import MODELS
+from portal.models import MODELS, SchemaVersion
 
 PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get(
     "DATABASE_URL", "").startswith("postgres") else ""
@@ -50,7 +50,7 @@ def database_url(tmp_path, pg_database_url):
 
 
 def _empty_postgres():
-    tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS)
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in MODELS if m is not SchemaVersion)
     database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 

@@ -1,0 +1,141 @@
+"""The access decision, exhaustively, with an explicit clock: no Flask, no database."""
+
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from portal.decision import (
+    COUNTDOWN,
+    DENIED,
+    ENTER,
+    LOBBY,
+    REASONS,
+    SIGN_IN,
+    WAITING,
+    InviteFacts,
+    LinkFacts,
+    RoomFacts,
+    Visitor,
+    decide,
+)
+
+NOW = datetime(2026, 11, 21, 10, 0)
+ROOM = RoomFacts(deleted=False, kind="regular", guest_access_enabled=True, require_approval=False,
+                 require_email_match=True, starts_at=NOW - timedelta(minutes=5),
+                 ends_at=NOW + timedelta(hours=1))
+LINK = LinkFacts(deleted=False, expires_at=None, max_uses=None, uses=0)
+INVITE = InviteFacts(removed=False, current_version=True, expires_at=None, valid_once=False,
+                     bound_device=None, email="ada@example.com", account_access="guest")
+SUBMITTED = Visitor(device="d1", email_typed="ada@example.com")
+INSIDE = Visitor(device="d1", participant_status="admitted")
+
+
+def outcome(result):
+    return result.reason if result.outcome == DENIED else result.outcome
+
+
+@pytest.mark.parametrize("visitor,room,link,invite,expected", [
+    # link problems first
+    (SUBMITTED, None, LINK, None, "link_invalid"),
+    (SUBMITTED, ROOM, None, None, "link_invalid"),
+    (SUBMITTED, ROOM, LINK, INVITE, "link_invalid"),
+    (SUBMITTED, replace(ROOM, deleted=True), LINK, None, "room_unavailable"),
+    (SUBMITTED, replace(ROOM, kind="channel"), LINK, None, "channel_room"),
+    (SUBMITTED, ROOM, replace(LINK, deleted=True), None, "link_deleted"),
+    (SUBMITTED, ROOM, None, replace(INVITE, removed=True), "invite_removed"),
+    (SUBMITTED, ROOM, None, replace(INVITE, current_version=False), "invite_removed"),
+    (SUBMITTED, replace(ROOM, guest_access_enabled=False), LINK, None, "guest_access_off"),
+    (SUBMITTED, replace(ROOM, ends_at=NOW), LINK, None, "session_ended"),
+    (SUBMITTED, ROOM, replace(LINK, expires_at=NOW), None, "link_expired"),
+    (SUBMITTED, ROOM, replace(LINK, expires_at=NOW + timedelta(seconds=1)), None, ENTER),
+    (SUBMITTED, ROOM, None, replace(INVITE, expires_at=NOW - timedelta(days=1)), "link_expired"),
+    (SUBMITTED, ROOM, replace(LINK, max_uses=2, uses=2), None, "link_used_up"),
+    (SUBMITTED, ROOM, replace(LINK, max_uses=2, uses=1), None, ENTER),
+    (INSIDE, ROOM, replace(LINK, max_uses=2, uses=2), None, ENTER),  # already in: no new use
+    (SUBMITTED, ROOM, None, replace(INVITE, valid_once=True, bound_device="other"),
+     "link_used_up"),
+    (SUBMITTED, ROOM, None, replace(INVITE, valid_once=True, bound_device="d1"), ENTER),
+    (SUBMITTED, ROOM, None, replace(INVITE, valid_once=True), ENTER),
+    # guest access governs shared links only
+    (SUBMITTED, replace(ROOM, guest_access_enabled=False), None, INVITE, ENTER),
+    # the person
+    (Visitor(device="d1"), ROOM, LINK, None, LOBBY),
+    (Visitor(device="d1"), ROOM, None, INVITE, LOBBY),
+    (replace(SUBMITTED, email_typed="eve@example.com"), ROOM, None, INVITE, "email_mismatch"),
+    (replace(SUBMITTED, email_typed="eve@example.com"),
+     replace(ROOM, require_email_match=False), None, INVITE, ENTER),
+    (replace(SUBMITTED, domain_allowed=False), ROOM, LINK, None, "domain_blocked"),
+    (replace(SUBMITTED, domain_allowed=False), ROOM, None, INVITE, "domain_blocked"),
+    (Visitor(device="d1"), ROOM, None, replace(INVITE, account_access="broadcaster"), SIGN_IN),
+    (SUBMITTED, ROOM, None, replace(INVITE, account_access="admin"), SIGN_IN),
+    (Visitor(device="d1", signed_in_email="ada@example.com"), ROOM, None,
+     replace(INVITE, account_access="broadcaster"), ENTER),
+    (Visitor(device="d1", signed_in_email="ada@example.com"), ROOM, None, INVITE, ENTER),
+    (Visitor(device="d1", participant_status="rejected"), ROOM, LINK, None, "not_admitted"),
+    # the clock
+    (SUBMITTED, replace(ROOM, starts_at=NOW + timedelta(seconds=1)), LINK, None, COUNTDOWN),
+    (SUBMITTED, replace(ROOM, starts_at=NOW), LINK, None, ENTER),
+    (SUBMITTED, replace(ROOM, require_approval=True), LINK, None, WAITING),
+    (replace(SUBMITTED, participant_status="waiting"), replace(ROOM, require_approval=True),
+     LINK, None, WAITING),
+    (INSIDE, replace(ROOM, require_approval=True), LINK, None, ENTER),
+    (SUBMITTED, replace(ROOM, require_approval=True, starts_at=NOW + timedelta(hours=1)),
+     LINK, None, COUNTDOWN),
+    # personal invitations are vetted by the host: no waiting room
+    (SUBMITTED, replace(ROOM, require_approval=True), None, INVITE, ENTER),
+])
+def test_each_outcome(visitor, room, link, invite, expected):
+    assert outcome(decide(NOW, visitor, room, link=link, invite=invite)) == expected
+
+
+def test_start_moved_by_host_is_followed():
+    visitor = replace(SUBMITTED, participant_status="admitted")
+    room = replace(ROOM, starts_at=NOW + timedelta(minutes=10))
+    assert decide(NOW, visitor, room, link=LINK).outcome == COUNTDOWN
+    assert decide(NOW, visitor, replace(room, starts_at=NOW - timedelta(minutes=1)),
+                  link=LINK).outcome == ENTER
+    later = replace(ROOM, starts_at=NOW + timedelta(minutes=30))
+    assert decide(NOW, visitor, later, link=LINK).outcome == COUNTDOWN
+
+
+def test_clock_across_start_and_end():
+    room = replace(ROOM, starts_at=NOW, ends_at=NOW + timedelta(hours=1))
+    visitor = replace(SUBMITTED, participant_status="admitted")
+    assert decide(NOW - timedelta(seconds=1), visitor, room, link=LINK).outcome == COUNTDOWN
+    assert decide(NOW, visitor, room, link=LINK).outcome == ENTER
+    assert outcome(decide(NOW + timedelta(hours=1), visitor, room, link=LINK)) == "session_ended"
+
+
+# Precedence: with several problems at once, the guest is told the first in this order.
+PROBLEMS = [
+    ("room_unavailable", lambda r, l, v: (replace(r, deleted=True), l, v)),
+    ("channel_room", lambda r, l, v: (replace(r, kind="channel"), l, v)),
+    ("link_deleted", lambda r, l, v: (r, replace(l, deleted=True), v)),
+    ("guest_access_off", lambda r, l, v: (replace(r, guest_access_enabled=False), l, v)),
+    ("session_ended", lambda r, l, v: (replace(r, ends_at=NOW - timedelta(seconds=1),
+                                               starts_at=NOW - timedelta(hours=1)), l, v)),
+    ("link_expired", lambda r, l, v: (r, replace(l, expires_at=NOW), v)),
+    ("link_used_up", lambda r, l, v: (r, replace(l, max_uses=1, uses=1), v)),
+    ("domain_blocked", lambda r, l, v: (r, l, replace(v, domain_allowed=False))),
+]
+
+
+@pytest.mark.parametrize("combo", [c for n in (2, 3) for c in itertools.combinations(
+    range(len(PROBLEMS)), n)])
+def test_precedence_of_reasons(combo):
+    room, link, visitor = ROOM, LINK, SUBMITTED
+    for index in combo:
+        room, link, visitor = PROBLEMS[index][1](room, link, visitor)
+    assert outcome(decide(NOW, visitor, room, link=link)) == PROBLEMS[min(combo)][0]
+
+
+def test_every_reason_has_status_words_and_next_step():
+    assert set(REASONS) == {
+        "link_invalid", "link_deleted", "invite_removed", "room_unavailable", "channel_room",
+        "guest_access_off", "link_expired", "link_used_up", "session_ended", "email_mismatch",
+        "domain_blocked", "not_admitted"}
+    for reason in REASONS.values():
+        assert reason.status in (403, 404, 410)
+        assert reason.title and reason.next_step and reason.host_words

@@ -1,0 +1,39 @@
+"""Denials are kept bounded: exact daily counters, only the newest events of each room."""
+
+from datetime import timedelta
+
+from peewee import fn
+
+from helpers import make_user
+from portal import denials
+from portal.models import DenialCount, DenialEvent, Room
+from portal.timeutil import utcnow
+
+
+def make_room(owner, **kw):
+    now = utcnow()
+    return Room.create(owner=owner, title=kw.pop("title", "Room"),
+                       starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1),
+                       **kw)
+
+
+def test_events_bounded_and_counters_exact(app, db):
+    app.config["DENIAL_EVENTS_PER_ROOM"] = 50
+    owner = make_user()
+    room, other = make_room(owner), make_room(owner, title="Other")
+    with app.app_context():
+        for i in range(400):
+            denials.record("link_expired" if i % 2 else "link_used_up", room=room,
+                           email=f"g{i}@example.com")
+        denials.record("guest_access_off", room=other)
+        denials.record("link_invalid")  # no room: counted only
+    assert DenialEvent.select().where(DenialEvent.room == room).count() == 50
+    newest = DenialEvent.select().where(DenialEvent.room == room).order_by(
+        DenialEvent.id.desc()).first()
+    assert newest.email == "g399@example.com"
+    assert DenialEvent.select().where(DenialEvent.room == other).count() == 1
+    counts = dict(DenialCount.select(DenialCount.reason, fn.SUM(DenialCount.count))
+                  .where(DenialCount.room_key == room.id).group_by(DenialCount.reason).tuples())
+    assert counts == {"link_expired": 200, "link_used_up": 200}
+    assert DenialCount.get(DenialCount.room_key == 0).count == 1
+    assert DenialEvent.select().where(DenialEvent.room.is_null()).count() == 0
