@@ -64,18 +64,20 @@
     }
   }
 
-  // Live countdowns: data-countdown holds the UTC start; at zero the page asks the server
-  // whether the guest may go on (the server decides; the script only asks at the right moment).
+  // Live countdowns: data-countdown holds the UTC start; from zero on, the page asks the server
+  // every two seconds whether the guest may go on (the server decides; the script only asks at
+  // the right moment, and keeps asking in case this device's clock runs ahead of the server's).
   function tick() {
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var target = new Date(el.dataset.countdown).getTime();
-      var left = Math.max(0, Math.round((target - Date.now()) / 1000));
+      var left = Math.max(0, Math.ceil((target - Date.now()) / 1000));
       var d = Math.floor(left / 86400), h = Math.floor(left % 86400 / 3600),
           m = Math.floor(left % 3600 / 60), s = left % 60;
       var pad = function (n) { return n < 10 ? "0" + n : "" + n; };
       el.textContent = (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s);
-      if (left === 0 && !el.dataset.fired) {
-        el.dataset.fired = "1";
+      var last = Number(el.dataset.checkedAt || 0);
+      if (left === 0 && Date.now() - last >= 2000) {
+        el.dataset.checkedAt = String(Date.now());
         var poll = document.querySelector("[data-status-poll]");
         if (poll && window.htmx) { window.htmx.trigger(poll, "gg:check"); }
       }
@@ -88,4 +90,28 @@
     setInterval(tick, 1000);
   });
   document.addEventListener("htmx:afterSwap", function (event) { localize(event.target); });
+})();
+
+// Owner's waiting room: the polled fragment carries data-waiting-count; the page title shows it
+// ("(2 waiting) Room") so a new guest is noticed from another tab, and the count is announced.
+(function () {
+  "use strict";
+  var PREFIX = /^\(\d+ waiting\) /;
+  var last = null;
+
+  function showWaiting() {
+    var section = document.querySelector("[data-waiting-count]");
+    if (!section) { return; }
+    var count = parseInt(section.dataset.waitingCount, 10) || 0;
+    var base = document.title.replace(PREFIX, "");
+    document.title = count > 0 ? "(" + count + " waiting) " + base : base;
+    if (last !== null && count > last) {
+      var el = document.getElementById("live-announcer");
+      if (el) { el.textContent = count + (count === 1 ? " guest" : " guests") + " waiting to be admitted"; }
+    }
+    last = count;
+  }
+
+  document.addEventListener("DOMContentLoaded", showWaiting);
+  document.addEventListener("htmx:afterSwap", showWaiting);
 })();

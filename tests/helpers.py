@@ -1,13 +1,13 @@
 """Helpers shared by the tests: accounts, signing in, reading pages as a person does, a real
 server on 127.0.0.1."""
 
+import functools
 import re
 import socket
 import threading
 from contextlib import closing
 
 from portal import passwords as pw
-from portal.db import database
 from portal.models import User
 
 PASSWORD = "correct horse battery"
@@ -19,11 +19,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@functools.cache
+def hashed(password: str) -> str:
+    """Argon2 is slow on purpose; tests reuse one hash per password."""
+    return pw.hash_password(password)
+
+
 def make_user(email="owner@example.com", access="broadcaster", password=PASSWORD,
               timezone="UTC", name=""):
-    with database.connection_context():
-        return User.create(email=email, access=access, password_hash=pw.hash_password(password),
-                           timezone=timezone, name=name)
+    return User.create(email=email, access=access, password_hash=hashed(password),
+                       timezone=timezone, name=name)
 
 
 class AuthActions:

@@ -1,0 +1,50 @@
+"""A guest waits on the countdown and enters by themself when the session starts."""
+
+from datetime import timedelta
+
+from helpers import make_user
+from portal import tokens
+from portal.models import GuestLink, Room
+from portal.timeutil import utcnow
+
+
+def guest_link(app, **room_fields):
+    now = utcnow()
+    owner = make_user()
+    room = Room.create(owner=owner, title="Starting soon", guest_access_enabled=True,
+                       description="A short session", speakers="Ada Lovelace",
+                       starts_at=now + timedelta(seconds=4), ends_at=now + timedelta(hours=1),
+                       **room_fields)
+    link = GuestLink.create(room=room, name="Guests")
+    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    return room, f"/g/{token}"
+
+
+def fill_lobby(page, url):
+    page.goto(url)
+    page.get_by_label("Your name").fill("Ada Guest")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Join").click()
+
+
+def test_guest_enters_the_room_at_the_start_without_a_click(app, new_context):
+    room, url = guest_link(app)
+    page = new_context(timezone_id="Asia/Tokyo", locale="en-US").new_page()
+    fill_lobby(page, url)
+    page.get_by_text("You're in. Waiting for the start").wait_for()
+    assert page.locator("[data-countdown]").inner_text().startswith("00:00:0")
+    # The start time is shown in the guest's own zone by the script, not the server's UTC text.
+    shown = page.locator("time[data-local]").first.inner_text()
+    local = room.starts_at + timedelta(hours=9)
+    assert "GMT+9" in shown and f"{local.hour % 12 or 12:02d}:{local.minute:02d}" in shown
+    page.get_by_role("heading", name="Your role: Viewer").wait_for(timeout=15_000)
+    assert page.url.endswith(f"/s/{room.id}")
+    assert "Ada Lovelace" in page.content()
+
+
+def test_guest_who_must_be_admitted_lands_in_the_waiting_room(app, page):
+    room, url = guest_link(app, require_approval=True)
+    fill_lobby(page, url)
+    page.get_by_text("You're in. Waiting for the start").wait_for()
+    page.get_by_role("heading", name="Waiting to be admitted").wait_for(timeout=15_000)
+    assert "the host will let you in shortly" in page.content()
