@@ -68,6 +68,7 @@ def from_environment(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
+        "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),
         "MAX_LINKS_PER_ROOM": int(os.environ.get("MAX_LINKS_PER_ROOM", "3")),
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),

@@ -3,6 +3,8 @@ then the guest's place in the room (/s/ROOM) — countdown, waiting, the room it
 decided again on every full page load. After the first visit the guest continues on /s/ROOM:
 the token stays out of the address bar, the cookie carries them."""
 
+import zlib
+
 from flask import (
     Blueprint,
     abort,
@@ -46,11 +48,22 @@ def _lobby_limit_key() -> str:
     return f"lobby:{request.view_args.get('token', '')[:80]}"
 
 
+def _email_match_key() -> str:
+    return f"email-match:{request.view_args.get('token', '')[:80]}"
+
+
+def _is_email_mismatch(response) -> bool:
+    return response.status_code == 403 and request.endpoint == "guest.invite_lobby"
+
+
 @bp.route("/g/<token>", methods=["GET", "POST"], endpoint="link_lobby")
 @bp.route("/i/<token>", methods=["GET", "POST"], endpoint="invite_lobby")
 @limiter.limit(lambda: _config("LOBBY_LIMIT_PER_IP"), methods=["POST"])
 @limiter.limit(lambda: _config("LOBBY_LIMIT_PER_LINK"), methods=["POST"],
                key_func=_lobby_limit_key)
+# Wrong emails typed on one invitation: only mismatches count, so guessing is slow.
+@limiter.limit(lambda: _config("EMAIL_MATCH_LIMIT"), methods=["POST"],
+               key_func=_email_match_key, deduct_when=_is_email_mismatch)
 def lobby(token: str):
     kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
     door = access.open_door(kind, token)
@@ -135,7 +148,8 @@ def place(room_id: int):
     if result.denied:
         return denied_page(result, door, participant.email)
     room = door.room
-    context = {"room": room, "participant": participant, "state": result.outcome}
+    context = {"room": room, "participant": participant,
+               "state": page_state(result, room)}
     if result.outcome == decision.COUNTDOWN:
         seconds = max(1, int((room.starts_at - utcnow()).total_seconds()))
         return render_template("guest/countdown.html", refresh=min(seconds, POLL_COUNTDOWN),
@@ -148,13 +162,22 @@ def place(room_id: int):
     return render_template("guest/room.html", attachments=attachments, **context)
 
 
+def page_state(result: decision.Decision, room: Room) -> str:
+    """What a guest page shows, in one short word: the outcome (or reason), plus a checksum of
+    the host's message, so a new message also makes waiting pages reload."""
+    state = result.reason or result.outcome
+    if room.host_message and result.outcome in (decision.COUNTDOWN, decision.WAITING):
+        state += f".{zlib.crc32(room.host_message.encode()):08x}"
+    return state
+
+
 @bp.get("/s/<int:room_id>/status")
 @limiter.exempt
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
     page load again, and the full page load decides."""
     participant, door, result = _presence_or_none(room_id)
-    state = "gone" if participant is None else (result.reason or result.outcome)
+    state = "gone" if participant is None else page_state(result, participant.room)
     if state == request.args.get("state"):
         response = make_response("", 204)
     else:

@@ -1,0 +1,76 @@
+"""Rate limits (Flask-Limiter, memory storage here): lobby submissions per IP and per link,
+email-match tries per invitation, sign-in. The 429 page is in the product's style and says when
+to try again."""
+
+from datetime import timedelta
+
+import pytest
+from helpers import make_user, text_of
+
+from portal import tokens
+from portal.models import GuestLink, Invitation, Room
+from portal.timeutil import utcnow
+
+
+@pytest.fixture
+def config(config):
+    return {**config, "RATELIMIT_ENABLED": True, "LOBBY_LIMIT_PER_IP": "3 per minute",
+            "LOBBY_LIMIT_PER_LINK": "5 per minute", "EMAIL_MATCH_LIMIT": "2 per 10 minutes"}
+
+
+@pytest.fixture
+def room(db):
+    now = utcnow()
+    return Room.create(owner=make_user(), title="Launch", guest_access_enabled=True,
+                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
+
+
+def assert_429(response):
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many attempts" in text_of(response)
+    assert "Guestgate" in text_of(response)  # the product's page, not a bare error
+
+
+def test_lobby_submissions_per_ip(app, room):
+    link = GuestLink.create(room=room, name="Guests")
+    url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    for i in range(3):
+        guest = app.test_client()
+        assert guest.post(url, data={"name": "A", "email": f"a{i}@example.com"}).status_code \
+            == 303
+    assert_429(app.test_client().post(url, data={"name": "A", "email": "z@example.com"}))
+    assert app.test_client().get(url).status_code == 200  # opening the link isn't limited
+    assert GuestLink.get_by_id(link.id).uses == 3
+
+
+def test_lobby_submissions_per_link_across_addresses(app, room):
+    link = GuestLink.create(room=room, name="Guests")
+    url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    codes = []
+    for i in range(6):
+        guest = app.test_client()
+        codes.append(guest.post(url, data={"name": "A", "email": f"a{i}@example.com"},
+                                environ_base={"REMOTE_ADDR": f"10.0.0.{i + 1}"}).status_code)
+    assert codes == [303] * 5 + [429]
+
+
+def test_email_match_tries_per_invitation(app, room):
+    user = make_user("ada@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email)
+    url = "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    for i in range(2):
+        wrong = app.test_client().post(url, data={"name": "Eve", "email": "eve@example.com"},
+                                       environ_base={"REMOTE_ADDR": f"10.0.1.{i + 1}"})
+        assert wrong.status_code == 403
+    blocked = app.test_client().post(url, data={"name": "Ada", "email": "ada@example.com"},
+                                     environ_base={"REMOTE_ADDR": "10.0.1.9"})
+    assert_429(blocked)
+
+
+def test_sign_in_is_limited(app, room):
+    client = app.test_client()
+    codes = [client.post("/sign-in", data={"email": "x@example.com", "password": "wrong"})
+             .status_code for _ in range(11)]
+    assert codes[:10] == [401] * 10
+    assert_429(client.post("/sign-in", data={"email": "x@example.com", "password": "wrong"}))
