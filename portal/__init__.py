@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session; forms left open still work
     app.config["WTF_CSRF_SSL_STRICT"] = False  # SameSite=Lax + token; proxies may rewrite Referer
 
-    from . import db, extensions, security
+    from . import db, extensions, i18n, security
 
     db.init_app(app)
     extensions.csrf.init_app(app)
@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     extensions.limiter.init_app(app)
     extensions.mail.init_app(app)
     security.init_app(app)
+    i18n.init_app(app)
 
     from . import auth, cli, guest, web
     from .admin import bp as admin_bp

@@ -19,6 +19,12 @@ DENIED = "denied"
 ACCEPTED = (COUNTDOWN, WAITING, ENTER)
 
 
+def N_(text: str) -> str:
+    """Marks text for translation without translating it here (this module stays free of
+    Flask); the pages translate it when they render."""
+    return text
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
@@ -29,42 +35,42 @@ class Reason:
 
 
 REASONS = {r.code: r for r in [
-    Reason("link_invalid", 404, "This link isn't valid",
-           "Check that you copied the whole link, or ask the person who sent it for a new one.",
+    Reason("link_invalid", 404, N_("This link isn't valid"),
+           N_("Check that you copied the whole link, or ask the person who sent it for a new one."),
            "A link that isn't valid (garbled or forged) was opened"),
-    Reason("link_deleted", 410, "This link is no longer available",
-           "Ask the organizer for a new link.",
+    Reason("link_deleted", 410, N_("This link is no longer available"),
+           N_("Ask the organizer for a new link."),
            "The guest link was deleted"),
-    Reason("invite_removed", 410, "This invitation is no longer valid",
-           "The invitation was withdrawn or replaced by a newer link. "
-           "Contact the host if you think this is an error.",
+    Reason("invite_removed", 410, N_("This invitation is no longer valid"),
+           N_("The invitation was withdrawn or replaced by a newer link. "
+           "Contact the host if you think this is an error."),
            "The invitation was removed, or its link was reset"),
-    Reason("room_unavailable", 410, "This room is no longer available",
-           "The session was removed. Contact the organizer if you think this is an error.",
+    Reason("room_unavailable", 410, N_("This room is no longer available"),
+           N_("The session was removed. Contact the organizer if you think this is an error."),
            "The room was deleted"),
-    Reason("channel_room", 403, "Guest access isn't available for this room",
-           "Ask the organizer how to join this session.",
+    Reason("channel_room", 403, N_("Guest access isn't available for this room"),
+           N_("Ask the organizer how to join this session."),
            "Guest access isn't supported for channel rooms"),
-    Reason("guest_access_off", 403, "The host has turned off guest access",
-           "Ask the organizer to turn guest access back on, then open the link again.",
+    Reason("guest_access_off", 403, N_("The host has turned off guest access"),
+           N_("Ask the organizer to turn guest access back on, then open the link again."),
            "Guest access was off"),
-    Reason("link_expired", 410, "This link has expired",
-           "Contact the event organizer for a new link.",
+    Reason("link_expired", 410, N_("This link has expired"),
+           N_("Contact the event organizer for a new link."),
            "The link had expired"),
-    Reason("link_used_up", 410, "This link has already been used",
-           "Ask the organizer for a new link.",
+    Reason("link_used_up", 410, N_("This link has already been used"),
+           N_("Ask the organizer for a new link."),
            "The link had no uses left, or a single-use invitation was used on another device"),
-    Reason("session_ended", 410, "This session has ended",
-           "The session is over. Contact the organizer for a recording or the next date.",
+    Reason("session_ended", 410, N_("This session has ended"),
+           N_("The session is over. Contact the organizer for a recording or the next date."),
            "The session had ended"),
-    Reason("email_mismatch", 403, "Use the email address that received the invitation",
-           "Enter the email address the invitation was sent to, exactly as in the email.",
+    Reason("email_mismatch", 403, N_("Use the email address that received the invitation"),
+           N_("Enter the email address the invitation was sent to, exactly as in the email."),
            "The email typed differs from the invited one"),
-    Reason("domain_blocked", 403, "Your organisation's email domain can't be used here",
-           "Use another email address, or contact the organizer.",
+    Reason("domain_blocked", 403, N_("Your organisation's email domain can't be used here"),
+           N_("Use another email address, or contact the organizer."),
            "The email's domain is blocked by a domain rule"),
-    Reason("not_admitted", 403, "The host didn't admit you",
-           "Contact the organizer if you think this is an error.",
+    Reason("not_admitted", 403, N_("The host didn't admit you"),
+           N_("Contact the organizer if you think this is an error."),
            "A moderator declined the guest in the waiting room"),
 ]}
 

@@ -2,9 +2,17 @@
 
 from email_validator import EmailNotValidError, validate_email
 
+from .decision import N_
+
 
 class InvalidEmail(ValueError):
-    pass
+    """str() is the whole English message; `short` is the sentence alone (translatable) and
+    `detail` what the validator found, if anything."""
+
+    def __init__(self, short: str, detail: str = ""):
+        super().__init__(f"{short[:-1]} ({detail})." if detail else short)
+        self.short = short
+        self.detail = detail
 
 
 def normalize(raw: str) -> str:
@@ -12,13 +20,13 @@ def normalize(raw: str) -> str:
     Raises InvalidEmail with a message a person can act on."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidEmail("Enter an email address.")
+        raise InvalidEmail(N_("Enter an email address."))
     if len(text) > 254 or any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidEmail("Enter a valid email address.")
+        raise InvalidEmail(N_("Enter a valid email address."))
     try:
         info = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(f"Enter a valid email address ({exc}).") from None
+        raise InvalidEmail(N_("Enter a valid email address."), str(exc)) from None
     local, _, _ = info.normalized.rpartition("@")
     return f"{local.casefold()}@{info.ascii_domain.lower()}"
 

@@ -16,6 +16,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from . import access, decision, tickets, tokens
@@ -27,6 +29,18 @@ from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
 
 bp = Blueprint("guest", __name__)
+
+ROLE_NAMES = {"viewer": _l("Viewer"), "moderator": _l("Moderator"), "speaker": _l("Speaker")}
+ROLE_FEATURES = {
+    "viewer": _l("You can watch the live session, chat, ask in Q&A and answer interactions."),
+    "moderator": _l("You can moderate Q&A and use the backchannel."),
+    "speaker": _l("You can use Q&A and the backchannel."),
+}
+
+
+@bp.context_processor
+def _roles():
+    return {"role_names": ROLE_NAMES, "role_features": ROLE_FEATURES}
 
 # How often a waiting page asks whether anything changed (seconds). Countdowns also ask once
 # exactly at the start time.
@@ -112,7 +126,8 @@ def lobby(token: str):
         if result.reason == "email_mismatch":
             # Said on the lobby itself, so the guest can correct it; never shows the invited email.
             access.record_denial(result, door, email)
-            form.email.errors = [REASONS["email_mismatch"].title + "."]
+            mismatch = REASONS[result.reason]
+            form.email.errors = [gettext(mismatch.title) + "."]
             return _lobby_page(door, form, token, status=403)
         return denied_page(result, door, email)
     try:
@@ -207,7 +222,7 @@ def leave(room_id: int):
     if participant is not None:
         Participant.update(status="left", updated_at=utcnow()).where(
             Participant.id == participant.id).execute()
-    flash("You left the session. To come back, open your link again.", "info")
+    flash(gettext("You left the session. To come back, open your link again."), "info")
     return redirect(url_for("guest.left"), 303)
 
 

@@ -5,22 +5,25 @@ from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .decision import N_
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
 
 ERROR_WORDS = {
-    400: ("Something in the request wasn't right", "Go back, reload the page and try again."),
-    403: ("You don't have access to this page", "Sign in with an account that has access, "
-          "or ask the owner of the room."),
-    404: ("Page not found", "Check the address, or go back to the start page."),
-    405: ("That action isn't possible here", "Go back and use the buttons on the page."),
-    410: ("This page is no longer available", "It was removed."),
-    413: ("The file is too large", "Choose a smaller file and try again."),
-    429: ("Too many attempts", "Wait a moment, then try again."),
-    500: ("Something went wrong on our side", "Try again in a moment. Nothing you entered was "
-          "saved half-way."),
-    503: ("Guestgate is briefly unavailable", "Try again in a moment; nothing was lost."),
+    400: (N_("Something in the request wasn't right"),
+          N_("Go back, reload the page and try again.")),
+    403: (N_("You don't have access to this page"),
+          N_("Sign in with an account that has access, or ask the owner of the room.")),
+    404: (N_("Page not found"), N_("Check the address, or go back to the start page.")),
+    405: (N_("That action isn't possible here"), N_("Go back and use the buttons on the page.")),
+    410: (N_("This page is no longer available"), N_("It was removed.")),
+    413: (N_("The file is too large"), N_("Choose a smaller file and try again.")),
+    429: (N_("Too many attempts"), N_("Wait a moment, then try again.")),
+    500: (N_("Something went wrong on our side"),
+          N_("Try again in a moment. Nothing you entered was saved half-way.")),
+    503: (N_("Guestgate is briefly unavailable"), N_("Try again in a moment; nothing was lost.")),
 }
 
 
@@ -50,8 +53,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
-        return error_page(400, "This form has expired",
-                          "Reload the page and submit the form again.")
+        return error_page(400, N_("This form has expired"),
+                          N_("Reload the page and submit the form again."))
 
     @app.errorhandler(HTTPException)
     def _http(exc):
