@@ -2,12 +2,27 @@
 
 from functools import wraps
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+from wtforms.validators import ValidationError as WTFValidationError
 
-from . import emails, passwords, timeutil
+from . import emails, passwords, timeutil, tokens
+from .db import database
 from .extensions import limiter, login_manager
-from .forms import SignInForm
+from .forms import SignInForm, strip
 from .models import User
 
 bp = Blueprint("auth", __name__)
@@ -92,3 +107,116 @@ def sign_out():
     logout_user()
     flash("You're signed out.", "info")
     return redirect(url_for("auth.sign_in"), 303)
+
+
+# --- forgot password ------------------------------------------------------------------------------
+# A timed token signs (user id, password version): it lasts an hour, and changing the password
+# bumps the version, so each link works once. Guest-only profiles made by an invitation have a
+# random password nobody knows; this is how they choose one.
+
+RESET_MAX_AGE = 60 * 60
+FORGOT_ANSWER = ("If an account exists for that address, we've emailed it a link to choose a "
+                 "new password. The link works for an hour. Check your spam folder too.")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", filters=[strip],
+                       validators=[DataRequired("Enter your email address."), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Choose a password.")],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired("Repeat the password.")],
+                            render_kw={"autocomplete": "new-password"})
+
+    def validate_password(self, field):
+        why = passwords.problem(field.data or "")
+        if why:
+            raise WTFValidationError(why)
+
+    def validate_confirm(self, field):
+        if field.data != self.password.data:
+            raise WTFValidationError("The two passwords don't match.")
+
+
+def _forgot_email_key() -> str:
+    try:
+        return "forgot:" + emails.normalize(request.form.get("email", ""))
+    except emails.InvalidEmail:
+        return "forgot:invalid"
+
+
+def reset_url(user: User) -> str:
+    token = tokens.timed_dumps(current_app.config["SECRET_KEYS"], tokens.RESET_SALT,
+                               [user.id, user.password_version])
+    return current_app.config["BASE_URL"] + url_for("auth.reset_password", token=token)
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+@limiter.limit("5 per hour", methods=["POST"], key_func=_forgot_email_key)
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            email = emails.normalize(form.email.data)
+        except emails.InvalidEmail:
+            email = None
+        user = User.get_or_none(User.email == email) if email else None
+        if user is not None:
+            from . import mail
+
+            error = mail.send_password_reset(user, reset_url(user), RESET_MAX_AGE // 60)
+            if error:
+                current_app.logger.warning("password reset email not sent: %s", error)
+        # The same answer whether or not the account exists.
+        flash(FORGOT_ANSWER, "info")
+        return redirect(url_for("auth.sign_in"), 303)
+    return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
+
+
+def _user_for_reset(token: str) -> tuple[User | None, str]:
+    payload, why = tokens.timed_loads(current_app.config["SECRET_KEYS"], tokens.RESET_SALT,
+                                      token, RESET_MAX_AGE)
+    if payload is None:
+        return None, "expired" if why == "expired" else "invalid"
+    if not (isinstance(payload, list) and len(payload) == 2
+            and all(type(v) is int for v in payload)):
+        return None, "invalid"
+    user = User.get_or_none((User.id == payload[0]) & (User.password_version == payload[1]))
+    return (user, "") if user is not None else (None, "used")
+
+
+RESET_DEAD = {
+    "expired": ("This link has expired", 410),
+    "used": ("This link has already been used", 410),
+    "invalid": ("This link isn't valid", 404),
+}
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def reset_password(token: str):
+    user, why = _user_for_reset(token)
+    if user is None:
+        title, status = RESET_DEAD[why]
+        return render_template("auth/reset_dead.html", title=title), status
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        with database.atomic():
+            # Conditional on the version: two tabs submitting the same link change it once.
+            changed = User.update(password_hash=passwords.hash_password(form.password.data),
+                                  password_version=User.password_version + 1).where(
+                (User.id == user.id) & (User.password_version == user.password_version)
+            ).execute()
+        if not changed:
+            title, status = RESET_DEAD["used"]
+            return render_template("auth/reset_dead.html", title=title), status
+        user = User.get_by_id(user.id)
+        login_user(user)  # the new password version signs out every other session
+        flash("Your password was changed. You're signed in.", "success")
+        return redirect(url_for("web.index"), 303)
+    return render_template("auth/reset_password.html", form=form, user=user), \
+        422 if form.errors else 200

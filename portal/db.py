@@ -19,11 +19,15 @@ SQLITE_PRAGMAS = {
 }
 
 
-def make_database(url: str):
+def make_database(url: str, busy_timeout_ms: int = 5000):
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ":memory:"
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads before
+        # it writes waits its turn (busy_timeout) instead of failing with "database is locked".
+        pragmas = {**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms}
+        return SqliteDatabase(path, pragmas=pragmas, timeout=busy_timeout_ms / 1000,
+                              lock_type="IMMEDIATE")
     if parsed.scheme in {"postgres", "postgresql"}:
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
@@ -36,6 +40,21 @@ def make_database(url: str):
             timeout=10,
         )
     raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+def discard_connection() -> None:
+    """After a database error, drop this connection instead of handing it back to the pool:
+    after a server restart, the pool's old connections are all dead."""
+    if database.obj is None or database.is_closed():
+        return
+    try:
+        if hasattr(database.obj, "manual_close"):
+            database.manual_close()
+            database.close_idle()  # the idle ones likely died with the same server
+        else:
+            database.close()
+    except Exception:  # already broken: nothing more to release
+        pass
 
 
 def is_sqlite() -> bool:
@@ -104,7 +123,8 @@ def upgrade() -> list[str]:
 
 
 def init_app(app: Flask) -> None:
-    database.initialize(make_database(app.config["DATABASE_URL"]))
+    database.initialize(make_database(app.config["DATABASE_URL"],
+                                      app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)))
 
     @app.before_request
     def _connect():
@@ -118,8 +138,9 @@ def init_app(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db_command():
         """Create the database, or upgrade it to the latest schema."""
-        steps = upgrade()
+        # The app has usually upgraded on start already: report that too, not "up to date".
+        steps = app.extensions.pop("guestgate_schema_steps", []) + upgrade()
         click.echo("\n".join(steps) or f"schema is up to date (version {LATEST_VERSION})")
 
     if app.config.get("AUTO_UPGRADE", True):
-        upgrade()
+        app.extensions["guestgate_schema_steps"] = upgrade()

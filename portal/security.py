@@ -1,10 +1,12 @@
 """Response headers for every response, and the pages for errors, in one place."""
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .db import discard_connection
 from .decision import N_
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -72,6 +74,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     def _database_down(exc):
         app.logger.warning("database unavailable: %s", exc)
+        discard_connection()
+        # The page must not ask the database who is signed in.
+        g._login_user = AnonymousUserMixin()
         return error_page(503, **{"Retry-After": "5"})
 
     @app.errorhandler(Exception)

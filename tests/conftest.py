@@ -27,16 +27,24 @@ def pg_database_url():
     import psycopg2
 
     name = f"guestgate_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_URL)
-    admin.autocommit = True
+    def admin_connection():
+        # Fresh each time: the outage test stops and starts the server in between.
+        conn = psycopg2.connect(PG_URL)
+        conn.autocommit = True
+        return conn
+
+    admin = admin_connection()
     with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
+        # UTF8 whatever the cluster's default (initdb --no-locale gives SQL_ASCII)
+        cur.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+    admin.close()
     parsed = urlparse(PG_URL)
     url = urlunparse(parsed._replace(path="/" + name))
     yield url
     database.close() if not database.is_closed() else None
     if hasattr(database.obj, "close_all"):
         database.obj.close_all()
+    admin = admin_connection()
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
@@ -72,8 +80,8 @@ def config(tmp_path, database_url):
 def app(config):
     app = create_app(config)
     if PG_URL:
-        with database.connection_context():
-            _empty_postgres()
+        _empty_postgres()
+        database.close()
     yield app
     if not database.is_closed():
         database.close()
@@ -93,9 +101,12 @@ def runner(app):
 
 @pytest.fixture
 def db(app):
-    """A database connection for the test body itself (rows made or checked directly)."""
-    with database.connection_context():
-        yield database
+    """The database for the test body itself (rows made or checked directly). peewee connects
+    on first use; requests made by the test client close the connection when they end, and the
+    next query simply connects again."""
+    yield database
+    if not database.is_closed():
+        database.close()
 
 
 @pytest.fixture

@@ -1,0 +1,237 @@
+"""Outgoing email: invitations (text, HTML and an .ics calendar file) and password resets.
+
+Sending never raises to the caller: each message comes back with an error text or None, so an
+SMTP failure or timeout is recorded on the invitation instead of turning into a 500. Bulk sends
+share one SMTP connection. With no SMTP server configured, messages are written as .eml files to
+MAIL_OUTBOX (the embedded default), so a fresh install works without any mail setup.
+"""
+
+import re
+import smtplib
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlparse
+
+from flask import current_app, render_template
+from flask_mail import Connection, Message, email_dispatched
+
+from . import timeutil
+
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+# Errors of one message that leave the connection usable for the next one.
+_PER_MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                       smtplib.SMTPDataError)
+
+
+def header_safe(text: str, limit: int = 200) -> str:
+    """Text that can go into an email header: no CR, LF or other control characters (which
+    would let a room title or a name inject headers), collapsed and shortened."""
+    cleaned = _HEADER_UNSAFE.sub(" ", text or "")
+    return re.sub(r"\s{2,}", " ", cleaned).strip()[:limit]
+
+
+def outbox_mode() -> bool:
+    """No SMTP server configured: messages go to files in MAIL_OUTBOX."""
+    return not current_app.config.get("MAIL_SERVER")
+
+
+class _TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout on connect and on every SMTP reply; Flask-Mail
+    sets none, and a hanging server would otherwise hold the request forever."""
+
+    def __init__(self, state, timeout: float):
+        super().__init__(state)
+        self.timeout = timeout
+
+    def configure_host(self):
+        state = self.mail
+        smtp_class = smtplib.SMTP_SSL if state.use_ssl else smtplib.SMTP
+        host = smtp_class(state.server, state.port, timeout=self.timeout)
+        host.set_debuglevel(int(state.debug))
+        if state.use_tls:
+            host.starttls()
+        if state.username and state.password:
+            host.login(state.username, state.password)
+        return host
+
+
+class _Message(Message):
+    """A Message whose calendar part says its charset and method (Flask-Mail's attachments
+    take only "type/subtype")."""
+
+    def _message(self):
+        msg = super()._message()
+        for part in msg.walk():
+            if part.get_content_type() == "text/calendar":
+                part.set_param("charset", "UTF-8")
+                part.set_param("method", "PUBLISH")
+        return msg
+
+
+def describe(exc: BaseException) -> str:
+    """A short, human account of a sending failure (kept in Invitation.email_error)."""
+    # smtplib turns a read timeout into SMTPServerDisconnected; the timeout is its context.
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"The email server didn't answer within {current_app.config['MAIL_TIMEOUT']:g} s."
+    if isinstance(exc, ConnectionRefusedError):
+        return "The email server refused the connection (is it running?)."
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = "; ".join(f"{code} {_text(err)}" for code, err in exc.recipients.values())
+        return header_safe(f"The email server refused the address: {codes}", 500)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return header_safe(f"The email server answered {exc.smtp_code}: "
+                           f"{_text(exc.smtp_error)}", 500)
+    return header_safe(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 500)
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def send_all(messages: list[Message]) -> list[str | None]:
+    """Send messages over one connection. Returns, per message, None (sent) or why it failed.
+    Never raises for SMTP or network trouble."""
+    if not messages:
+        return []
+    if outbox_mode():
+        return [_write_to_outbox(m) for m in messages]
+    results: list[str | None] = []
+    connection = _TimedConnection(current_app.extensions["mail"],
+                                  float(current_app.config.get("MAIL_TIMEOUT") or 10))
+    try:
+        connection.host = None if connection.mail.suppress else connection.configure_host()
+        for message in messages:
+            try:
+                connection.send(message)
+                results.append(None)
+            except _PER_MESSAGE_ERRORS as exc:
+                results.append(describe(exc))
+    except (OSError, smtplib.SMTPException) as exc:
+        why = describe(exc)
+        current_app.logger.warning("sending email failed: %s", why)
+        results.extend([why] * (len(messages) - len(results)))
+    finally:
+        _close_quietly(connection)
+    return results
+
+
+def _close_quietly(connection: Connection) -> None:
+    host, connection.host = connection.host, None
+    if host is None:
+        return
+    try:
+        host.quit()
+    except (OSError, smtplib.SMTPException):
+        host.close()
+
+
+def _write_to_outbox(message: Message) -> str | None:
+    try:
+        folder = Path(current_app.config["MAIL_OUTBOX"])
+        folder.mkdir(parents=True, exist_ok=True)
+        message.date = time.time()
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        (folder / name).write_bytes(message.as_bytes())
+    except OSError as exc:
+        return describe(exc)
+    email_dispatched.send(current_app._get_current_object(), message=message)
+    return None
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+def _utc_text(value: datetime) -> str:
+    return value.strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def invitation_message(invitation, url: str) -> Message:
+    """The personal invitation: plain text, HTML and the session as an .ics file."""
+    room = invitation.room
+    title = header_safe(room.title)
+    context = {"invitation": invitation, "room": room, "url": url,
+               "host": header_safe(room.owner.name or "", 120),
+               "starts": _utc_text(room.starts_at), "ends": _utc_text(room.ends_at),
+               "expires": _utc_text(invitation.expires_at) if invitation.expires_at else None,
+               "host_account": invitation.user.access in ("admin", "broadcaster")}
+    message = _Message(subject=f"You're invited: {title}", recipients=[invitation.email],
+                       sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
+                       body=render_template("email/invitation.txt", **context),
+                       html=render_template("email/invitation.html", **context))
+    calendar = icalendar_event(
+        uid=f"guestgate-room-{room.id}-invitation-{invitation.id}@{_uid_host()}",
+        title=room.title, starts_at=room.starts_at, ends_at=room.ends_at,
+        description=f"{room.description}\n\nYour personal link (don't share it): {url}".strip(),
+        url=url)
+    message.attach("invitation.ics", "text/calendar", calendar.encode("utf-8"))
+    return message
+
+
+def password_reset_message(user, url: str, minutes: int) -> Message:
+    context = {"user": user, "url": url, "minutes": minutes}
+    return Message(subject="Reset your Guestgate password", recipients=[user.email],
+                   sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
+                   body=render_template("email/password_reset.txt", **context),
+                   html=render_template("email/password_reset.html", **context))
+
+
+def _uid_host() -> str:
+    return urlparse(current_app.config["BASE_URL"]).hostname or "guestgate.invalid"
+
+
+# --- iCalendar (RFC 5545) ------------------------------------------------------------------------
+
+def ical_escape(text: str) -> str:
+    """TEXT value escaping (RFC 5545 3.3.11): backslash, semicolon, comma, newlines."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    text = text.replace("\n", "\\n")
+    return "".join(ch for ch in text if ch >= " " or ch == "\t")
+
+
+def ical_fold(line: str) -> str:
+    """Lines longer than 75 octets are folded (RFC 5545 3.1), never inside a UTF-8 sequence."""
+    out, current, size = [], "", 0
+    for ch in line:
+        width = len(ch.encode("utf-8"))
+        if size + width > 75:
+            out.append(current)
+            current, size = " ", 1
+        current += ch
+        size += width
+    out.append(current)
+    return "\r\n".join(out)
+
+
+def _ical_time(value: datetime) -> str:
+    return value.strftime("%Y%m%dT%H%M%SZ")  # stored times are naive UTC
+
+
+def icalendar_event(uid: str, title: str, starts_at: datetime, ends_at: datetime,
+                    description: str = "", url: str | None = None) -> str:
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Guestgate//Invitations//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{ical_escape(uid)}",
+        f"DTSTAMP:{_ical_time(timeutil.utcnow())}",
+        f"DTSTART:{_ical_time(starts_at)}",
+        f"DTEND:{_ical_time(ends_at)}",
+        f"SUMMARY:{ical_escape(title)}",
+    ]
+    if description:
+        lines.append(f"DESCRIPTION:{ical_escape(description)}")
+    if url:
+        lines.append(f"URL:{url}")  # a URI value: not TEXT-escaped
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return "".join(ical_fold(line) + "\r\n" for line in lines)
+
+
+def send_password_reset(user, url: str, minutes: int) -> str | None:
+    return send_all([password_reset_message(user, url, minutes)])[0]
+

@@ -1,0 +1,250 @@
+"""Invitation emails through a real SMTP server (aiosmtpd on 127.0.0.1): what arrives, the link
+inside it, the calendar file; a server that is down or hangs; one connection for bulk sends; the
+outbox folder when no server is configured."""
+
+import email
+import re
+import socket
+import threading
+import time
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from helpers import free_port, text_of
+from invite_helpers import HTMX, invitation, invite, make_room
+
+from portal import mail
+from portal.models import Invitation, Room
+
+MAIL_TIMEOUT = 1.5
+
+
+class Recorder:
+    def __init__(self):
+        self.envelopes = []
+        self.peers = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        self.peers.append(session.peer)
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        return [email.message_from_bytes(e.content, policy=policy.default)
+                for e in self.envelopes]
+
+
+class SMTPServer:
+    """aiosmtpd on a port picked in advance (port 0 doesn't work with its Controller)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.handler = Recorder()
+        self.controller = None
+
+    def start(self):
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def mail_settings(smtp_port):
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_SUPPRESS_SEND": False,
+            "MAIL_TIMEOUT": MAIL_TIMEOUT, "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
+
+
+@pytest.fixture
+def config(config, mail_settings):
+    # Flask-Mail reads MAIL_* once, in create_app: they must be in the app's config from the start.
+    return {**config, **mail_settings}
+
+
+@pytest.fixture
+def smtp(smtp_port):
+    server = SMTPServer(smtp_port).start()
+    yield server.handler
+    server.stop()
+
+
+def body_of(message, subtype):
+    part = message.get_body(preferencelist=(subtype,))
+    return part.get_content()
+
+
+def calendar_of(message):
+    for part in message.iter_attachments():
+        if part.get_content_type() == "text/calendar":
+            return part
+    raise AssertionError("no calendar attachment")
+
+
+def test_invitation_email_arrives_with_a_working_link_and_calendar(app, client, signed_in_owner,
+                                                                   smtp, db):
+    room = make_room(signed_in_owner, title="Launch; Q&A, live", starts_in=timedelta(hours=3),
+                     description="Line one\nLine two")
+    response = invite(client, room, "ada@example.com", role="speaker", send_now=True,
+                      htmx=True)
+    assert "Emailed 1 guest" in text_of(response)
+    assert "No email server is configured" not in text_of(response)
+    [envelope] = smtp.envelopes
+    assert envelope.rcpt_tos == ["ada@example.com"]
+    [message] = smtp.messages()
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "You're invited: Launch; Q&A, live"
+    text = body_of(message, "plain")
+    html = body_of(message, "html")
+    assert "don't share it" in text and "don't share it" in html
+    assert "speaker" in text
+    url = re.search(r"http://guestgate\.test/i/\S+", text).group(0)
+    assert url in html
+    # The link in the email opens the lobby (a new browser).
+    lobby = app.test_client().get(url.removeprefix("http://guestgate.test"))
+    assert lobby.status_code == 200 and "Launch; Q&amp;A, live" in lobby.get_data(as_text=True)
+    # The calendar file: RFC 5545, CRLF lines, UTC times matching the room, escaped text.
+    part = calendar_of(message)
+    assert part.get_filename() == "invitation.ics"
+    assert part.get_content_type() == "text/calendar"
+    raw = part.get_payload(decode=True).decode("utf-8")
+    assert raw.startswith("BEGIN:VCALENDAR\r\n") and raw.endswith("END:VCALENDAR\r\n")
+    assert "\n" not in raw.replace("\r\n", "")
+    unfolded = raw.replace("\r\n ", "")
+    lines = unfolded.split("\r\n")
+    assert "BEGIN:VEVENT" in lines and "END:VEVENT" in lines and "VERSION:2.0" in lines
+    room = Room.get_by_id(room.id)
+    assert f"DTSTART:{room.starts_at:%Y%m%dT%H%M%S}Z" in lines
+    assert f"DTEND:{room.ends_at:%Y%m%dT%H%M%S}Z" in lines
+    assert "SUMMARY:Launch\\; Q&A\\, live" in lines
+    assert any(line.startswith("UID:") and "@guestgate.test" in line for line in lines)
+    assert any(re.fullmatch(r"DTSTAMP:\d{8}T\d{6}Z", line) for line in lines)
+    assert any(line.startswith("DESCRIPTION:Line one\\nLine two") for line in lines)
+    assert all(len(line.encode()) <= 75 for line in raw.split("\r\n"))
+    inv = invitation(room, "ada@example.com")
+    assert inv.email_status == "sent" and inv.email_error == ""
+
+
+def test_room_title_and_name_never_inject_headers(app, client, signed_in_owner, smtp, db):
+    signed_in_owner.name = "Eve\r\nBcc: victim@example.org"
+    signed_in_owner.save()
+    room = make_room(signed_in_owner, title="Hi\r\nBcc: victim@example.org\nX-Evil: 1")
+    invite(client, room, "ada@example.com", send_now=True)
+    [envelope] = smtp.envelopes
+    assert envelope.rcpt_tos == ["ada@example.com"]
+    [message] = smtp.messages()
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert message["Subject"] == "You're invited: Hi Bcc: victim@example.org X-Evil: 1"
+
+
+def test_bulk_send_uses_one_connection(app, client, signed_in_owner, smtp, db):
+    room = make_room(signed_in_owner)
+    invite(client, room, "a@example.com, b@example.com, c@example.com")
+    assert smtp.envelopes == []  # added now, emailed later
+    response = client.post(f"/rooms/{room.id}/invitations/email-all", headers=HTMX)
+    assert "Emailed 3 guests" in text_of(response)
+    assert sorted(r for e in smtp.envelopes for r in e.rcpt_tos) == [
+        "a@example.com", "b@example.com", "c@example.com"]
+    assert len(set(smtp.peers)) == 1
+    assert {i.email_status for i in Invitation.select()} == {"sent"}
+
+
+def test_smtp_down_then_back(app, client, signed_in_owner, smtp_port, db):
+    room = make_room(signed_in_owner)
+    response = invite(client, room, "ada@example.com", send_now=True, htmx=True)
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "Couldn't send the email to 1 guest" in page and "Email failed:" in page
+    inv = invitation(room, "ada@example.com")
+    assert inv.email_status == "failed" and inv.email_error
+    assert inv.removed_at is None  # the invitation is kept
+    # Plain form: no 500 either.
+    response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/email")
+    assert response.status_code == 303
+    assert "Couldn't send" in text_of(client.get(response.headers["Location"]))
+    server = SMTPServer(smtp_port).start()
+    try:
+        response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/email", headers=HTMX)
+        assert "Emailed 1 guest" in text_of(response)
+        assert len(server.handler.envelopes) == 1
+    finally:
+        server.stop()
+    inv = invitation(room, "ada@example.com")
+    assert inv.email_status == "sent" and inv.email_error == ""
+
+
+@pytest.fixture
+def hanging_server(smtp_port):
+    """Accepts the TCP connection, then never says a word."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", smtp_port))
+    listener.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+                accepted.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield accepted
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_hanging_server_times_out_and_is_marked_failed(app, client, signed_in_owner,
+                                                       hanging_server, db):
+    room = make_room(signed_in_owner)
+    invite(client, room, "a@example.com, b@example.com")
+    started = time.monotonic()
+    response = client.post(f"/rooms/{room.id}/invitations/email-all", headers=HTMX)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert MAIL_TIMEOUT * 0.9 <= elapsed < MAIL_TIMEOUT + 2  # one connection, one timeout
+    assert "didn't answer within 1.5 s" in text_of(response)
+    assert len(hanging_server) == 1
+    assert {(i.email_status, "didn't answer" in i.email_error)
+            for i in Invitation.select()} == {("failed", True)}
+
+
+@pytest.mark.parametrize("mail_settings", [{"MAIL_SERVER": None}])
+def test_outbox_when_no_server_is_configured(app, client, signed_in_owner, db):
+    room = make_room(signed_in_owner)
+    page = text_of(client.get(f"/rooms/{room.id}"))
+    assert "No email server is configured" in page
+    response = invite(client, room, "a@example.com, b@example.com", send_now=True, htmx=True)
+    assert "saved to the outbox folder" in text_of(response)
+    files = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
+    assert len(files) == 2
+    messages = [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert sorted(m["To"] for m in messages) == ["a@example.com", "b@example.com"]
+    assert all(calendar_of(m) for m in messages)
+
+
+def test_ical_helpers_escape_and_fold():
+    assert mail.ical_escape("a\\b;c,d\r\ne\x07") == "a\\\\b\\;c\\,d\\ne"
+    folded = mail.ical_fold("DESCRIPTION:" + "é" * 60)
+    assert all(len(line.encode()) <= 75 for line in folded.split("\r\n"))
+    assert folded.replace("\r\n ", "") == "DESCRIPTION:" + "é" * 60
+    assert mail.header_safe("a\r\nb\x00c\u2028d") == "a b c d"

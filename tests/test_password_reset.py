@@ -1,0 +1,132 @@
+"""Forgot password: a timed link by email that works once, for an hour; the same answer whether
+or not the account exists; rate-limited."""
+
+import email
+import re
+import time
+from email import policy
+from pathlib import Path
+
+import itsdangerous.timed
+import pytest
+from helpers import PASSWORD, text_of
+
+from portal import auth as auth_module
+from portal.models import User
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+def outbox(app):
+    files = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
+    return [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+
+
+def reset_link(app, message) -> str:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    url = re.search(r"http://guestgate\.test(/reset-password/\S+)", text)
+    return url.group(1)
+
+
+def ask(client, address):
+    return client.post("/forgot-password", data={"email": address})
+
+
+def test_sign_in_page_links_to_forgot_password(client):
+    html = client.get("/sign-in").get_data(as_text=True)
+    assert 'href="/forgot-password"' in html and "Forgot password?" in html
+    assert client.get("/forgot-password").status_code == 200
+
+
+def test_same_answer_whether_or_not_the_account_exists(app, client, owner):
+    pages = []
+    for address in ("Owner@Example.com", "nobody@example.com"):
+        response = ask(client, address)
+        assert response.status_code == 303 and response.headers["Location"] == "/sign-in"
+        pages.append(text_of(client.get("/sign-in")))
+    assert pages[0] == pages[1]
+    assert "If an account exists for that address" in pages[0]
+    messages = outbox(app)
+    assert [m["To"] for m in messages] == ["owner@example.com"]
+    assert messages[0]["Subject"] == "Reset your Guestgate password"
+
+
+def test_reset_works_once(app, client, owner, db):
+    ask(client, "owner@example.com")
+    path = reset_link(app, outbox(app)[0])
+    page = client.get(path)
+    assert page.status_code == 200 and "owner@example.com" in text_of(page)
+    short = client.post(path, data={"password": "short", "confirm": "short"})
+    assert short.status_code == 422 and "Use at least 10 characters." in text_of(short)
+    mismatch = client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD + "!"})
+    assert mismatch.status_code == 422 and "don't match" in text_of(mismatch)
+    done = client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert "Your password was changed" in text_of(client.get("/", follow_redirects=True))
+    # Used: the link is dead, the old password too; the new one works.
+    again = app.test_client().get(path)
+    assert again.status_code == 410 and "already been used" in text_of(again)
+    other = app.test_client()
+    assert other.post("/sign-in", data={"email": "owner@example.com",
+                                        "password": PASSWORD}).status_code == 401
+    assert other.post("/sign-in", data={"email": "owner@example.com",
+                                        "password": NEW_PASSWORD}).status_code == 303
+    assert User.get(User.email == "owner@example.com").password_version == 2
+
+
+def test_older_link_dies_when_the_password_changes(app, client, owner, db):
+    ask(client, "owner@example.com")
+    ask(client, "owner@example.com")
+    first, second = (reset_link(app, m) for m in outbox(app))
+    client.post(second, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert app.test_client().get(first).status_code == 410
+
+
+def test_expired_and_garbled_links(app, client, owner, db, monkeypatch):
+    user = User.get(User.email == "owner@example.com")
+    real = itsdangerous.timed.TimestampSigner.get_timestamp
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
+                        lambda self: int(time.time()) - auth_module.RESET_MAX_AGE - 5)
+    with app.test_request_context():
+        url = auth_module.reset_url(user)
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", real)
+    response = client.get(url.removeprefix("http://guestgate.test"))
+    assert response.status_code == 410 and "This link has expired" in text_of(response)
+    response = client.get("/reset-password/not-a-token")
+    assert response.status_code == 404 and "This link isn't valid" in text_of(response)
+    assert client.post("/reset-password/not-a-token",
+                       data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code \
+        == 404
+
+
+def test_invited_guest_chooses_a_password_and_sees_my_sessions(app, client, signed_in_owner,
+                                                                db):
+    from invite_helpers import invite, make_room
+
+    room = make_room(signed_in_owner, title="Round-table")
+    invite(client, room, "ada@example.com")
+    guest = app.test_client()
+    ask(guest, "ada@example.com")
+    path = reset_link(app, outbox(app)[-1])
+    guest.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    page = text_of(guest.get("/", follow_redirects=True))
+    assert "My sessions" in page and "Round-table" in page
+
+
+class TestRateLimit:
+    @pytest.fixture
+    def config(self, config):
+        return {**config, "RATELIMIT_ENABLED": True}
+
+    def test_forgot_password_is_rate_limited(self, app, client, owner):
+        statuses = [ask(client, f"n{i}@example.com").status_code for i in range(6)]
+        assert statuses[:5] == [303] * 5 and statuses[5] == 429
+
+    def test_one_address_is_not_mail_bombed(self, app, owner):
+        statuses = []
+        for i in range(6):
+            other = app.test_client()
+            statuses.append(other.post("/forgot-password", data={"email": "owner@example.com"},
+                                       environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code)
+        assert statuses == [303] * 5 + [429]
+        assert len(outbox(app)) == 5
