@@ -20,7 +20,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, tickets, tokens
+from . import access, decision, mail, tickets, tokens
 from .access import Door
 from .decision import REASONS
 from .extensions import limiter
@@ -200,6 +200,24 @@ def status(room_id: int):
         response.headers["HX-Refresh"] = "true"
     response.headers["Cache-Control"] = "no-store"
     response.mimetype = "text/plain"
+    return response
+
+
+@bp.get("/s/<int:room_id>/calendar.ics")
+def calendar(room_id: int):
+    """"Add to calendar": the session as an .ics file, for anyone this page would let in."""
+    participant, _door, result = _presence_or_none(room_id)
+    if participant is None or result.denied:
+        abort(403)
+    room = participant.room
+    place_url = current_app.config["BASE_URL"] + url_for("guest.place", room_id=room.id)
+    body = mail.icalendar_event(uid=f"guestgate-room-{room.id}@{mail.uid_host()}",
+                                title=room.title, starts_at=room.starts_at,
+                                ends_at=room.ends_at, description=room.description,
+                                url=place_url)
+    response = make_response(body)
+    response.mimetype = "text/calendar"
+    response.headers["Content-Disposition"] = 'attachment; filename="session.ics"'
     return response
 
 

@@ -161,7 +161,7 @@ def invitation_message(invitation, url: str) -> Message:
                        body=render_template("email/invitation.txt", **context),
                        html=render_template("email/invitation.html", **context))
     calendar = icalendar_event(
-        uid=f"guestgate-room-{room.id}-invitation-{invitation.id}@{_uid_host()}",
+        uid=f"guestgate-room-{room.id}-invitation-{invitation.id}@{uid_host()}",
         title=room.title, starts_at=room.starts_at, ends_at=room.ends_at,
         description=f"{room.description}\n\nYour personal link (don't share it): {url}".strip(),
         url=url)
@@ -177,7 +177,7 @@ def password_reset_message(user, url: str, minutes: int) -> Message:
                    html=render_template("email/password_reset.html", **context))
 
 
-def _uid_host() -> str:
+def uid_host() -> str:
     return urlparse(current_app.config["BASE_URL"]).hostname or "guestgate.invalid"
 
 

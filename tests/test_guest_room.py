@@ -143,3 +143,18 @@ def test_session_ended_turns_the_guest_away(app, client, room):
     assert page.status_code == 410 and "This session has ended" in text_of(page)
     assert client.get(f"/s/{room.id}/status?state=enter").get_data(as_text=True) == \
         "session_ended"
+
+
+def test_add_to_calendar(app, client, room):
+    Room.update(starts_at=utcnow() + timedelta(hours=1)).where(Room.id == room.id).execute()
+    assert client.get(f"/s/{room.id}/calendar.ics").status_code == 403  # not in the room
+    url, _ = link_url(app, room)
+    enter(client, url)
+    assert "Add to calendar" in text_of(client.get(f"/s/{room.id}"))
+    response = client.get(f"/s/{room.id}/calendar.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    body = response.get_data(as_text=True)
+    start = Room.get_by_id(room.id).starts_at
+    assert "BEGIN:VEVENT" in body and f"DTSTART:{start:%Y%m%dT%H%M%SZ}" in body
+    assert "SUMMARY:Launch" in body and "\r\n" in body
+    assert url.split("/g/")[1] not in body  # the .ics never carries the link token
