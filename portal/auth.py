@@ -8,12 +8,14 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.utils import login_url
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -34,6 +36,21 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """To the sign-in page, and back here after. An htmx request (a poll whose session ended)
+    gets HX-Redirect so the whole page goes there, not a sign-in form swapped into a section."""
+    if request.htmx:
+        current = request.htmx.current_url or ""
+        next_path = safe_next("/" + current.split("/", 3)[3] if current.count("/") >= 3 else "")
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = login_url("auth.sign_in", next_url=next_path or "/")
+        return response
+    flash("Sign in to continue.", "info")
+    here = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(login_url("auth.sign_in", next_url=here))
 
 
 @login_manager.user_loader

@@ -1,6 +1,6 @@
 """Response headers for every response, and the pages for errors, in one place."""
 
-from flask import Flask, g, render_template
+from flask import Flask, g, render_template, request
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
@@ -55,8 +55,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):
+        # htmx doesn't swap a 400: reload the page, which brings a fresh token.
+        headers = {"HX-Refresh": "true"} if request.headers.get("HX-Request") else {}
         return error_page(400, N_("This form has expired"),
-                          N_("Reload the page and submit the form again."))
+                          N_("Reload the page and submit the form again."), **headers)
 
     @app.errorhandler(HTTPException)
     def _http(exc):

@@ -115,3 +115,14 @@
   document.addEventListener("DOMContentLoaded", showWaiting);
   document.addEventListener("htmx:afterSwap", showWaiting);
 })();
+
+// Guests section (owner/_invitations.html): after an htmx answer, read its status out loud; the
+// section was replaced, so its own live region may not be announced.
+document.addEventListener("htmx:afterSwap", function (event) {
+  var status = document.getElementById("invitations-status");
+  var el = document.getElementById("live-announcer");
+  var target = event.detail && event.detail.target;
+  if (!status || !el || !target || target.id !== "invitations") { return; }
+  var text = status.textContent.replace(/\s+/g, " ").trim();
+  if (text) { el.textContent = ""; setTimeout(function () { el.textContent = text; }, 50); }
+});

@@ -185,3 +185,22 @@ def test_nothing_of_one_owner_is_reachable_by_another(app, world):
                 f"/rooms/{v['room_id']}/attachments/{v['attachment_id']}"):
         assert client.get(url).status_code == 404
     assert "A's room" not in client.get("/rooms/").get_data(as_text=True)
+
+
+def test_htmx_poll_after_the_session_ended_redirects_the_whole_page(app, world):
+    client = app.test_client()
+    room_id = world["values"]["room_id"]
+    response = client.get(f"/rooms/{room_id}/waiting", headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://guestgate.test/rooms/{room_id}"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == f"/sign-in?next=%2Frooms%2F{room_id}"
+    assert "<form" not in response.get_data(as_text=True)
+
+
+def test_htmx_request_with_an_expired_csrf_token_reloads_the_page(app, world):
+    client = app.test_client()
+    sign_in_as(client, world["users"]["the owner"])
+    room_id = world["values"]["room_id"]
+    response = client.post(f"/rooms/{room_id}/message", data={"message": "hi"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 400 and response.headers["HX-Refresh"] == "true"

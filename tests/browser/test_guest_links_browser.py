@@ -1,0 +1,83 @@
+"""Shared guest links in a real Chromium, CSRF on: the owner turns guest access on, creates a
+link and copies it; a guest opens it in another browser and waits; the owner admits them from
+the waiting room and the guest's page moves into the room by itself; the owner deletes the
+link and a third browser is turned away."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from helpers import PASSWORD
+from playwright.sync_api import expect
+
+from portal.db import database
+from portal.models import Room
+from portal.timeutil import utcnow
+
+
+@pytest.fixture
+def room(owner):
+    now = utcnow()
+    with database.connection_context():
+        return Room.create(owner=owner, title="Customer round-table", require_approval=True,
+                           starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
+
+
+def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, owner, room):
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/rooms/{room.id}")
+
+    switch = page.get_by_role("switch", name="Enable guest access")
+    expect(switch).to_have_attribute("aria-checked", "false")
+    switch.click()
+    expect(page.get_by_role("switch", name="Enable guest access")).to_have_attribute(
+        "aria-checked", "true")
+    expect(page.get_by_text("Guest access is on")).to_be_visible()
+
+    section = page.locator("#guest-access")
+    section.get_by_label("Name").fill("Customers")
+    section.get_by_label("Number of clicks (optional)").fill("10")
+    section.get_by_role("button", name="Create new link").click()
+    expect(page.get_by_text("Link “Customers” created.")).to_be_visible()
+    expect(section.get_by_text("0 so far, 10 left of 10")).to_be_visible()
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    field = section.locator("input[id^=link-url-]")
+    section.get_by_role("button", name=re.compile("^Copy link")).click()
+    expect(section.get_by_role("button", name=re.compile("^Copied"))).to_be_visible()
+    url = field.input_value()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/g/[\w.-]+", url)
+    assert page.evaluate("navigator.clipboard.readText()") == url
+
+    guest = new_context().new_page()
+    guest.goto(url)
+    expect(guest.get_by_role("heading", name="Customer round-table")).to_be_visible()
+    guest.get_by_label("Your name").fill("Grace Guest")
+    guest.get_by_label("Email").fill("grace@example.com")
+    guest.get_by_role("button", name="Join").click()
+    expect(guest.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
+
+    # the owner's waiting room updates by itself, and the title shows the count
+    waiting = page.locator("#waiting-room")
+    expect(waiting.get_by_text("grace@example.com")).to_be_visible(timeout=15_000)
+    expect(page).to_have_title(re.compile(r"^\(1 waiting\) Customer round-table"))
+    waiting.get_by_role("button", name="Admit Grace Guest").click()
+    expect(waiting.get_by_text("Grace Guest was admitted.")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^Customer round-table"))
+
+    # the guest's page polls, and reloads into the room without anyone touching it
+    expect(guest.get_by_text("You're in")).to_be_visible(timeout=15_000)
+    expect(guest.get_by_role("heading", name="Customer round-table")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    section.get_by_role("button", name=re.compile("^Delete link")).click()
+    expect(page.get_by_text("Link “Customers” deleted.")).to_be_visible()
+    expect(section.locator("input[id^=link-url-]")).to_have_count(0)
+
+    third = new_context().new_page()
+    response = third.goto(url)
+    assert response.status == 410
+    expect(third.get_by_role("heading", name="This link is no longer available")).to_be_visible()

@@ -1,0 +1,151 @@
+"""A guest's path through a shared guest link, over HTTP: the lobby never consumes on GET, a
+submission consumes exactly one use, and every way a link stops working says why."""
+
+from datetime import timedelta
+
+import pytest
+from helpers import text_of
+
+from portal import tokens
+from portal.models import DenialEvent, GuestLink, Participant, Room
+from portal.timeutil import utcnow
+
+
+def make_room(owner, **fields):
+    now = utcnow()
+    values = {"title": "Launch", "starts_at": now - timedelta(minutes=10),
+              "ends_at": now + timedelta(hours=2), "guest_access_enabled": True}
+    values.update(fields)
+    return Room.create(owner=owner, **values)
+
+
+@pytest.fixture
+def room(db, owner):
+    return make_room(owner)
+
+
+@pytest.fixture
+def link_path(app):
+    def path(link):
+        token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, link.version)
+        return f"/g/{token}"
+    return path
+
+
+def enter(app, path, name="Ada", email="ada@example.com", client=None):
+    """A guest in their own browser (own cookie jar) submits the lobby form."""
+    guest = client or app.test_client()
+    return guest.post(path, data={"name": name, "email": email}), guest
+
+
+def test_get_never_consumes_then_a_submission_enters(app, room, link_path):
+    link = GuestLink.create(room=room, name="Guests", max_uses=3)
+    guest = app.test_client()
+    for _ in range(5):
+        response = guest.get(link_path(link))
+        assert response.status_code == 200
+        assert "Launch" in text_of(response)
+    assert GuestLink.get_by_id(link.id).uses == 0
+    assert Participant.select().count() == 0
+
+    response, _ = enter(app, link_path(link), client=guest)
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/s/{room.id}")
+    assert GuestLink.get_by_id(link.id).uses == 1
+    participant = Participant.get()
+    assert (participant.name, participant.email, participant.status, participant.link_id) == (
+        "Ada", "ada@example.com", "admitted", link.id)
+    assert "You're in" in text_of(guest.get(f"/s/{room.id}"))
+    # the same browser coming back through the link doesn't spend another click
+    assert guest.get(link_path(link)).status_code == 303
+    assert GuestLink.get_by_id(link.id).uses == 1
+
+
+def test_two_clicks_then_the_third_guest_is_turned_away(app, room, link_path):
+    link = GuestLink.create(room=room, name="Two", max_uses=2)
+    for n in range(2):
+        response, _ = enter(app, link_path(link), name=f"Guest {n}",
+                            email=f"g{n}@example.com")
+        assert response.status_code == 303
+    response, _ = enter(app, link_path(link), name="Third", email="third@example.com")
+    assert response.status_code == 410
+    assert "This link has already been used" in text_of(response)
+    assert GuestLink.get_by_id(link.id).uses == 2
+    assert Participant.select().count() == 2
+    assert DenialEvent.get().reason == "link_used_up"
+
+
+def test_expired_link(app, room, link_path):
+    link = GuestLink.create(room=room, name="Old", expires_at=utcnow() - timedelta(seconds=1))
+    assert app.test_client().get(link_path(link)).status_code == 410
+    response, _ = enter(app, link_path(link))
+    assert response.status_code == 410
+    assert "This link has expired" in text_of(response)
+    assert GuestLink.get_by_id(link.id).uses == 0
+
+
+def test_deleted_link(client, app, signed_in_owner, room, link_path):
+    link = GuestLink.create(room=room, name="Gone")
+    client.post(f"/rooms/{room.id}/links/{link.id}/delete")
+    for response in (app.test_client().get(link_path(link)), enter(app, link_path(link))[0]):
+        assert response.status_code == 410
+        assert "This link is no longer available" in text_of(response)
+    assert Participant.select().count() == 0
+
+
+def test_guest_access_off_refuses_new_guests_and_seated_guests_on_refresh(
+        client, app, signed_in_owner, room, link_path):
+    link = GuestLink.create(room=room, name="Guests")
+    _, seated = enter(app, link_path(link))
+    assert seated.get(f"/s/{room.id}").status_code == 200
+
+    client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"})
+    response, _ = enter(app, link_path(link), name="Late", email="late@example.com")
+    assert response.status_code == 403
+    assert "The host has turned off guest access" in text_of(response)
+    response = seated.get(f"/s/{room.id}")
+    assert response.status_code == 403
+    assert "The host has turned off guest access" in text_of(response)
+    # a polling page learns it too, and reloads
+    status = seated.get(f"/s/{room.id}/status?state=enter")
+    assert status.headers.get("HX-Refresh") == "true"
+    assert GuestLink.get_by_id(link.id).uses == 1
+
+    client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "on"})
+    assert seated.get(f"/s/{room.id}").status_code == 200
+
+
+def test_channel_room_link_is_refused(app, owner, db, link_path):
+    channel = make_room(owner, kind="channel", guest_access_enabled=True)
+    link = GuestLink.create(room=channel, name="Should not exist")
+    response, _ = enter(app, link_path(link))
+    assert response.status_code == 403
+    assert "Guest access isn't available for this room" in text_of(response)
+    assert GuestLink.get_by_id(link.id).uses == 0
+
+
+def test_deleted_room(client, app, signed_in_owner, room, link_path):
+    link = GuestLink.create(room=room, name="Guests")
+    client.post(f"/rooms/{room.id}/delete")
+    response = app.test_client().get(link_path(link))
+    assert response.status_code == 410
+    assert "This room is no longer available" in text_of(response)
+    assert "Launch" not in text_of(response)
+
+
+def test_garbled_and_forged_tokens(app, room, link_path):
+    link = GuestLink.create(room=room, name="Guests")
+    good = link_path(link)
+    forged = tokens.make_token(["another key"], tokens.LINK, link.id, link.version)
+    for path in (good[:-3] + "xyz", f"/g/{forged}", "/g/nonsense"):
+        response = app.test_client().get(path)
+        assert response.status_code == 404
+        assert "This link isn't valid" in text_of(response)
+
+
+def test_lobby_validation_consumes_nothing(app, room, link_path):
+    link = GuestLink.create(room=room, name="Guests", max_uses=1)
+    response, _ = enter(app, link_path(link), name="", email="not an email")
+    assert response.status_code == 422
+    assert GuestLink.get_by_id(link.id).uses == 0
+    assert Participant.select().count() == 0

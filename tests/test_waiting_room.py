@@ -1,0 +1,188 @@
+"""The owner's waiting room for rooms whose guests wait to be admitted: the list updating by
+itself (an htmx fragment), Admit, Deny, Admit all, and who may do it."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from helpers import AuthActions, make_user, text_of
+
+from portal import tokens
+from portal.models import AuditEvent, GuestLink, Participant, Room
+from portal.timeutil import utcnow
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def room(db, owner):
+    now = utcnow()
+    return Room.create(owner=owner, title="Round-table", require_approval=True,
+                       guest_access_enabled=True, starts_at=now - timedelta(minutes=5),
+                       ends_at=now + timedelta(hours=1))
+
+
+@pytest.fixture
+def link(room):
+    return GuestLink.create(room=room, name="Customers")
+
+
+@pytest.fixture
+def arrive(app, link):
+    """A guest in their own browser enters through the link and waits."""
+    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
+                                     link.version)
+
+    def arrive(name="Ada", email="ada@example.com"):
+        guest = app.test_client()
+        response = guest.post(path, data={"name": name, "email": email})
+        assert response.status_code == 303
+        guest.participant = Participant.get(Participant.email == email)
+        return guest
+
+    return arrive
+
+
+def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
+        client, signed_in_owner, room, arrive):
+    guest = arrive()
+    response = guest.get(f"/s/{room.id}")
+    assert "Waiting to be admitted" in text_of(response)
+    assert guest.participant.status == "waiting"
+    assert guest.get(f"/s/{room.id}/status?state=waiting").status_code == 204
+
+    page = client.get(f"/rooms/{room.id}")
+    text = text_of(page)
+    assert "Ada" in text and "ada@example.com" in text and "Customers" in text
+    assert "1 waiting" in text
+    assert 'data-waiting-count="1"' in page.get_data(as_text=True)
+
+    fragment = client.get(f"/rooms/{room.id}/waiting", headers=HTMX)
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200
+    assert html.lstrip().startswith('<section class="card" id="waiting-room"')
+    assert "<html" not in html
+    assert 'data-waiting-count="1"' in html
+    assert 'hx-trigger="every 5s"' in html
+    assert "Admit" in text_of(fragment) and "Deny" in text_of(fragment)
+    assert "Admit all" in text_of(fragment)
+
+    # without htmx the same URL is the whole page
+    assert "<html" in client.get(f"/rooms/{room.id}/waiting").get_data(as_text=True)
+
+
+def test_poll_answers_204_until_someone_arrives(client, signed_in_owner, room, arrive):
+    html = client.get(f"/rooms/{room.id}/waiting", headers=HTMX).get_data(as_text=True)
+    poll_url = re.search(r'hx-get="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert 'data-waiting-count="0"' in html
+    assert client.get(poll_url, headers=HTMX).status_code == 204
+
+    arrive()
+    response = client.get(poll_url, headers=HTMX)
+    assert response.status_code == 200
+    assert 'data-waiting-count="1"' in response.get_data(as_text=True)
+
+
+def test_admit(client, signed_in_owner, owner, room, arrive):
+    guest = arrive()
+    response = client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/admit",
+                           headers=HTMX)
+    assert response.status_code == 200
+    assert "Ada was admitted." in text_of(response)
+    assert 'data-waiting-count="0"' in response.get_data(as_text=True)
+    participant = Participant.get_by_id(guest.participant.id)
+    assert participant.status == "admitted"
+    assert participant.decided_at is not None and participant.decided_by_id == owner.id
+
+    # the guest's waiting page learns it on its next poll and reloads into the room
+    assert guest.get(f"/s/{room.id}/status?state=waiting").headers["HX-Refresh"] == "true"
+    assert "You're in" in text_of(guest.get(f"/s/{room.id}"))
+    event = AuditEvent.get(AuditEvent.action == "guest_admitted")
+    assert event.room_id == room.id and "ada@example.com" in event.target
+
+
+def test_deny(client, signed_in_owner, owner, room, arrive):
+    guest = arrive()
+    response = client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/deny")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}#waiting-room")
+    assert "Ada was denied entry." in text_of(client.get(f"/rooms/{room.id}"))
+    participant = Participant.get_by_id(guest.participant.id)
+    assert participant.status == "rejected" and participant.decided_by_id == owner.id
+    response = guest.get(f"/s/{room.id}")
+    assert response.status_code == 403
+    assert "The host didn't admit you" in text_of(response)
+    assert [e.action for e in AuditEvent.select()] == ["guest_denied"]
+
+
+def test_deny_has_a_confirmation(client, signed_in_owner, room, arrive):
+    arrive()
+    html = client.get(f"/rooms/{room.id}/waiting", headers=HTMX).get_data(as_text=True)
+    assert 'hx-confirm="Deny Ada?' in html
+
+
+def test_admit_all_and_deciding_twice(client, signed_in_owner, room, arrive):
+    ada, bob = arrive(), arrive("Bob", "bob@example.com")
+    client.post(f"/rooms/{room.id}/waiting/{bob.participant.id}/deny")
+    carol = arrive("Carol", "carol@example.com")
+    response = client.post(f"/rooms/{room.id}/waiting/admit-all", headers=HTMX)
+    assert "Admitted 2 guests." in text_of(response)
+    statuses = {p.name: p.status for p in Participant.select()}
+    assert statuses == {"Ada": "admitted", "Bob": "rejected", "Carol": "admitted"}
+    assert sorted(e.action for e in AuditEvent.select()) == [
+        "guest_admitted", "guest_admitted", "guest_denied"]
+
+    # already decided: nothing changes, nothing is logged twice
+    response = client.post(f"/rooms/{room.id}/waiting/{ada.participant.id}/deny", headers=HTMX)
+    assert "Ada is no longer waiting." in text_of(response)
+    assert Participant.get_by_id(ada.participant.id).status == "admitted"
+    assert "Nobody is waiting." in text_of(
+        client.post(f"/rooms/{room.id}/waiting/admit-all", headers=HTMX))
+    assert AuditEvent.select().count() == 3
+    assert carol.participant.id
+
+
+def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):
+    other = Room.create(owner=owner, title="Other", require_approval=True,
+                        guest_access_enabled=True, starts_at=utcnow(),
+                        ends_at=utcnow() + timedelta(hours=1))
+    guest = arrive()
+    for action in ("admit", "deny"):
+        url = f"/rooms/{other.id}/waiting/{guest.participant.id}/{action}"
+        assert client.post(url).status_code == 404
+        assert client.post(f"/rooms/{room.id}/waiting/99999/{action}").status_code == 404
+    assert Participant.get_by_id(guest.participant.id).status == "waiting"
+
+
+@pytest.mark.parametrize("who, access, status", [
+    ("other@example.com", "broadcaster", 404),
+    ("guest@example.com", "guest", 403),
+])
+def test_only_the_owner_and_admins(client, app, room, arrive, who, access, status):
+    guest = arrive()
+    make_user(who, access=access)
+    AuthActions(client).sign_in(who)
+    pid = guest.participant.id
+    assert client.get(f"/rooms/{room.id}/waiting", headers=HTMX).status_code == status
+    for url in (f"/rooms/{room.id}/waiting/{pid}/admit", f"/rooms/{room.id}/waiting/{pid}/deny",
+                f"/rooms/{room.id}/waiting/admit-all"):
+        assert client.post(url).status_code == status
+    assert Participant.get_by_id(pid).status == "waiting"
+
+    anonymous = app.test_client()
+    response = anonymous.post(f"/rooms/{room.id}/waiting/{pid}/admit")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert Participant.get_by_id(pid).status == "waiting"
+
+    make_user("admin@example.com", access="admin")
+    admin = app.test_client()
+    AuthActions(admin).sign_in("admin@example.com")
+    assert admin.post(f"/rooms/{room.id}/waiting/{pid}/admit").status_code == 303
+    assert Participant.get_by_id(pid).status == "admitted"
+
+
+def test_rooms_without_waiting_say_so(client, signed_in_owner, room):
+    Room.update(require_approval=False).where(Room.id == room.id).execute()
+    html = client.get(f"/rooms/{room.id}/waiting", headers=HTMX).get_data(as_text=True)
+    assert "Guests enter without waiting" in html
+    assert "hx-trigger" not in html
