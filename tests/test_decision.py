@@ -110,15 +110,15 @@ def test_clock_across_start_and_end():
 
 # Precedence: with several problems at once, the guest is told the first in this order.
 PROBLEMS = [
-    ("room_unavailable", lambda r, l, v: (replace(r, deleted=True), l, v)),
-    ("channel_room", lambda r, l, v: (replace(r, kind="channel"), l, v)),
-    ("link_deleted", lambda r, l, v: (r, replace(l, deleted=True), v)),
-    ("guest_access_off", lambda r, l, v: (replace(r, guest_access_enabled=False), l, v)),
-    ("session_ended", lambda r, l, v: (replace(r, ends_at=NOW - timedelta(seconds=1),
-                                               starts_at=NOW - timedelta(hours=1)), l, v)),
-    ("link_expired", lambda r, l, v: (r, replace(l, expires_at=NOW), v)),
-    ("link_used_up", lambda r, l, v: (r, replace(l, max_uses=1, uses=1), v)),
-    ("domain_blocked", lambda r, l, v: (r, l, replace(v, domain_allowed=False))),
+    ("room_unavailable", lambda r, k, v: (replace(r, deleted=True), k, v)),
+    ("channel_room", lambda r, k, v: (replace(r, kind="channel"), k, v)),
+    ("link_deleted", lambda r, k, v: (r, replace(k, deleted=True), v)),
+    ("guest_access_off", lambda r, k, v: (replace(r, guest_access_enabled=False), k, v)),
+    ("session_ended", lambda r, k, v: (replace(r, ends_at=NOW - timedelta(seconds=1),
+                                               starts_at=NOW - timedelta(hours=1)), k, v)),
+    ("link_expired", lambda r, k, v: (r, replace(k, expires_at=NOW), v)),
+    ("link_used_up", lambda r, k, v: (r, replace(k, max_uses=1, uses=1), v)),
+    ("domain_blocked", lambda r, k, v: (r, k, replace(v, domain_allowed=False))),
 ]
 
 

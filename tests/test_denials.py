@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
+from helpers import make_user
 from peewee import fn
 
-from helpers import make_user
 from portal import denials
 from portal.models import DenialCount, DenialEvent, Room
 from portal.timeutil import utcnow

@@ -20,4 +20,4 @@ def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     return room
 
 
-from . import rooms  # noqa: E402,F401  (views register themselves on bp)
+from . import invitations, links, rooms, waiting  # noqa: E402,F401  (views register on bp)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from helpers import make_user
+
 from portal import tokens
 from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
