@@ -174,6 +174,11 @@ def place(room_id: int):
                                **context)
     attachments = list(Attachment.select().where(Attachment.room == room)
                        .order_by(Attachment.uploaded_at))
+    if participant.role == "moderator":
+        from .owner import waiting
+
+        context.update(waiting.waiting_context(room, waiting_endpoints=MODERATOR_ENDPOINTS,
+                                               waiting_by_owner=False))
     return render_template("guest/room.html", attachments=attachments, **context)
 
 
@@ -262,6 +267,80 @@ def attachment(room_id: int, attachment_id: int):
     from .owner.rooms import send_attachment
 
     return send_attachment(item)
+
+
+# --- invited moderators admit waiting guests from the room page -------------------------------
+
+MODERATOR_ENDPOINTS = {"poll": "guest.moderator_waiting", "admit": "guest.moderator_admit",
+                       "deny": "guest.moderator_deny", "admit_all": "guest.moderator_admit_all"}
+
+
+def _moderator(room_id: int) -> Participant:
+    """This browser's presence, if it is inside the room as a moderator (decided again now)."""
+    participant, _door, result = _presence_or_none(room_id)
+    if participant is None or result.outcome != decision.ENTER \
+            or participant.role != "moderator":
+        abort(403)
+    return participant
+
+
+def _moderator_waiting(moderator: Participant, notice: str | None = None, status: int = 200):
+    from .owner import waiting
+
+    context = waiting.waiting_context(moderator.room, waiting_notice=notice,
+                                      waiting_endpoints=MODERATOR_ENDPOINTS,
+                                      waiting_by_owner=False)
+    if request.htmx and request.args.get("seen") == context["waiting_fingerprint"]:
+        return make_response("", 204)
+    if request.htmx:
+        return render_template("owner/_waiting.html", room=moderator.room, **context), status
+    if notice:
+        flash(notice, "success")
+    return redirect(url_for("guest.place", room_id=moderator.room_id, _anchor="waiting-room"),
+                    303)
+
+
+@bp.get("/s/<int:room_id>/waiting")
+def moderator_waiting(room_id: int):
+    return _moderator_waiting(_moderator(room_id))
+
+
+def _moderator_decides(room_id: int, participant_id: int | None, status: str):
+    from .owner import waiting
+
+    moderator = _moderator(room_id)
+    room = moderator.room
+    if participant_id is None:
+        guests = waiting.waiting_guests(room)
+    else:
+        guest = Participant.get_or_none((Participant.id == participant_id)
+                                        & (Participant.room == room))
+        if guest is None:
+            abort(404)
+        guests = [guest]
+    done = waiting.decide_waiting(room, guests, status, moderator=moderator)
+    if participant_id is None:
+        notice = f"Admitted {len(done)}." if done else "Nobody is waiting."
+    elif not done:
+        notice = f"{guests[0].name} is no longer waiting."
+    else:
+        notice = f"{guests[0].name} was {'admitted' if status == 'admitted' else 'denied entry'}."
+    return _moderator_waiting(moderator, notice)
+
+
+@bp.post("/s/<int:room_id>/waiting/<int:participant_id>/admit")
+def moderator_admit(room_id: int, participant_id: int):
+    return _moderator_decides(room_id, participant_id, "admitted")
+
+
+@bp.post("/s/<int:room_id>/waiting/<int:participant_id>/deny")
+def moderator_deny(room_id: int, participant_id: int):
+    return _moderator_decides(room_id, participant_id, "rejected")
+
+
+@bp.post("/s/<int:room_id>/waiting/admit-all")
+def moderator_admit_all(room_id: int):
+    return _moderator_decides(room_id, None, "admitted")
 
 
 @bp.get("/my-sessions")

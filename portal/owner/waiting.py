@@ -35,10 +35,16 @@ def fingerprint(guests: list[Participant]) -> str:
     return hashlib.sha256(ids.encode()).hexdigest()[:12]
 
 
+# The same list serves the owner's room page and an invited moderator's room page.
+OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
+                   "admit_all": "owner.admit_all"}
+
+
 def waiting_context(room: Room, **overrides) -> dict:
     guests = waiting_guests(room)
     context = {"waiting_guests": guests, "waiting_fingerprint": fingerprint(guests),
-               "waiting_poll": POLL_SECONDS, "waiting_notice": None}
+               "waiting_poll": POLL_SECONDS, "waiting_notice": None,
+               "waiting_endpoints": OWNER_ENDPOINTS, "waiting_by_owner": True}
     context.update(overrides)
     return context
 
@@ -62,19 +68,27 @@ def _guest_of(room: Room, participant_id: int) -> Participant:
     return participant
 
 
-def _decide(room: Room, participants: list[Participant], status: str) -> list[Participant]:
-    """Admit or deny those still waiting, each with its audit event, in one transaction."""
+def decide_waiting(room: Room, participants: list[Participant], status: str,
+                   moderator: Participant | None = None) -> list[Participant]:
+    """Admit or deny those still waiting, each with its audit event, in one transaction. The
+    signed-in owner decides, or an invited moderator from inside the room."""
     now = timeutil.utcnow()
     done = []
+    if moderator is None:
+        decided_by, actor = current_user.id, {}
+    else:
+        account = moderator.invitation.user if moderator.invitation_id else None
+        decided_by = account.id if account else None
+        actor = {"actor": account, "actor_email": moderator.email}
     with database.atomic():
         for participant in participants:
             changed = Participant.update(status=status, decided_at=now,
-                                         decided_by=current_user.id, updated_at=now).where(
+                                         decided_by=decided_by, updated_at=now).where(
                 (Participant.id == participant.id) & (Participant.status == "waiting")
             ).execute()
             if changed:
                 audit.record("guest_admitted" if status == "admitted" else "guest_denied",
-                             room, f"{participant.name} <{participant.email}>")
+                             room, f"{participant.name} <{participant.email}>", **actor)
                 done.append(participant)
     return done
 
@@ -96,7 +110,7 @@ def waiting(room_id: int):
 def admit(room_id: int, participant_id: int):
     room = owned_room(room_id)
     guest = _guest_of(room, participant_id)
-    if _decide(room, [guest], "admitted"):
+    if decide_waiting(room, [guest], "admitted"):
         return _answer(room, f"{guest.name} was admitted.")
     return _answer(room, f"{guest.name} is no longer waiting.")
 
@@ -106,7 +120,7 @@ def admit(room_id: int, participant_id: int):
 def deny(room_id: int, participant_id: int):
     room = owned_room(room_id)
     guest = _guest_of(room, participant_id)
-    if _decide(room, [guest], "rejected"):
+    if decide_waiting(room, [guest], "rejected"):
         return _answer(room, f"{guest.name} was denied entry.")
     return _answer(room, f"{guest.name} is no longer waiting.")
 
@@ -115,7 +129,7 @@ def deny(room_id: int, participant_id: int):
 @owner_required
 def admit_all(room_id: int):
     room = owned_room(room_id)
-    done = _decide(room, waiting_guests(room), "admitted")
+    done = decide_waiting(room, waiting_guests(room), "admitted")
     if not done:
         return _answer(room, "Nobody is waiting.")
     return _answer(room, f"Admitted {len(done)} {'guest' if len(done) == 1 else 'guests'}.")
