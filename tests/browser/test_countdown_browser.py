@@ -2,19 +2,21 @@
 
 from datetime import timedelta
 
-from helpers import make_user
+from helpers import PASSWORD, make_user
 
 from portal import tokens
 from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
 
 
-def guest_link(app, **room_fields):
+def guest_link(app, starts_in=6, **room_fields):
+    """A room starting a few seconds from now (enough to see the countdown on a busy
+    machine), with a guest link."""
     now = utcnow()
     owner = make_user()
     room = Room.create(owner=owner, title="Starting soon", guest_access_enabled=True,
                        description="A short session", speakers="Ada Lovelace",
-                       starts_at=now + timedelta(seconds=4), ends_at=now + timedelta(hours=1),
+                       starts_at=now + timedelta(seconds=starts_in), ends_at=now + timedelta(hours=1),
                        **room_fields)
     link = GuestLink.create(room=room, name="Guests")
     token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
@@ -33,7 +35,7 @@ def test_guest_enters_the_room_at_the_start_without_a_click(app, new_context):
     page = new_context(timezone_id="Asia/Tokyo", locale="en-US").new_page()
     fill_lobby(page, url)
     page.get_by_text("You're in. Waiting for the start").wait_for()
-    assert page.locator("[data-countdown]").inner_text().startswith("00:00:0")
+    assert page.locator("[data-countdown]").inner_text().startswith("00:00:")
     # The start time is shown in the guest's own zone by the script, not the server's UTC text.
     shown = page.locator("time[data-local]").first.inner_text()
     local = room.starts_at + timedelta(hours=9)
@@ -43,9 +45,20 @@ def test_guest_enters_the_room_at_the_start_without_a_click(app, new_context):
     assert "Ada Lovelace" in page.content()
 
 
-def test_guest_who_must_be_admitted_lands_in_the_waiting_room(app, page):
+def test_guest_who_must_be_admitted_waits_then_the_owners_admit_brings_them_in(
+        app, page, new_context):
     room, url = guest_link(app, require_approval=True)
     fill_lobby(page, url)
     page.get_by_text("You're in. Waiting for the start").wait_for()
     page.get_by_role("heading", name="Waiting to be admitted").wait_for(timeout=15_000)
     assert "the host will let you in shortly" in page.content()
+
+    owner = new_context().new_page()
+    owner.goto("/sign-in")
+    owner.get_by_label("Email").fill("owner@example.com")
+    owner.get_by_label("Password").fill(PASSWORD)
+    owner.get_by_role("button", name="Sign in").click()
+    owner.goto(f"/rooms/{room.id}")
+    owner.locator("#waiting-room").get_by_role("button", name="Admit Ada Guest").click()
+    owner.get_by_text("Ada Guest was admitted.").wait_for()
+    page.get_by_role("heading", name="Your role: Viewer").wait_for(timeout=15_000)
