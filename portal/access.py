@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app, session
 from flask_login import current_user
+from peewee import JOIN
 
 from . import decision, denials, tokens
 from .db import database
@@ -175,26 +176,32 @@ def enter(door: Door, name: str, email: str) -> Participant:
 
 
 def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
-    """This browser's presence in a room, and the door it came through (for deciding again)."""
-    participant = Participant.current(room_id, device_id())
-    if participant is None:
+    """This browser's presence in a room, and the door it came through (for deciding again):
+    one indexed query, since waiting guests ask this every few seconds."""
+    row = (Participant.select(Participant, Room, GuestLink, Invitation, User)
+           .join(Room, on=(Participant.room == Room.id))
+           .switch(Participant)
+           .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+           .switch(Participant)
+           .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+           .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
+           .where((Participant.room == room_id) & (Participant.device == device_id())
+                  & (Participant.status != "left"))
+           .order_by(Participant.id.desc())
+           .first())
+    if row is None:
         return None, None
-    room = participant.room
-    if participant.link_id is not None:
-        link = GuestLink.get_or_none(GuestLink.id == participant.link_id)
-        door = Door(tokens.LINK, participant.door_version, room=room, link=link)
-    elif participant.invitation_id is not None:
-        invitation = (Invitation.select(Invitation, User).join(User)
-                      .where(Invitation.id == participant.invitation_id).first())
-        door = Door(tokens.INVITE, participant.door_version, room=room, invitation=invitation)
-    else:
-        door = Door(tokens.LINK, participant.door_version, room=room)
-    if door.obj is None:  # the link or invitation row is gone altogether
-        door.room = None
-    return participant, door
+    room = row.room
+    if row.link_id is not None:
+        door = Door(tokens.LINK, row.door_version, room=room, link=row.link)
+    elif row.invitation_id is not None:
+        door = Door(tokens.INVITE, row.door_version, room=room, invitation=row.invitation)
+    else:  # the link or invitation row is gone altogether (its reference was cleared)
+        door = Door(tokens.LINK, row.door_version, room=None)
+    return row, door
 
 
 def decide_presence(participant: Participant, door: Door) -> Decision:
     if door.room is None:
-        return decision.deny("link_deleted" if door.kind == tokens.LINK else "invite_removed")
+        return decision.deny("link_deleted")
     return decide_for(door, participant=participant)
