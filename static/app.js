@@ -126,3 +126,60 @@ document.addEventListener("htmx:afterSwap", function (event) {
   var text = status.textContent.replace(/\s+/g, " ").trim();
   if (text) { el.textContent = ""; setTimeout(function () { el.textContent = text; }, 50); }
 });
+
+// An htmx answer redraws a section, and the control that had focus may be gone (the Admit button
+// of a guest just admitted): htmx keeps focus only on an element with the same id. Otherwise
+// keyboard users would be thrown back to the top of the page; keep them in the section, on the
+// first field with an error, else its message, else its heading. Only when focus was in the
+// section: a poll that redraws it must not pull focus there.
+(function () {
+  "use strict";
+  var focusWasIn = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    focusWasIn = target && target.id && active && active !== document.body
+      && target.contains(active) ? target.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var sectionId = focusWasIn;
+    focusWasIn = null;
+    var active = document.activeElement;
+    if (!sectionId || (active && active !== document.body && document.contains(active))) { return; }
+    var section = document.getElementById(sectionId);
+    if (!section) { return; }
+    var wanted = ["[aria-invalid=true]", "[role=alert]", "[role=status]", "h2"];
+    for (var i = 0; i < wanted.length; i++) {
+      var found = section.querySelectorAll(wanted[i]);
+      for (var j = 0; j < found.length; j++) {
+        var el = found[j];
+        if (!el.textContent.trim() && !el.matches("input, select, textarea")) { continue; }
+        if (!el.matches("input, select, textarea, button, a[href]")) { el.setAttribute("tabindex", "-1"); }
+        el.focus();
+        return;
+      }
+    }
+  });
+})();
+
+// Tables stack on phones (app.css) and lose their header row: give each cell its column's name
+// (not the first column, which names the row, nor columns whose header is only for readers).
+(function () {
+  "use strict";
+  function labelCells(root) {
+    root.querySelectorAll("table.table").forEach(function (table) {
+      var heads = table.querySelectorAll("thead th");
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          var head = heads[i];
+          if (i === 0 || !head || cell.hasAttribute("data-label") || cell.colSpan > 1) { return; }
+          if (head.querySelector(".visually-hidden") && head.textContent.trim() ===
+              head.querySelector(".visually-hidden").textContent.trim()) { return; }
+          cell.setAttribute("data-label", head.textContent.trim());
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { labelCells(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { labelCells(event.target.parentNode || document); });
+})();

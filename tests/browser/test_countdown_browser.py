@@ -16,7 +16,8 @@ def guest_link(app, starts_in=6, **room_fields):
     owner = make_user()
     room = Room.create(owner=owner, title="Starting soon", guest_access_enabled=True,
                        description="A short session", speakers="Ada Lovelace",
-                       starts_at=now + timedelta(seconds=starts_in), ends_at=now + timedelta(hours=1),
+                       starts_at=now + timedelta(seconds=starts_in),
+                       ends_at=now + timedelta(hours=1),
                        **room_fields)
     link = GuestLink.create(room=room, name="Guests")
     token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)

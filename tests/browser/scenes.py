@@ -1,0 +1,108 @@
+"""Rooms with every section filled, for the accessibility tests and `make screenshots`: an admin
+who owns a live room (guest access on, 3 links, invitations in several states, guests waiting,
+attachments, a host message, denials) plus rooms for each guest page, and a guest-only user with
+an invitation (My sessions). Call inside an app context with the database connected."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from helpers import make_user
+
+from portal import denials, tokens
+from portal.models import Attachment, GuestLink, Invitation, Participant, Room
+from portal.timeutil import utcnow
+
+ADMIN = "admin@example.com"
+GUEST = "ada@example.com"
+
+
+def _link_url(keys, link) -> str:
+    return "/g/" + tokens.make_token(keys, tokens.LINK, link.id, link.version)
+
+
+def _invite_url(keys, invitation) -> str:
+    return "/i/" + tokens.make_token(keys, tokens.INVITE, invitation.id, invitation.version)
+
+
+def seed(app) -> dict:
+    """Everything the screens show. Returns the ids and guest URLs the tests need."""
+    now = utcnow()
+    keys = app.config["SECRET_KEYS"]
+    admin = make_user(ADMIN, access="admin", name="Alex Admin")
+    make_user("host@example.com", access="broadcaster", name="Harriet Host")
+    guest_user = make_user(GUEST, access="guest", name="Ada Lovelace")
+    grace = make_user("grace@example.com", access="guest")
+    failed_user = make_user("bounce@example.org", access="guest")
+    expired_user = make_user("late@example.net", access="guest")
+    colleague = make_user("colleague@example.com", access="broadcaster")
+
+    room = Room.create(
+        owner=admin, title="Quarterly customer round-table", guest_access_enabled=True,
+        require_approval=True, join_url="https://meet.example.com/r/quarterly",
+        description="How the last quarter went, what we're building next,\nand your questions.",
+        speakers="Ada Lovelace\nGrace Hopper",
+        host_message="We start 10 minutes late — grab a coffee.",
+        starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=2))
+    links = [
+        GuestLink.create(room=room, name="Customers", max_uses=50, uses=12, created_by=admin),
+        GuestLink.create(room=room, name="Press", expires_at=now + timedelta(days=7),
+                         created_by=admin),
+        GuestLink.create(room=room, name="Partners (used up)", max_uses=2, uses=2,
+                         created_by=admin),
+    ]
+    invitations = [
+        Invitation.create(room=room, user=guest_user, email=guest_user.email, role="speaker",
+                          email_status="sent", emailed_at=now - timedelta(hours=1)),
+        Invitation.create(room=room, user=grace, email=grace.email, role="moderator",
+                          valid_once=True),
+        Invitation.create(room=room, user=failed_user, email=failed_user.email,
+                          email_status="failed", email_error="550 mailbox unavailable"),
+        Invitation.create(room=room, user=expired_user, email=expired_user.email,
+                          expires_at=now - timedelta(days=1)),
+        Invitation.create(room=room, user=colleague, email=colleague.email, role="moderator"),
+    ]
+    for i, (name, email) in enumerate([("Grace Guest", "grace.guest@example.com"),
+                                       ("Linus Waiting", "linus@example.org")]):
+        Participant.create(room=room, link=links[0], name=name, email=email,
+                           device=f"seed-device-{i}", status="waiting",
+                           created_at=now - timedelta(minutes=3 - i))
+    uploads = Path(app.config["UPLOAD_FOLDER"])
+    uploads.mkdir(parents=True, exist_ok=True)
+    for i, (filename, kind) in enumerate([("Agenda.pdf", "application/pdf"),
+                                          ("Slides Q3.pptx", "application/vnd.openxmlformats-"
+                                           "officedocument.presentationml.presentation")]):
+        stored = f"seed{i:028d}.{filename.rsplit('.', 1)[1]}"
+        (uploads / stored).write_bytes(b"%PDF-1.4 seed\n" * 200)
+        Attachment.create(room=room, filename=filename, stored_name=stored, content_type=kind,
+                          size=2800)
+    with app.app_context():  # denials read their limit from the app's config
+        for reason, email in [("guest_access_off", "sam@example.com"),
+                              ("link_used_up", "kim@example.com"),
+                              ("email_mismatch", "eve@example.com")]:
+            denials.record(reason, room=room, link=links[2], email=email)
+
+    # A room per guest page.
+    def guest_room(title, **fields):
+        values = {"starts_at": now - timedelta(minutes=1), "ends_at": now + timedelta(hours=2),
+                  "description": "What we will talk about.", "speakers": "Ada Lovelace"}
+        values.update(fields)
+        r = Room.create(owner=admin, title=title, guest_access_enabled=True, **values)
+        return r, _link_url(keys, GuestLink.create(room=r, name="Guests"))
+
+    live, live_url = guest_room("Product launch", join_url="https://meet.example.com/r/launch")
+    later, later_url = guest_room("Starts in an hour", starts_at=now + timedelta(hours=1))
+    approval, approval_url = guest_room("Guests wait here", require_approval=True)
+    off, off_url = guest_room("Guest access off")
+    Room.update(guest_access_enabled=False).where(Room.id == off.id).execute()
+    Room.create(owner=admin, title="Last week's all-hands", starts_at=now - timedelta(days=7),
+                ends_at=now - timedelta(days=7) + timedelta(hours=1))
+    Room.create(owner=admin, title="Broadcast channel", kind="channel",
+                starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1))
+    my_invitation = Invitation.create(room=live, user=guest_user, email=guest_user.email,
+                                      role="viewer")
+    return {
+        "admin": admin, "guest_user": guest_user, "room": room, "links": links,
+        "invitations": invitations, "live": (live, live_url), "later": (later, later_url),
+        "approval": (approval, approval_url), "off": (off, off_url),
+        "my_invite_url": _invite_url(keys, my_invitation),
+    }
