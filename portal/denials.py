@@ -1,37 +1,116 @@
 """Recording why guests were turned away, in bounded storage: an exact counter per room, reason
 and day, plus only the most recent events of each room. Denials that can't be tied to a room
-(garbled tokens) are only counted, under room_key 0."""
+(garbled tokens) are only counted, under room_key 0.
+
+A flood of denials (a link posted publicly after it expired) must not slow the guest pages or
+grow the database, so recording is a couple of short statements on indexed rows, written once
+here rather than rebuilt by the query builder on every call (which cost more than the
+statements themselves):
+
+- bump the day's counter (an upsert: exact under any concurrency) and add the event;
+- prune: drop the room's events older than its newest DENIAL_EVENTS_PER_ROOM. Pruning walks
+  the room's part of the (room, id) index, so it runs only at the first denial of each reason
+  and day, and at every PRUNE_EVERY-th. Between two prunes a room gains at most
+  PRUNE_EVERY - 1 events per reason, so it never holds more than
+  DENIAL_EVENTS_PER_ROOM + max_events_slack() events (300 + 108 with the defaults).
+"""
+
+from functools import cache
 
 from flask import current_app
 
-from .db import database
+from .db import database, is_sqlite
+from .decision import REASONS
 from .models import DenialCount, DenialEvent
 from .timeutil import utcnow
 
 NO_ROOM = 0
+PRUNE_EVERY = 10
+
+
+def max_events_slack() -> int:
+    """How far above DENIAL_EVENTS_PER_ROOM a room's events may briefly go (see above): each
+    reason's counter of the day triggers a prune at its first denial and every PRUNE_EVERY-th,
+    and a new day starts every counter again at one."""
+    return len(REASONS) * (PRUNE_EVERY - 1)
+
+
+@cache
+def _statements(param: str) -> tuple[str, str, str]:
+    """The statements, in the database's placeholder style ("?" or "%s"). ON CONFLICT and
+    RETURNING work the same on SQLite (3.35+) and PostgreSQL."""
+    counts, events, p = DenialCount._meta.table_name, DenialEvent._meta.table_name, param
+    bump = (f'INSERT INTO "{counts}" ("room_key", "reason", "day", "count") '
+            f"VALUES ({p}, {p}, {p}, 1) "
+            f'ON CONFLICT ("room_key", "reason", "day") '
+            f'DO UPDATE SET "count" = "{counts}"."count" + 1 RETURNING "count"')
+    add = (f'INSERT INTO "{events}" ("room_id", "reason", "link_id", "invitation_id", "email", '
+           f'"created_at") VALUES ({p}, {p}, {p}, {p}, {p}, {p})')
+    # Everything up to the (keep + 1)-th newest; NULL (fewer events) deletes nothing.
+    prune = (f'DELETE FROM "{events}" WHERE "room_id" = {p} AND "id" <= '
+             f'(SELECT "id" FROM "{events}" WHERE "room_id" = {p} '
+             f'ORDER BY "id" DESC LIMIT 1 OFFSET {p})')
+    return bump, add, prune
+
+
+@cache
+def _bump_and_add() -> str:
+    """PostgreSQL: the counter and the event in one statement (one round trip, atomic alone)."""
+    bump, add, _prune = _statements("%s")
+    return f"WITH added AS ({add}) {bump}"
 
 
 def record(reason: str, room=None, link=None, invitation=None, email: str = "") -> None:
     now = utcnow()
     room_id = room.id if room is not None else None
-    keep = current_app.config["DENIAL_EVENTS_PER_ROOM"]
-    with database.atomic():
-        (DenialCount.insert(room_key=room_id or NO_ROOM, reason=reason, day=now.date(), count=1)
-         .on_conflict(conflict_target=[DenialCount.room_key, DenialCount.reason, DenialCount.day],
-                      update={DenialCount.count: DenialCount.count + 1})
-         .execute())
-        if room_id is None:
-            return
-        DenialEvent.create(room=room_id, reason=reason, link=link, invitation=invitation,
-                                   email=(email or "")[:254], created_at=now)
-        # Keep the newest `keep` events of the room: everything older than the keep-th newest.
-        prune(room_id, keep)
+    bump, add, prune = _statements(database.param)
+    if room_id is None:
+        database.execute_sql(bump, (NO_ROOM, reason, now.date())).fetchall()
+        return
+    event = (room_id, reason, _id_of(link), _id_of(invitation), (email or "")[:254], now)
+    if is_sqlite():
+        with database.atomic():
+            count = database.execute_sql(bump, (room_id, reason, now.date())).fetchall()[0][0]
+            database.execute_sql(add, event)
+    else:
+        count = database.execute_sql(_bump_and_add(),
+                                     (*event, room_id, reason, now.date())).fetchall()[0][0]
+    if count == 1 or count % PRUNE_EVERY == 0:
+        keep = current_app.config["DENIAL_EVENTS_PER_ROOM"]
+        database.execute_sql(prune, (room_id, room_id, keep))
 
 
-def prune(room_id: int, keep: int) -> int:
-    cutoff = (DenialEvent.select(DenialEvent.id).where(DenialEvent.room == room_id)
-              .order_by(DenialEvent.id.desc()).offset(keep).limit(1).scalar())
-    if cutoff is None:
-        return 0
-    return DenialEvent.delete().where((DenialEvent.room == room_id)
-                                      & (DenialEvent.id <= cutoff)).execute()
+def _id_of(obj) -> int | None:
+    return None if obj is None else getattr(obj, "id", obj)
+
+
+def prune_room(room_id: int, keep: int | None = None) -> int:
+    """Keep only the newest `keep` events of the room (DENIAL_EVENTS_PER_ROOM by default);
+    returns how many were dropped."""
+    if keep is None:
+        keep = current_app.config["DENIAL_EVENTS_PER_ROOM"]
+    _bump, _add, prune = _statements(database.param)
+    return database.execute_sql(prune, (room_id, room_id, keep)).rowcount
+
+
+# --- reading: the counters only (bounded), never a scan of the events -------------------------
+
+def window_start(hours: int):
+    """The first day counted for "the last `hours` hours": counters are per day (UTC), so a
+    window starts at midnight UTC of the day the exact window starts in (up to a day more)."""
+    from datetime import timedelta
+
+    return (utcnow() - timedelta(hours=hours)).date()
+
+
+def rooms_denied_since(room_ids, day) -> dict[int, int]:
+    """Denials per room since `day`, for many rooms in one grouped query."""
+    from peewee import fn
+
+    ids = list(room_ids)
+    if not ids:
+        return {}
+    query = (DenialCount.select(DenialCount.room_key, fn.SUM(DenialCount.count))
+             .where(DenialCount.room_key.in_(ids) & (DenialCount.day >= day))
+             .group_by(DenialCount.room_key).tuples())
+    return {room_key: int(total) for room_key, total in query if total}

@@ -20,4 +20,4 @@ def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     return room
 
 
-from . import invitations, links, rooms, waiting  # noqa: E402,F401  (views register on bp)
+from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (views register on bp)

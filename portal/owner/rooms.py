@@ -17,12 +17,12 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, timeutil
+from .. import audit, denials, timeutil
 from ..auth import owner_required
 from ..db import database
-from ..forms import AttachmentForm, RoomForm
+from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
-from ..web import see_other
+from ..web import is_htmx, see_other
 from . import bp, owned_room
 
 # Types people share before a session; the served Content-Type comes from this table, never
@@ -54,7 +54,11 @@ def rooms():
     query = Room.live().order_by(Room.starts_at.desc())
     if not current_user.is_admin:
         query = query.where(Room.owner == current_user.id)
-    return render_template("owner/rooms.html", rooms=list(query), now=timeutil.utcnow())
+    rooms = list(query)
+    # Trouble before the session: denials of the last 24 hours, one grouped query for all rooms.
+    denied = denials.rooms_denied_since([r.id for r in rooms], denials.window_start(24))
+    return render_template("owner/rooms.html", rooms=rooms, now=timeutil.utcnow(),
+                           denied_last_day=denied)
 
 
 def _room_form(room: Room | None = None) -> RoomForm:
@@ -115,7 +119,8 @@ def room_context(room: Room) -> dict:
     page and its fragments render from the same data."""
     context = {"room": room, "now": timeutil.utcnow(),
                "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
-               "attachment_form": AttachmentForm()}
+               "attachment_form": AttachmentForm(),
+               "message_form": HostMessageForm(message=room.host_message)}
     for hook in ROOM_SECTIONS:
         context.update(hook(room))
     return context
@@ -151,6 +156,37 @@ def delete_room(room_id: int):
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
           "available.", "success")
     return see_other("owner.rooms")
+
+
+@bp.post("/<int:room_id>/message")
+@owner_required
+def host_message(room_id: int):
+    """The host's message to everyone waiting (countdown and waiting pages pick it up)."""
+    room = owned_room(room_id)
+    form = HostMessageForm()
+    status = 200
+    if form.validate_on_submit():
+        room.host_message = form.message.data or ""
+        with database.atomic():
+            Room.update(host_message=room.host_message, updated_at=timeutil.utcnow()).where(
+                Room.id == room.id).execute()
+            audit.record("host_message_set" if room.host_message else "host_message_cleared",
+                         room, room.host_message)
+        if not is_htmx():
+            flash("Message to waiting guests saved." if room.host_message
+                  else "Message to waiting guests removed.", "success")
+            return redirect(url_for("owner.room", room_id=room.id, _anchor="host-message"), 303)
+        form = HostMessageForm(formdata=None, message=room.host_message)
+        saved = True
+    else:
+        saved = False
+        status = 200 if is_htmx() else 422
+    if is_htmx():
+        return render_template("owner/_host_message.html", room=room, message_form=form,
+                               message_saved=saved), status
+    context = room_context(room)
+    context.update(message_form=form)
+    return render_template("owner/room.html", **context), status
 
 
 # --- attachments -------------------------------------------------------------------------------

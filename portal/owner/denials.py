@@ -1,0 +1,320 @@
+"""The room page's "Why guests couldn't join": counts by reason for the last 24 hours, 7 days and
+all time (from the daily counters: a few rows whatever the flood), the newest events, and next
+to each reason the fix at hand — turn guest access on, extend a link, raise its click limit,
+invite again, copy or email the current link, open the domain rules (admins).
+
+The section polls itself every POLL_SECONDS; the answer is 204 while its fingerprint is
+unchanged. Each fix is one POST answering htmx with the section alone (200, errors included)
+and a plain form with a redirect back to the room (or the page with 422 on bad input). Each
+reaches the room through `owned_room` and writes an audit event in the same transaction."""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from peewee import JOIN, Case, fn
+from wtforms.validators import InputRequired, NumberRange
+
+from .. import audit, denials, timeutil
+from ..auth import owner_required
+from ..db import database
+from ..decision import REASONS
+from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
+from ..web import fragment_or_page, is_htmx
+from . import bp, owned_room
+from .invitations import email_invitations, invitation_url, invite
+from .links import MAX_DAYS, MAX_USES, WholeNumberField
+from .rooms import ROOM_SECTIONS, room_context
+
+POLL_SECONDS = 10
+RECENT_EVENTS = 20
+# The newest events looked at to find what each reason's fix applies to (one LIMIT query).
+FIX_LOOKBACK = 100
+WINDOWS = (("day", "Last 24 hours", 24), ("week", "Last 7 days", 24 * 7), ("all", "All time", None))
+
+
+class ExtendForm(FlaskForm):
+    days = WholeNumberField("Extend by (days)", default=7, validators=[
+        InputRequired("Enter a number of days."),
+        NumberRange(min=1, max=MAX_DAYS, message=f"Enter a whole number of days from 1 to "
+                                                 f"{MAX_DAYS:,}.")],
+        render_kw={"min": 1, "max": MAX_DAYS, "step": 1, "inputmode": "numeric"})
+
+
+class RaiseForm(FlaskForm):
+    clicks = WholeNumberField("More clicks", default=10, validators=[
+        InputRequired("Enter a number of clicks."),
+        NumberRange(min=1, max=MAX_USES, message=f"Enter a whole number from 1 to "
+                                                 f"{MAX_USES:,}.")],
+        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
+
+
+def extend_form(link_id: int, formdata=None) -> ExtendForm:
+    return ExtendForm(formdata=formdata, prefix=f"extend-{link_id}")
+
+
+def raise_form(link_id: int, formdata=None) -> RaiseForm:
+    return RaiseForm(formdata=formdata, prefix=f"raise-{link_id}")
+
+
+# --- what the section shows ---------------------------------------------------------------------
+
+@dataclass
+class Fix:
+    """What the host can do about a reason now: `kind` picks the control in _denials.html;
+    `done` says in words that the cause no longer stands."""
+    kind: str | None = None
+    link: GuestLink | None = None
+    invitation: Invitation | None = None
+    url: str | None = None
+    done: str | None = None
+
+
+@dataclass
+class ReasonRow:
+    code: str
+    words: str
+    counts: dict  # window key -> count
+    fix: Fix
+
+
+def reason_counts(room: Room) -> dict[str, dict[str, int]]:
+    """{reason: {"day": n, "week": n, "all": n}} in one grouped query over the daily counters."""
+    columns = [fn.SUM(Case(None, [(DenialCount.day >= denials.window_start(hours),
+                                    DenialCount.count)], 0)) if hours else fn.SUM(DenialCount.count)
+               for _key, _label, hours in WINDOWS]
+    query = (DenialCount.select(DenialCount.reason, *columns)
+             .where(DenialCount.room_key == room.id).group_by(DenialCount.reason).tuples())
+    return {reason: {key: int(n or 0) for (key, _l, _h), n in zip(WINDOWS, sums, strict=True)}
+            for reason, *sums in query}
+
+
+def recent_events(room: Room, limit: int) -> list[DenialEvent]:
+    Linked = GuestLink.alias()
+    Invited = Invitation.alias()
+    return list(DenialEvent.select(DenialEvent, Linked, Invited)
+                .join(Linked, JOIN.LEFT_OUTER, on=(DenialEvent.link == Linked.id),
+                      attr="link")
+                .switch(DenialEvent)
+                .join(Invited, JOIN.LEFT_OUTER, on=(DenialEvent.invitation == Invited.id),
+                      attr="invitation")
+                .where(DenialEvent.room == room.id)
+                .order_by(DenialEvent.id.desc()).limit(limit))
+
+
+def fix_for(code: str, room: Room, event: DenialEvent | None, now) -> Fix:
+    link = event.link if event is not None and event.link_id else None
+    inv = event.invitation if event is not None and event.invitation_id else None
+    if link is not None and link.deleted_at is not None:
+        link = None
+    if code == "guest_access_off" and room.kind != "channel":
+        if room.guest_access_enabled:
+            return Fix(done="Guest access is on now.")
+        return Fix("access_on")
+    if code == "link_expired" and link is not None:
+        if link.expires_at is not None and link.expires_at <= now:
+            return Fix("extend", link=link)
+        return Fix(done=f"“{link.name}” works again.")
+    if code == "link_used_up" and link is not None and link.max_uses is not None:
+        if link.uses >= link.max_uses:
+            return Fix("raise", link=link)
+        return Fix(done=f"“{link.name}” has {link.uses_left} of {link.max_uses} clicks left.")
+    if code == "invite_removed" and inv is not None:
+        if inv.removed_at is not None:
+            return Fix("invite_again", invitation=inv)
+        return Fix("copy_link", invitation=inv, url=invitation_url(inv))
+    if code == "email_mismatch" and inv is not None and inv.removed_at is None:
+        return Fix("resend", invitation=inv)
+    if code == "domain_blocked":
+        return Fix("domains")
+    if code == "session_ended":
+        return Fix("edit_room")
+    return Fix()
+
+
+def denials_context(room: Room, **overrides) -> dict:
+    now = timeutil.utcnow()
+    counts = reason_counts(room)
+    looked_at = recent_events(room, FIX_LOOKBACK)
+    newest_of = {}
+    for event in looked_at:
+        newest_of.setdefault(event.reason, event)
+    rows = [ReasonRow(code, REASONS[code].host_words if code in REASONS else code, n,
+                      fix_for(code, room, newest_of.get(code), now))
+            for code, n in sorted(counts.items(), key=lambda item: (-item[1]["all"], item[0]))]
+    top = {key: max([row.counts[key] for row in rows] or [0]) for key, _l, _h in WINDOWS}
+    context = {"denial_rows": rows, "denial_top": top, "denial_windows": WINDOWS,
+               "denial_events": looked_at[:RECENT_EVENTS], "denial_poll": POLL_SECONDS,
+               "denial_notice": None, "denial_error": None, "denial_forms": {},
+               "extend_form": extend_form, "raise_form": raise_form, "reasons": REASONS}
+    context["denial_fingerprint"] = fingerprint(room, rows, looked_at)
+    context.update(overrides)
+    return context
+
+
+ROOM_SECTIONS.append(denials_context)
+
+
+def fingerprint(room: Room, rows: list[ReasonRow], events: list[DenialEvent]) -> str:
+    """Changes when a denial is recorded or a fix's target changes (so the section shows the
+    fix done even when another control made it): the poll answers 204 while it holds."""
+    state = [room.guest_access_enabled, events[0].id if events else 0]
+    for row in rows:
+        fix = row.fix
+        state += [row.code, *row.counts.values(), fix.kind, fix.done,
+                  fix.link and (fix.link.expires_at, fix.link.max_uses, fix.link.uses),
+                  fix.invitation and (fix.invitation.version, fix.invitation.removed_at,
+                                      fix.invitation.email_status)]
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:12]
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+def _answer(room: Room, notice: str | None = None, error: str | None = None,
+            forms: dict | None = None):
+    """htmx: the section alone (200, errors included). Plain: flash and back to the room; bad
+    input re-renders the page with 422."""
+    overrides = {"denial_notice": notice, "denial_error": error, "denial_forms": forms or {}}
+    if is_htmx():
+        return render_template("owner/_denials.html", room=room,
+                               **denials_context(room, **overrides))
+    if forms:
+        context = room_context(room)
+        context.update(overrides)
+        return render_template("owner/room.html", **context), 422
+    if error:
+        flash(error, "error")
+    elif notice:
+        flash(notice, "success")
+    return redirect(url_for("owner.room", room_id=room.id, _anchor="denials"), 303)
+
+
+def _live_link(room: Room, link_id: int) -> GuestLink:
+    link = GuestLink.get_or_none((GuestLink.id == link_id) & (GuestLink.room == room.id)
+                                 & GuestLink.deleted_at.is_null())
+    if link is None:
+        abort(404)
+    return link
+
+
+def _invitation(room: Room, invitation_id: int) -> Invitation:
+    """The room's invitation, removed or not (inviting again is for removed ones)."""
+    invitation = Invitation.get_or_none((Invitation.id == invitation_id)
+                                        & (Invitation.room == room.id))
+    if invitation is None:
+        abort(404)
+    invitation.room = room
+    return invitation
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+@bp.get("/<int:room_id>/denials")
+@owner_required
+def denials_panel(room_id: int):
+    room = owned_room(room_id)
+    context = denials_context(room)
+    if is_htmx() and request.args.get("seen") == context["denial_fingerprint"]:
+        return make_response("", 204)
+    if is_htmx():
+        return render_template("owner/_denials.html", room=room, **context)
+    return fragment_or_page("owner/_denials.html", "owner/room.html", **room_context(room))
+
+
+@bp.post("/<int:room_id>/denials/guest-access-on")
+@owner_required
+def fix_guest_access(room_id: int):
+    room = owned_room(room_id)
+    if room.kind == "channel":
+        return _answer(room, error="Guest access isn't supported for channel rooms.")
+    with database.atomic():
+        changed = Room.update(guest_access_enabled=True, updated_at=timeutil.utcnow()).where(
+            (Room.id == room.id) & Room.deleted_at.is_null() & (Room.kind != "channel")
+            & (Room.guest_access_enabled == False)).execute() == 1  # noqa: E712 (SQL)
+        if changed:
+            audit.record("guest_access_on", room, room.title, detail="from the denial reasons")
+    room = owned_room(room_id)
+    return _answer(room, notice="Guest access is on: guests can enter with the room's guest "
+                                "links." if changed else "Guest access was already on.")
+
+
+@bp.post("/<int:room_id>/denials/links/<int:link_id>/extend")
+@owner_required
+def extend_link(room_id: int, link_id: int):
+    room = owned_room(room_id)
+    link = _live_link(room, link_id)
+    form = extend_form(link.id, formdata=request.form)
+    if not form.validate():
+        return _answer(room, forms={form._prefix.rstrip('-'): form})
+    now = timeutil.utcnow()
+    until = max(now, link.expires_at or now) + timedelta(days=form.days.data)
+    with database.atomic():
+        GuestLink.update(expires_at=until).where(GuestLink.id == link.id).execute()
+        audit.record("link_extended", room, link.name,
+                     detail=f"by {form.days.data} days, until {timeutil.iso_utc(until)}")
+    return _answer(room, notice=f"“{link.name}” now works until {_owner_time(until)}.")
+
+
+@bp.post("/<int:room_id>/denials/links/<int:link_id>/raise")
+@owner_required
+def raise_link_limit(room_id: int, link_id: int):
+    room = owned_room(room_id)
+    link = _live_link(room, link_id)
+    if link.max_uses is None:
+        return _answer(room, notice=f"“{link.name}” has no click limit.")
+    form = raise_form(link.id, formdata=request.form)
+    if not form.validate():
+        return _answer(room, forms={form._prefix.rstrip('-'): form})
+    new_limit = max(link.max_uses, link.uses) + form.clicks.data
+    if new_limit > MAX_USES:
+        form.clicks.errors = [f"A link can have at most {MAX_USES:,} clicks."]
+        return _answer(room, forms={form._prefix.rstrip('-'): form})
+    with database.atomic():
+        GuestLink.update(max_uses=new_limit).where(GuestLink.id == link.id).execute()
+        audit.record("link_limit_raised", room, link.name,
+                     detail=f"{link.max_uses} → {new_limit} clicks")
+    return _answer(room, notice=f"“{link.name}” now allows {new_limit} clicks "
+                                f"({new_limit - link.uses} left).")
+
+
+@bp.post("/<int:room_id>/denials/invitations/<int:invitation_id>/invite-again")
+@owner_required
+def invite_again(room_id: int, invitation_id: int):
+    room = owned_room(room_id)
+    invitation = _invitation(room, invitation_id)
+    if invitation.removed_at is None:
+        return _answer(room, notice=f"{invitation.email} is on the guest list: copy or email "
+                                    "their current link.")
+    if room.kind == "channel":
+        return _answer(room, error="Guest access isn't supported for channel rooms.")
+    # invite() takes the room's lock, checks the limit and the domain rules, and writes the
+    # "invited" audit event in its own transaction.
+    result = invite(room, [invitation.email], invitation.role, valid_once=invitation.valid_once,
+                    actor=current_user._get_current_object())
+    if result.refused:
+        email, why = result.refused[0]
+        return _answer(room, error=f"{email} wasn't invited again: {why}.")
+    return _answer(room, notice=f"{invitation.email} is invited again as {invitation.role}. "
+                                "Copy or email the new link.")
+
+
+@bp.post("/<int:room_id>/denials/invitations/<int:invitation_id>/email")
+@owner_required
+def resend_invitation(room_id: int, invitation_id: int):
+    room = owned_room(room_id)
+    invitation = _invitation(room, invitation_id)
+    if invitation.removed_at is not None:
+        abort(404)
+    # Sends, then records the outcome with its audit event in one transaction.
+    error = email_invitations([invitation])[invitation.id]
+    if error:
+        return _answer(room, error=f"Couldn't email {invitation.email}: {error}")
+    return _answer(room, notice=f"Emailed the guest link to {invitation.email}.")
+
+
+def _owner_time(utc) -> str:
+    local = timeutil.to_local(utc, current_user.timezone or "UTC")
+    return f"{local.strftime('%a %d %b %Y, %H:%M')} {local.tzname()}"
