@@ -1,11 +1,20 @@
 """Helpers shared by the tests: accounts, signing in, reading pages as a person does, a real
-server on 127.0.0.1."""
+server on 127.0.0.1 (in-process, or gunicorn with several worker processes), and guests talking
+to it over HTTP."""
 
 import functools
+import http.client
+import logging
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
-from contextlib import closing
+import time
+from contextlib import closing, contextmanager
+from pathlib import Path
+from urllib.parse import urlencode
 
 from portal import passwords as pw
 from portal.models import User
@@ -67,3 +76,129 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+
+
+# --- gunicorn: the real multi-process server, and guests talking to it over HTTP ----------------
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+ROOT = Path(__file__).resolve().parent.parent
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class GunicornServer:
+    """gunicorn (gthread, `workers` x `threads`) serving create_app() on the test's database,
+    with the test app's secret key, so tokens made in the test work there."""
+
+    def __init__(self, app, database_url: str, log_dir: Path, workers: int = 4, threads: int = 4,
+                 extra_args: tuple[str, ...] = ()):
+        self.port = free_port()
+        self.env = {**os.environ, "DATABASE_URL": database_url,
+                    "SECRET_KEY": app.config["SECRET_KEY"],
+                    "BASE_URL": f"http://127.0.0.1:{self.port}", "RATELIMIT_ENABLED": "false",
+                    "PORT": str(self.port), "MAIL_OUTBOX": str(log_dir / "outbox")}
+        self.env.pop("MAIL_SERVER", None)
+        self.args = [str(GUNICORN), *extra_args, "--workers", str(workers), "--threads",
+                     str(threads), "--worker-class", "gthread", "--bind",
+                     f"127.0.0.1:{self.port}", "--log-level", "warning", "portal:create_app()"]
+        self.log_path = log_dir / f"gunicorn-{self.port}.log"
+        self.workers = workers
+        self.proc = None
+
+    def __enter__(self):
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def wait_until_ready(self, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            try:
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200 and len(self.worker_pids()) >= self.workers:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("gunicorn didn't start:\n" + self.log_path.read_text())
+            time.sleep(0.2)
+
+    def worker_pids(self) -> list[int]:
+        """The master's children (its workers), read from /proc."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and fields[0] not in ("Z", "X"):
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
+
+    def __exit__(self, *exc):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+def open_lobby(port: int, path: str) -> tuple[int, str, str]:
+    """One guest's browser opens the link: (status, session cookie, CSRF token)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read().decode()
+        cookies = [c.split(";", 1)[0] for c in response.msg.get_all("Set-Cookie") or []]
+    finally:
+        conn.close()
+    match = CSRF.search(body)
+    return response.status, "; ".join(cookies), match.group(1) if match else ""
+
+
+def submit_lobby(port: int, path: str, cookie: str, csrf: str, name: str,
+                 email: str) -> tuple[int, str]:
+    """The guest submits the lobby form: (status, Location). A cut connection raises OSError or
+    http.client.HTTPException (IncompleteRead)."""
+    body = urlencode({"csrf_token": csrf, "name": name, "email": email})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("POST", path, body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("Location") or ""
+    finally:
+        conn.close()
+
+
+@contextmanager
+def count_queries():
+    """The SQL statements peewee runs inside the block (peewee logs each one at DEBUG)."""
+    statements: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            statements.append(str(record.msg))
+
+    logger = logging.getLogger("peewee")
+    handler, level = Collect(logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
