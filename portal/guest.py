@@ -20,7 +20,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, mail, tickets, tokens
+from . import access, decision, emails, mail, tickets, tokens
 from .access import Door
 from .decision import REASONS
 from .extensions import limiter
@@ -102,7 +102,7 @@ def lobby(token: str):
         return render_template("guest/sign_in_required.html", room=door.room,
                                next_url=request.path), 401
     if result.denied:
-        return denied_page(result, door)
+        return denied_page(result, door, _email_tried())
 
     signed_in_as_invited = personal and current_user.is_authenticated \
         and current_user.email == door.invitation.email
@@ -135,6 +135,15 @@ def lobby(token: str):
     except access.UsedUp:
         return denied_page(decision.deny("link_used_up"), door, email)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _email_tried() -> str:
+    """The address a refused lobby submission carried, for the host's denial panel."""
+    raw = request.form.get("email", "") if request.method == "POST" else ""
+    try:
+        return emails.normalize(raw)
+    except emails.InvalidEmail:
+        return ""
 
 
 def _config(key: str) -> str:

@@ -158,3 +158,15 @@ def test_add_to_calendar(app, client, room):
     assert "BEGIN:VEVENT" in body and f"DTSTART:{start:%Y%m%dT%H%M%SZ}" in body
     assert "SUMMARY:Launch" in body and "\r\n" in body
     assert url.split("/g/")[1] not in body  # the .ics never carries the link token
+
+
+def test_a_refused_submission_records_the_email_tried(app, client, room):
+    from portal.models import DenialEvent
+
+    url, link = link_url(app, room, max_uses=1)
+    enter(client, url)
+    late = app.test_client()
+    response = late.post(url, data={"name": "Late", "email": " Late@Example.com "})
+    assert response.status_code == 410
+    event = DenialEvent.get(DenialEvent.reason == "link_used_up")
+    assert event.email == "late@example.com" and event.link_id == link.id
