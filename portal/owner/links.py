@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation
 
 from .. import access, audit, cli, decision, timeutil, tokens
 from ..auth import owner_required
@@ -49,6 +49,10 @@ class WholeNumberField(IntegerField):
         except ValueError:
             self.data = None
             raise ValueError("Enter a whole number, such as 10.")
+
+    def pre_validate(self, form):
+        if self.process_errors:  # one message is enough: skip the range check
+            raise StopValidation()
 
 
 class GuestAccessForm(FlaskForm):
