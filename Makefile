@@ -31,7 +31,11 @@ run: install
 	@if [ ! -s instance/demo.txt ]; then \
 	  $(BIN)/flask --app app seed-demo > instance/demo.txt.tmp && mv instance/demo.txt.tmp instance/demo.txt; \
 	  chmod 600 instance/demo.txt; fi
-	@cat instance/demo.txt
+	@# The details were saved on the first run; print them with today's BASE_URL (PORT may differ).
+	@seeded=$$(sed -n '1s|.* open \(.*\)/sign-in$$|\1|p' instance/demo.txt); \
+	  current=$$($(BIN)/python -c 'from app import app; print(app.config["BASE_URL"])'); \
+	  if [ -n "$$seeded" ] && [ -n "$$current" ]; then sed "s|$$seeded|$$current|g" instance/demo.txt; \
+	  else cat instance/demo.txt; fi
 	@echo "Serving on http://127.0.0.1:$(PORT) ($(WORKERS) workers x $(THREADS) threads) — Ctrl+C to stop"
 	$(BIN)/gunicorn --config python:portal.gunicorn_conf --workers $(WORKERS) --threads $(THREADS) \
 	  --bind 127.0.0.1:$(PORT) app:app

@@ -13,6 +13,9 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="../static",
     )
     from . import config as settings
+    from .web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
 
     app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
     if config:

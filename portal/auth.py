@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -122,6 +123,8 @@ def sign_in():
 @bp.post("/sign-out")
 def sign_out():
     logout_user()
+    # Nothing of this person stays in the browser: messages, language, guest presence.
+    session.clear()
     flash("You're signed out.", "info")
     return redirect(url_for("auth.sign_in"), 303)
 
@@ -200,7 +203,7 @@ def _user_for_reset(token: str) -> tuple[User | None, str]:
     if payload is None:
         return None, "expired" if why == "expired" else "invalid"
     if not (isinstance(payload, list) and len(payload) == 2
-            and all(type(v) is int for v in payload)):
+            and all(type(v) is int and 0 < v < 2**63 for v in payload)):
         return None, "invalid"
     user = User.get_or_none((User.id == payload[0]) & (User.password_version == payload[1]))
     return (user, "") if user is not None else (None, "used")

@@ -23,17 +23,27 @@ def _secret_keys(instance_path: Path) -> list[str]:
     OLD_SECRET_KEYS (comma separated) are still accepted when verifying tokens, so rotating the
     key keeps existing links working until the old key is dropped.
     """
-    key = os.environ.get("SECRET_KEY", "").strip()
-    if not key:
-        path = instance_path / "secret_key"
-        if path.exists():
-            key = path.read_text().strip()
-        else:
-            key = secrets.token_urlsafe(48)
-            path.write_text(key + "\n")
-            path.chmod(0o600)
+    key = os.environ.get("SECRET_KEY", "").strip() or _kept_key(instance_path / "secret_key")
     old = [k.strip() for k in os.environ.get("OLD_SECRET_KEYS", "").split(",") if k.strip()]
     return [key, *old]
+
+
+def _kept_key(path: Path) -> str:
+    """The key in `path`, made on first use. Written whole and private (0600) to a temporary
+    file, then linked into place, which fails if another process got there first — so workers
+    starting together on a fresh machine all end up with the same key."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def from_environment(instance_path: Path) -> dict:

@@ -1,6 +1,7 @@
 """The one place for the database: a deferred peewee database chosen from DATABASE_URL,
 per-request connections, schema creation and upgrades, and the `init-db` command."""
 
+from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
 import click
@@ -96,20 +97,43 @@ def schema_version() -> int | None:
     return row.version if row else (1 if "room" in database.get_tables() else None)
 
 
+SCHEMA_LOCK_KEY = 0x6775657374  # "guest": one advisory lock for schema changes
+
+
+@contextmanager
+def _schema_lock():
+    """Workers starting together on a database that needs creating or upgrading take turns:
+    on PostgreSQL an advisory lock; on SQLite the write lock of each IMMEDIATE transaction."""
+    if is_sqlite():
+        yield
+        return
+    database.execute_sql("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        database.execute_sql("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
 def upgrade() -> list[str]:
     """Create or upgrade the schema; returns what was done, in words."""
     from .models import MODELS, SchemaVersion
 
     done = []
-    with database.connection_context():
+    with database.connection_context(), _schema_lock():
         current = schema_version()
         if current is None:
             with database.atomic():
                 database.create_tables(MODELS)
                 SchemaVersion.create(version=LATEST_VERSION)
             return [f"created schema version {LATEST_VERSION}"]
-        with database.atomic():
-            database.create_tables(MODELS)  # safe: only the tables that are missing
+        # Only the tables that are missing, and no DDL at all when none is: every worker runs
+        # this when it starts, also next to live traffic (a worker respawned on PostgreSQL),
+        # and CREATE INDEX IF NOT EXISTS still takes its table lock, which deadlocks there.
+        existing = set(database.get_tables())
+        missing = [m for m in MODELS if m._meta.table_name not in existing]
+        if missing:
+            with database.atomic():
+                database.create_tables(missing)
         for version in sorted(v for v in MIGRATIONS if v > current):
             description, step = MIGRATIONS[version]
             with database.atomic():

@@ -2,6 +2,8 @@
 
 import re
 
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -11,6 +13,7 @@ from wtforms import (
     HiddenField,
     PasswordField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -22,7 +25,8 @@ from wtforms.validators import ValidationError as WTFValidationError
 from . import emails, passwords, timeutil
 from .models import ACCESS_LEVELS
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+# Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -30,12 +34,17 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def unix_newlines(value):
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 def no_control_characters(multiline: bool = False):
     pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
 
     def check(form, field):
         if isinstance(field.data, str) and pattern.search(field.data):
-            raise WTFValidationError("Remove the control characters (such as line breaks).")
+            raise WTFValidationError(gettext("Remove the control characters (such as line "
+                                             "breaks)."))
 
     return check
 
@@ -44,7 +53,9 @@ def valid_email(form, field):
     try:
         field.data = emails.normalize(field.data or "")
     except emails.InvalidEmail as exc:
-        raise WTFValidationError(str(exc))
+        # The validator's detail is English; other languages get the sentence alone.
+        english = str(get_locale() or "en").startswith("en")
+        raise WTFValidationError(str(exc) if english else gettext(exc.short))
 
 
 class SignInForm(FlaskForm):
@@ -57,17 +68,17 @@ class RoomForm(FlaskForm):
     title = StringField("Title", filters=[strip],
                         validators=[DataRequired("Give the room a title."), Length(max=200),
                                     no_control_characters()])
-    description = TextAreaField("Description", filters=[strip],
+    description = TextAreaField("Description", filters=[strip, unix_newlines],
                                 validators=[Length(max=5000), no_control_characters(True)])
-    speakers = TextAreaField("Speakers (one per line)", filters=[strip],
+    speakers = TextAreaField("Speakers (one per line)", filters=[strip, unix_newlines],
                              validators=[Length(max=2000), no_control_characters(True)])
     starts_at = DateTimeLocalField("Starts", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                    validators=[InputRequired("Enter the start date and time.")])
     ends_at = DateTimeLocalField("Ends", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
                                  validators=[InputRequired("Enter the end date and time.")])
     timezone = SelectField("Time zone", validators=[DataRequired()])
-    kind = RadioField("Kind", choices=[("regular", "Regular room"),
-                                       ("channel", "Channel (no guest access)")],
+    kind = RadioField("Kind", choices=[SelectChoice("regular", "Regular room"),
+                                       SelectChoice("channel", "Channel (no guest access)")],
                       default="regular", validators=[DataRequired()])
     require_approval = BooleanField("Guests wait to be admitted")
     require_email_match = BooleanField("Guests confirm the invited email", default=True)
@@ -84,8 +95,23 @@ class RoomForm(FlaskForm):
         if field.data and not field.data.lower().startswith(("https://", "http://")):
             raise WTFValidationError("Enter a web address starting with https:// or http://.")
 
+    def _in_utc(self, field):
+        """The wall-clock time in the chosen zone, in UTC (how it is stored and compared)."""
+        if field.data is None:
+            return None
+        if not 1900 <= field.data.year <= 2999:  # also keeps the conversion from overflowing
+            raise WTFValidationError("Enter a date between the years 1900 and 2999.")
+        return timeutil.to_utc(field.data, self.timezone.data)
+
+    def validate_starts_at(self, field):
+        self._in_utc(field)
+
     def validate_ends_at(self, field):
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+        # Compared in UTC: across a daylight-saving change, a later wall-clock time can be an
+        # earlier instant (02:30 on the spring-forward night doesn't exist).
+        start = self._in_utc(self.starts_at) if not self.starts_at.errors else None
+        end = self._in_utc(field)
+        if start is not None and end is not None and end <= start:
             raise WTFValidationError("The end must be after the start.")
 
 
@@ -97,7 +123,7 @@ class NewUserForm(FlaskForm):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), valid_email])
     name = StringField("Name", filters=[strip],
                        validators=[Length(max=120), no_control_characters()])
-    access = SelectField("Access", choices=[(a, a.capitalize()) for a in ACCESS_LEVELS],
+    access = SelectField("Access", choices=[SelectChoice(a, a.capitalize()) for a in ACCESS_LEVELS],
                          default="broadcaster")
     password = PasswordField("Password", validators=[DataRequired()])
 
@@ -118,10 +144,16 @@ class AccountForm(FlaskForm):
 
 
 class LobbyForm(FlaskForm):
-    """The guest's name and email on the lobby page."""
-    name = StringField("Your name", filters=[strip],
-                       validators=[DataRequired("Enter your name."),
-                                   Length(max=100, message="Use at most 100 characters."),
+    """The guest's name and email on the lobby page (guest-facing: translated)."""
+    name = StringField(_l("Your name"), filters=[strip],
+                       validators=[DataRequired(_l("Enter your name.")),
+                                   Length(max=100, message=_l("Use at most 100 characters.")),
                                    no_control_characters()])
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter your email address."), valid_email])
+    email = EmailField(_l("Email"), filters=[strip],
+                       validators=[DataRequired(_l("Enter your email address.")), valid_email])
+
+
+class HostMessageForm(FlaskForm):
+    message = StringField("Message to everyone waiting", filters=[strip],
+                          validators=[Length(max=500, message="Use at most 500 characters."),
+                                      no_control_characters()])

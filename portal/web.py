@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from . import timeutil
 
@@ -39,6 +40,14 @@ def htmx_js():
 @bp.get("/healthz")
 def healthz():
     return {"ok": True}
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` for database ids: a number beyond a 64-bit integer is simply not found (404);
+    SQLite can't even compare it, which would be a 500."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def is_htmx() -> bool:

@@ -6,14 +6,12 @@ import uuid
 from urllib.parse import urlparse, urlunparse
 
 import pytest
-from helpers import AuthActions, LiveServer, make_user
+from helpers import PG_URL, AuthActions, LiveServer, make_user
 
 from portal import create_app
 from portal.db import database
 from portal.models import MODELS, SchemaVersion
 
-PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get(
-    "DATABASE_URL", "").startswith("postgres") else ""
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

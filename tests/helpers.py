@@ -20,6 +20,10 @@ from portal import passwords as pw
 from portal.models import User
 
 PASSWORD = "correct horse battery"
+# The suite runs on PostgreSQL when DATABASE_URL names a server (each session makes its own
+# database in it), else on a SQLite file per test.
+PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get(
+    "DATABASE_URL", "").startswith("postgres") else ""
 
 
 def free_port() -> int:

@@ -10,8 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import PG_URL
-from helpers import text_of
+from helpers import PG_URL, text_of
 
 from portal import tokens
 from portal.models import GuestLink, Participant, Room

@@ -4,8 +4,7 @@ the panel reads only counters and the newest events."""
 import time
 from datetime import timedelta
 
-from conftest import PG_URL
-from helpers import count_queries, make_user
+from helpers import PG_URL, count_queries, make_user
 from peewee import fn
 
 from portal import denials

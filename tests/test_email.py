@@ -248,3 +248,48 @@ def test_ical_helpers_escape_and_fold():
     assert all(len(line.encode()) <= 75 for line in folded.split("\r\n"))
     assert folded.replace("\r\n ", "") == "DESCRIPTION:" + "é" * 60
     assert mail.header_safe("a\r\nb\x00c\u2028d") == "a b c d"
+
+
+class Refusing(Recorder):
+    """A server that answers 554: to RCPT for addresses at refused.example, to DATA for mail to
+    spam.example; everything else is accepted."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example"):
+            return "554 5.7.1 Relay access denied"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope, *args):
+        if any(r.endswith("@spam.example") for r in envelope.rcpt_tos):
+            return "554 5.7.1 Message rejected as spam"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_refusing_server_marks_each_refused_invitation_failed(app, client, signed_in_owner,
+                                                              smtp_port, db):
+    server = SMTPServer(smtp_port)
+    server.handler = Refusing()
+    server.start()
+    try:
+        room = make_room(signed_in_owner)
+        response = invite(client, room, "a@refused.example, b@spam.example, c@example.com",
+                          send_now=True, htmx=True)
+        assert response.status_code == 200
+        page = text_of(response)
+        assert "Emailed 1 guest" in page and "Couldn't send the email to 2 guests" in page
+        # The same connection carried on after each refusal: the good one arrived.
+        assert [e.rcpt_tos for e in server.handler.envelopes] == [["c@example.com"]]
+    finally:
+        server.stop()
+    refused = invitation(room, "a@refused.example")
+    assert refused.email_status == "failed" and "554" in refused.email_error
+    assert "Relay access denied" in refused.email_error
+    spam = invitation(room, "b@spam.example")
+    assert spam.email_status == "failed" and "554" in spam.email_error
+    assert "rejected as spam" in spam.email_error
+    assert invitation(room, "c@example.com").email_status == "sent"
+    # Plain form, one of them again: still no 500, still kept.
+    response = client.post(f"/rooms/{room.id}/invitations/{refused.id}/email")
+    assert response.status_code == 303
+    assert invitation(room, "a@refused.example").removed_at is None

@@ -1,0 +1,153 @@
+"""Owner accounts: signing in and out, Argon2 passwords, access levels, the admin's user screen."""
+
+from helpers import PASSWORD, make_user, text_of
+
+from portal.models import User
+
+WRONG = "That email and password don't match an account."
+
+
+def test_sign_in_lands_on_the_rooms_and_sign_out_ends_the_session(client, owner, auth):
+    response = auth.sign_in()
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert "Rooms" in text_of(client.get("/", follow_redirects=True))
+
+    response = auth.sign_out()
+    assert response.status_code == 303
+    assert "You're signed out." in text_of(client.get(response.headers["Location"]))
+    response = client.get("/rooms/")
+    assert response.status_code == 302
+    assert "/sign-in" in response.headers["Location"]
+
+
+def test_sign_in_accepts_the_email_in_any_case_and_follows_a_safe_next(client, owner):
+    response = client.post("/sign-in?next=/rooms/new",
+                           data={"email": "  Owner@Example.COM ", "password": PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/rooms/new"
+
+
+def test_sign_in_never_redirects_to_another_site(client, owner):
+    response = client.post("/sign-in?next=//evil.example/x",
+                           data={"email": "owner@example.com", "password": PASSWORD})
+    assert response.headers["Location"] == "/"
+
+
+def test_wrong_password_shows_an_error_and_starts_no_session(client, owner, auth):
+    response = auth.sign_in(password="not the password")
+    assert response.status_code == 401
+    assert WRONG in text_of(response)
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+    assert client.get("/rooms/").status_code == 302  # still signed out
+
+
+def test_unknown_account_gets_the_same_message(client, owner, auth):
+    response = auth.sign_in(email="nobody@example.com")
+    assert response.status_code == 401
+    assert WRONG in text_of(response)
+
+
+def test_empty_form_asks_for_email_and_password(client):
+    response = client.post("/sign-in", data={"email": "", "password": ""})
+    assert response.status_code == 401
+    assert "Enter your email and password." in text_of(response)
+
+
+def test_passwords_are_stored_as_argon2id_hashes(app, owner, db):
+    stored = User.get_by_id(owner.id).password_hash
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+def test_the_browser_time_zone_is_saved_at_sign_in(client, owner, db):
+    client.post("/sign-in", data={"email": "owner@example.com", "password": PASSWORD,
+                                  "timezone": "Europe/Berlin"})
+    assert User.get_by_id(owner.id).timezone == "Europe/Berlin"
+    client.post("/sign-out")
+    client.post("/sign-in", data={"email": "owner@example.com", "password": PASSWORD,
+                                  "timezone": "Not/AZone"})
+    assert User.get_by_id(owner.id).timezone == "Europe/Berlin"  # nonsense is ignored
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, owner, auth):
+    response = auth.sign_in()
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_a_guest_account_sees_no_owner_screens(client, auth, app):
+    make_user(email="guest@example.com", access="guest")
+    auth.sign_in(email="guest@example.com")
+    for url in ("/rooms/", "/rooms/new", "/admin/users"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "You don't have access to this page" in text_of(response)
+    assert client.post("/rooms/new", data={"title": "Sneaky"}).status_code == 403
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(client):
+    for url in ("/rooms/", "/rooms/new", "/admin/users"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_a_broadcaster_cannot_manage_users(client, owner, auth):
+    auth.sign_in()
+    assert client.get("/admin/users").status_code == 403
+    response = client.post("/admin/users", data={"email": "new@example.com",
+                                                 "access": "admin", "password": "x" * 12})
+    assert response.status_code == 403
+    assert User.select().where(User.email == "new@example.com").count() == 0
+
+
+class TestAdminAddsUsers:
+    def sign_in_admin(self, auth):
+        make_user(email="admin@example.com", access="admin")
+        auth.sign_in(email="admin@example.com")
+
+    def test_admin_adds_a_broadcaster_who_can_then_sign_in(self, client, auth, db):
+        self.sign_in_admin(auth)
+        assert "Add a user" in text_of(client.get("/admin/users"))
+        response = client.post("/admin/users", data={
+            "email": "New.Host@Example.com", "name": "New Host", "access": "broadcaster",
+            "password": "a long enough password"})
+        assert response.status_code == 303
+        page = text_of(client.get(response.headers["Location"]))
+        assert "new.host@example.com added with broadcaster access." in page
+        user = User.get(User.email == "new.host@example.com")
+        assert user.access == "broadcaster" and user.name == "New Host"
+        assert user.password_hash.startswith("$argon2id$")
+
+        auth.sign_out()
+        assert auth.sign_in(email="new.host@example.com",
+                            password="a long enough password").status_code == 303
+        assert client.get("/rooms/").status_code == 200
+
+    def test_short_password_is_refused(self, client, auth, db):
+        self.sign_in_admin(auth)
+        response = client.post("/admin/users", data={
+            "email": "short@example.com", "access": "broadcaster", "password": "short"})
+        assert response.status_code == 422
+        assert "Use at least 10 characters." in text_of(response)
+        assert User.select().where(User.email == "short@example.com").count() == 0
+
+    def test_duplicate_email_is_refused(self, client, auth, owner, db):
+        self.sign_in_admin(auth)
+        response = client.post("/admin/users", data={
+            "email": "OWNER@example.com", "access": "broadcaster",
+            "password": "a long enough password"})
+        assert response.status_code == 422
+        assert "An account with this email already exists." in text_of(response)
+        assert User.select().count() == 2
+
+    def test_invalid_email_is_refused(self, client, auth, db):
+        self.sign_in_admin(auth)
+        response = client.post("/admin/users", data={
+            "email": "not-an-email", "access": "broadcaster",
+            "password": "a long enough password"})
+        assert response.status_code == 422
+        assert "Enter a valid email address" in text_of(response)

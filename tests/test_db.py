@@ -1,0 +1,166 @@
+"""The database layer: SQLite's pragmas, and the upgrade path — a database made by an older
+version is brought to the latest schema on start, or with `flask init-db`, keeping its rows.
+Runs on SQLite, and on PostgreSQL when DATABASE_URL names one."""
+
+from datetime import datetime
+
+import pytest
+from peewee import IntegrityError
+from playhouse.migrate import migrate
+
+from portal import create_app
+from portal import db as portal_db
+from portal.db import LATEST_VERSION, database, make_database, schema_version
+from portal.models import MODELS, Room, SchemaVersion, User
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path):
+    sqlite = make_database(f"sqlite:///{tmp_path / 'pragmas.sqlite3'}")
+    with sqlite.connection_context():
+        assert sqlite.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert sqlite.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert sqlite.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+        assert sqlite.execute_sql("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    sqlite.close()
+
+
+def test_the_app_database_enforces_foreign_keys(app, db):
+    """A room can't point to an owner that doesn't exist — on SQLite as on PostgreSQL."""
+    with pytest.raises(IntegrityError), db.atomic():
+        Room.insert(owner=987654, title="Orphan", starts_at=datetime(2030, 1, 1),
+                    ends_at=datetime(2030, 1, 2)).execute()
+
+
+def test_the_app_uses_the_database_it_was_given(app, db, database_url):
+    if database_url.startswith("sqlite"):
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    else:
+        assert "PostgreSQL" in db.execute_sql("SELECT version()").fetchone()[0]
+
+
+def test_unknown_database_url_is_refused_with_its_scheme():
+    with pytest.raises(ValueError, match="mysql"):
+        make_database("mysql://root@localhost/guestgate")
+
+
+# --- the upgrade path --------------------------------------------------------------------------
+
+V2_COLUMNS = {"join_url", "host_message"}
+
+
+def _room_columns() -> set[str]:
+    return {c.name for c in database.get_columns("room")}
+
+
+def make_version_1_database(url: str, record_version: bool = True) -> None:
+    """The schema as version 1 of Guestgate made it — rooms had no join URL and no host message —
+    with an owner and a room in it. Version 1 wrote no schema_version table at all; the
+    `record_version` case covers a database that has one saying 1."""
+    database.initialize(make_database(url))
+    with database.connection_context():
+        database.drop_tables(MODELS)  # the PostgreSQL test database is shared by the session
+        database.create_tables(MODELS)
+        migrate(portal_db._migrator().drop_column("room", "join_url"),
+                portal_db._migrator().drop_column("room", "host_message"))
+        if record_version:
+            SchemaVersion.create(version=1)
+        else:
+            database.drop_tables([SchemaVersion])
+        owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
+        p = database.param
+        database.execute_sql(
+            "INSERT INTO room (owner_id, title, description, speakers, starts_at, ends_at, kind, "
+            "guest_access_enabled, require_approval, require_email_match, created_at, updated_at)"
+            f" VALUES ({', '.join([p] * 12)})",
+            (owner.id, "Made by version 1", "Kept across the upgrade", "Ada",
+             "2030-01-15 09:00:00", "2030-01-15 10:00:00", "regular", True, False, True,
+             "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
+        assert not V2_COLUMNS & _room_columns()
+        assert schema_version() == 1
+    database.close()
+
+
+def assert_upgraded_with_rows_kept() -> None:
+    with database.connection_context():
+        assert _room_columns() >= V2_COLUMNS
+        assert schema_version() == LATEST_VERSION
+        room = Room.get(Room.title == "Made by version 1")
+        assert room.description == "Kept across the upgrade"
+        assert room.starts_at == datetime(2030, 1, 15, 9, 0)
+        assert room.guest_access_enabled is True
+        assert room.owner.email == "early@example.com"
+        assert room.join_url is None and room.host_message == ""
+        # the new columns are usable
+        Room.update(join_url="https://meet.example.org/r/1", host_message="Starting soon").where(
+            Room.id == room.id).execute()
+        assert Room.get_by_id(room.id).host_message == "Starting soon"
+        assert User.select().count() == 1
+
+
+def _close_all():
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+@pytest.mark.parametrize("record_version", [True, False],
+                         ids=["schema-version-1", "before-schema-versions"])
+def test_an_older_database_upgrades_on_start(config, database_url, record_version):
+    make_version_1_database(database_url, record_version)
+    try:
+        create_app(config)
+        assert_upgraded_with_rows_kept()
+        with database.connection_context():
+            assert [v.version for v in SchemaVersion.select()] == [LATEST_VERSION]
+    finally:
+        _close_all()
+
+
+def test_an_older_database_upgrades_with_init_db(config, database_url):
+    make_version_1_database(database_url)
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        with database.connection_context():
+            assert schema_version() == 1  # nothing happened on start
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert f"upgraded to schema version {LATEST_VERSION}" in result.output
+        assert_upgraded_with_rows_kept()
+
+        again = app.test_cli_runner().invoke(args=["init-db"])
+        assert again.exit_code == 0
+        assert f"schema is up to date (version {LATEST_VERSION})" in again.output
+    finally:
+        _close_all()
+
+
+def test_init_db_creates_a_fresh_database_at_the_latest_version(config, database_url):
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert f"created schema version {LATEST_VERSION}" in result.output
+        with database.connection_context():
+            assert {m._meta.table_name for m in MODELS} <= set(database.get_tables())
+            assert schema_version() == LATEST_VERSION
+    finally:
+        _close_all()
+
+
+def test_make_run_style_start_then_init_db_reports_what_start_did(config, database_url):
+    """`make run` calls `flask init-db`, whose app has already upgraded on start: the command
+    still says what was done rather than claiming the schema was already up to date."""
+    make_version_1_database(database_url)
+    try:
+        app = create_app(config)
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert f"upgraded to schema version {LATEST_VERSION}" in result.output
+        assert_upgraded_with_rows_kept()
+    finally:
+        _close_all()
