@@ -7,7 +7,7 @@ WORKERS ?= 2
 THREADS ?= 4
 export PORT
 
-.PHONY: run test install install-test lint bench check screenshots clean
+.PHONY: run test install install-test lint bench check screenshots i18n clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+# Translations are compiled from their .po sources (the .mo files are not in git).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/*.po))
+portal/translations/%.mo: portal/translations/%.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@
+
+install: $(VENV)/.installed $(MO_FILES)
+install-test: $(VENV)/.installed-test $(MO_FILES)
 
 ## make run: the portal with demo data on SQLite, served by gunicorn on 127.0.0.1:$(PORT)
 run: install
@@ -48,6 +53,26 @@ test: install-test
 
 lint: install-test
 	$(BIN)/ruff check .
+
+## make check: the security and reliability suite (DATABASE_URL=postgresql://... for PostgreSQL)
+SECURITY_TESTS := tests/test_security_*.py tests/test_fuzz.py tests/test_burst_and_faults.py \
+                  tests/test_rate_limits.py tests/test_database_outage.py \
+                  tests/test_link_concurrency.py tests/test_email.py
+check: install-test
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(SECURITY_TESTS) $(PYTEST_ARGS)
+
+## make screenshots: PNGs of the guest pages (English, German) and owner screens, desktop and
+## phone widths, in screenshots/ (needs Chromium)
+screenshots: install-test
+	$(BIN)/python tests/browser/screenshots.py screenshots
+
+## make i18n: extract the marked texts and merge them into each language's .po
+i18n: install
+	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l -k N_ -k lazy_gettext \
+	  --no-location --sort-output --omit-header -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations \
+	  --no-location --omit-header
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
