@@ -62,6 +62,11 @@ check: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(SECURITY_TESTS) $(PYTEST_ARGS)
 
+## make bench: the benchmark harness (gunicorn + wrk, not part of make test; see bench/README.md).
+## QUICK=1 for a brief smoke run; BENCH_ARGS passes options (python -m bench.run --help).
+bench: install-test
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
+
 ## make screenshots: PNGs of the guest pages (English, German) and owner screens, desktop and
 ## phone widths, in screenshots/ (needs Chromium)
 screenshots: install-test

@@ -123,6 +123,8 @@ def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
 
 def presence_through(door: Door) -> Participant | None:
     """This browser's presence in the door's room through this very link or invitation."""
+    if not isinstance(session.get("device"), str):
+        return None  # a browser seen for the first time can't be inside yet
     participant = Participant.current(door.room.id, device_id())
     if participant is None:
         return None
@@ -179,7 +181,9 @@ def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
     """This browser's presence in a room, and the door it came through (for deciding again):
     one indexed query, since waiting guests ask this every few seconds."""
     row = (Participant.select(Participant, Room, GuestLink, Invitation, User)
-           .join(Room, on=(Participant.room == Room.id))
+           # Room by the constant: joining on participant.room_id would lead SQLite to the
+           # room index and walk every participant of the room, not this device's few rows.
+           .join(Room, on=(Room.id == room_id))
            .switch(Participant)
            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
            .switch(Participant)

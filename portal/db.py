@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 database = DatabaseProxy()
 
@@ -26,9 +26,13 @@ def make_database(url: str, busy_timeout_ms: int = 5000):
         path = unquote(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else ":memory:"
         # IMMEDIATE: a transaction takes the write lock when it begins, so one that reads before
         # it writes waits its turn (busy_timeout) instead of failing with "database is locked".
+        # Pooled: a new SQLite connection costs more than most requests' queries (the schema is
+        # parsed again on its first statement). The pool's `timeout` is how long to wait for a
+        # free connection; SQLite's own wait for a lock is the busy_timeout pragma.
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms}
-        return SqliteDatabase(path, pragmas=pragmas, timeout=busy_timeout_ms / 1000,
-                              lock_type="IMMEDIATE")
+        return PooledSqliteDatabase(path, pragmas=pragmas, lock_type="IMMEDIATE",
+                                    check_same_thread=False, max_connections=64,
+                                    stale_timeout=300, timeout=10)
     if parsed.scheme in {"postgres", "postgresql"}:
         return PooledPostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
@@ -77,9 +81,15 @@ def _v2_room_join_url_and_message(migrator):
                                   ("host_message", Room.host_message)) if name not in have])
 
 
+def _v3_drop_participant_room_index(migrator):
+    database.execute_sql('DROP INDEX IF EXISTS "participant_room_id"')
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
+    3: ("participant: presence lookups use the (device, room) index",
+        _v3_drop_participant_room_index),
 }
 LATEST_VERSION = max(MIGRATIONS)
 
@@ -150,10 +160,8 @@ def init_app(app: Flask) -> None:
     database.initialize(make_database(app.config["DATABASE_URL"],
                                       app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)))
 
-    @app.before_request
-    def _connect():
-        database.connect(reuse_if_open=True)
-
+    # peewee connects on a request's first query (routes that need none, such as files and
+    # health checks, never open a connection); the connection ends with the request.
     @app.teardown_request
     def _close(exc):
         if not database.is_closed():

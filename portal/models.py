@@ -190,7 +190,9 @@ class Invitation(BaseModel):
 
 
 class Participant(BaseModel):
-    room = ForeignKeyField(Room, backref="participants", on_delete="CASCADE")
+    # No index of its own: (room, status, created_at) serves room lookups, and a lone room index
+    # tempts SQLite away from (device, room) when a guest's page looks up their presence.
+    room = ForeignKeyField(Room, backref="participants", on_delete="CASCADE", index=False)
     link = ForeignKeyField(GuestLink, null=True, backref="participants", on_delete="SET NULL")
     invitation = ForeignKeyField(Invitation, null=True, backref="participants",
                                  on_delete="SET NULL")

@@ -6,6 +6,7 @@ from importlib.resources import files
 from flask import (
     Blueprint,
     Flask,
+    g,
     make_response,
     redirect,
     render_template,
@@ -71,9 +72,11 @@ def see_other(endpoint: str, **values):
 
 
 def user_zone() -> str:
-    if current_user.is_authenticated:
-        return current_user.timezone or "UTC"
-    return "UTC"
+    """The signed-in person's time zone (looked up once a request: lists format many times)."""
+    if "user_zone" not in g:
+        g.user_zone = (current_user.timezone or "UTC") if current_user.is_authenticated \
+            else "UTC"
+    return g.user_zone
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,115 @@
+"""Where a route spends its time: `python -m bench.profile_route owner_room [--requests 200]`.
+
+Seeds the small benchmark database in a temporary directory, makes the same sessions as the
+harness through the Flask test client (no gunicorn), then runs the route's requests under
+pyinstrument (`pip install pyinstrument`) and prints the call tree, plus the SQL of one request.
+Routes: ceiling, lobby_get, lobby_post, status, guest_room, owner_room."""
+
+import argparse
+import logging
+import os
+import re
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from . import client, seed
+from .run import ROUTES, SECRET_KEY
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile_route")
+    parser.add_argument("route", choices=[r[0] for r in ROUTES])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--size", default="small", choices=list(seed.SIZES))
+    parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
+    args = parser.parse_args(argv)
+    from pyinstrument import Profiler
+
+    tmp = Path(tempfile.mkdtemp(prefix="guestgate-profile-"))
+    os.environ.setdefault("SECRET_KEY", SECRET_KEY)
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        url = f"sqlite:///{tmp / 'profile.sqlite3'}"
+    fx, _ = seed.seed(url, seed.SIZES[args.size])
+    from bench.app_bench import make_app
+
+    os.environ["GUESTGATE_BENCH_DIR"] = str(tmp)
+    app = make_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SECRET_KEYS": [SECRET_KEY]})
+    token = {name: seed.token_of([SECRET_KEY], link) for name, link in (
+        ("get", fx.open_link_get), ("post", fx.open_link_post),
+        ("poll", fx.owner_room_poll_link))}
+    headers = {"User-Agent": client.USER_AGENT}
+
+    def csrf_of(response) -> str:
+        return _CSRF.search(response.get_data(as_text=True)).group(1)
+
+    def guest(link_token: str, email: str):
+        browser = app.test_client()
+        page = browser.get(f"/g/{link_token}", headers=headers)
+        answer = browser.post(f"/g/{link_token}", headers=headers, data={
+            "csrf_token": csrf_of(page), "name": "Profiled", "email": email})
+        assert answer.status_code == 303, answer.status_code
+        return browser
+
+    owner = app.test_client()
+    page = owner.get("/sign-in", headers=headers)
+    assert owner.post("/sign-in", headers=headers, data={
+        "csrf_token": csrf_of(page), "email": fx.owner_email,
+        "password": fx.owner_password}).status_code == 303
+    form_browser = app.test_client()
+    form_csrf = csrf_of(form_browser.get("/sign-in", headers=headers))
+    form_cookie = form_browser.get_cookie("session").value
+
+    calls = {
+        "ceiling": lambda: app.test_client().get("/healthz", headers=headers),
+        "lobby_get": lambda: app.test_client().get(f"/g/{token['get']}", headers=headers),
+        "lobby_post": lambda: _post(app, token["post"], form_cookie, form_csrf, headers),
+        "status": (lambda b: lambda: b.get(f"/s/{fx.owner_room}/status?state=waiting",
+                                           headers=headers))(
+            guest(token["poll"], "poller@guest.example")),
+        "guest_room": (lambda b: lambda: b.get(f"/s/{fx.open_room}", headers=headers))(
+            guest(token["get"], "admitted@guest.example")),
+        "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}", headers=headers),
+    }
+    call = calls[args.route]
+    expected = next(r[3] for r in ROUTES if r[0] == args.route)
+    for _ in range(5):
+        assert call().status_code == expected
+
+    statements = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: record.name == "peewee" and statements.append(str(record.msg))
+    logger = logging.getLogger("peewee")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    call()
+    logger.removeHandler(handler)
+    print(f"SQL of one {args.route} request ({len(statements)} statements):")
+    for sql in statements:
+        print("  ", sql[:300])
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for _ in range(args.requests):
+        call()
+    profiler.stop()
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    if args.html:
+        args.html.write_text(profiler.output_html())
+    return 0
+
+
+def _post(app, link_token, cookie, csrf, headers):
+    browser = app.test_client()
+    browser.set_cookie("session", cookie)
+    return browser.post(f"/g/{link_token}", headers=headers, data={
+        "csrf_token": csrf, "name": "Profiled",
+        "email": f"p-{uuid.uuid4().hex[:12]}@guest.example"})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,693 @@
+"""The benchmark harness: `python -m bench.run [--quick]` (or `make bench [QUICK=1]`).
+
+For each database size it seeds a database, serves the portal under gunicorn exactly as `make run`
+does (gthread, 2 workers x 4 threads, the production gunicorn config), prepares real sessions
+through the app's own pages (an owner signed in, an admitted guest, a waiting guest), drives each
+route with wrk, counts the queries each route makes, then fires the burst: 1,000 lobby entries at
+once on a link limited to 500. It prints a table and writes bench/results.json.
+
+Each route is reported as a ratio to the ceiling — /healthz, which does nothing but passes the
+same app and middleware — measured in the same run (at the start and at the end of each size,
+averaged), so runs on a busy machine still compare.
+
+Exit status: 0 when every route answered as expected and the burst was exact; 1 otherwise.
+Performance targets that are missed are reported, not failed: on a shared 2-core machine they are
+noisy. DATABASE_URL=postgresql://... runs on PostgreSQL (one throwaway database per size)."""
+
+import argparse
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from . import client, seed
+from .client import Failure
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WRK_DIR = BENCH / "wrk"
+SECRET_KEY = "guestgate-bench-secret-key-never-used-in-production"
+HOST = "127.0.0.1"
+WORKERS = int(os.environ.get("WORKERS", "2"))  # as the Makefile's run target
+THREADS = int(os.environ.get("THREADS", "4"))
+
+# name, what, method, expected status
+ROUTES = [
+    ("ceiling", "GET /healthz (no work, same app and middleware)", "GET", 200),
+    ("lobby_get", "GET /g/<token>: lobby of a guest link, new visitor", "GET", 200),
+    ("lobby_post", "POST /g/<token>: consume + participant + redirect, new guest each", "POST",
+     303),
+    ("status", "GET /s/<room>/status?state=waiting: a waiting guest's poll", "GET", 204),
+    ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
+    ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
+     "GET", 200),
+]
+GET_ROUTES = ("lobby_get", "status", "guest_room", "owner_room")
+TARGETS = {"lobby_get": 0.6, "status": 0.8, "lobby_post": 0.3}
+P99_LIMIT_MS = 50.0
+SIZE_TOLERANCE = 0.10
+
+
+_T0 = time.perf_counter()
+
+
+def log(message: str = "", stamp: bool = False) -> None:
+    if stamp:
+        message = f"[{time.perf_counter() - _T0:6.1f} s] {message}"
+    print(message, flush=True)
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://"))
+
+
+@contextlib.contextmanager
+def bench_database(size: seed.Size, data_dir: Path, use_cache: bool):
+    """A seeded database for one size: (url, fixtures, counts). SQLite files live in data_dir
+    (seeded once and copied per run when use_cache); PostgreSQL gets a throwaway database."""
+    admin_url = os.environ.get("DATABASE_URL", "")
+    if is_postgres(admin_url):
+        import psycopg2
+
+        name = f"guestgate_bench_{size.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        admin = psycopg2.connect(admin_url)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        url = urlunparse(urlparse(admin_url)._replace(path="/" + name))
+        try:
+            fixtures, counts = seed.seed(url, size)
+            yield _attach(url), fixtures, counts
+        finally:
+            _close_pool()
+            with admin.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
+        return
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    work = data_dir / f"{size.name}.sqlite3"
+    for stale in data_dir.glob(f"{size.name}.sqlite3*"):
+        stale.unlink()
+    cached = data_dir / f"seed-{size.name}-{_seed_fingerprint(size)}.sqlite3"
+    meta = cached.with_suffix(".json")
+    if use_cache and cached.exists() and meta.exists():
+        shutil.copyfile(cached, work)
+        saved = json.loads(meta.read_text())
+        fixtures, counts = seed.Fixtures(**saved["fixtures"]), saved["counts"]
+        counts["from_cache"] = True
+    else:
+        fixtures, counts = seed.seed(f"sqlite:///{work}", size)
+        if use_cache:
+            for old in data_dir.glob(f"seed-{size.name}-*"):
+                old.unlink()
+            shutil.copyfile(work, cached)
+            meta.write_text(json.dumps({"fixtures": fixtures.to_json(), "counts": counts}))
+    try:
+        yield _attach(f"sqlite:///{work}"), fixtures, counts
+    finally:
+        _close_pool()
+
+
+def _attach(url: str) -> str:
+    """This process's own queries (checks after the runs) use the portal's database settings."""
+    from portal.db import database, make_database
+
+    _close_pool()
+    database.initialize(make_database(url))
+    return url
+
+
+def _seed_fingerprint(size: seed.Size) -> str:
+    """A cached seed is reused only while the seeding code and the schema are unchanged."""
+    h = hashlib.sha256(repr(size).encode())
+    for path in (BENCH / "seed.py", ROOT / "portal" / "models.py", ROOT / "portal" / "db.py"):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _close_pool() -> None:
+    from portal.db import database
+
+    if database.obj is None:
+        return
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+# --- the server ----------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn as `make run` starts it, on the bench app and database."""
+
+    def __init__(self, database_url: str, run_dir: Path):
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.log_path = run_dir / f"gunicorn-{self.port}.log"
+        self.env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
+                    "BASE_URL": self.url, "GUESTGATE_BENCH_DIR": str(run_dir),
+                    "OLD_SECRET_KEYS": ""}
+        self.command = [sys.executable, "-m", "gunicorn",
+                        "--config", "python:portal.gunicorn_conf",
+                        "--workers", str(WORKERS), "--threads", str(THREADS),
+                        "--bind", f"{HOST}:{self.port}",
+                        # its own control socket: another gunicorn on the machine has the default
+                        "--control-socket", str(run_dir / f"gunicorn-{self.port}.ctl"),
+                        "bench.app_bench:make_app()"]
+
+    def __enter__(self):
+        self.log_file = open(self.log_path, "w")
+        # The access log (stdout) is formatted as in production, then thrown away.
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=self.log_file)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"gunicorn exited ({self.process.returncode}):\n{self.log_text()}")
+            with contextlib.suppress(OSError):
+                status, _, _ = client.Browser(HOST, self.port).get("/healthz")
+                if status == 200 and self.log_text().count("Booting worker") >= WORKERS:
+                    return self
+            time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise Failure(f"gunicorn didn't answer within 60 s:\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        self.log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def worker_class(self) -> str:
+        match = re.search(r"Using worker: (\S+)", self.log_text())
+        return match.group(1) if match else "unknown"
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+# --- wrk -----------------------------------------------------------------------------------------
+
+def wrk(url: str, *, seconds: int, connections: int, script: str, headers: dict,
+        args: list[str] = ()) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s",
+               "-s", str(WRK_DIR / script)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
+    if args:
+        command += ["--", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise Failure(f"wrk failed ({done.returncode}): {done.stderr}\n{done.stdout}")
+    raw = json.loads(line[len("BENCH_JSON "):])
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "rps": round(raw["requests"] / seconds_run, 1),
+        "p50_ms": round(raw["latency_us"]["p50"] / 1000, 2),
+        "p90_ms": round(raw["latency_us"]["p90"] / 1000, 2),
+        "p99_ms": round(raw["latency_us"]["p99"] / 1000, 2),
+        "max_ms": round(raw["latency_us"]["max"] / 1000, 2),
+        "requests": raw["requests"],
+        "seconds": round(seconds_run, 2),
+        "connections": connections,
+        "errors": raw["errors"],
+        "statuses": raw["statuses"],
+    }
+
+
+# --- queries per request, counted in-process -----------------------------------------------------
+
+class QueryCounter(logging.Handler):
+    """peewee logs every statement it sends on the 'peewee' logger at DEBUG (its pool logs on
+    'peewee.pool', which isn't a statement)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record):
+        if record.name == "peewee":
+            self.count += 1
+
+    @contextlib.contextmanager
+    def counting(self):
+        logger = logging.getLogger("peewee")
+        old_level = logger.level
+        logger.addHandler(self)
+        logger.setLevel(logging.DEBUG)
+        self.count = 0
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+            logger.setLevel(old_level)
+
+
+def profile_routes(database_url: str, requests: dict, repeat: int) -> dict:
+    """{route: {queries, cpu_ms, status}}: one request of each route through the Flask test
+    client on the same database, counting SQL statements, then `repeat` more timing the CPU this
+    thread spends (the median): unlike req/s, CPU time hardly moves with the machine's load."""
+    from bench.app_bench import make_app
+
+    app = make_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
+                    "SECRET_KEYS": [SECRET_KEY]})
+    test_client = app.test_client(use_cookies=False)
+    counter = QueryCounter()
+    profile = {}
+
+    def send(method, path, cookie, form):
+        headers = {"User-Agent": client.USER_AGENT}
+        if cookie:
+            headers["Cookie"] = cookie
+        if form is not None:  # each POST a new guest
+            form = {**form, "email": f"profiled-{uuid.uuid4().hex[:12]}@guest.example"}
+        return test_client.open(path, method=method, headers=headers, data=form)
+
+    try:
+        for name, request in requests.items():
+            with counter.counting():
+                response = send(*request)
+            times = []
+            for _ in range(repeat):
+                started = time.thread_time_ns()
+                send(*request)
+                times.append(time.thread_time_ns() - started)
+            times.sort()
+            profile[name] = {"queries": counter.count, "status": response.status_code,
+                             "cpu_ms": round(times[len(times) // 2] / 1e6, 2) if times else None}
+    finally:
+        _close_pool()
+    return profile
+
+
+# --- one size ------------------------------------------------------------------------------------
+
+def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
+    from portal.db import database
+    from portal.models import GuestLink, Participant
+
+    log(f"\n== {size.name}: {size.rooms:,} rooms, {size.participants:,} participants, "
+        f"{size.denials:,} denials"
+        + (f", then {size.crowd:,} more guests in each measured room" if size.crowd else "")
+        + " ==")
+    with bench_database(size, plan.data_dir, plan.cache) as (url, fx, counts):
+        how = "copied from the cached seed" if counts.get("from_cache") else \
+            f"seeded in {counts['seconds']} s"
+        log(f"database {_redact(url)}: {how}", stamp=True)
+        keys = [SECRET_KEY]
+        tokens = {"get": seed.token_of(keys, fx.open_link_get),
+                  "post": seed.token_of(keys, fx.open_link_post),
+                  "poll": seed.token_of(keys, fx.owner_room_poll_link),
+                  "burst": seed.token_of(keys, fx.burst_link)}
+        with Server(url, run_dir) as server:
+            worker_class = server.worker_class()
+            log(f"gunicorn {server.url}: worker class {worker_class}, {WORKERS} workers x "
+                f"{THREADS} threads (--config python:portal.gunicorn_conf)", stamp=True)
+            sessions = prepare_sessions(server, fx, tokens)
+            if size.crowd:
+                with database.connection_context():
+                    added = seed.add_crowd(fx, size)
+                log(f"{added:,} past guests arrived after the measured guests", stamp=True)
+            paths = {
+                "ceiling": "/healthz",
+                "lobby_get": f"/g/{tokens['get']}",
+                "lobby_post": f"/g/{tokens['post']}",
+                "status": f"/s/{fx.owner_room}/status?state=waiting",
+                "guest_room": f"/s/{fx.open_room}",
+                "owner_room": f"/rooms/{fx.owner_room}",
+            }
+            cookies = {"ceiling": "", "lobby_get": "", "lobby_post": sessions["form_cookie"],
+                       "status": sessions["waiting_cookie"], "guest_room":
+                       sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
+
+            def measure(name: str, label: str) -> dict:
+                headers = {"User-Agent": client.USER_AGENT}
+                if cookies[name]:
+                    headers["Cookie"] = cookies[name]
+                post = name == "lobby_post"
+                kw = {"connections": plan.post_connections if post else plan.connections,
+                      "script": "lobby_post.lua" if post else "get.lua", "headers": headers,
+                      "args": [sessions["form_csrf"], f"{size.name}-{label}"] if post else []}
+                prime(server, name, paths[name], cookies[name], sessions["form_csrf"],
+                      plan.prime_requests)
+                if plan.warmup:
+                    wrk(server.url + paths[name], seconds=plan.warmup, **kw)
+                result = wrk(server.url + paths[name], seconds=plan.duration, **kw)
+                result["path"] = re.sub(r"/g/[^/?]+", "/g/<token>", paths[name])
+                # Timeouts (no answer within 30 s) are slowness, reported with the figures;
+                # any other error means the route isn't answering as it should.
+                bad = {k: v for k, v in result["errors"].items() if v and k != "timeout"}
+                timeouts = result["errors"]["timeout"]
+                log(f"  {name:<11} {result['rps']:>8.0f} req/s  p50 {result['p50_ms']:>6.1f} ms  "
+                    f"p99 {result['p99_ms']:>6.1f} ms  ({result['requests']} requests"
+                    f"{', errors ' + str(bad) if bad else ''}"
+                    f"{f', {timeouts} timed out' if timeouts else ''})", stamp=True)
+                if bad:
+                    raise Failure(f"{name}: wrk saw errors {bad}, statuses {result['statuses']}")
+                return result
+
+            def participants_in(room_id: int) -> int:
+                return Participant.select().where(Participant.room == room_id).count()
+
+            routes = {}
+            ceiling_start = measure("ceiling", "start")
+            for name, *_ in ROUTES[1:]:
+                if name == "lobby_post":
+                    with database.connection_context():
+                        before = participants_in(fx.open_room)
+                    routes[name] = measure(name, "measure")
+                    with database.connection_context():
+                        made = participants_in(fx.open_room) - before
+                    # each 303 a new participant (warm-up requests included)
+                    routes[name]["new_participants"] = made
+                    answered = routes[name]["statuses"].get("303", 0)
+                    others = {k: v for k, v in routes[name]["statuses"].items() if k != "303"}
+                    if others or made < answered:
+                        raise Failure(f"lobby_post: statuses {routes[name]['statuses']}, "
+                                      f"{made} new participants")
+                else:
+                    routes[name] = measure(name, "measure")
+            ceiling_end = measure("ceiling", "end")
+            ceiling_rps = (ceiling_start["rps"] + ceiling_end["rps"]) / 2
+            routes = {"ceiling": {**ceiling_start, "rps": round(ceiling_rps, 1),
+                                  "rps_start": ceiling_start["rps"],
+                                  "rps_end": ceiling_end["rps"]}, **routes}
+            for result in routes.values():
+                result["ratio"] = round(result["rps"] / ceiling_rps, 3)
+
+            burst = run_burst(server, fx, tokens, sessions, plan, size)
+
+        with database.connection_context():
+            uses = GuestLink.get_by_id(fx.burst_link).uses
+            entered = participants_in(fx.burst_room)
+        limit = plan.burst_entries // 2
+        burst.update(limit=limit, link_uses=uses, participants=entered,
+                     exact=(uses == limit and entered == limit
+                            and burst["statuses"].get("303") == limit))
+        log(f"  burst       {burst['entries']} entries on a {limit}-use link: "
+            f"statuses {burst['statuses']}, uses {uses}, participants {entered}, "
+            f"5xx {burst['server_errors_5xx']}, drained in {burst['drain_seconds']} s", stamp=True)
+
+        profile = profile_routes(url, {
+            "ceiling": ("GET", paths["ceiling"], "", None),
+            "lobby_get": ("GET", paths["lobby_get"], "", None),
+            "lobby_post": ("POST", paths["lobby_post"], sessions["form_cookie"],
+                           {"csrf_token": sessions["form_csrf"], "name": "Profiled guest"}),
+            "status": ("GET", paths["status"], sessions["waiting_cookie"], None),
+            "guest_room": ("GET", paths["guest_room"], sessions["admitted_cookie"], None),
+            "owner_room": ("GET", paths["owner_room"], sessions["owner_cookie"], None),
+        }, repeat=plan.profile_repeat)
+        log("  queries and CPU per request counted in-process", stamp=True)
+        for name, measured in profile.items():
+            expected = next(r[3] for r in ROUTES if r[0] == name)
+            if measured["status"] != expected:
+                raise Failure(f"{name} in-process: HTTP {measured['status']}, expected {expected}")
+            routes[name]["queries"] = measured["queries"]
+            routes[name]["cpu_ms"] = measured["cpu_ms"]
+    return {"rows": {k: v for k, v in counts.items() if k not in ("from_cache",)},
+            "seeded_from_cache": bool(counts.get("from_cache")),
+            "worker_class": worker_class, "routes": routes, "burst": burst}
+
+
+def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
+    """Real sessions, made through the app's own pages, and a check of every route's answer."""
+    owner = client.Browser(HOST, server.port)
+    client.sign_in(owner, fx.owner_email, fx.owner_password)
+    status, _, html = owner.get(f"/rooms/{fx.owner_room}")
+    client.expect(status, 200, "owner room page", html)
+
+    admitted = client.Browser(HOST, server.port)
+    where = client.enter_lobby(admitted, tokens["get"], "Admitted guest",
+                               "admitted@guest.example")
+    status, _, html = admitted.get(f"/s/{fx.open_room}")
+    client.expect(status, 200, f"guest room page (sent to {where})", html)
+
+    waiting = client.Browser(HOST, server.port)
+    client.enter_lobby(waiting, tokens["poll"], "Polling guest", "polling@guest.example")
+    status, _, html = waiting.get(f"/s/{fx.owner_room}/status?state=waiting")
+    client.expect(status, 204, "waiting guest's status poll", html)
+    status, _, html = owner.get(f"/rooms/{fx.owner_room}")
+    if f"{seed.OWNER_ROOM_WAITING} waiting" not in html:
+        raise Failure(f"owner room page doesn't show {seed.OWNER_ROOM_WAITING} waiting guests")
+
+    form = client.Browser(HOST, server.port)
+    csrf = client.fresh_form_session(form)
+    status, _, html = client.Browser(HOST, server.port).get(f"/g/{tokens['get']}")
+    client.expect(status, 200, "lobby GET", html)
+    # The form session must make a new guest on every POST: two in a row, two participants.
+    for i in range(2):
+        probe = client.Browser(HOST, server.port)
+        probe.cookies = dict(form.cookies)
+        status, headers, html = probe.post(f"/g/{tokens['post']}", {
+            "csrf_token": csrf, "name": "Probe", "email": f"probe{i}@guest.example"})
+        client.expect(status, 303, "lobby POST with the shared form session", html)
+    return {"owner_cookie": owner.cookie_header, "admitted_cookie": admitted.cookie_header,
+            "waiting_cookie": waiting.cookie_header, "form_cookie": form.cookie_header,
+            "form_csrf": csrf}
+
+
+def prime(server: Server, name: str, path: str, cookie: str, csrf: str, requests: int):
+    """A few requests from 8 threads before measuring, so every worker thread has loaded its
+    templates and connections (a 1 s quick run otherwise measures mostly first requests), and
+    the previous route's queued requests are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        browser = client.Browser(HOST, server.port)
+        if cookie:
+            browser.cookies = dict(c.split("=", 1) for c in cookie.split("; "))
+        if name == "lobby_post":
+            return browser.post(path, {"csrf_token": csrf, "name": "Warm-up",
+                                       "email": f"prime-{uuid.uuid4().hex[:12]}@guest.example"})[0]
+        return browser.get(path)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = set(pool.map(one, range(requests)))
+    expected = next(r[3] for r in ROUTES if r[0] == name)
+    if statuses != {expected}:
+        raise Failure(f"{name}: warm-up answered {statuses}, expected {expected}")
+
+
+def run_burst(server: Server, fx, tokens, sessions, plan, size) -> dict:
+    from portal.db import database
+    from portal.models import GuestLink
+
+    with database.connection_context():  # the link admits half the entries (500 of 1,000)
+        GuestLink.update(max_uses=plan.burst_entries // 2).where(
+            GuestLink.id == fx.burst_link).execute()
+    return client.burst(HOST, server.port, f"/g/{tokens['burst']}", sessions["form_cookie"],
+                        sessions["form_csrf"], plan.burst_entries, size.name)
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return urlunparse(parsed._replace(netloc=parsed.netloc.replace(parsed.password, "***")))
+    return url
+
+
+# --- the verdicts --------------------------------------------------------------------------------
+
+def evaluate(sizes: dict, postgres: bool) -> list[dict]:
+    verdicts = []
+
+    def verdict(name, met, detail):
+        verdicts.append({"target": name, "met": bool(met), "detail": detail})
+
+    for size, result in sizes.items():
+        routes = result["routes"]
+        for route, minimum in TARGETS.items():
+            ratio = routes[route]["ratio"]
+            label = f"{route} >= {minimum} x ceiling ({size}"
+            if route == "lobby_post" and postgres:
+                label += ", PostgreSQL; the target is for SQLite"
+            verdict(label + ")", ratio >= minimum, f"ratio {ratio:.2f}")
+        for route in GET_ROUTES:
+            p99 = routes[route]["p99_ms"]
+            measured = routes[route]["requests"] > 0
+            timeouts = routes[route]["errors"]["timeout"]
+            verdict(f"{route} p99 <= {P99_LIMIT_MS:.0f} ms at {routes[route]['connections']} "
+                    f"connections ({size})", measured and not timeouts and p99 <= P99_LIMIT_MS,
+                    (f"p99 {p99} ms" + (f", {timeouts} timed out" if timeouts else ""))
+                    if measured else "no request completed within the run")
+        burst = result["burst"]
+        verdict(f"burst: exactly {burst['limit']} of {burst['entries']}, zero 5xx ({size})",
+                burst["exact"] and burst["server_errors_5xx"] == 0 and not burst["client_errors"],
+                f"statuses {burst['statuses']}, uses {burst['link_uses']}, participants "
+                f"{burst['participants']}, drained in {burst['drain_seconds']} s")
+    names = list(sizes)
+    if len(names) == 2:
+        small, large = (sizes[n]["routes"] for n in names)
+        for route in small:
+            if route == "ceiling":
+                continue
+            # Compared as ratios to each size's own ceiling: the machine's load drifts between
+            # the two sizes; the raw req/s ratio is shown too.
+            rel = large[route]["ratio"] / max(small[route]["ratio"], 1e-9)
+            raw = large[route]["rps"] / max(small[route]["rps"], 1e-9)
+            verdict(f"{route}: {names[1]} within {SIZE_TOLERANCE:.0%} of {names[0]}",
+                    rel >= 1 - SIZE_TOLERANCE,
+                    f"{rel:.2f} of the small ratio (raw req/s {raw:.2f}); queries "
+                    f"{small[route].get('queries')} vs {large[route].get('queries')}")
+        q_small, q_large = small["owner_room"]["queries"], large["owner_room"]["queries"]
+        verdict("owner_room: same number of queries at both sizes", q_small == q_large,
+                f"{q_small} vs {q_large} queries (200 waiting, 20 invitations, 3 links)")
+    return verdicts
+
+
+def print_table(sizes: dict) -> None:
+    names = list(sizes)
+    head = f"{'route':<11}"
+    for name in names:
+        head += (f" | {name + ' req/s':>17} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'q':>3}"
+                 f" {'cpu ms':>6}")
+    log("\n" + head)
+    log("-" * len(head))
+    for route, *_ in ROUTES:
+        row = f"{route:<11}"
+        for name in names:
+            r = sizes[name]["routes"][route]
+            row += (f" | {r['rps']:>17.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+                    f"{r['ratio']:>6.2f} {r.get('queries', ''):>3} {r.get('cpu_ms', ''):>6}")
+        log(row)
+    log("(ratio: req/s over the ceiling's, same size and run; q: SQL statements per request; "
+        "cpu ms: median CPU time of one request in-process, without gunicorn)")
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: 1 s per route, small and a reduced large database")
+    parser.add_argument("--sizes", help="comma separated: small, large, large-quick")
+    parser.add_argument("--duration", type=int, help="seconds per route (default 15; quick 1)")
+    parser.add_argument("--warmup", type=int, help="seconds of warm-up per route (default 2)")
+    parser.add_argument("--connections", type=int,
+                        help="wrk connections for the GETs (default 64; quick 16)")
+    parser.add_argument("--post-connections", type=int,
+                        help="wrk connections for the lobby POST (default 16; quick 8)")
+    parser.add_argument("--burst-entries", type=int,
+                        help="lobby entries at once on a link limited to half as many "
+                             "(default 1000; quick 200)")
+    parser.add_argument("--profile-repeat", type=int,
+                        help="requests per route timed in-process (default 50; quick 5)")
+    parser.add_argument("--out", type=Path, default=BENCH / "results.json")
+    parser.add_argument("--data-dir", type=Path, default=BENCH / "data")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="seed SQLite afresh instead of copying a cached seed")
+    plan = parser.parse_args(argv)
+    if plan.sizes is None:
+        plan.sizes = "small,large-quick" if plan.quick else "small,large"
+    plan.sizes = [s.strip() for s in plan.sizes.split(",") if s.strip()]
+    unknown = [s for s in plan.sizes if s not in seed.SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {unknown}; choose from {list(seed.SIZES)}")
+    if plan.duration is None:
+        plan.duration = 1 if plan.quick else 15
+    if plan.connections is None:
+        plan.connections = 16 if plan.quick else 64
+    if plan.post_connections is None:
+        plan.post_connections = 8 if plan.quick else 16
+    plan.prime_requests = 16 if plan.quick else 32
+    if plan.burst_entries is None:
+        plan.burst_entries = 200 if plan.quick else 1000
+    if plan.profile_repeat is None:
+        plan.profile_repeat = 5 if plan.quick else 50
+    if plan.warmup is None:
+        plan.warmup = 0 if plan.quick else 2
+    return plan
+
+
+def main(argv=None) -> int:
+    plan = parse_args(argv)
+    if shutil.which("wrk") is None:
+        log("wrk is not installed (apt-get install -y wrk): nothing measured.")
+        return 2
+    postgres = is_postgres(os.environ.get("DATABASE_URL", ""))
+    plan.data_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = plan.data_dir / f"run-{os.getpid()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    log(f"Guestgate benchmark: {'quick' if plan.quick else 'full'} run, "
+        f"{'PostgreSQL' if postgres else 'SQLite'}, wrk -t2 -c{plan.connections} "
+        f"(POST -c{plan.post_connections}), {plan.duration} s per route "
+        f"(+{plan.warmup} s warm-up), {os.cpu_count()} CPUs")
+    sizes = {}
+    failure = None
+    try:
+        for name in plan.sizes:
+            sizes[name] = run_size(seed.SIZES[name], plan, run_dir)
+    except Failure as exc:
+        failure = str(exc)
+        log(f"\nFAILED: {failure}")
+    finally:
+        if failure is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            log(f"(server logs kept in {run_dir})")
+    if failure is not None:
+        return 1
+
+    verdicts = evaluate(sizes, postgres)
+    print_table(sizes)
+    log("\nTargets:")
+    for v in verdicts:
+        log(f"  [{'met' if v['met'] else 'MISSED'}] {v['target']}: {v['detail']}")
+    burst_ok = all(v["met"] for v in verdicts if v["target"].startswith("burst"))
+    results = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "mode": "quick" if plan.quick else "full",
+        "database": "postgresql" if postgres else "sqlite",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_average": os.getloadavg()},
+        "server": {"command": "gunicorn --config python:portal.gunicorn_conf --workers "
+                              f"{WORKERS} --threads {THREADS} 'bench.app_bench:make_app()'",
+                   "worker_class": next(iter(sizes.values()))["worker_class"],
+                   "workers": WORKERS, "threads": THREADS},
+        "wrk": {"threads": 2, "connections": plan.connections,
+                "post_connections": plan.post_connections, "seconds": plan.duration,
+                "warmup_seconds": plan.warmup},
+        "routes": {name: what for name, what, *_ in ROUTES},
+        "sizes": sizes,
+        "targets": verdicts,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    plan.out.parent.mkdir(parents=True, exist_ok=True)
+    plan.out.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"\nWrote {plan.out} ({results['seconds']} s in all).")
+    return 0 if burst_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
