@@ -27,6 +27,7 @@ from .db import database
 from .extensions import limiter, login_manager
 from .forms import SignInForm, strip
 from .models import User
+from .web import public_url
 
 bp = Blueprint("auth", __name__)
 
@@ -171,7 +172,7 @@ def _forgot_email_key() -> str:
 def reset_url(user: User) -> str:
     token = tokens.timed_dumps(current_app.config["SECRET_KEYS"], tokens.RESET_SALT,
                                [user.id, user.password_version])
-    return current_app.config["BASE_URL"] + url_for("auth.reset_password", token=token)
+    return public_url("auth.reset_password", token=token)
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])

@@ -27,6 +27,7 @@ from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
+from .web import public_url
 
 bp = Blueprint("guest", __name__)
 
@@ -224,7 +225,7 @@ def calendar(room_id: int):
     if participant is None or result.denied:
         abort(403)
     room = participant.room
-    place_url = current_app.config["BASE_URL"] + url_for("guest.place", room_id=room.id)
+    place_url = public_url("guest.place", room_id=room.id)
     body = mail.icalendar_event(uid=f"guestgate-room-{room.id}@{mail.uid_host()}",
                                 title=room.title, starts_at=room.starts_at,
                                 ends_at=room.ends_at, description=room.description,

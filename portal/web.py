@@ -6,6 +6,7 @@ from importlib.resources import files
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     g,
     make_response,
     redirect,
@@ -49,6 +50,14 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
         super().__init__(map, fixed_digits, min, max, signed)
+
+
+def public_url(endpoint: str, **values) -> str:
+    """An address for people outside the app (emails, Copy link, calendar files): BASE_URL and
+    the route's path — never the request's Host header — and it works without a request too
+    (seed-demo)."""
+    path = current_app.url_map.bind("").build(endpoint, values)
+    return current_app.config["BASE_URL"] + path
 
 
 def is_htmx() -> bool:

@@ -190,12 +190,14 @@ def submit_lobby(port: int, path: str, cookie: str, csrf: str, name: str,
 
 @contextmanager
 def count_queries():
-    """The SQL statements peewee runs inside the block (peewee logs each one at DEBUG)."""
+    """The SQL statements peewee runs inside the block: it logs each one on the 'peewee' logger
+    at DEBUG (its connection pool logs on 'peewee.pool': not statements)."""
     statements: list[str] = []
 
     class Collect(logging.Handler):
         def emit(self, record):
-            statements.append(str(record.msg))
+            if record.name == "peewee":
+                statements.append(record.getMessage())
 
     logger = logging.getLogger("peewee")
     handler, level = Collect(logging.DEBUG), logger.level

@@ -2,16 +2,15 @@
 owner's room page makes one query per list, however many rows the lists hold."""
 
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from helpers import count_queries
 
 from portal.models import GuestLink, Invitation, Participant, Room, User
 from portal.timeutil import utcnow
@@ -57,28 +56,6 @@ def test_quick_benchmark_measures_every_route_and_the_burst_is_exact(tmp_path):
 
 # --- the owner's room page: queries per list, not per row ---------------------------------------
 
-@contextmanager
-def counting_queries():
-    """Every statement peewee sends is logged on the 'peewee' logger at DEBUG (its connection
-    pool logs on 'peewee.pool': not statements)."""
-    statements = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            if record.name == "peewee":
-                statements.append(record.getMessage())
-
-    logger = logging.getLogger("peewee")
-    handler, level = Collect(logging.DEBUG), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def _room_with(owner, links: int, invitations: int, waiting: int) -> Room:
     now = utcnow()
     room = Room.create(owner=owner, title=f"Room with {waiting} waiting", require_approval=True,
@@ -101,10 +78,10 @@ def test_owner_room_page_makes_one_query_per_list_not_one_per_row(client, db,
     small = _room_with(signed_in_owner, links=1, invitations=1, waiting=1)
     full = _room_with(signed_in_owner, links=3, invitations=20, waiting=200)
 
-    with counting_queries() as few:
+    with count_queries() as few:
         page = client.get(f"/rooms/{small.id}")
     assert page.status_code == 200
-    with counting_queries() as many:
+    with count_queries() as many:
         page = client.get(f"/rooms/{full.id}")
     assert page.status_code == 200
 

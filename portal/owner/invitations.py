@@ -28,7 +28,7 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import strip
 from ..models import ROLES, Invitation, Participant, Room, User
-from ..web import is_htmx
+from ..web import is_htmx, public_url
 from . import bp, owned_room
 from .rooms import ROOM_SECTIONS, room_context
 
@@ -77,11 +77,8 @@ def invitation_token(invitation: Invitation) -> str:
 
 
 def invitation_url(invitation: Invitation) -> str:
-    """The personal link: BASE_URL + the lobby's path. Never built from the Host header, and it
-    also works without a request (seed-demo)."""
-    path = current_app.url_map.bind("").build(
-        "guest.invite_lobby", {"token": invitation_token(invitation)})
-    return current_app.config["BASE_URL"] + path
+    """The personal link: a signed token with the invitation's version (reset bumps it)."""
+    return public_url("guest.invite_lobby", token=invitation_token(invitation))
 
 
 # --- inviting -----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    has_request_context,
     redirect,
     render_template,
     url_for,
@@ -27,7 +26,7 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import no_control_characters, strip
 from ..models import GuestLink, Room
-from ..web import is_htmx
+from ..web import is_htmx, public_url
 from . import bp, owned_room
 from .rooms import ROOM_SECTIONS, room_context
 
@@ -85,15 +84,11 @@ class LinkForm(FlaskForm):
 # --- what the section shows ---------------------------------------------------------------------
 
 def guest_link_url(link: GuestLink) -> str:
-    """The link a guest opens: built from BASE_URL (never from the Host header) and a signed
-    token, so it can be copied again at any time and dies when the link is deleted."""
+    """The link a guest opens: a signed token, so it can be copied again at any time and dies
+    when the link is deleted."""
     token = tokens.make_token(current_app.config["SECRET_KEYS"], tokens.LINK, link.id,
                               link.version)
-    if has_request_context():
-        path = url_for("guest.link_lobby", token=token)
-    else:  # seed-demo: no request, and a test request context would close the database
-        path = current_app.url_map.bind("localhost").build("guest.link_lobby", {"token": token})
-    return current_app.config["BASE_URL"] + path
+    return public_url("guest.link_lobby", token=token)
 
 
 # What the owner reads for a link, from the same decision guests get (so they never disagree).
