@@ -1,6 +1,6 @@
 """Response headers for every response, and the pages for errors, in one place."""
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from peewee import InterfaceError, OperationalError
@@ -30,6 +30,15 @@ ERROR_WORDS = {
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul():
+        # No browser sends NUL in a form or a query; PostgreSQL can't even store it. One clear
+        # 400 here instead of a surprise deep inside a query.
+        values = [*request.args.values(), *request.form.values()] \
+            if request.method in ("GET", "HEAD", "POST") else []
+        if any("\x00" in v for v in values) or "\x00" in request.path:
+            abort(400)
+
     @app.after_request
     def _headers(response):
         h = response.headers

@@ -530,7 +530,8 @@ def test_names_and_titles_never_inject_email_headers(app, fuzz_world, db):
         with_marker(["\r\nBcc: victim@example.org", "\nX-Evil: 1", "\r\n\r\n<x-body>",
                      "\rCc: c@example.org", "\u2028Bcc: v@example.org"]),
         st.text(max_size=40),
-    ).map(lambda s: s[:200])
+    # PostgreSQL can't store NUL in text at all (and the forms refuse it anyway).
+    ).map(lambda s: s[:200].replace("\x00", ""))
 
     @settings(FUZZ_SETTINGS, max_examples=EXAMPLES_PER_FORM // 2)
     @given(title=header_text, name=header_text, n=st.integers(0, 10**9),

@@ -152,3 +152,11 @@ class TestCsrf:
                                    headers={"HX-Request": "true"})
             assert response.status_code == 400, url
         assert client.get("/rooms/").status_code == 200  # still signed in
+
+
+def test_nul_anywhere_in_a_request_is_a_clear_400(client):
+    for response in (client.get("/sign-in?next=%00"),
+                     client.post("/sign-in", data={"email": "a\x00@example.com", "password": "x"}),
+                     client.get("/g/abc%00def")):
+        assert response.status_code == 400
+        assert "Something in the request wasn't right" in response.get_data(as_text=True)
