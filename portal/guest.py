@@ -27,7 +27,7 @@ from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
-from .web import public_url
+from .web import public_url, unchanged_since_last_poll
 
 bp = Blueprint("guest", __name__)
 
@@ -300,7 +300,7 @@ def _moderator_waiting(moderator: Participant, notice: str | None = None, status
     context = waiting.waiting_context(moderator.room, waiting_notice=notice,
                                       waiting_endpoints=MODERATOR_ENDPOINTS,
                                       waiting_by_owner=False)
-    if request.htmx and request.args.get("seen") == context["waiting_fingerprint"]:
+    if unchanged_since_last_poll(context["waiting_fingerprint"]):
         return make_response("", 204)
     if request.htmx:
         return render_template("owner/_waiting.html", room=moderator.room, **context), status

@@ -65,6 +65,12 @@ def is_htmx() -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+def unchanged_since_last_poll(fingerprint: str) -> bool:
+    """A polling section sends the fingerprint of what it shows as ?seen=; while it still
+    matches, the answer is 204 and htmx swaps nothing (focus and screen readers stay put)."""
+    return is_htmx() and request.args.get("seen") == fingerprint
+
+
 def fragment_or_page(fragment: str, page: str, **context):
     """The same URL answers htmx with the fragment and a plain browser with the whole page."""
     return render_template(fragment if is_htmx() else page, **context)

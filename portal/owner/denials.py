@@ -23,7 +23,7 @@ from ..auth import owner_required
 from ..db import database
 from ..decision import REASONS
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
-from ..web import fragment_or_page, is_htmx
+from ..web import fragment_or_page, is_htmx, unchanged_since_last_poll
 from . import bp, owned_room
 from .invitations import email_invitations, invitation_url, invite
 from .links import MAX_DAYS, MAX_USES, WholeNumberField
@@ -217,7 +217,7 @@ def _invitation(room: Room, invitation_id: int) -> Invitation:
 def denials_panel(room_id: int):
     room = owned_room(room_id)
     context = denials_context(room)
-    if is_htmx() and request.args.get("seen") == context["denial_fingerprint"]:
+    if unchanged_since_last_poll(context["denial_fingerprint"]):
         return make_response("", 204)
     if is_htmx():
         return render_template("owner/_denials.html", room=room, **context)

@@ -6,7 +6,7 @@ the page title ("(2 waiting) Room"), so owners notice a new guest without watchi
 
 import hashlib
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from peewee import JOIN
 
@@ -14,7 +14,7 @@ from .. import audit, timeutil
 from ..auth import owner_required
 from ..db import database
 from ..models import GuestLink, Participant, Room
-from ..web import fragment_or_page, is_htmx
+from ..web import fragment_or_page, is_htmx, unchanged_since_last_poll
 from . import bp, owned_room
 from .rooms import ROOM_SECTIONS, room_context
 
@@ -98,7 +98,7 @@ def decide_waiting(room: Room, participants: list[Participant], status: str,
 def waiting(room_id: int):
     room = owned_room(room_id)
     context = waiting_context(room)
-    if is_htmx() and request.args.get("seen") == context["waiting_fingerprint"]:
+    if unchanged_since_last_poll(context["waiting_fingerprint"]):
         return make_response("", 204)
     if is_htmx():
         return render_template("owner/_waiting.html", room=room, **context)
