@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -26,8 +27,9 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--size", default="small", choices=list(seed.SIZES))
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
+    parser.add_argument("--timing", action="store_true",
+                        help="no profiler: print the median and mean CPU ms of one request")
     args = parser.parse_args(argv)
-    from pyinstrument import Profiler
 
     tmp = Path(tempfile.mkdtemp(prefix="guestgate-profile-"))
     os.environ.setdefault("SECRET_KEY", SECRET_KEY)
@@ -84,20 +86,34 @@ def main(argv=None) -> int:
     handler = logging.Handler(logging.DEBUG)
     handler.emit = lambda record: record.name == "peewee" and statements.append(str(record.msg))
     logger = logging.getLogger("peewee")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     call()
     logger.removeHandler(handler)
+    logger.setLevel(level)  # left at DEBUG, every query would format a log record
     print(f"SQL of one {args.route} request ({len(statements)} statements):")
     for sql in statements:
         print("  ", sql[:300])
+
+    if args.timing:
+        times = []
+        for _ in range(args.requests):
+            started = time.process_time_ns()
+            call()
+            times.append(time.process_time_ns() - started)
+        times.sort()
+        print(f"{args.route}: median {times[len(times) // 2] / 1e6:.3f} ms, "
+              f"mean {sum(times) / len(times) / 1e6:.3f} ms CPU over {len(times)} requests")
+        return 0
+    from pyinstrument import Profiler
 
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for _ in range(args.requests):
         call()
     profiler.stop()
-    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("SHOW_ALL"))))
     if args.html:
         args.html.write_text(profiler.output_html())
     return 0

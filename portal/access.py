@@ -10,7 +10,7 @@ from flask_login import current_user
 from peewee import JOIN
 
 from . import decision, denials, tokens
-from .db import database
+from .db import database, prepared
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
 from .models import ROLE_RANK, DomainRule, GuestLink, Invitation, Participant, Room, User
@@ -55,13 +55,19 @@ def open_door(kind: str, token: str) -> Door | None:
         return None
     obj_id, version = parsed
     if kind == tokens.LINK:
-        link = GuestLink.select(GuestLink, Room).join(Room).where(GuestLink.id == obj_id).first()
+        link = _LINK_WITH_ROOM.first(link_id=obj_id)
         return Door(kind, version, room=link.room, link=link) if link else None
-    invitation = (Invitation.select(Invitation, Room, User).join(Room)
-                  .switch(Invitation).join(User).where(Invitation.id == obj_id).first())
+    invitation = _INVITATION_WITH_ROOM_AND_USER.first(invitation_id=obj_id)
     if invitation is None:
         return None
     return Door(kind, version, room=invitation.room, invitation=invitation)
+
+
+_LINK_WITH_ROOM = prepared(lambda link_id: GuestLink.select(GuestLink, Room).join(Room)
+                           .where(GuestLink.id == link_id).limit(1))
+_INVITATION_WITH_ROOM_AND_USER = prepared(
+    lambda invitation_id: Invitation.select(Invitation, Room, User).join(Room)
+    .switch(Invitation).join(User).where(Invitation.id == invitation_id).limit(1))
 
 
 def room_facts(room: Room) -> RoomFacts:
@@ -107,7 +113,9 @@ def decide_for(door: Door, participant: Participant | None = None,
         email_for_domain = door.invitation.email
     visitor = Visitor(device=device_id(),
                       participant_status=participant.status if participant else None,
-                      email_typed=email_typed, signed_in_email=signed_in_email(),
+                      email_typed=email_typed,
+                      # only invitations ask who is signed in (a shared link never does)
+                      signed_in_email=signed_in_email() if door.invitation is not None else None,
                       domain_allowed=email_domain_allowed(email_for_domain))
     if door.link is not None:
         return decision.decide(utcnow(), visitor, room_facts(door.room), link=link_facts(door.link))
@@ -177,22 +185,26 @@ def enter(door: Door, name: str, email: str) -> Participant:
                                   decided_at=now if status == "admitted" else None)
 
 
+_PRESENCE = prepared(
+    lambda room_id, device: Participant.select(Participant, Room, GuestLink, Invitation, User)
+    # Room by the constant: joining on participant.room_id would lead SQLite to the room index
+    # and walk every participant of the room, not this device's few rows.
+    .join(Room, on=(Room.id == room_id))
+    .switch(Participant)
+    .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+    .switch(Participant)
+    .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+    .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
+    .where((Participant.room == room_id) & (Participant.device == device)
+           & (Participant.status != "left"))
+    .order_by(Participant.id.desc())
+    .limit(1))
+
+
 def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
     """This browser's presence in a room, and the door it came through (for deciding again):
-    one indexed query, since waiting guests ask this every few seconds."""
-    row = (Participant.select(Participant, Room, GuestLink, Invitation, User)
-           # Room by the constant: joining on participant.room_id would lead SQLite to the
-           # room index and walk every participant of the room, not this device's few rows.
-           .join(Room, on=(Room.id == room_id))
-           .switch(Participant)
-           .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-           .switch(Participant)
-           .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
-           .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
-           .where((Participant.room == room_id) & (Participant.device == device_id())
-                  & (Participant.status != "left"))
-           .order_by(Participant.id.desc())
-           .first())
+    one indexed query, prepared, since waiting guests ask this every few seconds."""
+    row = _PRESENCE.first(room_id=room_id, device=device_id())
     if row is None:
         return None, None
     room = row.room

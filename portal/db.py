@@ -1,12 +1,13 @@
 """The one place for the database: a deferred peewee database chosen from DATABASE_URL,
 per-request connections, schema creation and upgrades, and the `init-db` command."""
 
+import inspect
 from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
 import click
 from flask import Flask
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import DatabaseProxy, SqliteDatabase, Value
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -64,6 +65,88 @@ def discard_connection() -> None:
 
 def is_sqlite() -> bool:
     return isinstance(database.obj, SqliteDatabase)
+
+
+# --- prepared queries --------------------------------------------------------------------------
+# peewee builds a query's SQL text anew on every execution, walking its whole expression tree:
+# for the five-table join a waiting guest's poll makes, that walk costs several times more than
+# SQLite takes to answer. The hottest lookups are therefore built once per kind of database,
+# with named placeholders, and then run with new parameters; peewee still turns the rows into
+# models (with their joined relations), exactly as the query would have.
+
+
+class Placeholder:
+    """Where a prepared query's parameter goes; see `prepared`."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Placeholder({self.name!r})"
+
+
+class Prepared:
+    """A select, update or delete whose SQL text is built once per database class and reused.
+
+    `build` takes the parameters as keyword arguments and returns the peewee query; it is called
+    once with placeholders, so it must use them only as values (never in Python logic). Values
+    are passed to the database as given: ints and strs, the types the columns hold."""
+
+    # What a peewee cursor wrapper learns from the first row of a result (columns, converters,
+    # how joined rows nest): the same for every run of the same SQL, so it is learnt once.
+    _PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
+
+    def __init__(self, build):
+        self._build = build
+        self._names = tuple(inspect.signature(build).parameters)
+        self._compiled: dict[type, tuple] = {}
+
+    def _compile(self):
+        kind = type(database.obj)
+        compiled = self._compiled.get(kind)
+        if compiled is None:
+            query = self._build(**{name: Value(Placeholder(name), converter=False)
+                                   for name in self._names})
+            sql, params = query.sql()
+            compiled = self._compiled[kind] = [query, sql, tuple(params), None]
+        return compiled
+
+    def _run(self, values: dict):
+        compiled = self._compile()
+        params = [values[p.name] if isinstance(p, Placeholder) else p for p in compiled[2]]
+        return compiled, database.execute_sql(compiled[1], params)
+
+    def first(self, **values):
+        """The first row as the query itself would return it (a model with its joined
+        relations), or None."""
+        compiled, cursor = self._run(values)
+        try:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            # ModelSelect's own cursor wrapper turns the row into models; tests/test_db.py
+            # pins the peewee API this relies on (_get_cursor_wrapper, initialize, process_row).
+            wrapper = compiled[0]._get_cursor_wrapper(cursor)
+            learnt = compiled[3]
+            if learnt is None:
+                wrapper.initialize()
+                compiled[3] = {k: v for k, v in vars(wrapper).items()
+                               if k not in self._PER_CURSOR}
+            else:
+                vars(wrapper).update(learnt)
+            return wrapper.process_row(row)
+        finally:
+            cursor.close()
+
+    def execute(self, **values) -> int:
+        """For an update or delete: how many rows it changed."""
+        _compiled, cursor = self._run(values)
+        return database.rows_affected(cursor)
+
+
+def prepared(build) -> Prepared:
+    return Prepared(build)
 
 
 # --- schema versions ---------------------------------------------------------------------------
