@@ -164,3 +164,59 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, databa
         assert_upgraded_with_rows_kept()
     finally:
         _close_all()
+
+
+# --- prepared queries ----------------------------------------------------------------------------
+
+def _guest_through_an_invitation():
+    from portal.models import GuestLink, Invitation, Participant
+
+    owner = User.create(email="owner@example.com", password_hash="x", access="broadcaster")
+    room = Room.create(owner=owner, title="Prepared", starts_at=datetime(2030, 1, 1, 10),
+                       ends_at=datetime(2030, 1, 1, 11))
+    invited = User.create(email="ada@example.com", password_hash="x")
+    invitation = Invitation.create(room=room, user=invited, email=invited.email,
+                                   role="moderator")
+    link = GuestLink.create(room=room, name="Spare", max_uses=1)
+    participant = Participant.create(room=room, invitation=invitation, name="Ada",
+                                     email=invited.email, role="moderator",
+                                     status="admitted", device="device-1")
+    return room, invitation, link, participant
+
+
+def test_a_prepared_select_returns_what_the_query_itself_would(app, db):
+    """Same row, same joined models, same types, on SQLite and PostgreSQL; and one statement."""
+    from helpers import count_queries
+
+    from portal.access import _PRESENCE
+
+    room, invitation, _link, participant = _guest_through_an_invitation()
+    direct = _PRESENCE._build(room_id=room.id, device="device-1").first()
+    for _ in range(2):  # the second run uses what the first one learnt
+        with count_queries() as statements:
+            row = _PRESENCE.first(room_id=room.id, device="device-1")
+        assert len(statements) == 1
+        assert row.id == direct.id == participant.id
+        assert row.__data__ == direct.__data__
+        assert row.room.__data__ == direct.room.__data__ and row.room.title == "Prepared"
+        assert row.room.starts_at == datetime(2030, 1, 1, 10)  # a datetime, not text
+        assert row.invitation.id == invitation.id and row.invitation.role == "moderator"
+        assert row.invitation.user.email == "ada@example.com"
+        assert row.link is None  # the outer join found no link
+        assert not row.is_dirty()
+    assert _PRESENCE.first(room_id=room.id, device="another-device") is None
+    assert _PRESENCE.first(room_id=room.id + 1, device="device-1") is None
+    # New parameters, new answer: nothing of the first run's values is kept.
+    participant.status = "left"
+    participant.save()
+    assert _PRESENCE.first(room_id=room.id, device="device-1") is None
+
+
+def test_a_prepared_update_says_how_many_rows_it_changed(app, db):
+    from portal.models import _CLAIM_LINK, GuestLink
+
+    _room, _invitation, link, _participant = _guest_through_an_invitation()
+    assert _CLAIM_LINK.execute(link_id=link.id) == 1
+    assert _CLAIM_LINK.execute(link_id=link.id) == 0  # max_uses=1: used up
+    assert _CLAIM_LINK.execute(link_id=link.id + 100) == 0
+    assert GuestLink.get_by_id(link.id).uses == 1
