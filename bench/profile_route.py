@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--size", default="small", choices=list(seed.SIZES))
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
+    parser.add_argument("--all", action="store_true",
+                        help="show every frame, the libraries' too")
     parser.add_argument("--timing", action="store_true",
                         help="no profiler: print the median and mean CPU ms of one request")
     args = parser.parse_args(argv)
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
     for _ in range(args.requests):
         call()
     profiler.stop()
-    print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("SHOW_ALL"))))
+    print(profiler.output_text(unicode=True, color=False, show_all=args.all))
     if args.html:
         args.html.write_text(profiler.output_html())
     return 0

@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlparse
 
 import click
 from flask import Flask
-from peewee import DatabaseProxy, SqliteDatabase, Value
+from peewee import DatabaseProxy, Insert, SqliteDatabase, Value
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -117,25 +117,37 @@ class Prepared:
         params = [values[p.name] if isinstance(p, Placeholder) else p for p in compiled[2]]
         return compiled, database.execute_sql(compiled[1], params)
 
+    def _wrapper(self, compiled, cursor):
+        """ModelSelect's own cursor wrapper, which turns rows into models (or dicts, tuples),
+        taught once what it learns from a result's columns. tests/test_db.py pins the peewee
+        API this relies on (_get_cursor_wrapper, initialize, process_row)."""
+        wrapper = compiled[0]._get_cursor_wrapper(cursor)
+        learnt = compiled[3]
+        if learnt is None:
+            wrapper.initialize()
+            compiled[3] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
+        else:
+            vars(wrapper).update(learnt)
+        return wrapper
+
     def first(self, **values):
         """The first row as the query itself would return it (a model with its joined
         relations), or None."""
         compiled, cursor = self._run(values)
         try:
             row = cursor.fetchone()
-            if row is None:
-                return None
-            # ModelSelect's own cursor wrapper turns the row into models; tests/test_db.py
-            # pins the peewee API this relies on (_get_cursor_wrapper, initialize, process_row).
-            wrapper = compiled[0]._get_cursor_wrapper(cursor)
-            learnt = compiled[3]
-            if learnt is None:
-                wrapper.initialize()
-                compiled[3] = {k: v for k, v in vars(wrapper).items()
-                               if k not in self._PER_CURSOR}
-            else:
-                vars(wrapper).update(learnt)
-            return wrapper.process_row(row)
+            return None if row is None else self._wrapper(compiled, cursor).process_row(row)
+        finally:
+            cursor.close()
+
+    def all(self, **values) -> list:
+        compiled, cursor = self._run(values)
+        try:
+            rows = cursor.fetchall()
+            if not rows:
+                return []
+            wrapper = self._wrapper(compiled, cursor)
+            return [wrapper.process_row(row) for row in rows]
         finally:
             cursor.close()
 
@@ -143,6 +155,15 @@ class Prepared:
         """For an update or delete: how many rows it changed."""
         _compiled, cursor = self._run(values)
         return database.rows_affected(cursor)
+
+    def insert(self, **values) -> int:
+        """For an insert of one row: the new row's id. Pass every column the insert names:
+        defaults were fixed when it was built, so a callable default (a time) must be a
+        parameter."""
+        _compiled, cursor = self._run(values)
+        if database.returning_clause:  # PostgreSQL: peewee's insert ends RETURNING its id
+            return cursor.fetchone()[0]
+        return database.last_insert_id(cursor, Insert.SIMPLE)
 
 
 def prepared(build) -> Prepared:

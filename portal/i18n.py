@@ -1,8 +1,12 @@
 """Languages of the guest path (Flask-Babel): the browser's Accept-Language decides, a switch on
 the page overrides it for the session. Dates and times are formatted for the locale."""
 
+from datetime import datetime
+from functools import lru_cache
+
+from babel import dates
 from flask import Flask, request, session
-from flask_babel import Babel, format_date, format_time, get_locale
+from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l  # noqa: F401  (re-exported for forms)
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
@@ -25,6 +29,13 @@ def switch_url(code: str) -> str:
     return f"{request.path}?{urlencode(args)}"
 
 
+@lru_cache(maxsize=4096)
+def _written(utc: datetime, locale: str) -> str:
+    """Every guest of a room sees the same start time: written once per language."""
+    return f"{dates.format_date(utc, 'full', locale=locale)}, " \
+        f"{dates.format_time(utc, 'short', locale=locale)} UTC"
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, default_domain="messages",
                    default_translation_directories="translations")
@@ -41,7 +52,7 @@ def init_app(app: Flask) -> None:
         guest's own zone when it runs)."""
         if utc is None:
             return ""
-        return f"{format_date(utc, 'full')}, {format_time(utc, 'short', rebase=False)} UTC"
+        return _written(utc, str(get_locale() or "en"))
 
     @app.context_processor
     def _languages():

@@ -220,3 +220,33 @@ def test_a_prepared_update_says_how_many_rows_it_changed(app, db):
     assert _CLAIM_LINK.execute(link_id=link.id) == 0  # max_uses=1: used up
     assert _CLAIM_LINK.execute(link_id=link.id + 100) == 0
     assert GuestLink.get_by_id(link.id).uses == 1
+
+
+def test_a_prepared_insert_writes_every_named_column_and_returns_the_id(app, db):
+    from portal.access import _NEW_PARTICIPANT
+    from portal.models import Participant
+
+    room, _invitation, link, _participant = _guest_through_an_invitation()
+    ids = []
+    for minute in (1, 2):  # nothing of the first row is kept for the second
+        at = datetime(2030, 1, 1, 9, minute)
+        ids.append(_NEW_PARTICIPANT.insert(
+            room=room.id, link=link.id, invitation=None, name=f"Guest {minute}",
+            email=f"g{minute}@example.com", role="viewer", status="waiting",
+            device=f"device-{minute}0", door_version=3, created_at=at, updated_at=at,
+            decided_at=None))
+    assert ids[1] == ids[0] + 1
+    row = Participant.get_by_id(ids[1])
+    assert (row.name, row.email, row.status, row.door_version, row.link_id) == (
+        "Guest 2", "g2@example.com", "waiting", 3, link.id)
+    assert row.created_at == datetime(2030, 1, 1, 9, 2) and row.decided_at is None
+
+
+def test_prepared_rules_list_every_row(app, db):
+    from portal.access import domain_rules
+    from portal.models import DomainRule
+
+    assert domain_rules() == []
+    DomainRule.create(domain="example.com", mode="allow")
+    DomainRule.create(domain="spam.test", mode="block")
+    assert sorted(domain_rules()) == [("example.com", "allow"), ("spam.test", "block")]
