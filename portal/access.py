@@ -5,7 +5,7 @@ Views call `open_door` (a token from a URL) or `current_presence` (the guest's c
 
 from dataclasses import dataclass
 
-from flask import current_app, session
+from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN
 
@@ -44,6 +44,7 @@ def device_id() -> str:
         device = new_device_id()
         session["device"] = device
         session.permanent = True
+        g.new_device = True  # minted just now: it has no presence anywhere yet
     return device
 
 
@@ -156,7 +157,7 @@ def enter(door: Door, name: str, email: str) -> Participant:
     device = device_id()
     now = utcnow()
     with database.atomic():
-        existing = Participant.current(door.room.id, device)
+        existing = None if g.get("new_device") else Participant.current(door.room.id, device)
         if door.link is not None:
             if not door.link.claim():
                 raise UsedUp()
