@@ -87,11 +87,12 @@ class Placeholder:
 
 
 class Prepared:
-    """A select, update or delete whose SQL text is built once per database class and reused.
+    """A query whose SQL text is built once per database class and reused: `first` and `all`
+    for a select, `execute` for an update or delete, `insert` for an insert of one row.
 
     `build` takes the parameters as keyword arguments and returns the peewee query; it is called
     once with placeholders, so it must use them only as values (never in Python logic). Values
-    are passed to the database as given: ints and strs, the types the columns hold."""
+    are passed to the database as given, unconverted: ints, strs, datetimes and None."""
 
     # What a peewee cursor wrapper learns from the first row of a result (columns, converters,
     # how joined rows nest): the same for every run of the same SQL, so it is learnt once.
@@ -100,7 +101,8 @@ class Prepared:
     def __init__(self, build):
         self._build = build
         self._names = tuple(inspect.signature(build).parameters)
-        self._compiled: dict[type, tuple] = {}
+        # per database class: [query, sql, parameter template, what the wrapper learnt]
+        self._compiled: dict[type, list] = {}
 
     def _compile(self):
         kind = type(database.obj)
