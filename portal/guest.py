@@ -16,11 +16,11 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, mail, tickets, tokens
+from . import access, decision, emails, mail, pagecache, tickets, tokens
 from .access import Door
 from .decision import REASONS
 from .extensions import limiter
@@ -154,8 +154,14 @@ def _config(key: str) -> str:
 def _lobby_page(door: Door, form: LobbyForm, token: str, status: int = 200):
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
-    return render_template("guest/lobby.html", room=door.room, form=form, action=action,
-                           personal=door.invitation is not None), status
+    room, personal = door.room, door.invitation is not None
+    context = {"room": room, "form": form, "action": action, "personal": personal}
+    if status == 200 and pagecache.applies():
+        # Everything the page shows: its address (token, ?lang), language, and room facts.
+        key = (request.full_path, str(get_locale()), room.title, room.starts_at, personal,
+               "email" in form)
+        return pagecache.render(key, "guest/lobby.html", **context)
+    return render_template("guest/lobby.html", **context), status
 
 
 def _presence_or_none(room_id: int):
