@@ -73,13 +73,22 @@ def _is_email_mismatch(response) -> bool:
 
 @bp.route("/g/<token>", methods=["GET", "POST"], endpoint="link_lobby")
 @bp.route("/i/<token>", methods=["GET", "POST"], endpoint="invite_lobby")
-@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_IP"), methods=["POST"])
-@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_LINK"), methods=["POST"],
-               key_func=_lobby_limit_key)
-# Wrong emails typed on one invitation: only mismatches count, so guessing is slow.
-@limiter.limit(lambda: _config("EMAIL_MATCH_LIMIT"), methods=["POST"],
-               key_func=_email_match_key, deduct_when=_is_email_mismatch)
 def lobby(token: str):
+    # Only submissions are limited; a GET (the whole audience opening the link) doesn't even
+    # evaluate the limits.
+    return _submitted_lobby(token) if request.method == "POST" else _lobby(token)
+
+
+@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_IP"))
+@limiter.limit(lambda: _config("LOBBY_LIMIT_PER_LINK"), key_func=_lobby_limit_key)
+# Wrong emails typed on one invitation: only mismatches count, so guessing is slow.
+@limiter.limit(lambda: _config("EMAIL_MATCH_LIMIT"), key_func=_email_match_key,
+               deduct_when=_is_email_mismatch)
+def _submitted_lobby(token: str):
+    return _lobby(token)
+
+
+def _lobby(token: str):
     kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
     door = access.open_door(kind, token)
     if door is None:

@@ -40,7 +40,8 @@ def test_lobby_submissions_per_ip(app, room):
         assert guest.post(url, data={"name": "A", "email": f"a{i}@example.com"}).status_code \
             == 303
     assert_429(app.test_client().post(url, data={"name": "A", "email": "z@example.com"}))
-    assert app.test_client().get(url).status_code == 200  # opening the link isn't limited
+    # Opening the link isn't limited, however often, from the same address.
+    assert [app.test_client().get(url).status_code for _ in range(10)] == [200] * 10
     assert GuestLink.get_by_id(link.id).uses == 3
 
 
