@@ -6,7 +6,6 @@ pyinstrument (`pip install pyinstrument`) and prints the call tree, plus the SQL
 Routes: ceiling, lobby_get, lobby_post, status, guest_room, owner_room."""
 
 import argparse
-import logging
 import os
 import re
 import sys
@@ -16,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from . import client, seed
-from .run import ROUTES, SECRET_KEY
+from .run import ROUTES, SECRET_KEY, QueryCounter
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -84,16 +83,9 @@ def main(argv=None) -> int:
     for _ in range(5):
         assert call().status_code == expected
 
-    statements = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = lambda record: record.name == "peewee" and statements.append(str(record.msg))
-    logger = logging.getLogger("peewee")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    call()
-    logger.removeHandler(handler)
-    logger.setLevel(level)  # left at DEBUG, every query would format a log record
+    with QueryCounter().counting() as counter:
+        call()
+    statements = counter.statements
     print(f"SQL of one {args.route} request ({len(statements)} statements):")
     for sql in statements:
         print("  ", sql[:300])

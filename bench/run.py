@@ -253,11 +253,15 @@ class QueryCounter(logging.Handler):
 
     def __init__(self):
         super().__init__(logging.DEBUG)
-        self.count = 0
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
 
     def emit(self, record):
         if record.name == "peewee":
-            self.count += 1
+            self.statements.append(record.getMessage())
 
     @contextlib.contextmanager
     def counting(self):
@@ -265,12 +269,12 @@ class QueryCounter(logging.Handler):
         old_level = logger.level
         logger.addHandler(self)
         logger.setLevel(logging.DEBUG)
-        self.count = 0
+        self.statements = []
         try:
             yield self
         finally:
             logger.removeHandler(self)
-            logger.setLevel(old_level)
+            logger.setLevel(old_level)  # left at DEBUG, every query would format a log record
 
 
 def profile_routes(database_url: str, requests: dict, repeat: int) -> dict:
