@@ -622,20 +622,16 @@ def parse_args(argv):
     unknown = [s for s in plan.sizes if s not in seed.SIZES]
     if unknown:
         parser.error(f"unknown size(s) {unknown}; choose from {list(seed.SIZES)}")
-    if plan.duration is None:
-        plan.duration = 1 if plan.quick else 15
-    if plan.connections is None:
-        plan.connections = 16 if plan.quick else 64
-    if plan.post_connections is None:
-        plan.post_connections = 8 if plan.quick else 16
-    plan.prime_requests = 16 if plan.quick else 32
-    if plan.burst_entries is None:
-        plan.burst_entries = 200 if plan.quick else 1000
-    if plan.profile_repeat is None:
-        plan.profile_repeat = 5 if plan.quick else 50
-    if plan.warmup is None:
-        plan.warmup = 0 if plan.quick else 2
+    for name, (quick, full) in DEFAULTS.items():
+        if getattr(plan, name, None) is None:
+            setattr(plan, name, quick if plan.quick else full)
     return plan
+
+
+# What each option is when not given: (with --quick, without).
+DEFAULTS = {"duration": (1, 15), "connections": (16, 64), "post_connections": (8, 16),
+            "prime_requests": (16, 32), "burst_entries": (200, 1000), "profile_repeat": (5, 50),
+            "warmup": (0, 2)}
 
 
 def main(argv=None) -> int:
