@@ -2,22 +2,18 @@
 rotation (OLD_SECRET_KEYS) keeps guests in their rooms."""
 
 import time
-from datetime import timedelta
 
 import pytest
+from invite_helpers import make_room
 from itsdangerous import TimestampSigner
 
 from portal import create_app, tokens
-from portal.models import GuestLink, Participant, Room
-from portal.timeutil import utcnow
+from portal.models import GuestLink, Participant
 
 
 @pytest.fixture
 def room(db, owner):
-    now = utcnow()
-    return Room.create(owner=owner, title="Round-table", require_approval=True,
-                       guest_access_enabled=True, starts_at=now - timedelta(minutes=5),
-                       ends_at=now + timedelta(hours=1))
+    return make_room(owner, require_approval=True, guest_access_enabled=True)
 
 
 def _enter(app, room, email="ada@example.com"):
