@@ -15,6 +15,7 @@ from flask import current_app, render_template, request
 from flask_wtf.csrf import generate_csrf
 
 MAX_PAGES = 512
+_STORE = "guestgate_first_visit_pages"
 _MARKER = f"csrf-token-{token_hex(16)}"  # no page can contain it by chance
 
 
@@ -25,8 +26,10 @@ def applies() -> bool:
 def render(key: tuple, template: str, **context) -> str:
     """The page for `key`: rendered now if it isn't kept yet, with this visitor's CSRF token."""
     token = generate_csrf()
-    pages, lock = current_app.extensions.setdefault(
-        "guestgate_first_visit_pages", (OrderedDict(), threading.Lock()))
+    store = current_app.extensions.get(_STORE)
+    if store is None:  # the app's first such page
+        store = current_app.extensions.setdefault(_STORE, (OrderedDict(), threading.Lock()))
+    pages, lock = store
     with lock:
         page = pages.get(key)
         if page is not None:
