@@ -111,15 +111,15 @@ def decide_for(door: Door, participant: Participant | None = None,
                email_typed: str | None = None) -> Decision:
     """The decision for this door and this browser: `participant` is the browser's presence
     through this door, if any; `email_typed` what the lobby form submitted, if anything."""
+    # Only invitations ask who is signed in (a shared link never does).
+    signed_in = signed_in_email() if door.invitation is not None else None
     email_for_domain = email_typed
     if email_for_domain is None and door.invitation is not None \
-            and signed_in_email() == door.invitation.email:
+            and signed_in == door.invitation.email:
         email_for_domain = door.invitation.email
     visitor = Visitor(device=device_id(),
                       participant_status=participant.status if participant else None,
-                      email_typed=email_typed,
-                      # only invitations ask who is signed in (a shared link never does)
-                      signed_in_email=signed_in_email() if door.invitation is not None else None,
+                      email_typed=email_typed, signed_in_email=signed_in,
                       domain_allowed=email_domain_allowed(email_for_domain))
     if door.link is not None:
         return decision.decide(utcnow(), visitor, room_facts(door.room), link=link_facts(door.link))
