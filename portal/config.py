@@ -74,7 +74,7 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_OUTBOX": str(instance_path / "outbox"),
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "local://"),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),

@@ -1,4 +1,4 @@
-"""Rate limits (Flask-Limiter, memory storage here): lobby submissions per IP and per link,
+"""Rate limits (Flask-Limiter, the local:// storage here): lobby submissions per IP and per link,
 email-match tries per invitation, sign-in. The 429 page is in the product's style and says when
 to try again."""
 
@@ -8,7 +8,9 @@ import pytest
 from helpers import make_user, text_of
 
 from portal import tokens
+from portal.extensions import limiter
 from portal.models import GuestLink, Invitation, Room
+from portal.ratelimit import LocalStorage
 from portal.timeutil import utcnow
 
 
@@ -75,3 +77,9 @@ def test_sign_in_is_limited(app, room):
              .status_code for _ in range(11)]
     assert codes[:10] == [401] * 10
     assert_429(client.post("/sign-in", data={"email": "x@example.com", "password": "wrong"}))
+
+
+def test_counters_live_in_this_process_without_a_timer_thread(app):
+    # The default storage is local:// (portal/ratelimit.py); the tests above ran on it.
+    assert app.config["RATELIMIT_STORAGE_URI"] == "local://"
+    assert isinstance(limiter.storage, LocalStorage)

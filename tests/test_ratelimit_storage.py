@@ -1,0 +1,81 @@
+"""The local:// rate-limit storage (portal/ratelimit.py): fixed windows that end on time, expired
+counters dropped as requests come by, and no thread started for any of it (limits' memory://
+starts a timer thread whenever a counter moves)."""
+
+import threading
+
+import pytest
+
+from portal import ratelimit
+from portal.ratelimit import LocalStorage
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(ratelimit.time, "time", clock.time)
+    return clock
+
+
+def test_counts_within_a_window_and_starts_again_after_it(clock):
+    storage = LocalStorage()
+    assert [storage.incr("ip:1", 60) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("ip:1") == 3
+    assert storage.get_expiry("ip:1") == clock.now + 60
+    clock.now += 59.9
+    assert storage.incr("ip:1", 60) == 4  # the window began at the first hit, not the last
+    clock.now += 0.1
+    assert storage.get("ip:1") == 0
+    assert storage.get_expiry("ip:1") == clock.now  # no window: resets now
+    assert storage.incr("ip:1", 60, amount=2) == 2
+
+
+def test_keys_are_counted_apart_and_cleared_alone(clock):
+    storage = LocalStorage()
+    storage.incr("a", 60)
+    storage.incr("b", 60)
+    storage.incr("b", 60)
+    storage.clear("b")
+    assert (storage.get("a"), storage.get("b")) == (1, 0)
+    assert storage.reset() == 1
+    assert storage.get("a") == 0
+
+
+def test_expired_counters_are_dropped_by_later_hits(clock):
+    storage = LocalStorage()
+    for i in range(1000):  # one counter per guest address, say
+        storage.incr(f"ip:{i}", 60)
+    assert storage.kept() == 1000
+    clock.now += 61
+    storage.incr("ip:new", 60)
+    assert storage.kept() == 1  # only the live one is kept
+    clock.now += 0.5
+    storage.incr("ip:other", 60)
+    assert storage.kept() == 2  # nothing expired: nothing to drop
+
+
+def test_no_thread_is_started_by_hits_and_threads_share_one_count():
+    storage = LocalStorage()
+    before = threading.active_count()
+    for _ in range(100):
+        storage.incr("lobby", 60)
+    assert threading.active_count() == before
+
+    def hit():
+        for _ in range(500):
+            storage.incr("shared", 60)
+
+    workers = [threading.Thread(target=hit) for _ in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert storage.get("shared") == 2000  # no hit lost between threads
