@@ -101,11 +101,8 @@ def _lobby(token: str):
             return denied_page(result, door, inside.email)
         return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
-    form = LobbyForm()
     personal = door.invitation is not None
-    ask_email = not personal or door.room.require_email_match
-    if personal and not ask_email:
-        del form.email  # Socialive's way: the personal link itself is the proof
+    ask_email = _asks_email(door)
 
     result = access.decide_for(door)
     if result.outcome == decision.SIGN_IN:
@@ -117,9 +114,11 @@ def _lobby(token: str):
     signed_in_as_invited = personal and current_user.is_authenticated \
         and current_user.email == door.invitation.email
     if request.method == "GET" and not signed_in_as_invited:
+        form = None
         if personal and not ask_email and current_user.is_authenticated:
+            form = _lobby_form(door)
             form.name.data = current_user.name
-        return _lobby_page(door, form, token)
+        return _lobby_page(door, token, form)
 
     # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
     # what was typed, then consume one use atomically.
@@ -127,8 +126,9 @@ def _lobby(token: str):
         name = current_user.name or door.invitation.email.split("@")[0]
         email = door.invitation.email
     else:
+        form = _lobby_form(door)
         if not form.validate_on_submit():
-            return _lobby_page(door, form, token, status=422)
+            return _lobby_page(door, token, form, status=422)
         name = form.name.data
         email = form.email.data if ask_email else door.invitation.email
     result = access.decide_for(door, email_typed=email)
@@ -138,7 +138,7 @@ def _lobby(token: str):
             access.record_denial(result, door, email)
             mismatch = REASONS[result.reason]
             form.email.errors = [gettext(mismatch.title) + "."]
-            return _lobby_page(door, form, token, status=403)
+            return _lobby_page(door, token, form, status=403)
         return denied_page(result, door, email)
     try:
         access.enter(door, name, email)
@@ -160,17 +160,33 @@ def _config(key: str) -> str:
     return current_app.config[key]
 
 
-def _lobby_page(door: Door, form: LobbyForm, token: str, status: int = 200):
+def _asks_email(door: Door) -> bool:
+    return door.invitation is None or door.room.require_email_match
+
+
+def _lobby_form(door: Door) -> LobbyForm:
+    form = LobbyForm()
+    if not _asks_email(door):
+        del form.email  # Socialive's way: the personal link itself is the proof
+    return form
+
+
+def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: int = 200):
+    """The lobby with `form` (its errors, what was typed), or with a new, empty form."""
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
     room, personal = door.room, door.invitation is not None
-    context = {"room": room, "form": form, "action": action, "personal": personal}
-    if status == 200 and pagecache.applies():
+
+    def context() -> dict:
+        return {"room": room, "form": form or _lobby_form(door), "action": action,
+                "personal": personal}
+
+    if form is None and pagecache.applies():
         # Everything the page shows: its address (token, ?lang), language, and room facts.
         key = (request.full_path, str(get_locale()), room.title, room.starts_at, personal,
-               "email" in form)
-        return pagecache.render(key, "guest/lobby.html", **context)
-    return render_template("guest/lobby.html", **context), status
+               _asks_email(door))
+        return pagecache.render(key, "guest/lobby.html", context)
+    return render_template("guest/lobby.html", **context()), status
 
 
 def _presence_or_none(room_id: int):

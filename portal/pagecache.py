@@ -9,6 +9,7 @@ made for every request before this; only the HTML is shared."""
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from secrets import token_hex
 
 from flask import current_app, render_template, request
@@ -23,8 +24,9 @@ def applies() -> bool:
     return request.method == "GET" and not request.cookies
 
 
-def render(key: tuple, template: str, **context) -> str:
-    """The page for `key`: rendered now if it isn't kept yet, with this visitor's CSRF token."""
+def render(key: tuple, template: str, context: Callable[[], dict]) -> str:
+    """The page for `key`: rendered now if it isn't kept yet (`context` gives the template's
+    variables then; a kept page needs none of them), with this visitor's CSRF token."""
     token = generate_csrf()
     store = current_app.extensions.get(_STORE)
     if store is None:  # the app's first such page
@@ -36,7 +38,7 @@ def render(key: tuple, template: str, **context) -> str:
             pages.move_to_end(key)
     if page is not None:
         return page.replace(_MARKER, token)
-    html = render_template(template, **context)
+    html = render_template(template, **context())
     with lock:
         pages[key] = html.replace(token, _MARKER)
         while len(pages) > MAX_PAGES:

@@ -6,9 +6,15 @@
 - The signing serializer is made once per set of keys, not once per request. Old keys
   (OLD_SECRET_KEYS, as SECRET_KEY_FALLBACKS) still open sessions, so rotating the key doesn't
   put every guest out of the room they are in.
+- A cookie already verified is not verified again: a polling guest sends the same cookie every
+  few seconds, so the verified contents are kept (per set of keys, the last few thousand cookies)
+  and only their age is checked anew. Only sessions of plain values (the device id, the CSRF
+  token, who is signed in) are kept; one holding lists or dicts (flashed messages) is read each
+  time, so no request can change what another one opens.
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -17,30 +23,62 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 REFRESH_AFTER = timedelta(hours=1)
 
 
+REMEMBERED_COOKIES = 4096
+_PLAIN = (str, int, float, bool, type(None))
+_NOT_KEPT = object()  # a valid cookie whose contents aren't plain values: read it each time
+
+
+def _reader(serializer: URLSafeTimedSerializer):
+    """Verified cookie -> (items, signed_at), None when the signature is bad, or _NOT_KEPT."""
+    @lru_cache(maxsize=REMEMBERED_COOKIES)
+    def read(value: str):
+        try:
+            data, signed_at = serializer.loads(value, return_timestamp=True)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or \
+                not all(isinstance(v, _PLAIN) for v in data.values()):
+            return _NOT_KEPT
+        return tuple(data.items()), signed_at
+    return read
+
+
 class CookieSessionInterface(SecureCookieSessionInterface):
     def __init__(self):
-        self._serializer: tuple[tuple, URLSafeTimedSerializer | None] = ((), None)
+        self._serializer: tuple[tuple, URLSafeTimedSerializer | None, object] = ((), None, None)
+
+    def _signing(self, app: Flask):
+        keys = (app.secret_key, *app.config["SECRET_KEY_FALLBACKS"])
+        if self._serializer[0] != keys:
+            serializer = super().get_signing_serializer(app)
+            self._serializer = (keys, serializer, serializer and _reader(serializer))
+        return self._serializer
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, *app.config["SECRET_KEY_FALLBACKS"])
-        cached_keys, serializer = self._serializer
-        if cached_keys != keys:
-            serializer = super().get_signing_serializer(app)
-            self._serializer = (keys, serializer)
-        return serializer
+        return self._signing(app)[1]
 
     def open_session(self, app: Flask, request):
-        serializer = self.get_signing_serializer(app)
+        _keys, serializer, read = self._signing(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
-        max_age = int(app.permanent_session_lifetime.total_seconds())
-        try:
-            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-        except BadSignature:
+        max_age = app.permanent_session_lifetime
+        verified = read(value)
+        if verified is _NOT_KEPT:
+            try:
+                data, signed_at = serializer.loads(value, max_age=int(max_age.total_seconds()),
+                                                   return_timestamp=True)
+            except BadSignature:
+                return self.session_class()
+        elif verified is None:
             return self.session_class()
+        else:
+            items, signed_at = verified
+            if not timedelta(0) <= datetime.now(UTC) - signed_at <= max_age:
+                return self.session_class()  # expired (or signed in the future)
+            data = dict(items)
         session = self.session_class(data)
         session.signed_at = signed_at
         return session

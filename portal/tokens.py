@@ -6,6 +6,7 @@ Secret keys come newest first (SECRET_KEYS); itsdangerous signs with the *last* 
 and verifies with all of them, so the list is reversed here.
 """
 
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -17,7 +18,7 @@ TICKET_SALT = "guestgate.admission-ticket"
 RESET_SALT = "guestgate.password-reset"
 
 
-def _keys(secret_keys: list[str]) -> list[str]:
+def _keys(secret_keys) -> list[str]:
     return list(reversed(secret_keys))
 
 
@@ -30,6 +31,13 @@ def read_token(secret_keys: list[str], kind: str, token: str) -> tuple[int, int]
     a key that is no longer accepted."""
     if not token or len(token) > 200:
         return None
+    return _read_token(tuple(secret_keys), kind, token)
+
+
+# A link is opened by a whole audience: the same token is verified once per set of keys, then
+# remembered (its answer is an immutable pair or None), the last few thousand of them.
+@lru_cache(maxsize=4096)
+def _read_token(secret_keys: tuple[str, ...], kind: str, token: str) -> tuple[int, int] | None:
     try:
         value = URLSafeSerializer(_keys(secret_keys), salt=_SALTS[kind]).loads(token)
     except (BadSignature, UnicodeDecodeError, ValueError):

@@ -1,11 +1,13 @@
-"""The guest's session cookie: polls don't re-sign it, an hour-old one is renewed, and a key
-rotation (OLD_SECRET_KEYS) keeps guests in their rooms."""
+"""The guest's session cookie: polls don't re-sign it, an hour-old one is renewed, a key
+rotation (OLD_SECRET_KEYS) keeps guests in their rooms, and a cookie verified once isn't verified
+again (but its age is, and no request can change what the next one opens)."""
 
 import time
 
+import flask
 import pytest
 from invite_helpers import make_room
-from itsdangerous import TimestampSigner
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from portal import create_app, tokens
 from portal.models import GuestLink, Participant
@@ -74,3 +76,64 @@ def test_rotating_the_key_keeps_guests_in_their_rooms(app, config, room, db):
     stranger.set_cookie("session", guest.get_cookie("session").value)
     assert stranger.get(f"/s/{room.id}/status?state=waiting").get_data(as_text=True) == "gone"
     assert Participant.select().count() == 1
+
+
+def _count_verifications(monkeypatch) -> list:
+    calls = []
+    loads = URLSafeTimedSerializer.loads
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return loads(self, *args, **kwargs)
+
+    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counting)
+    return calls
+
+
+def test_a_polled_cookie_is_verified_once(app, room, monkeypatch):
+    guest = _enter(app, room)
+    calls = _count_verifications(monkeypatch)
+    assert [_poll(guest, room).status_code for _ in range(5)] == [204] * 5
+    assert len(calls) == 1
+
+    # A forged cookie is refused, the second time too.
+    forger = app.test_client()
+    value = guest.get_cookie("session").value
+    forger.set_cookie("session", value[:-3] + ("AAA" if value[-3:] != "AAA" else "BBB"))
+    assert [_poll(forger, room).get_data(as_text=True) for _ in range(2)] == ["gone"] * 2
+
+
+def test_a_remembered_cookie_still_ends_with_its_lifetime(app, room):
+    guest = _enter(app, room)
+    assert _poll(guest, room).status_code == 204  # verified and remembered
+    app.permanent_session_lifetime = 0  # every cookie signed before now has outlived it
+    time.sleep(0.01)
+    assert _poll(guest, room).get_data(as_text=True) == "gone"
+
+
+def test_what_one_request_writes_is_not_seen_through_the_same_old_cookie(app, room):
+    guest = _enter(app, room)
+    old_cookie = guest.get_cookie("session").value
+    opened = _open(app, old_cookie)
+    opened["device"] = "someone-else"
+    opened["extra"] = "x"
+    again = _open(app, old_cookie)
+    assert again["device"] != "someone-else" and "extra" not in again
+    assert _poll(guest, room).status_code == 204
+
+
+def _open(app, cookie: str):
+    with app.test_request_context(headers={"Cookie": f"session={cookie}"}):
+        return flask.session._get_current_object()  # as the request opened it
+
+
+def test_a_session_with_flashed_messages_is_read_each_time(app, monkeypatch):
+    serializer = app.session_interface.get_signing_serializer(app)
+    flashed = serializer.dumps({"_flashes": [["success", "Saved."]], "device": "d1"})
+    plain = serializer.dumps({"device": "d2"})
+    calls = _count_verifications(monkeypatch)
+    assert [_open(app, flashed)["_flashes"] for _ in range(2)] == [[["success", "Saved."]]] * 2
+    # verified as it is first seen (and found not plain), then read in full each time
+    assert len(calls) == 3
+    assert [_open(app, plain)["device"] for _ in range(2)] == ["d2"] * 2
+    assert len(calls) == 4  # remembered after the first
