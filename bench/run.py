@@ -354,7 +354,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                        "status": sessions["waiting_cookie"], "guest_room":
                        sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
 
-            def measure(name: str, label: str) -> dict:
+            def measure(name: str, label: str, seconds: int, first: bool = True) -> dict:
                 headers = {"User-Agent": client.USER_AGENT}
                 if cookies[name]:
                     headers["Cookie"] = cookies[name]
@@ -362,11 +362,12 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 kw = {"connections": plan.post_connections if post else plan.connections,
                       "script": "lobby_post.lua" if post else "get.lua", "headers": headers,
                       "args": [sessions["form_csrf"], f"{size.name}-{label}"] if post else []}
-                prime(server, name, paths[name], cookies[name], sessions["form_csrf"],
-                      plan.prime_requests)
-                if plan.warmup:
-                    wrk(server.url + paths[name], seconds=plan.warmup, **kw)
-                result = wrk(server.url + paths[name], seconds=plan.duration, **kw)
+                if first:
+                    prime(server, name, paths[name], cookies[name], sessions["form_csrf"],
+                          plan.prime_requests)
+                    if plan.warmup:
+                        wrk(server.url + paths[name], seconds=plan.warmup, **kw)
+                result = wrk(server.url + paths[name], seconds=seconds, **kw)
                 result["path"] = re.sub(r"/g/[^/?]+", "/g/<token>", paths[name])
                 # Timeouts (no answer within 30 s) are slowness, reported with the figures;
                 # any other error means the route isn't answering as it should.
@@ -383,16 +384,28 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             def participants_in(room_id: int) -> int:
                 return Participant.select().where(Participant.room == room_id).count()
 
-            # The ceiling is measured before the first route and after every route, and each
-            # route is divided by the ceilings on either side of it: on a shared machine the
-            # load drifts over a run, and a ratio is only fair against its neighbours.
+            # Each route is measured in short segments that alternate with the ceiling's
+            # (C R C R C R C ...), and each segment is divided by the ceilings on either side of
+            # it; the route's figures are the median segment's. On a shared machine the load
+            # drifts over a run, and each wrk run's keep-alive connections fall unevenly on the
+            # two workers (seen from 3/13 to 13/3): one long run is a single draw of both.
+            seconds = max(1, plan.duration // plan.segments)
             routes = {}
-            ceilings = [measure("ceiling", "start")]
+            ceilings = [measure("ceiling", "start", seconds)]
             for name, *_ in ROUTES[1:]:
                 if name == "lobby_post":
                     with database.connection_context():
                         before = participants_in(fx.open_room)
-                    routes[name] = measure(name, "measure")
+                segments = []
+                for i in range(plan.segments):
+                    segments.append(measure(name, f"measure{i}", seconds, first=i == 0))
+                    ceilings.append(measure("ceiling", f"after-{name}-{i}", seconds,
+                                            first=False))
+                around = [(a["rps"] + b["rps"]) / 2
+                          for a, b in zip(ceilings[-plan.segments - 1:-1],
+                                          ceilings[-plan.segments:], strict=True)]
+                routes[name] = _median_segment(segments, around)
+                if name == "lobby_post":
                     with database.connection_context():
                         made = participants_in(fx.open_room) - before
                     # each 303 a new participant (warm-up requests included)
@@ -402,16 +415,9 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                     if others or made < answered:
                         raise Failure(f"lobby_post: statuses {routes[name]['statuses']}, "
                                       f"{made} new participants")
-                else:
-                    routes[name] = measure(name, "measure")
-                ceilings.append(measure("ceiling", f"after-{name}"))
-            for i, result in enumerate(routes.values()):
-                around = (ceilings[i]["rps"] + ceilings[i + 1]["rps"]) / 2
-                result["ceiling_rps"] = round(around, 1)
-                result["ratio"] = round(result["rps"] / around, 3)
             each = [c["rps"] for c in ceilings]
-            routes = {"ceiling": {**ceilings[0], "rps": round(sum(each) / len(each), 1),
-                                  "rps_each": each, "ratio": 1.0}, **routes}
+            routes = {"ceiling": {**ceilings[0], "rps": _median(each), "rps_each": each,
+                                  "ratio": 1.0}, **routes}
 
             burst = run_burst(server, fx, tokens, sessions, plan, size)
 
@@ -445,6 +451,31 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
     return {"rows": {k: v for k, v in counts.items() if k not in ("from_cache",)},
             "seeded_from_cache": bool(counts.get("from_cache")),
             "worker_class": worker_class, "routes": routes, "burst": burst}
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _median_segment(segments: list[dict], ceilings_around: list[float]) -> dict:
+    """One route's figures from its segments: those of the segment whose ratio to its
+    surrounding ceilings is the median, with every segment's rate and ratio kept too, and the
+    requests, errors and statuses of all segments summed."""
+    ratios = [seg["rps"] / around for seg, around in zip(segments, ceilings_around, strict=True)]
+    pick = sorted(range(len(segments)), key=lambda i: ratios[i])[len(segments) // 2]
+    result = dict(segments[pick])
+    result.update(
+        ceiling_rps=round(ceilings_around[pick], 1), ratio=round(ratios[pick], 3),
+        rps_each=[seg["rps"] for seg in segments],
+        ratio_each=[round(r, 3) for r in ratios],
+        requests=sum(seg["requests"] for seg in segments),
+        seconds=round(sum(seg["seconds"] for seg in segments), 2),
+        errors={k: sum(seg["errors"][k] for seg in segments) for k in result["errors"]},
+        statuses={k: sum(seg["statuses"].get(k, 0) for seg in segments)
+                  for k in {k for seg in segments for k in seg["statuses"]}})
+    return result
 
 
 def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
@@ -602,6 +633,9 @@ def parse_args(argv):
     parser.add_argument("--sizes", help="comma separated: small, large, large-quick")
     parser.add_argument("--duration", type=int, help="seconds per route (default 15; quick 1)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up per route (default 2)")
+    parser.add_argument("--segments", type=int,
+                        help="segments each route's time is cut into, alternating with the "
+                             "ceiling's (default 3; quick 2)")
     parser.add_argument("--connections", type=int,
                         help="wrk connections for the GETs (default 64; quick 16)")
     parser.add_argument("--post-connections", type=int,
@@ -631,7 +665,7 @@ def parse_args(argv):
 # What each option is when not given: (with --quick, without).
 DEFAULTS = {"duration": (1, 15), "connections": (16, 64), "post_connections": (8, 16),
             "prime_requests": (16, 32), "burst_entries": (200, 1000), "profile_repeat": (5, 50),
-            "warmup": (0, 2)}
+            "warmup": (0, 2), "segments": (2, 3)}
 
 
 def main(argv=None) -> int:
