@@ -355,7 +355,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                        sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
 
             def measure(name: str, label: str, seconds: int, first: bool = True) -> dict:
-                headers = {"User-Agent": client.USER_AGENT}
+                # Every request on a new connection, as guests' requests come: a waiting guest
+                # polls every 5 s, a guest types before submitting, and gunicorn keeps an idle
+                # connection for 2 s. (Kept-alive, a wrk run's few busy connections also fall
+                # unevenly on the workers, 3/13 to 13/3, and one long draw decides the figure.)
+                headers = {"User-Agent": client.USER_AGENT, "Connection": "close"}
                 if cookies[name]:
                     headers["Cookie"] = cookies[name]
                 post = name == "lobby_post"
@@ -386,9 +390,8 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
 
             # Each route is measured in short segments that alternate with the ceiling's
             # (C R C R C R C ...), and each segment is divided by the ceilings on either side of
-            # it; the route's figures are the median segment's. On a shared machine the load
-            # drifts over a run, and each wrk run's keep-alive connections fall unevenly on the
-            # two workers (seen from 3/13 to 13/3): one long run is a single draw of both.
+            # it; the route's figures are the median segment's: on a shared machine the load
+            # drifts over a run, and one long run is a single draw of it.
             seconds = max(1, plan.duration // plan.segments)
             routes = {}
             ceilings = [measure("ceiling", "start", seconds)]
