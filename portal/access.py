@@ -203,8 +203,12 @@ _NEW_PARTICIPANT = prepared(
         updated_at=updated_at, decided_at=decided_at))
 
 
-_PRESENCE = prepared(
-    lambda room_id, device: Participant.select(Participant, Room, GuestLink, Invitation, User)
+def _presence(*columns):
+    return prepared(lambda room_id, device: _presence_query(columns, room_id, device))
+
+
+def _presence_query(columns, room_id, device):
+    return (Participant.select(*columns)
     # Room by the constant: joining on participant.room_id would lead SQLite to the room index
     # and walk every participant of the room, not this device's few rows.
     .join(Room, on=(Room.id == room_id))
@@ -219,10 +223,28 @@ _PRESENCE = prepared(
     .limit(1))
 
 
-def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
+_PRESENCE = _presence(Participant, Room, GuestLink, Invitation, User)
+# What deciding again and the status poll's answer read, and nothing else: half the columns of
+# the full presence (no descriptions, no password hash), for the request every waiting guest
+# makes every few seconds. The models it makes have only these fields set.
+_PRESENCE_FACTS = _presence(
+    Participant.id, Participant.room, Participant.link, Participant.invitation,
+    Participant.status, Participant.door_version,
+    Room.id, Room.kind, Room.guest_access_enabled, Room.require_approval,
+    Room.require_email_match, Room.starts_at, Room.ends_at, Room.host_message, Room.deleted_at,
+    GuestLink.id, GuestLink.max_uses, GuestLink.uses, GuestLink.expires_at, GuestLink.deleted_at,
+    Invitation.id, Invitation.user, Invitation.email, Invitation.valid_once,
+    Invitation.expires_at, Invitation.version, Invitation.bound_device, Invitation.removed_at,
+    User.id, User.access)
+
+
+def current_presence(room_id: int, facts_only: bool = False) \
+        -> tuple[Participant | None, Door | None]:
     """This browser's presence in a room, and the door it came through (for deciding again):
-    one indexed query, prepared, since waiting guests ask this every few seconds."""
-    row = _PRESENCE.first(room_id=room_id, device=device_id())
+    one indexed query, prepared, since waiting guests ask this every few seconds. `facts_only`:
+    only what the decision and `guest.page_state` read is loaded."""
+    row = (_PRESENCE_FACTS if facts_only else _PRESENCE).first(room_id=room_id,
+                                                               device=device_id())
     if row is None:
         return None, None
     room = row.room

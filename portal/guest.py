@@ -189,8 +189,8 @@ def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: i
     return render_template("guest/lobby.html", **context()), status
 
 
-def _presence_or_none(room_id: int):
-    participant, door = access.current_presence(room_id)
+def _presence_or_none(room_id: int, facts_only: bool = False):
+    participant, door = access.current_presence(room_id, facts_only)
     if participant is None:
         return None, None, None
     return participant, door, access.decide_presence(participant, door)
@@ -237,7 +237,7 @@ def page_state(result: decision.Decision, room: Room) -> str:
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
     page load again, and the full page load decides."""
-    participant, door, result = _presence_or_none(room_id)
+    participant, door, result = _presence_or_none(room_id, facts_only=True)
     state = "gone" if participant is None else page_state(result, participant.room)
     if state == request.args.get("state"):
         response = make_response("", 204)

@@ -250,3 +250,42 @@ def test_prepared_rules_list_every_row(app, db):
     DomainRule.create(domain="example.com", mode="allow")
     DomainRule.create(domain="spam.test", mode="block")
     assert sorted(domain_rules()) == [("example.com", "allow"), ("spam.test", "block")]
+
+
+def test_the_status_polls_narrow_presence_decides_as_the_full_one(app, db):
+    """The poll loads only the columns the decision and its answer read: for guests through an
+    invitation and through links (waiting, a host message, the link expired or deleted), the
+    decision and the page state are the same as with every column loaded."""
+    import flask
+
+    from portal import access, guest
+    from portal.models import GuestLink, Participant
+
+    room, _invitation, link, _participant = _guest_through_an_invitation()
+    room.guest_access_enabled, room.require_approval = True, True
+    room.host_message = "Starting soon"
+    room.save()
+    waiting = Participant.create(room=room, link=link, name="Bo", email="bo@example.com",
+                                 status="waiting", device="device-2")
+    expired = GuestLink.create(room=room, name="Old", expires_at=datetime(2020, 1, 1))
+    Participant.create(room=room, link=expired, name="Cy", email="cy@example.com",
+                       status="admitted", device="device-3")
+    gone = GuestLink.create(room=room, name="Gone")
+    Participant.create(room=room, link=gone, name="Di", email="di@example.com",
+                       status="admitted", device="device-4")
+    gone.delete_instance()  # the participant's link reference is cleared
+
+    states = []
+    for device in ("device-1", "device-2", "device-3", "device-4"):
+        with app.test_request_context():
+            flask.session["device"] = device
+            answers = []
+            for facts_only in (False, True):
+                participant, door = access.current_presence(room.id, facts_only)
+                result = access.decide_presence(participant, door)
+                answers.append((participant.id, result, guest.page_state(result, participant.room)
+                                if door.room is not None else None))
+            assert answers[0] == answers[1], device
+            states.append(answers[1][2] or answers[1][1].reason)
+    assert waiting.id and states[1].startswith("countdown.")  # with the message checksum
+    assert states[2] == "link_expired" and states[3] == "link_deleted"
