@@ -7,9 +7,10 @@ route with wrk, counts the queries each route makes, then fires the burst: 1,000
 once on a link limited to 500. It prints a table and writes bench/results.json.
 
 Each route is reported as a ratio to the ceiling — /healthz, which does nothing but passes the
-same app and middleware — measured in the same run: before the first route and after every
-route, each route divided by the mean of the two ceilings around it, so runs on a busy machine
-still compare.
+same app and middleware — measured in the same run: a route's time is cut into segments that
+alternate with the ceiling's, each segment is divided by the ceilings on either side of it, and
+the median segment gives the route's figures, so runs on a busy machine still compare. Every
+request comes on a new connection, as guests' requests do (see bench/README.md).
 
 Exit status: 0 when every route answered as expected and the burst was exact; 1 otherwise.
 Performance targets that are missed are reported, not failed: on a shared 2-core machine they are
@@ -683,7 +684,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     log(f"Guestgate benchmark: {'quick' if plan.quick else 'full'} run, "
         f"{'PostgreSQL' if postgres else 'SQLite'}, wrk -t2 -c{plan.connections} "
-        f"(POST -c{plan.post_connections}), {plan.duration} s per route "
+        f"(POST -c{plan.post_connections}), a new connection per request, {plan.duration} s "
+        f"per route in {plan.segments} segments alternating with the ceiling's "
         f"(+{plan.warmup} s warm-up), {os.cpu_count()} CPUs")
     sizes = {}
     failure = None

@@ -1,4 +1,5 @@
-"""Outgoing email: invitations (text, HTML and an .ics calendar file) and password resets.
+"""Outgoing email: invitations (text, HTML and an .ics calendar file) and password resets (sent
+in the background, `in_background`).
 
 Sending never raises to the caller: each message comes back with an error text or None, so an
 SMTP failure or timeout is recorded on the invitation instead of turning into a 500. Bulk sends
@@ -8,8 +9,10 @@ MAIL_OUTBOX (the embedded default), so a fresh install works without any mail se
 
 import re
 import smtplib
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,6 +34,46 @@ def header_safe(text: str, limit: int = 200) -> str:
     would let a room title or a name inject headers), collapsed and shortened."""
     cleaned = _HEADER_UNSAFE.sub(" ", text or "")
     return re.sub(r"\s{2,}", " ", cleaned).strip()[:limit]
+
+
+_BACKGROUND = "guestgate_background_mail"
+
+
+def in_background(work: Callable[[], None], name: str) -> threading.Thread:
+    """Run `work` (which looks up and sends) in a thread of its own, so the request answers
+    without waiting for the mail server: how long an answer takes then says nothing about
+    whether there was anything to send. Errors are logged; the thread's database connection is
+    closed when it ends. A worker stopped meanwhile loses the message (a daemon thread)."""
+    app = current_app._get_current_object()
+    pending = app.extensions.setdefault(_BACKGROUND, set())
+
+    def run():
+        try:
+            # A request for BASE_URL's home page, so the templates' context (language, htmx)
+            # is there as it is in a request; nothing of the real request is carried over.
+            with app.test_request_context("/", base_url=app.config["BASE_URL"]):
+                from .db import database
+
+                try:
+                    work()
+                except Exception:
+                    app.logger.exception("%s failed", name)
+                finally:
+                    if not database.is_closed():
+                        database.close()
+        finally:
+            pending.discard(thread)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    pending.add(thread)
+    thread.start()
+    return thread
+
+
+def wait_for_background(app, timeout: float = 30.0) -> None:
+    """Until the mail sent in the background has gone (tests; a shutdown that wants it out)."""
+    for thread in list(app.extensions.get(_BACKGROUND, ())):
+        thread.join(timeout)
 
 
 def outbox_mode() -> bool:

@@ -293,3 +293,29 @@ def test_refusing_server_marks_each_refused_invitation_failed(app, client, signe
     response = client.post(f"/rooms/{room.id}/invitations/{refused.id}/email")
     assert response.status_code == 303
     assert invitation(room, "a@refused.example").removed_at is None
+
+
+def test_password_reset_email_arrives_after_the_answer(app, client, owner, smtp, db):
+    response = client.post("/forgot-password", data={"email": "Owner@Example.com"})
+    assert response.status_code == 303 and response.headers["Location"] == "/sign-in"
+    mail.wait_for_background(app)
+    [message] = smtp.messages()
+    assert message["To"] == "owner@example.com"
+    assert message["Subject"] == "Reset your Guestgate password"
+    assert re.search(r"http://guestgate\.test/reset-password/\S+", body_of(message, "plain"))
+
+
+def test_the_forgot_password_answer_never_waits_for_the_mail_server(app, client, owner,
+                                                                     hanging_server, db, caplog):
+    """An answer that waited for sending would take longer for an existing account than for
+    anyone else, and so tell who has one: it is given while the server still hasn't replied."""
+    response = client.post("/forgot-password", data={"email": "owner@example.com"})
+    assert response.status_code == 303
+    [sending] = app.extensions["guestgate_background_mail"]
+    assert sending.is_alive()  # answered; the email is still on its way to the silent server
+    unknown = client.post("/forgot-password", data={"email": "nobody@example.com"})
+    assert unknown.status_code == 303 and unknown.headers["Location"] == "/sign-in"
+    mail.wait_for_background(app)
+    assert not sending.is_alive()
+    assert len(hanging_server) == 1  # one connection: nothing was sent for nobody@
+    assert "password reset email not sent" in caplog.text

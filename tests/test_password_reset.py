@@ -12,12 +12,14 @@ import pytest
 from helpers import PASSWORD, text_of
 
 from portal import auth as auth_module
+from portal import mail
 from portal.models import User
 
 NEW_PASSWORD = "a brand new passphrase"
 
 
 def outbox(app):
+    mail.wait_for_background(app)  # reset emails are sent after the answer
     files = sorted(Path(app.config["MAIL_OUTBOX"]).glob("*.eml"))
     return [email.message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
 
