@@ -460,7 +460,9 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return round((ordered[middle - 1] + ordered[middle]) / 2, 1)
 
 
 def _median_segment(segments: list[dict], ceilings_around: list[float]) -> dict:
