@@ -208,19 +208,20 @@ def _presence(*columns):
 
 
 def _presence_query(columns, room_id, device):
-    return (Participant.select(*columns)
-    # Room by the constant: joining on participant.room_id would lead SQLite to the room index
-    # and walk every participant of the room, not this device's few rows.
-    .join(Room, on=(Room.id == room_id))
-    .switch(Participant)
-    .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-    .switch(Participant)
-    .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
-    .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
-    .where((Participant.room == room_id) & (Participant.device == device)
-           & (Participant.status != "left"))
-    .order_by(Participant.id.desc())
-    .limit(1))
+    return (
+        Participant.select(*columns)
+        # Room by the constant: joining on participant.room_id would lead SQLite to the room
+        # index and walk every participant of the room, not this device's few rows.
+        .join(Room, on=(Room.id == room_id))
+        .switch(Participant)
+        .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+        .switch(Participant)
+        .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+        .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
+        .where((Participant.room == room_id) & (Participant.device == device)
+               & (Participant.status != "left"))
+        .order_by(Participant.id.desc())
+        .limit(1))
 
 
 _PRESENCE = _presence(Participant, Room, GuestLink, Invitation, User)

@@ -21,8 +21,6 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 REFRESH_AFTER = timedelta(hours=1)
-
-
 REMEMBERED_COOKIES = 4096
 _PLAIN = (str, int, float, bool, type(None))
 _NOT_KEPT = object()  # a valid cookie whose contents aren't plain values: read it each time
