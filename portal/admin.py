@@ -29,6 +29,7 @@ def users():
                 user = User.create(email=form.email.data, name=form.name.data or "",
                                    access=form.access.data,
                                    password_hash=passwords.hash_password(form.password.data))
+                audit.record("user_added", None, user.email, detail=user.access)
         except IntegrityError:
             form.email.errors.append("An account with this email already exists.")
         else:

@@ -2,7 +2,7 @@
 
 from helpers import PASSWORD, make_user, text_of
 
-from portal.models import User
+from portal.models import AuditEvent, User
 
 WRONG = "That email and password don't match an account."
 
@@ -121,6 +121,11 @@ class TestAdminAddsUsers:
         user = User.get(User.email == "new.host@example.com")
         assert user.access == "broadcaster" and user.name == "New Host"
         assert user.password_hash.startswith("$argon2id$")
+        # In the organisation's audit log: who added whom, with which access.
+        log = text_of(client.get("/admin/audit?action=user_added"))
+        assert "Added a user" in log and "new.host@example.com" in log
+        assert "admin@example.com" in log and "broadcaster" in log
+        assert AuditEvent.get(AuditEvent.action == "user_added").room is None
 
         auth.sign_out()
         assert auth.sign_in(email="new.host@example.com",

@@ -34,6 +34,7 @@ ACTION_WORDS = {
     "role_changed": "Changed a guest's role",
     "guest_admitted": "Admitted a guest",
     "guest_denied": "Denied a guest",
+    "user_added": "Added a user",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
 }
