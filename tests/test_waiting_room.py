@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from helpers import AuthActions, make_user, text_of
 
-from portal import tokens
+from portal import timeutil, tokens
 from portal.models import AuditEvent, GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
@@ -56,6 +56,9 @@ def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
     assert "Ada" in text and "ada@example.com" in text and "Customers" in text
     assert "1 waiting" in text
     assert 'data-waiting-count="1"' in page.get_data(as_text=True)
+    # Waiting since: the guest's arrival, in the row itself.
+    arrived = timeutil.iso_utc(guest.participant.created_at)
+    assert f'<time datetime="{arrived}">' in page.get_data(as_text=True)
 
     fragment = client.get(f"/rooms/{room.id}/waiting", headers=HTMX)
     html = fragment.get_data(as_text=True)

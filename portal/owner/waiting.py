@@ -22,7 +22,11 @@ POLL_SECONDS = 5
 
 
 def waiting_guests(room: Room) -> list[Participant]:
-    return list(Participant.select(Participant, GuestLink)
+    """Those waiting, first come first: only what their row shows and the decision records (the
+    list is read on every poll of every host, and can be hundreds long). Not for saving."""
+    return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
+                                   Participant.name, Participant.email, Participant.created_at,
+                                   GuestLink.id, GuestLink.name)
                 .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
                 .where((Participant.room == room) & (Participant.status == "waiting"))
                 .order_by(Participant.created_at, Participant.id))
