@@ -72,7 +72,7 @@ def in_background(work: Callable[[], None], name: str) -> threading.Thread:
 
 def wait_for_background(app, timeout: float = 30.0) -> None:
     """Until the mail sent in the background has gone (tests; a shutdown that wants it out)."""
-    for thread in list(app.extensions.get(_BACKGROUND, ())):
+    for thread in app.extensions.get(_BACKGROUND, set()).copy():  # one step: threads end
         thread.join(timeout)
 
 
