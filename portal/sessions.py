@@ -62,21 +62,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
-        max_age = app.permanent_session_lifetime
         verified = read(value)
-        if verified is _NOT_KEPT:
-            try:
-                data, signed_at = serializer.loads(value, max_age=int(max_age.total_seconds()),
-                                                   return_timestamp=True)
-            except BadSignature:
-                return self.session_class()
-        elif verified is None:
+        if verified is None:
             return self.session_class()
+        if verified is _NOT_KEPT:  # verified just now; decoded afresh so nothing is shared
+            data, signed_at = serializer.loads(value, return_timestamp=True)
         else:
             items, signed_at = verified
-            if not timedelta(0) <= datetime.now(UTC) - signed_at <= max_age:
-                return self.session_class()  # expired (or signed in the future)
             data = dict(items)
+        if not timedelta(0) <= datetime.now(UTC) - signed_at <= app.permanent_session_lifetime:
+            return self.session_class()  # expired (or signed in the future)
         session = self.session_class(data)
         session.signed_at = signed_at
         return session
