@@ -204,24 +204,23 @@ _NEW_PARTICIPANT = prepared(
 
 
 def _presence(*columns):
-    return prepared(lambda room_id, device: _presence_query(columns, room_id, device))
-
-
-def _presence_query(columns, room_id, device):
-    return (
-        Participant.select(*columns)
-        # Room by the constant: joining on participant.room_id would lead SQLite to the room
-        # index and walk every participant of the room, not this device's few rows.
-        .join(Room, on=(Room.id == room_id))
-        .switch(Participant)
-        .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-        .switch(Participant)
-        .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
-        .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
-        .where((Participant.room == room_id) & (Participant.device == device)
-               & (Participant.status != "left"))
-        .order_by(Participant.id.desc())
-        .limit(1))
+    """This device's latest presence in a room, selecting `columns`, prepared."""
+    def build(room_id, device):
+        return (
+            Participant.select(*columns)
+            # Room by the constant: joining on participant.room_id would lead SQLite to the room
+            # index and walk every participant of the room, not this device's few rows.
+            .join(Room, on=(Room.id == room_id))
+            .switch(Participant)
+            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+            .switch(Participant)
+            .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+            .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
+            .where((Participant.room == room_id) & (Participant.device == device)
+                   & (Participant.status != "left"))
+            .order_by(Participant.id.desc())
+            .limit(1))
+    return prepared(build)
 
 
 _PRESENCE = _presence(Participant, Room, GuestLink, Invitation, User)
