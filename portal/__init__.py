@@ -25,7 +25,10 @@ def create_app(config: dict | None = None) -> Flask:
     # Sessions signed with an old key (OLD_SECRET_KEYS) still open after a rotation.
     app.config["SECRET_KEY_FALLBACKS"] = [k for k in app.config["SECRET_KEYS"]
                                           if k != app.config["SECRET_KEY"]]
+    from . import meetings
     from .sessions import CookieSessionInterface
+
+    meetings.check_settings(app.config)  # a half-configured platform stops the start, saying why
 
     app.session_interface = CookieSessionInterface()
     https = app.config["BASE_URL"].startswith("https://")

@@ -13,7 +13,7 @@ from . import decision, denials, tokens
 from .db import database, prepared
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
-from .models import ROLE_RANK, DomainRule, GuestLink, Invitation, Participant, Room, User
+from .models import DomainRule, GuestLink, Invitation, Participant, Room, User
 from .timeutil import utcnow
 
 
@@ -138,61 +138,97 @@ def presence_through(door: Door) -> Participant | None:
     if not isinstance(session.get("device"), str):
         return None  # a browser seen for the first time can't be inside yet
     participant = Participant.current(door.room.id, device_id())
-    if participant is None:
-        return None
-    same = (participant.link_id == door.link.id) if door.link is not None else \
-        (participant.invitation_id == door.invitation.id)
-    if same and participant.door_version == door.token_version:
-        return participant
-    return None
+    return participant if participant is not None and _same_door(participant, door) else None
 
 
 class UsedUp(Exception):
     """The last use went to someone else between the decision and the claim."""
 
 
+class NotAdmitted(Exception):
+    """A host denied this browser in this room; entering again through a link doesn't undo it."""
+
+
+def role_through(door: Door) -> str:
+    """The role a door gives: a shared link makes a viewer; an invitation its role as it is now
+    (so a host's change of role, or removing the invitation, reaches whoever came in by it)."""
+    return door.invitation.role if door.invitation is not None else "viewer"
+
+
+def email_source(door: Door) -> str:
+    """How far the email of someone entering through `door` can be trusted (for the platform)."""
+    if door.invitation is None:
+        return "unverified"  # typed in a shared link's lobby; nobody checked it
+    if signed_in_email() == door.invitation.email:
+        return "account"
+    return "confirmed" if door.room.require_email_match else "invitation"
+
+
 def enter(door: Door, name: str, email: str) -> Participant:
-    """Consume one use and make (or upgrade) this browser's presence, in one transaction: a use
-    is never counted without its participant, and a participant never exists without its use."""
+    """Consume one use and make (or move) this browser's presence, in one transaction: a use is
+    never counted without its participant, and a participant never exists without its use.
+
+    A presence follows the door it last came through: its role is that door's, and a shared
+    link after an invitation means the link's waiting room, as for anyone with the link."""
     device = device_id()
     now = utcnow()
-    with database.atomic():
-        existing = None if g.get("new_device") else Participant.current(door.room.id, device)
+    role = role_through(door)
+    source = email_source(door)
+    with database.atomic() as transaction:
         if door.link is not None:
             if not door.link.claim():
                 raise UsedUp()
-            role = "viewer"
             status = "waiting" if door.room.require_approval else "admitted"
         else:
-            invitation = door.invitation
-            if invitation.valid_once and not invitation.bind_device(device):
+            if door.invitation.valid_once and not door.invitation.bind_device(device):
                 raise UsedUp()
-            role = invitation.role
             status = "admitted"
+        # Looked up after the claim, which holds the link's row until commit: a second
+        # submission from this browser, sent at the same moment, waits here and then finds the
+        # presence the first one made.
+        if door.link is not None and _DENIED_HERE.first(room_id=door.room.id, device=device,
+                                                        email=email) is not None:
+            transaction.rollback()  # the host's Deny holds: no use is spent on a refusal
+            raise NotAdmitted()
+        existing = None if g.get("new_device") else Participant.current(door.room.id, device)
+        if existing is not None and _same_door(existing, door):
+            transaction.rollback()  # already in through this door: the use goes back
+            return existing
         if existing is not None and existing.status in ("admitted", "waiting") \
                 and existing.email == email:
-            # Already inside: a new invitation upgrades the role (never downgrades) at once.
-            if ROLE_RANK.get(role, 0) > ROLE_RANK.get(existing.role, 0):
-                existing.role = role
-            if existing.status == "admitted" or status == "admitted":
-                existing.status = "admitted"
-            existing.link = door.link
-            existing.invitation = door.invitation
-            existing.door_version = door.token_version
-            existing.updated_at = now
-            existing.save()
-            return existing
+            # Admission carries from one shared link to another (the host admitted this guest),
+            # never from an invitation to a shared link.
+            if existing.status == "admitted" and existing.link_id is not None:
+                status = "admitted"
+            Participant.update(
+                role=role, status=status, link=door.link.id if door.link else None,
+                invitation=door.invitation.id if door.invitation else None,
+                door_version=door.token_version, email_source=source, updated_at=now,
+                decided_at=now if status == "admitted" else None,
+            ).where(Participant.id == existing.id).execute()
+            return Participant.get_by_id(existing.id)
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
-                      name=name, email=email, role=role, status=status, device=device,
-                      door_version=door.token_version, created_at=now, updated_at=now,
-                      decided_at=now if status == "admitted" else None)
+                      name=name, email=email, role=role, email_source=source, status=status,
+                      device=device, door_version=door.token_version, created_at=now,
+                      updated_at=now, decided_at=now if status == "admitted" else None)
         participant = Participant(id=_NEW_PARTICIPANT.insert(**fields), **fields)
         participant.room, participant.link = door.room, door.link
         participant.invitation = door.invitation
         participant._dirty.clear()
         return participant
 
+
+def _same_door(participant: Participant, door: Door) -> bool:
+    same = (participant.link_id == door.link.id) if door.link is not None else \
+        (participant.invitation_id == door.invitation.id)
+    return same and participant.door_version == door.token_version
+
+
+# A host denied this browser, or this email, in this room: Leave and a new link don't undo it.
+_DENIED_HERE = prepared(lambda room_id, device, email: Participant.select(Participant.id).where(
+    (Participant.room == room_id) & (Participant.status == "rejected")
+    & ((Participant.device == device) | (Participant.email == email))).limit(1))
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
 _NEW_PARTICIPANT = prepared(
@@ -233,7 +269,7 @@ _PRESENCE_FACTS = _presence(
     Room.id, Room.kind, Room.guest_access_enabled, Room.require_approval,
     Room.require_email_match, Room.starts_at, Room.ends_at, Room.host_message, Room.deleted_at,
     GuestLink.id, GuestLink.max_uses, GuestLink.uses, GuestLink.expires_at, GuestLink.deleted_at,
-    Invitation.id, Invitation.user, Invitation.email, Invitation.valid_once,
+    Invitation.id, Invitation.user, Invitation.email, Invitation.role, Invitation.valid_once,
     Invitation.expires_at, Invitation.version, Invitation.bound_device, Invitation.removed_at,
     User.id, User.access)
 
@@ -253,7 +289,8 @@ def current_presence(room_id: int, facts_only: bool = False) \
     elif row.invitation_id is not None:
         door = Door(tokens.INVITE, row.door_version, room=room, invitation=row.invitation)
     else:  # the link or invitation row is gone altogether (its reference was cleared)
-        door = Door(tokens.LINK, row.door_version, room=None)
+        return row, Door(tokens.LINK, row.door_version, room=None)
+    row.role = role_through(door)  # the door's role now, whatever was written at entry
     return row, door
 
 

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from peewee import IntegrityError
 
-from . import emails, passwords, timeutil
+from . import emails, meetings, passwords, timeutil
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
 
@@ -26,12 +26,14 @@ def init_app(app: Flask) -> None:
 @click.command("verify-ticket")
 @with_appcontext
 @click.argument("ticket")
-@click.option("--max-age", type=int, default=None, help="Seconds a ticket stays valid.")
-def verify_ticket(ticket: str, max_age: int | None):
+@click.option("--audience", default=None,
+              help="The join URL's origin the ticket must be for (https://meet.example.org).")
+@click.option("--leeway", type=int, default=0, help="Seconds of clock difference to allow.")
+def verify_ticket(ticket: str, audience: str | None, leeway: int):
     """Print an admission ticket's claims, or why it is invalid (exit status 1)."""
-    from . import tickets
+    from .meetings import other
 
-    claims, why = tickets.verify(current_app.config, ticket, max_age or tickets.MAX_AGE)
+    claims, why = other.verify(current_app.config, ticket, audience, leeway)
     if claims is None:
         click.echo(f"invalid ticket: {why}", err=True)
         sys.exit(1)
@@ -80,6 +82,9 @@ def seed_demo(as_json: bool):
     printed details always work."""
     password = passwords.random_password()
     now = timeutil.utcnow()
+    # With a meeting platform configured, the regular rooms use it: the whole path to the
+    # live session works from the demo.
+    platform = (meetings.configured(current_app.config) or [meetings.OTHER])[0]
     with database.atomic():
         owner = User.get_or_none(User.email == DEMO_OWNER)
         if owner is None:
@@ -93,16 +98,19 @@ def seed_demo(as_json: bool):
         rooms = [
             Room.create(owner=owner, title="Product launch — live now",
                         description="Our quarterly launch, with questions from guests.",
-                        speakers="Ada Lovelace\nGrace Hopper",
+                        speakers="Ada Lovelace\nGrace Hopper", platform=platform,
                         starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=2)),
             Room.create(owner=owner, title="Customer round-table",
                         description="An hour with our customers. Guests wait to be admitted.",
-                        speakers="Katherine Johnson", require_approval=True,
+                        speakers="Katherine Johnson", require_approval=True, platform=platform,
                         starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)),
             Room.create(owner=owner, title="Company channel", kind="channel",
                         description="The always-on company channel.",
                         starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=365)),
         ]
+        for room in rooms:
+            room.meeting_name = meetings.default_name(room.title, room.id)
+            room.save()
         details = {r.id: {} for r in rooms}
         for seeder in SEEDERS:
             for room_id, extra in seeder(owner, rooms).items():
@@ -111,7 +119,7 @@ def seed_demo(as_json: bool):
     out = {
         "base_url": base,
         "owner": {"email": owner.email, "password": password},
-        "rooms": [{"id": r.id, "title": r.title, "kind": r.kind,
+        "rooms": [{"id": r.id, "title": r.title, "kind": r.kind, "platform": r.platform,
                    "starts_at": timeutil.iso_utc(r.starts_at), "url": _room_url(r),
                    **details[r.id]} for r in rooms],
     }

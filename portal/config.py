@@ -82,4 +82,19 @@ def from_environment(instance_path: Path) -> dict:
         "MAX_LINKS_PER_ROOM": int(os.environ.get("MAX_LINKS_PER_ROOM", "3")),
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),
+        # Meeting platforms (portal/meetings): each is on when all its required variables are
+        # set. Secrets stay here, in the process's configuration, and nowhere else.
+        **{key: os.environ.get(key, "").strip() for key in MEETING_SETTINGS},
+        "JITSI_AUDIENCE": os.environ.get("JITSI_AUDIENCE", "").strip() or "jitsi",
+        "BIGBLUEBUTTON_CHECKSUM": os.environ.get("BIGBLUEBUTTON_CHECKSUM", "").strip().lower()
+        or "sha1",
+        "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
     }
+
+
+MEETING_SETTINGS = (
+    "JITSI_URL", "JITSI_APP_ID", "JITSI_APP_SECRET",
+    "BIGBLUEBUTTON_ENDPOINT", "BIGBLUEBUTTON_SECRET",
+    "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_MEET_URL",
+    "GALENE_URL", "GALENE_KEY", "GALENE_KEY_ID",
+)

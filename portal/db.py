@@ -191,11 +191,26 @@ def _v3_drop_participant_room_index(migrator):
     database.execute_sql('DROP INDEX IF EXISTS "participant_room_id"')
 
 
+def _v4_meeting_platforms(migrator):
+    from .models import Participant, Room
+
+    have = {c.name for c in database.get_columns("room")}
+    steps = [migrator.add_column("room", name, field)
+             for name, field in (("platform", Room.platform),
+                                 ("meeting_name", Room.meeting_name)) if name not in have]
+    if "email_source" not in {c.name for c in database.get_columns("participant")}:
+        steps.append(migrator.add_column("participant", "email_source",
+                                         Participant.email_source))
+    migrate(*steps)
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
     3: ("participant: presence lookups use the (device, room) index",
         _v3_drop_participant_room_index),
+    4: ("room: meeting platform and meeting name; participant: how the email was established",
+        _v4_meeting_platforms),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

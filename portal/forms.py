@@ -2,6 +2,7 @@
 
 import re
 
+from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -22,7 +23,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import emails, passwords, timeutil
+from . import emails, meetings, passwords, timeutil
 from .models import ACCESS_LEVELS
 
 # Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
@@ -32,6 +33,10 @@ _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 def unix_newlines(value):
@@ -82,6 +87,9 @@ class RoomForm(FlaskForm):
                       default="regular", validators=[DataRequired()])
     require_approval = BooleanField("Guests wait to be admitted")
     require_email_match = BooleanField("Guests confirm the invited email", default=True)
+    platform = SelectField("Meeting platform")
+    meeting_name = StringField("Meeting name", filters=[strip, lower],
+                               validators=[Optional(), Length(max=64)])
     join_url = URLField("Join URL of the live session (optional)", filters=[strip],
                         validators=[Optional(), Length(max=500),
                                     URL(require_tld=False, message="Enter a full web address "
@@ -90,6 +98,17 @@ class RoomForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z) for z in timeutil.zone_names()]
+        platforms = meetings.choices(current_app.config)
+        if platforms == [meetings.OTHER]:  # no platform configured: the form stays as it was
+            del self.platform
+            del self.meeting_name
+        else:
+            self.platform.choices = [SelectChoice(p, meetings.LABELS[p]) for p in platforms]
+
+    def validate_meeting_name(self, field):
+        if field.data and not meetings.MEETING_NAME.match(field.data):
+            raise WTFValidationError("Use lower-case letters, digits, - and _ only (at most 64), "
+                                     "starting with a letter or digit.")
 
     def validate_join_url(self, field):
         if field.data and not field.data.lower().startswith(("https://", "http://")):

@@ -20,7 +20,7 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, mail, pagecache, tickets, tokens
+from . import access, decision, emails, join, mail, meetings, pagecache, tokens
 from .access import Door
 from .decision import REASONS
 from .extensions import limiter
@@ -59,12 +59,20 @@ def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
     return render_template("guest/denied.html", reason=reason, room_title=title), reason.status
 
 
+def _door_key() -> str:
+    """What a lobby's limits count by: the link or invitation the token names — never the
+    token's spelling, which an attacker can vary — or one shared bucket for invalid tokens."""
+    kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
+    parsed = tokens.read_token(_config("SECRET_KEYS"), kind, request.view_args.get("token", ""))
+    return f"{kind}:{parsed[0]}" if parsed else f"{kind}:invalid"
+
+
 def _lobby_limit_key() -> str:
-    return f"lobby:{request.view_args.get('token', '')[:80]}"
+    return f"lobby:{_door_key()}"
 
 
 def _email_match_key() -> str:
-    return f"email-match:{request.view_args.get('token', '')[:80]}"
+    return f"email-match:{_door_key()}"
 
 
 def _is_email_mismatch(response) -> bool:
@@ -144,6 +152,8 @@ def _lobby(token: str):
         access.enter(door, name, email)
     except access.UsedUp:
         return denied_page(decision.deny("link_used_up"), door, email)
+    except access.NotAdmitted:
+        return denied_page(decision.deny("not_admitted"), door, email)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
@@ -215,6 +225,7 @@ def place(room_id: int):
                                **context)
     attachments = list(Attachment.select().where(Attachment.room == room)
                        .order_by(Attachment.uploaded_at))
+    context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
         from .owner import waiting
 
@@ -269,23 +280,25 @@ def calendar(room_id: int):
 
 @bp.get("/s/<int:room_id>/join")
 def join_live(room_id: int):
-    """The hand-off: decided again, then off to the room platform with a fresh ticket."""
+    """The hand-off: decided again, then off to the meeting platform with a credential made
+    for this person just now. Nobody the door turns away gets one."""
     participant, _door, result = _presence_or_none(room_id)
     if participant is None or result.outcome != decision.ENTER:
         return redirect(url_for("guest.place", room_id=room_id), 303)
     room = participant.room
-    if not room.join_url:
-        abort(404)
-    ticket = tickets.issue(current_app.config, participant)
-    return redirect(tickets.join_url(room.join_url, ticket), 303)
+    attendee = meetings.Attendee(identity=f"participant-{participant.id}",
+                                 name=participant.name, email=participant.email,
+                                 role=participant.role, email_source=participant.email_source)
+    return join.to_meeting(room, attendee, back=url_for("guest.place", room_id=room.id))
 
 
 @bp.post("/s/<int:room_id>/leave")
 def leave(room_id: int):
     participant, _door = access.current_presence(room_id)
     if participant is not None:
+        # A denied guest's refusal stays on record: leaving doesn't let them queue again.
         Participant.update(status="left", updated_at=utcnow()).where(
-            Participant.id == participant.id).execute()
+            (Participant.id == participant.id) & (Participant.status != "rejected")).execute()
     flash(gettext("You left the session. To come back, open your link again."), "info")
     return redirect(url_for("guest.left"), 303)
 

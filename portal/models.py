@@ -22,7 +22,6 @@ from .timeutil import utcnow
 
 ACCESS_LEVELS = ("admin", "broadcaster", "guest")
 ROLES = ("viewer", "moderator", "speaker")
-ROLE_RANK = {"viewer": 0, "speaker": 1, "moderator": 2}
 ROOM_KINDS = ("regular", "channel")
 PARTICIPANT_STATUSES = ("waiting", "admitted", "rejected", "left")
 EMAIL_STATUSES = ("not_sent", "sent", "failed")
@@ -80,6 +79,10 @@ class Room(BaseModel):
     require_approval = BooleanField(default=False)
     require_email_match = BooleanField(default=True)
     join_url = CharField(max_length=500, null=True)
+    # where the live session runs (portal.meetings: livekit, jitsi, bigbluebutton, galene, or
+    # other = join_url with Guestgate's ticket) and the meeting's name there
+    platform = CharField(max_length=16, default="other")
+    meeting_name = CharField(max_length=64, default="")
     host_message = CharField(max_length=500, default="")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
@@ -91,6 +94,12 @@ class Room(BaseModel):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def meeting(self) -> str:
+        """The meeting's name on its platform: the owner's, or the one given at creation
+        (portal.meetings.default_name), or for rooms older than that `room-<id>`."""
+        return self.meeting_name or f"room-{self.id}"
 
     @property
     def speaker_list(self) -> list[str]:
@@ -191,6 +200,8 @@ class Participant(BaseModel):
     name = CharField(max_length=100)
     email = CharField(max_length=254)
     role = CharField(max_length=16, default="viewer")
+    # how the email was established at entry (see portal.meetings.Attendee.email_source)
+    email_source = CharField(max_length=16, default="unverified")
     status = CharField(max_length=16, default="waiting",
                        constraints=[Check("status IN ('waiting', 'admitted', 'rejected', 'left')")])
     device = CharField(max_length=64)  # random id kept in the guest's signed cookie

@@ -47,6 +47,7 @@ def test_unknown_database_url_is_refused_with_its_scheme():
 # --- the upgrade path --------------------------------------------------------------------------
 
 V2_COLUMNS = {"join_url", "host_message"}
+V4_COLUMNS = {"platform", "meeting_name"}
 
 
 def _room_columns() -> set[str]:
@@ -61,8 +62,9 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
     with database.connection_context():
         database.drop_tables(MODELS)  # the PostgreSQL test database is shared by the session
         database.create_tables(MODELS)
-        migrate(portal_db._migrator().drop_column("room", "join_url"),
-                portal_db._migrator().drop_column("room", "host_message"))
+        migrator = portal_db._migrator()
+        migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
+                migrator.drop_column("participant", "email_source"))
         if record_version:
             SchemaVersion.create(version=1)
         else:
@@ -76,14 +78,14 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
             (owner.id, "Made by version 1", "Kept across the upgrade", "Ada",
              "2030-01-15 09:00:00", "2030-01-15 10:00:00", "regular", True, False, True,
              "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
-        assert not V2_COLUMNS & _room_columns()
+        assert not (V2_COLUMNS | V4_COLUMNS) & _room_columns()
         assert schema_version() == 1
     database.close()
 
 
 def assert_upgraded_with_rows_kept() -> None:
     with database.connection_context():
-        assert _room_columns() >= V2_COLUMNS
+        assert _room_columns() >= V2_COLUMNS | V4_COLUMNS
         assert schema_version() == LATEST_VERSION
         room = Room.get(Room.title == "Made by version 1")
         assert room.description == "Kept across the upgrade"
@@ -91,6 +93,9 @@ def assert_upgraded_with_rows_kept() -> None:
         assert room.guest_access_enabled is True
         assert room.owner.email == "early@example.com"
         assert room.join_url is None and room.host_message == ""
+        # version 4: rooms made before platforms keep their join URL and get a stable name
+        assert room.platform == "other" and room.meeting == f"room-{room.id}"
+        assert "email_source" in {c.name for c in database.get_columns("participant")}
         # the new columns are usable
         Room.update(join_url="https://meet.example.org/r/1", host_message="Starting soon").where(
             Room.id == room.id).execute()

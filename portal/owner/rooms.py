@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, denials, timeutil
+from .. import audit, denials, join, meetings, timeutil
 from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
@@ -70,6 +70,8 @@ def _room_form(room: Room | None = None) -> RoomForm:
     else:
         form = RoomForm(obj=room, timezone=zone)
         if request.method == "GET":
+            if "meeting_name" in form:
+                form.meeting_name.data = room.meeting
             form.starts_at.data = timeutil.to_local(room.starts_at, zone).replace(tzinfo=None)
             form.ends_at.data = timeutil.to_local(room.ends_at, zone).replace(tzinfo=None)
     return form
@@ -86,6 +88,9 @@ def _apply(form: RoomForm, room: Room) -> None:
     room.require_approval = form.require_approval.data
     room.require_email_match = form.require_email_match.data
     room.join_url = form.join_url.data or None
+    if "platform" in form:  # only when a platform is configured
+        room.platform = form.platform.data
+        room.meeting_name = form.meeting_name.data or room.meeting_name
     if room.kind == "channel":
         room.guest_access_enabled = False  # not supported for channel rooms
     room.updated_at = timeutil.utcnow()
@@ -100,6 +105,9 @@ def new_room():
         _apply(form, room)
         with database.atomic():
             room.save()
+            if not room.meeting_name:  # named once, from the title and the new id; kept after
+                room.meeting_name = meetings.default_name(room.title, room.id)
+                room.save()
             audit.record("room_created", room, room.title)
         flash(f"Room “{room.title}” created.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
@@ -118,6 +126,8 @@ def room_context(room: Room) -> dict:
     """Everything the room page shows; each section adds what it needs through a hook so the
     page and its fragments render from the same data."""
     context = {"room": room, "now": timeutil.utcnow(),
+               "can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
+               "platform_labels": meetings.LABELS,
                "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
                "attachment_form": AttachmentForm(),
                "message_form": HostMessageForm(message=room.host_message)}
@@ -143,6 +153,18 @@ def edit_room(room_id: int):
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
         422 if form.errors else 200
+
+
+@bp.get("/<int:room_id>/join")
+@owner_required
+def join_as_host(room_id: int):
+    """Join as host: the owner (or an admin) enters the meeting as its moderator."""
+    room = owned_room(room_id)
+    attendee = meetings.Attendee(identity=f"user-{current_user.id}",
+                                 name=current_user.name or current_user.email.split("@")[0],
+                                 email=current_user.email, role="moderator",
+                                 email_source="account")
+    return join.to_meeting(room, attendee, back=url_for("owner.room", room_id=room.id))
 
 
 @bp.post("/<int:room_id>/delete")

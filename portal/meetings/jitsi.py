@@ -1,0 +1,48 @@
+"""Jitsi Meet with JWT authentication (prosody's token verifier).
+
+Jitsi checks the HS256 signature with JWT_APP_SECRET, `iss` against JWT_APP_ID, `aud` against
+its accepted audiences, `room` against the conference joined, and `nbf` / `exp` with no leeway.
+`context.user.affiliation` says who moderates, when the `token_affiliation` plugin is installed
+(stock Jitsi makes every token holder a moderator otherwise; see the README)."""
+
+from urllib.parse import quote, urlsplit
+
+import jwt
+
+from .common import LIFETIME
+
+SETTINGS = ("JITSI_URL", "JITSI_APP_ID", "JITSI_APP_SECRET")
+NOT_BEFORE_SKEW = 5  # seconds: a Jitsi server whose clock runs a little behind still accepts it
+
+
+def check(config) -> None:
+    url = urlsplit(config["JITSI_URL"])
+    if url.scheme not in ("https", "http") or not url.netloc:
+        raise ValueError("JITSI_URL must be the web address of your Jitsi Meet, "
+                         "e.g. https://meet.example.org")
+
+
+def token(config, meeting, attendee, now: float) -> str:
+    claims = {
+        "iss": config["JITSI_APP_ID"],
+        "aud": config.get("JITSI_AUDIENCE") or "jitsi",
+        "sub": "*",  # any tenant: the token is bound to one room by `room`
+        "room": meeting.name.lower(),
+        "nbf": int(now) - NOT_BEFORE_SKEW,
+        "exp": int(now) + LIFETIME,
+        "context": {"user": {
+            "id": attendee.identity,
+            "name": attendee.name,
+            "email": attendee.email,
+            "affiliation": "owner" if attendee.role == "moderator" else "member",
+        }},
+    }
+    return jwt.encode(claims, config["JITSI_APP_SECRET"], algorithm="HS256",
+                      headers={"typ": "JWT"})
+
+
+def join_url(config, meeting, attendee, now: float) -> str:
+    base = config["JITSI_URL"].rstrip("/")
+    # Guestgate is the lobby: Jitsi's own pre-join screen is skipped.
+    return (f"{base}/{quote(meeting.name.lower())}?jwt={token(config, meeting, attendee, now)}"
+            "#config.prejoinConfig.enabled=false")
