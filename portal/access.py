@@ -232,11 +232,11 @@ _DENIED_HERE = prepared(lambda room_id, device, email: Participant.select(Partic
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
 _NEW_PARTICIPANT = prepared(
-    lambda room, link, invitation, name, email, role, status, device, door_version, created_at,
-    updated_at, decided_at: Participant.insert(
+    lambda room, link, invitation, name, email, role, email_source, status, device, door_version,
+    created_at, updated_at, decided_at: Participant.insert(
         room=room, link=link, invitation=invitation, name=name, email=email, role=role,
-        status=status, device=device, door_version=door_version, created_at=created_at,
-        updated_at=updated_at, decided_at=decided_at))
+        email_source=email_source, status=status, device=device, door_version=door_version,
+        created_at=created_at, updated_at=updated_at, decided_at=decided_at))
 
 
 def _presence(*columns):

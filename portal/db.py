@@ -115,6 +115,8 @@ class Prepared:
         return compiled
 
     def _run(self, values: dict):
+        if values.keys() != set(self._names):  # a value passed but never used is a bug
+            raise TypeError(f"prepared query takes {self._names}, got {tuple(values)}")
         compiled = self._compile()
         params = [values[p.name] if isinstance(p, Placeholder) else p for p in compiled[2]]
         return compiled, database.execute_sql(compiled[1], params)

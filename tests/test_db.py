@@ -237,14 +237,26 @@ def test_a_prepared_insert_writes_every_named_column_and_returns_the_id(app, db)
         at = datetime(2030, 1, 1, 9, minute)
         ids.append(_NEW_PARTICIPANT.insert(
             room=room.id, link=link.id, invitation=None, name=f"Guest {minute}",
-            email=f"g{minute}@example.com", role="viewer", status="waiting",
-            device=f"device-{minute}0", door_version=3, created_at=at, updated_at=at,
+            email=f"g{minute}@example.com", role="viewer", email_source="unverified",
+            status="waiting", device=f"device-{minute}0", door_version=3, created_at=at, updated_at=at,
             decided_at=None))
     assert ids[1] == ids[0] + 1
     row = Participant.get_by_id(ids[1])
     assert (row.name, row.email, row.status, row.door_version, row.link_id) == (
         "Guest 2", "g2@example.com", "waiting", 3, link.id)
     assert row.created_at == datetime(2030, 1, 1, 9, 2) and row.decided_at is None
+    assert row.email_source == "unverified"
+
+
+def test_a_prepared_query_refuses_a_value_it_does_not_name_or_a_missing_one(app, db):
+    """Otherwise a column added to the row but not to the prepared insert would silently keep
+    its default (as the email's source once did)."""
+    from portal.access import _DOMAIN_RULES, _NEW_PARTICIPANT
+
+    with pytest.raises(TypeError, match="takes"):
+        _DOMAIN_RULES.all(extra=1)
+    with pytest.raises(TypeError, match="takes"):
+        _NEW_PARTICIPANT.insert(room=1)
 
 
 def test_prepared_rules_list_every_row(app, db):

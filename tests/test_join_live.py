@@ -1,0 +1,322 @@
+"""The Join moment through the app: an admitted guest's "Join the live session" and the owner's
+"Join as host" redirect with the platform's own credential, made for that person at that moment
+with their role; nobody the door turns away gets one; a platform that refuses or hangs gives a
+clear page. Credentials are checked with the platforms' verifiers (see test_meeting_platforms)."""
+
+import base64
+import json
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+from bbb_server import FakeBigBlueButton
+from helpers import make_user, text_of
+from livekit import api
+
+from portal import tokens
+from portal.meetings import other
+from portal.models import GuestLink, Invitation, Participant, Room
+from portal.timeutil import utcnow
+
+LIVEKIT = {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
+           "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789"}
+JITSI = {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "guestgate",
+         "JITSI_APP_SECRET": "jitsi-secret-0123456789abcdef0123", "JITSI_AUDIENCE": "jitsi"}
+GALENE_KEY = base64.urlsafe_b64encode(b"g" * 32).decode()
+GALENE = {"GALENE_URL": "https://galene.example.org", "GALENE_KEY": GALENE_KEY}
+BBB_SECRET = "bbb-secret-for-the-tests"
+
+
+@pytest.fixture
+def bbb():
+    with FakeBigBlueButton(BBB_SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+def config(config, bbb, request):
+    """Every platform configured; or, parametrized indirectly, only "livekit", "jitsi" or
+    "none" of them."""
+    bigbluebutton = {"BIGBLUEBUTTON_ENDPOINT": bbb.endpoint, "BIGBLUEBUTTON_SECRET": BBB_SECRET}
+    platforms = {"all": {**LIVEKIT, **JITSI, **GALENE, **bigbluebutton}, "livekit": LIVEKIT,
+                 "jitsi": JITSI, "none": {}}[getattr(request, "param", "all")]
+    return {**config, **platforms, "MEETING_TIMEOUT": 0.5}
+
+
+@pytest.fixture
+def room(app, db):
+    now = utcnow()
+    return Room.create(owner=make_user(name="Olivia Owner"), title="Launch",
+                       guest_access_enabled=True, platform="livekit", meeting_name="launch-1",
+                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
+
+
+def use(room, platform, **fields):
+    Room.update(platform=platform, **fields).where(Room.id == room.id).execute()
+
+
+def link_guest(app, room, name="Ada Guest", email="ada@example.com", client=None):
+    link = GuestLink.get_or_none(GuestLink.room == room) or GuestLink.create(room=room,
+                                                                             name="Guests")
+    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    client = client or app.test_client()
+    assert client.post(f"/g/{token}", data={"name": name, "email": email}).status_code == 303
+    return client
+
+
+def invited(app, room, email, role, client=None):
+    user = make_user(email, access="guest")
+    invitation = Invitation.create(room=room, user=user, email=email, role=role)
+    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    client = client or app.test_client()
+    response = client.post(f"/i/{token}", data={"name": role.title(), "email": email})
+    assert response.status_code == 303
+    return client, invitation
+
+
+def livekit_claims(response):
+    assert response.status_code == 303 and response.headers["Cache-Control"] == "no-store"
+    query = parse_qs(urlsplit(response.location).query)
+    assert query["liveKitUrl"] == ["wss://lk.example.org"]
+    return api.TokenVerifier(LIVEKIT["LIVEKIT_API_KEY"], LIVEKIT["LIVEKIT_API_SECRET"]) \
+        .verify(query["token"][0])
+
+
+def jitsi_claims(response):
+    assert response.status_code == 303
+    token = parse_qs(urlsplit(response.location.split("#")[0]).query)["jwt"][0]
+    return jwt.decode(token, JITSI["JITSI_APP_SECRET"], algorithms=["HS256"], audience="jitsi",
+                      issuer="guestgate", leeway=0)
+
+
+def role_on(platform, response, bbb):
+    """The role the platform will give, read the way the platform reads it."""
+    if platform == "livekit":
+        video = livekit_claims(response).video
+        return "moderator" if video.room_admin else "speaker" if video.can_publish else "viewer"
+    if platform == "jitsi":
+        return jitsi_claims(response)["context"]["user"]["affiliation"]
+    if platform == "galene":
+        token = parse_qs(urlsplit(response.location).query)["token"][0]
+        claims = jwt.decode(token, b"g" * 32, algorithms=["HS256"],
+                            audience="https://galene.example.org/group/launch-1/")
+        return claims["permissions"]
+    assert response.status_code == 303 and "/html5client/join" in response.location
+    return bbb.joins[-1]["role"]
+
+
+# The README's role table, as each platform reads it.
+ROLE_TABLE = {
+    "livekit": {"host": "moderator", "moderator": "moderator", "speaker": "speaker",
+                "viewer": "viewer", "link": "viewer"},
+    "jitsi": {"host": "owner", "moderator": "owner", "speaker": "member", "viewer": "member",
+              "link": "member"},
+    "galene": {"host": ["op", "present", "message"], "moderator": ["op", "present", "message"],
+               "speaker": ["present", "message"], "viewer": ["message"], "link": ["message"]},
+    "bigbluebutton": {"host": "MODERATOR", "moderator": "MODERATOR", "speaker": "VIEWER",
+                      "viewer": "VIEWER", "link": "VIEWER"},
+}
+
+
+@pytest.mark.parametrize("platform", sorted(ROLE_TABLE))
+def test_role_mapping_on_every_platform(app, auth, room, bbb, platform):
+    use(room, platform)
+    expected = ROLE_TABLE[platform]
+    for who in ("moderator", "speaker", "viewer"):
+        client, _ = invited(app, room, f"{who}@example.com", who)
+        assert role_on(platform, client.get(f"/s/{room.id}/join"), bbb) == expected[who], who
+    guest = link_guest(app, room)
+    assert role_on(platform, guest.get(f"/s/{room.id}/join"), bbb) == expected["link"]
+    auth.sign_in()
+    assert role_on(platform, auth.client.get(f"/rooms/{room.id}/join"), bbb) == expected["host"]
+
+
+def test_guest_link_to_livekit_as_a_viewer_named_by_participant(app, room):
+    guest = link_guest(app, room)
+    page = guest.get(f"/s/{room.id}")
+    assert "Join the live session" in text_of(page)
+    claims = livekit_claims(guest.get(f"/s/{room.id}/join"))
+    participant = Participant.get(Participant.email == "ada@example.com")
+    assert claims.identity == f"participant-{participant.id}" and claims.name == "Ada Guest"
+    assert claims.video.room == "launch-1" and claims.video.can_publish is False
+
+
+def test_host_joins_as_moderator_from_the_room_page(app, auth, room):
+    owner = room.owner
+    auth.sign_in()
+    page = auth.client.get(f"/rooms/{room.id}")
+    assert "Join as host" in text_of(page) and "LiveKit" in text_of(page)
+    claims = livekit_claims(auth.client.get(f"/rooms/{room.id}/join"))
+    assert claims.identity == f"user-{owner.id}" and claims.name == "Olivia Owner"
+    assert claims.video.room_admin is True
+    # Another owner can't enter this room's meeting as host.
+    make_user("other@example.com")
+    other = app.test_client()
+    other.post("/sign-in", data={"email": "other@example.com",
+                                 "password": "correct horse battery"})
+    assert other.get(f"/rooms/{room.id}/join").status_code == 404
+
+
+def test_a_demoted_or_removed_moderator_gets_the_lower_role_or_nothing(app, auth, room):
+    use(room, "jitsi")
+    client, invitation = invited(app, room, "mod@example.com", "moderator")
+    assert jitsi_claims(client.get(f"/s/{room.id}/join"))["context"]["user"]["affiliation"] \
+        == "owner"
+    auth.sign_in()
+    auth.client.post(f"/rooms/{room.id}/invitations/{invitation.id}/role",
+                     data={"role": "viewer"})
+    assert jitsi_claims(client.get(f"/s/{room.id}/join"))["context"]["user"]["affiliation"] \
+        == "member"
+    auth.client.post(f"/rooms/{room.id}/invitations/{invitation.id}/delete")
+    response = client.get(f"/s/{room.id}/join")
+    assert response.status_code == 303 and response.location.endswith(f"/s/{room.id}")
+    assert "This invitation is no longer valid" in text_of(client.get(f"/s/{room.id}"))
+
+
+def test_waiting_or_denied_guests_get_no_credential(app, auth, room):
+    use(room, "jitsi", require_approval=True)
+    guest = link_guest(app, room)
+    response = guest.get(f"/s/{room.id}/join")
+    assert response.status_code == 303 and "jwt=" not in response.location
+    participant = Participant.get(Participant.email == "ada@example.com")
+    auth.sign_in()
+    auth.client.post(f"/rooms/{room.id}/waiting/{participant.id}/deny")
+    response = guest.get(f"/s/{room.id}/join")
+    assert response.status_code == 303 and "jwt=" not in response.location
+    assert "The host didn't admit you" in text_of(guest.get(f"/s/{room.id}"))
+    # Nor does someone who was never in the room.
+    stranger = app.test_client().get(f"/s/{room.id}/join")
+    assert stranger.status_code == 303 and "jwt=" not in stranger.location
+
+
+@pytest.mark.parametrize("mode", ["fail", "hang"])
+def test_a_platform_that_refuses_or_hangs_gives_a_clear_page(app, auth, room, bbb, mode,
+                                                             caplog):
+    use(room, "bigbluebutton")
+    guest = link_guest(app, room)
+    bbb.mode = mode
+    with caplog.at_level(logging.WARNING):
+        response = guest.get(f"/s/{room.id}/join")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    text = text_of(response)
+    assert "The live session can't be reached right now" in text
+    assert "Try Join again in a minute" in text
+    assert BBB_SECRET not in caplog.text and "checksum" not in caplog.text
+    auth.sign_in()
+    assert auth.client.get(f"/rooms/{room.id}/join").status_code == 503
+    bbb.mode = "ok"
+    assert "/html5client/join" in guest.get(f"/s/{room.id}/join").location
+
+
+def test_a_platform_no_longer_configured_gives_the_clear_page(app, room):
+    guest = link_guest(app, room)
+    for key in LIVEKIT:
+        app.config[key] = ""
+    assert "Join the live session" not in text_of(guest.get(f"/s/{room.id}"))
+    response = guest.get(f"/s/{room.id}/join")
+    assert response.status_code == 503
+    assert "The live session can't be reached right now" in text_of(response)
+
+
+def test_the_unreachable_page_speaks_german(app, room, bbb):
+    use(room, "bigbluebutton")
+    guest = link_guest(app, room)
+    bbb.mode = "fail"
+    response = guest.get(f"/s/{room.id}/join", headers={"Accept-Language": "de"})
+    assert "Die Live-Sitzung ist gerade nicht erreichbar" in text_of(response)
+
+
+def test_other_platform_ticket_says_a_link_guests_email_is_not_verified(app, room):
+    use(room, "other", join_url="https://live.example.com/r/7")
+    guest = link_guest(app, room)
+    response = guest.get(f"/s/{room.id}/join")
+    ticket = parse_qs(urlsplit(response.location).query)["guestgate_ticket"][0]
+    claims = jwt.decode(ticket, other.ticket_secret(app.config), algorithms=["HS256"],
+                        audience="https://live.example.com")
+    assert claims["email"] == "ada@example.com" and claims["email_verified"] is False
+    assert claims["email_source"] == "unverified" and claims["role"] == "viewer"
+
+
+def test_an_invited_guest_who_confirmed_the_email_is_verified_in_the_ticket(app, room):
+    use(room, "other", join_url="https://live.example.com/r/7")
+    client, _ = invited(app, room, "sam@example.com", "speaker")
+    ticket = parse_qs(urlsplit(client.get(f"/s/{room.id}/join").location).query)
+    claims, why = other.verify(
+        app.config, ticket["guestgate_ticket"][0], audience="https://live.example.com")
+    assert why == "" and claims["email_verified"] is True
+    assert claims["email_source"] == "confirmed" and claims["role"] == "speaker"
+
+
+def test_a_room_without_a_live_session_says_so(app, room):
+    use(room, "other", join_url=None)
+    guest = link_guest(app, room)
+    assert "Join the live session" not in text_of(guest.get(f"/s/{room.id}"))
+    response = guest.get(f"/s/{room.id}/join", follow_redirects=True)
+    assert "This session has no live meeting to join yet." in text_of(response)
+
+
+def test_the_room_form_offers_the_configured_platforms_and_checks_the_name(app, auth, room):
+    auth.sign_in()
+    form = auth.client.get(f"/rooms/{room.id}/edit").get_data(as_text=True)
+    for label in ("LiveKit / OpenVidu", "Jitsi Meet", "BigBlueButton", "Galène",
+                  "Other (join URL)"):
+        assert label in form
+    assert 'value="launch-1"' in form
+    for secret in (LIVEKIT["LIVEKIT_API_SECRET"], JITSI["JITSI_APP_SECRET"], BBB_SECRET,
+                   GALENE_KEY):
+        assert secret not in form
+        assert secret not in auth.client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    data = {"title": "Launch", "starts_at": "2030-01-01T10:00", "ends_at": "2030-01-01T11:00",
+            "timezone": "UTC", "kind": "regular", "platform": "jitsi",
+            "meeting_name": "Not a/valid name"}
+    response = auth.client.post(f"/rooms/{room.id}/edit", data=data)
+    assert response.status_code == 422 and "lower-case letters" in text_of(response)
+    assert Room.get_by_id(room.id).platform == "livekit"  # nothing saved
+    response = auth.client.post(f"/rooms/{room.id}/edit", data={**data, "meeting_name": ""})
+    assert response.status_code == 303
+    saved = Room.get_by_id(room.id)
+    assert saved.platform == "jitsi" and saved.meeting == "launch-1"  # the name is kept
+
+    created = auth.client.post("/rooms/new", data={**data, "title": "Café Talk",
+                                                   "meeting_name": ""})
+    new = Room.get(Room.title == "Café Talk")
+    assert created.status_code == 303 and new.meeting == f"cafe-talk-{new.id}"
+
+
+def test_seed_demo_uses_the_first_configured_platform(app, runner):
+    result = runner.invoke(args=["seed-demo", "--json"])
+    assert result.exit_code == 0, result.output
+    rooms = json.loads(result.output)["rooms"]
+    assert [r["platform"] for r in rooms if r["kind"] == "regular"] == ["livekit", "livekit"]
+
+
+@pytest.mark.parametrize("config", ["livekit", "jitsi"], indirect=True)
+def test_the_demo_path_ends_in_the_platforms_own_credential(app, runner, config):
+    """make run with only one platform's variables: demo guest link → lobby → room → Join."""
+    demo = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
+    live = demo["rooms"][0]
+    guest = app.test_client()
+    lobby = live["guest_links"][0]["url"].removeprefix(demo["base_url"])
+    assert "Your name" in text_of(guest.get(lobby))
+    entered = guest.post(lobby, data={"name": "Demo Guest", "email": "demo@example.com"})
+    assert entered.status_code == 303
+    assert "Join the live session" in text_of(guest.get(f"/s/{live['id']}"))
+    response = guest.get(f"/s/{live['id']}/join")
+    if "LIVEKIT_URL" in config:
+        claims = livekit_claims(response)
+        assert claims.name == "Demo Guest" and claims.video.can_publish is False
+        assert claims.video.room == Room.get_by_id(live["id"]).meeting
+    else:
+        claims = jitsi_claims(response)
+        assert claims["context"]["user"]["affiliation"] == "member"
+        assert claims["room"] == Room.get_by_id(live["id"]).meeting
+
+
+@pytest.mark.parametrize("config", ["none"], indirect=True)
+def test_without_platforms_the_room_form_stays_as_it_was(app, auth, room):
+    auth.sign_in()
+    form = text_of(auth.client.get(f"/rooms/{room.id}/edit"))
+    assert "Meeting platform" not in form and "Meeting name" not in form
+    assert "Join URL of the live session" in form
