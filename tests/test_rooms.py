@@ -1,12 +1,15 @@
 """Owners' rooms: list, create, edit, delete, with times entered in the owner's own zone and
 stored in UTC; validation; who may see which room; attachments."""
 
+import http.client
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import make_user, text_of
+from helpers import LiveServer, make_user, text_of
 
 from portal.models import Attachment, AuditEvent, Room
 from portal.owner import rooms as rooms_views
@@ -229,6 +232,16 @@ def upload(client, room, name, content: bytes):
                        content_type="multipart/form-data")
 
 
+def multipart(disposition: str, content: bytes) -> tuple[bytes, str]:
+    """A one-file form with the part's Content-Disposition exactly as given (a browser's
+    `filename*=UTF-8''…` included), as (body, Content-Type)."""
+    boundary = "guestgate-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; {disposition}\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content \
+        + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
 def stored_files(app) -> list[Path]:
     folder = Path(app.config["UPLOAD_FOLDER"])
     return sorted(folder.iterdir()) if folder.exists() else []
@@ -335,3 +348,35 @@ def test_someone_elses_attachment_is_404(app, client, auth, db):
 
     auth.sign_out()
     assert client.get(url).status_code == 302  # signed out: to the sign-in page
+
+
+def test_concurrent_uploads_stop_at_the_limit(app, client, berlin_owner, db):
+    room = create_room(client)
+    for n in range(rooms_views.MAX_ATTACHMENTS_PER_ROOM - 2):
+        Attachment.create(room=room, filename=f"{n}.pdf", stored_name=f"old-{n}.pdf",
+                          content_type="application/pdf", size=1)
+    cookie = f"session={client.get_cookie('session').value}"
+    uploads = 8
+    ready = threading.Barrier(uploads)
+
+    def upload_one(port, n):
+        # A few MB: writing the file takes a while, as it does for real slides.
+        body, content_type = multipart(f'filename="doc-{n}.pdf"', b"%PDF-1.7 " + b"x" * 2**22)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        ready.wait()
+        try:
+            conn.request("POST", f"/rooms/{room.id}/attachments", body=body,
+                         headers={"Content-Type": content_type, "Cookie": cookie})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    with LiveServer(app) as server, ThreadPoolExecutor(uploads) as pool:
+        statuses = list(pool.map(lambda n: upload_one(server.port, n), range(uploads)))
+    assert statuses == [303] * uploads
+    assert Attachment.select().where(Attachment.room == room).count() \
+        == rooms_views.MAX_ATTACHMENTS_PER_ROOM
+    assert len(stored_files(app)) == 2  # the refused uploads left no file behind
+    refused = upload(client, room, "one-more.pdf", b"%PDF-1.7")
+    assert "A room can have at most 20 attachments." in text_of(
+        client.get(refused.headers["Location"]))

@@ -129,9 +129,7 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
     rules = domain_rules()
     limit = current_app.config["MAX_INVITATIONS_PER_ROOM"]
     with database.atomic():
-        # Touching the row serialises invites to this room (row lock on PostgreSQL, the write
-        # lock on SQLite) before the live invitations are counted.
-        Room.update(updated_at=Room.updated_at).where(Room.id == room.id).execute()
+        room.lock()  # before the live invitations are counted
         existing = {inv.email: inv for inv in Invitation.select().where(Invitation.room == room)}
         live = sum(1 for inv in existing.values() if inv.removed_at is None)
         seen = set()
