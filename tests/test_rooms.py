@@ -146,8 +146,11 @@ def test_delete_from_htmx_redirects_with_hx_redirect(client, berlin_owner, db):
     ({"title": "Bad\x07title"}, "Remove the control characters"),
     ({"title": "Two\nlines"}, "Remove the control characters"),
     ({"description": "null\x00byte"}, "Remove the control characters"),
+    ({"title": "Q3 \u202egnitsoh"}, "Remove the invisible characters that change the direction"),
+    ({"speakers": "Ada\n\u2067Grace\u2069"}, "Remove the invisible characters that change"),
     ({"join_url": "javascript:alert(1)"}, "Enter a "),
     ({"join_url": "meet.example.org/room"}, "Enter a "),
+    ({"join_url": "https://meet.example.org/r\x00oom"}, "Remove the control characters"),
     ({"starts_at": "tomorrow"}, "Not a valid datetime value."),
     ({"starts_at": ""}, "Enter the start date and time."),
     ({"kind": "stadium"}, "Not a valid choice."),
@@ -155,8 +158,9 @@ def test_delete_from_htmx_redirects_with_hx_redirect(client, berlin_owner, db):
     ({"timezone": "±" * 500}, "Not a valid choice."),  # too long even to look up as a file
     ({"title": "x" * 201}, "Field cannot be longer than 200 characters."),
 ], ids=["end-before-start", "end-equals-start", "blank-title", "missing-title",
-        "bell-in-title", "newline-in-title", "nul-in-description", "javascript-url",
-        "url-without-scheme", "garbled-start", "missing-start", "unknown-kind", "unknown-zone",
+        "bell-in-title", "newline-in-title", "nul-in-description", "bidi-in-title",
+        "bidi-in-speakers", "javascript-url", "url-without-scheme", "nul-in-url",
+        "garbled-start", "missing-start", "unknown-kind", "unknown-zone",
         "zone-too-long-for-a-path", "long-title"])
 def test_invalid_room_is_refused_with_a_message_and_no_row(client, berlin_owner, db,
                                                            overrides, message):
@@ -298,6 +302,27 @@ def test_refused_upload_says_why_and_keeps_nothing(app, client, berlin_owner, db
     response = upload(client, room, name, content)
     assert response.status_code == 303
     assert message in text_of(client.get(response.headers["Location"]))
+    assert Attachment.select().count() == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("disposition", [
+    "filename*=UTF-8''agenda%0D%0AX-Injected%3A%201.pdf",
+    "filename*=UTF-8''agenda%00.pdf",
+    'filename="agenda\x1b[31m.pdf"',
+    "filename*=UTF-8''invoice%E2%80%AEtxt.pdf",  # U+202E: shows as "invoicefdp.txt"
+], ids=["crlf", "nul", "escape", "right-to-left-override"])
+def test_file_names_with_control_characters_are_refused(app, client, berlin_owner, db,
+                                                        disposition):
+    """Such a name would be stored, and every download of it would then answer 500 (it can't go
+    into the Content-Disposition header)."""
+    room = create_room(client)
+    body, content_type = multipart(disposition, b"%PDF-1.7 agenda")
+    response = client.post(f"/rooms/{room.id}/attachments", data=body,
+                           content_type=content_type)
+    assert response.status_code == 303
+    assert "The file name has control or text-direction characters: rename the file and " \
+        "upload it again." in text_of(client.get(response.headers["Location"]))
     assert Attachment.select().count() == 0
     assert stored_files(app) == []
 
