@@ -274,6 +274,7 @@ def test_owner_uploads_an_attachment_and_downloads_it(app, client, berlin_owner,
         assert "Agenda" in download.headers["Content-Disposition"]
         assert download.headers["Content-Type"] == "application/pdf"
         assert download.headers["X-Content-Type-Options"] == "nosniff"
+        assert download.headers["Cache-Control"] == "private, no-store"  # no copy kept anywhere
 
 
 def test_served_type_comes_from_the_extension_not_the_browser(app, client, berlin_owner, db):

@@ -262,9 +262,13 @@ def delete_attachment(room_id: int, attachment_id: int):
 
 
 def send_attachment(attachment: Attachment):
-    return send_from_directory(upload_folder(), attachment.stored_name,
-                               mimetype=attachment.content_type, as_attachment=True,
-                               download_name=attachment.filename, max_age=0)
+    """The owner's and the admitted guest's download."""
+    response = send_from_directory(upload_folder(), attachment.stored_name,
+                                   mimetype=attachment.content_type, as_attachment=True,
+                                   download_name=attachment.filename)
+    # As private as the room: no shared cache or browser keeps a copy after access ends.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:room_id>/attachments/<int:attachment_id>")
