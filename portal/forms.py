@@ -29,6 +29,9 @@ from .models import ACCESS_LEVELS
 # Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# Bidirectional controls (U+202E and kin) reorder the text around them, so a name or a file
+# name would read differently on the host's screen from what it is.
+_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def strip(value):
@@ -43,15 +46,32 @@ def unix_newlines(value):
     return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
 
 
-def no_control_characters(multiline: bool = False):
-    pattern = _CONTROL if multiline else _CONTROL_OR_NEWLINE
+def control_characters_problem(text, multiline: bool = False) -> str | None:
+    """Why `text` can't be kept as it is, or None."""
+    if not isinstance(text, str):
+        return None
+    if (_CONTROL if multiline else _CONTROL_OR_NEWLINE).search(text):
+        return gettext("Remove the control characters (such as line breaks).")
+    if _BIDI.search(text):
+        return gettext("Remove the invisible characters that change the direction of the text.")
+    return None
 
+
+def no_control_characters(multiline: bool = False):
     def check(form, field):
-        if isinstance(field.data, str) and pattern.search(field.data):
-            raise WTFValidationError(gettext("Remove the control characters (such as line "
-                                             "breaks)."))
+        why = control_characters_problem(field.data, multiline)
+        if why:
+            raise WTFValidationError(why)
 
     return check
+
+
+def file_name_without_control_characters(form, field):
+    # Such a name can't go into a download's Content-Disposition header (every download would
+    # fail); NUL can't be stored on PostgreSQL.
+    if control_characters_problem(getattr(field.data, "filename", None)):
+        raise WTFValidationError("The file name has control or text-direction characters: "
+                                 "rename the file and upload it again.")
 
 
 def valid_email(form, field):
@@ -91,7 +111,7 @@ class RoomForm(FlaskForm):
     meeting_name = StringField("Meeting name", filters=[strip, lower],
                                validators=[Optional(), Length(max=64)])
     join_url = URLField("Join URL of the live session (optional)", filters=[strip],
-                        validators=[Optional(), Length(max=500),
+                        validators=[Optional(), Length(max=500), no_control_characters(),
                                     URL(require_tld=False, message="Enter a full web address "
                                         "starting with https:// or http://.")])
 
@@ -135,7 +155,8 @@ class RoomForm(FlaskForm):
 
 
 class AttachmentForm(FlaskForm):
-    file = FileField("File", validators=[DataRequired("Choose a file to upload.")])
+    file = FileField("File", validators=[DataRequired("Choose a file to upload."),
+                                         file_name_without_control_characters])
 
 
 class NewUserForm(FlaskForm):

@@ -118,6 +118,12 @@ class Room(BaseModel):
                                           & Invitation.removed_at.is_null())
                 .order_by(Invitation.created_at, Invitation.id))
 
+    def lock(self) -> None:
+        """First in a transaction that counts the room's links, invitations or attachments
+        before adding one: a no-op update takes the row lock on PostgreSQL and the write lock
+        on SQLite, so two such transactions can't both see room for one more."""
+        Room.update(kind=Room.kind).where(Room.id == self.id).execute()
+
     def waiting_participants(self):
         return (Participant.select().where((Participant.room == self)
                                            & (Participant.status == "waiting"))

@@ -6,6 +6,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 MIN_LENGTH = 10
+# The hash of an account nobody has chosen a password for yet (a guest-only profile until
+# "Forgot password"): matches no password. Storing it costs nothing, where hashing a random
+# password would cost Argon2's time inside the caller's transaction.
+UNUSABLE = "!"
 _hasher = PasswordHasher()
 # A hash to verify against when the account doesn't exist, so both cases take the same time.
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
@@ -16,8 +20,11 @@ def hash_password(password: str) -> str:
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
+    # No account or no password yet: verify against the dummy anyway, so the answer takes the
+    # same time and doesn't tell which accounts exist or have a password.
+    usable = bool(password_hash) and not password_hash.startswith(UNUSABLE)
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        return _hasher.verify(password_hash if usable else _DUMMY, password) and usable
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -4,7 +4,7 @@ after it), writes an audit event, and is checked like the screen it shortcuts. P
 list's 24-hour counts and the "runs out soon" warning on guest links."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from helpers import PASSWORD, make_user, text_of
@@ -57,6 +57,7 @@ def actions(room):
 
 def test_expired_link_extend_by_seven_days_lets_the_same_guest_in(app, client, guest,
                                                                  signed_in_owner, room):
+    Room.update(ends_at=utcnow() + timedelta(days=30)).where(Room.id == room.id).execute()
     link = GuestLink.create(room=room, name="Customers",
                             expires_at=utcnow() - timedelta(hours=1))
     path = link_path(app, link)
@@ -85,6 +86,36 @@ def test_expired_link_extend_by_seven_days_lets_the_same_guest_in(app, client, g
 
     entered = join(guest, path)
     assert entered.status_code == 303 and entered.headers["Location"] == f"/s/{room.id}"
+
+
+def test_extend_stops_at_the_end_of_the_room(app, client, signed_in_owner, room):
+    """Each Extend used to add its days with no ceiling, until the date overflowed (500)."""
+    link = GuestLink.create(room=room, name="Customers",
+                            expires_at=utcnow() - timedelta(hours=1))
+    url = f"/rooms/{room.id}/denials/links/{link.id}/extend"
+    response = client.post(url, data={f"extend-{link.id}-days": "3650"}, headers=HTMX)
+    assert response.status_code == 200
+    assert "“Customers” now works until the session ends (" in text_of(response)
+    assert GuestLink.get_by_id(link.id).expires_at == room.ends_at
+    # A link already far out (extended before there was a ceiling) comes back to the room's end.
+    GuestLink.update(expires_at=datetime(9999, 12, 1)).where(GuestLink.id == link.id).execute()
+    response = client.post(url, data={f"extend-{link.id}-days": "3650"}, headers=HTMX)
+    assert response.status_code == 200 and "until the session ends" in text_of(response)
+    assert GuestLink.get_by_id(link.id).expires_at == room.ends_at
+    assert actions(room) == ["link_extended", "link_extended"]
+
+
+def test_extend_after_the_session_ended_says_so(app, client, signed_in_owner, room):
+    ended = utcnow() - timedelta(minutes=5)
+    Room.update(ends_at=ended).where(Room.id == room.id).execute()
+    link = GuestLink.create(room=room, name="Customers", expires_at=ended)
+    response = client.post(f"/rooms/{room.id}/denials/links/{link.id}/extend",
+                           data={f"extend-{link.id}-days": "7"}, headers=HTMX)
+    assert response.status_code == 200
+    assert "The session has ended: move its end (Edit room) before extending “Customers”." \
+        in text_of(response)
+    assert GuestLink.get_by_id(link.id).expires_at == ended
+    assert actions(room) == []
 
 
 def text_of_html(html: str) -> str:

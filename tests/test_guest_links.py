@@ -149,3 +149,21 @@ def test_lobby_validation_consumes_nothing(app, room, link_path):
     assert response.status_code == 422
     assert GuestLink.get_by_id(link.id).uses == 0
     assert Participant.select().count() == 0
+
+
+def test_lobby_refuses_names_that_reverse_text(app, room, link_path):
+    """U+202E and the other direction controls would show "Ada" as someone else on the host's
+    screen: refused in the guest's language, nothing consumed."""
+    link = GuestLink.create(room=room, name="Guests", max_uses=1)
+    response, _ = enter(app, link_path(link), name="\u202eadA")
+    assert response.status_code == 422
+    assert "Remove the invisible characters that change the direction of the text." \
+        in text_of(response)
+    german = app.test_client().post(link_path(link), data={"name": "Ada\u200f",
+                                                           "email": "ada@example.com"},
+                                    headers={"Accept-Language": "de"})
+    assert german.status_code == 422
+    assert "Entfernen Sie die unsichtbaren Zeichen, die die Schreibrichtung des Textes " \
+        "ändern." in text_of(german)
+    assert GuestLink.get_by_id(link.id).uses == 0
+    assert Participant.select().count() == 0

@@ -72,6 +72,7 @@ def test_attachments_only_for_admitted_participants(app, client, room, tmp_path)
     response = client.get(download)
     assert response.status_code == 200 and response.data == b"%PDF-1.4 slides"
     assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "private, no-store"
     response.close()
 
     # Another room's attachment is not reachable through this room.

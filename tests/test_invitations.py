@@ -40,12 +40,30 @@ def test_invite_many_at_once_with_refusals(app, client, signed_in_owner, db):
                                        "known@example.com"]
     assert {r.role for r in rows} == {"speaker"}
     assert {r.email_status for r in rows} == {"not_sent"}
-    # New addresses get a guest-only profile with a random password; accounts are reused.
+    # New addresses get a guest-only profile without a password; accounts are reused.
     ada = User.get(User.email == "ada@example.com")
-    assert ada.access == "guest" and ada.password_hash.startswith("$argon2")
+    assert ada.access == "guest" and ada.password_hash == passwords.UNUSABLE
     assert not passwords.check_password(ada.password_hash, "")
     assert User.select().where(User.email == "known@example.com").count() == 1
     assert audit_actions(room).count("invited") == 3
+
+
+def test_new_guest_profiles_hold_no_password_so_no_sign_in_works(app, client, signed_in_owner,
+                                                                 db):
+    """A bulk invite hashes nothing (Argon2 inside the transaction held SQLite's write lock for
+    seconds): each new profile holds the unusable marker until "Forgot password" sets one."""
+    room = make_room(signed_in_owner)
+    addresses = [f"g{i}@example.com" for i in range(20)]
+    invite(client, room, "\n".join(addresses))
+    hashes = [u.password_hash for u in User.select().where(User.email.in_(addresses))]
+    assert hashes == [passwords.UNUSABLE] * 20
+    guest = app.test_client()
+    for attempt in ("!", passwords.UNUSABLE, PASSWORD, "g0@example.com"):
+        response = guest.post("/sign-in", data={"email": "g0@example.com", "password": attempt})
+        assert response.status_code == 401, attempt
+        assert "That email and password don't match an account." in text_of(response)
+    assert not any(passwords.check_password(passwords.UNUSABLE, p) for p in ("", "!", PASSWORD))
+    assert not passwords.check_password(None, "!")
 
 
 def test_already_invited_and_duplicates(app, client, signed_in_owner, db):

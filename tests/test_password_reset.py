@@ -12,7 +12,7 @@ import pytest
 from helpers import PASSWORD, text_of
 
 from portal import auth as auth_module
-from portal import mail
+from portal import mail, passwords
 from portal.models import User
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -113,6 +113,27 @@ def test_invited_guest_chooses_a_password_and_sees_my_sessions(app, client, sign
     guest.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     page = text_of(guest.get("/", follow_redirects=True))
     assert "My sessions" in page and "Round-table" in page
+
+
+def test_invited_guest_without_a_password_sets_one_through_forgot_password(app, client,
+                                                                          signed_in_owner, db):
+    from invite_helpers import invite, make_room
+
+    invite(client, make_room(signed_in_owner), "grace@example.com")
+    assert User.get(User.email == "grace@example.com").password_hash == passwords.UNUSABLE
+    guest = app.test_client()
+    refused = guest.post("/sign-in", data={"email": "grace@example.com",
+                                           "password": passwords.UNUSABLE})
+    assert refused.status_code == 401
+    ask(guest, "grace@example.com")
+    path = reset_link(app, outbox(app)[-1])
+    assert "grace@example.com" in text_of(guest.get(path))
+    done = guest.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 303
+    other = app.test_client()
+    assert other.post("/sign-in", data={"email": "grace@example.com",
+                                        "password": NEW_PASSWORD}).status_code == 303
+    assert "My sessions" in text_of(other.get("/", follow_redirects=True))
 
 
 class TestRateLimit:

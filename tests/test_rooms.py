@@ -1,12 +1,15 @@
 """Owners' rooms: list, create, edit, delete, with times entered in the owner's own zone and
 stored in UTC; validation; who may see which room; attachments."""
 
+import http.client
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import make_user, text_of
+from helpers import LiveServer, make_user, text_of
 
 from portal.models import Attachment, AuditEvent, Room
 from portal.owner import rooms as rooms_views
@@ -143,8 +146,11 @@ def test_delete_from_htmx_redirects_with_hx_redirect(client, berlin_owner, db):
     ({"title": "Bad\x07title"}, "Remove the control characters"),
     ({"title": "Two\nlines"}, "Remove the control characters"),
     ({"description": "null\x00byte"}, "Remove the control characters"),
+    ({"title": "Q3 \u202egnitsoh"}, "Remove the invisible characters that change the direction"),
+    ({"speakers": "Ada\n\u2067Grace\u2069"}, "Remove the invisible characters that change"),
     ({"join_url": "javascript:alert(1)"}, "Enter a "),
     ({"join_url": "meet.example.org/room"}, "Enter a "),
+    ({"join_url": "https://meet.example.org/r\x00oom"}, "Remove the control characters"),
     ({"starts_at": "tomorrow"}, "Not a valid datetime value."),
     ({"starts_at": ""}, "Enter the start date and time."),
     ({"kind": "stadium"}, "Not a valid choice."),
@@ -152,8 +158,9 @@ def test_delete_from_htmx_redirects_with_hx_redirect(client, berlin_owner, db):
     ({"timezone": "±" * 500}, "Not a valid choice."),  # too long even to look up as a file
     ({"title": "x" * 201}, "Field cannot be longer than 200 characters."),
 ], ids=["end-before-start", "end-equals-start", "blank-title", "missing-title",
-        "bell-in-title", "newline-in-title", "nul-in-description", "javascript-url",
-        "url-without-scheme", "garbled-start", "missing-start", "unknown-kind", "unknown-zone",
+        "bell-in-title", "newline-in-title", "nul-in-description", "bidi-in-title",
+        "bidi-in-speakers", "javascript-url", "url-without-scheme", "nul-in-url",
+        "garbled-start", "missing-start", "unknown-kind", "unknown-zone",
         "zone-too-long-for-a-path", "long-title"])
 def test_invalid_room_is_refused_with_a_message_and_no_row(client, berlin_owner, db,
                                                            overrides, message):
@@ -229,6 +236,16 @@ def upload(client, room, name, content: bytes):
                        content_type="multipart/form-data")
 
 
+def multipart(disposition: str, content: bytes) -> tuple[bytes, str]:
+    """A one-file form with the part's Content-Disposition exactly as given (a browser's
+    `filename*=UTF-8''…` included), as (body, Content-Type)."""
+    boundary = "guestgate-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; {disposition}\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content \
+        + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
 def stored_files(app) -> list[Path]:
     folder = Path(app.config["UPLOAD_FOLDER"])
     return sorted(folder.iterdir()) if folder.exists() else []
@@ -257,6 +274,7 @@ def test_owner_uploads_an_attachment_and_downloads_it(app, client, berlin_owner,
         assert "Agenda" in download.headers["Content-Disposition"]
         assert download.headers["Content-Type"] == "application/pdf"
         assert download.headers["X-Content-Type-Options"] == "nosniff"
+        assert download.headers["Cache-Control"] == "private, no-store"  # no copy kept anywhere
 
 
 def test_served_type_comes_from_the_extension_not_the_browser(app, client, berlin_owner, db):
@@ -285,6 +303,27 @@ def test_refused_upload_says_why_and_keeps_nothing(app, client, berlin_owner, db
     response = upload(client, room, name, content)
     assert response.status_code == 303
     assert message in text_of(client.get(response.headers["Location"]))
+    assert Attachment.select().count() == 0
+    assert stored_files(app) == []
+
+
+@pytest.mark.parametrize("disposition", [
+    "filename*=UTF-8''agenda%0D%0AX-Injected%3A%201.pdf",
+    "filename*=UTF-8''agenda%00.pdf",
+    'filename="agenda\x1b[31m.pdf"',
+    "filename*=UTF-8''invoice%E2%80%AEtxt.pdf",  # U+202E: shows as "invoicefdp.txt"
+], ids=["crlf", "nul", "escape", "right-to-left-override"])
+def test_file_names_with_control_characters_are_refused(app, client, berlin_owner, db,
+                                                        disposition):
+    """Such a name would be stored, and every download of it would then answer 500 (it can't go
+    into the Content-Disposition header)."""
+    room = create_room(client)
+    body, content_type = multipart(disposition, b"%PDF-1.7 agenda")
+    response = client.post(f"/rooms/{room.id}/attachments", data=body,
+                           content_type=content_type)
+    assert response.status_code == 303
+    assert "The file name has control or text-direction characters: rename the file and " \
+        "upload it again." in text_of(client.get(response.headers["Location"]))
     assert Attachment.select().count() == 0
     assert stored_files(app) == []
 
@@ -335,3 +374,35 @@ def test_someone_elses_attachment_is_404(app, client, auth, db):
 
     auth.sign_out()
     assert client.get(url).status_code == 302  # signed out: to the sign-in page
+
+
+def test_concurrent_uploads_stop_at_the_limit(app, client, berlin_owner, db):
+    room = create_room(client)
+    for n in range(rooms_views.MAX_ATTACHMENTS_PER_ROOM - 2):
+        Attachment.create(room=room, filename=f"{n}.pdf", stored_name=f"old-{n}.pdf",
+                          content_type="application/pdf", size=1)
+    cookie = f"session={client.get_cookie('session').value}"
+    uploads = 8
+    ready = threading.Barrier(uploads)
+
+    def upload_one(port, n):
+        # A few MB: writing the file takes a while, as it does for real slides.
+        body, content_type = multipart(f'filename="doc-{n}.pdf"', b"%PDF-1.7 " + b"x" * 2**22)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        ready.wait()
+        try:
+            conn.request("POST", f"/rooms/{room.id}/attachments", body=body,
+                         headers={"Content-Type": content_type, "Cookie": cookie})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    with LiveServer(app) as server, ThreadPoolExecutor(uploads) as pool:
+        statuses = list(pool.map(lambda n: upload_one(server.port, n), range(uploads)))
+    assert statuses == [303] * uploads
+    assert Attachment.select().where(Attachment.room == room).count() \
+        == rooms_views.MAX_ATTACHMENTS_PER_ROOM
+    assert len(stored_files(app)) == 2  # the refused uploads left no file behind
+    refused = upload(client, room, "one-more.pdf", b"%PDF-1.7")
+    assert "A room can have at most 20 attachments." in text_of(
+        client.get(refused.headers["Location"]))

@@ -250,12 +250,21 @@ def extend_link(room_id: int, link_id: int):
     if not form.validate():
         return _answer(room, forms={form._prefix.rstrip('-'): form})
     now = timeutil.utcnow()
-    until = max(now, link.expires_at or now) + timedelta(days=form.days.data)
+    if room.ends_at <= now:
+        return _answer(room, error="The session has ended: move its end (Edit room) before "
+                                   f"extending “{link.name}”.")
+    # Never past the room's end: a link is no use after it, and without a ceiling repeated
+    # extends overflowed the date. Compared before adding, so a far-out expiry can't overflow.
+    start, days = max(now, link.expires_at or now), timedelta(days=form.days.data)
+    capped = room.ends_at - start <= days
+    until = room.ends_at if capped else start + days
     with database.atomic():
         GuestLink.update(expires_at=until).where(GuestLink.id == link.id).execute()
         audit.record("link_extended", room, link.name,
-                     detail=f"by {form.days.data} days, until {timeutil.iso_utc(until)}")
-    return _answer(room, notice=f"“{link.name}” now works until {_owner_time(until)}.")
+                     detail=f"by {form.days.data} days, until {timeutil.iso_utc(until)}"
+                            + (" (the session's end)" if capped else ""))
+    when = f"the session ends ({_owner_time(until)})" if capped else _owner_time(until)
+    return _answer(room, notice=f"“{link.name}” now works until {when}.")
 
 
 @bp.post("/<int:room_id>/denials/links/<int:link_id>/raise")

@@ -107,15 +107,14 @@ def split_addresses(text: str) -> list[str]:
 
 
 def _account_for(email: str) -> User:
-    """The existing account, or a guest-only profile with a random password nobody is told
-    ("Forgot password" lets the guest choose one)."""
+    """The existing account, or a guest-only profile without a password ("Forgot password" lets
+    the guest choose one). Never a hash here: this runs inside invite()'s transaction."""
     user = User.get_or_none(User.email == email)
     if user is not None:
         return user
     try:
         with database.atomic():  # a savepoint: a concurrent insert of the same email is fine
-            return User.create(email=email, access="guest",
-                               password_hash=passwords.hash_password(passwords.random_password()))
+            return User.create(email=email, access="guest", password_hash=passwords.UNUSABLE)
     except IntegrityError:
         return User.get(User.email == email)
 
@@ -130,9 +129,7 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
     rules = domain_rules()
     limit = current_app.config["MAX_INVITATIONS_PER_ROOM"]
     with database.atomic():
-        # Touching the row serialises invites to this room (row lock on PostgreSQL, the write
-        # lock on SQLite) before the live invitations are counted.
-        Room.update(updated_at=Room.updated_at).where(Room.id == room.id).execute()
+        room.lock()  # before the live invitations are counted
         existing = {inv.email: inv for inv in Invitation.select().where(Invitation.room == room)}
         live = sum(1 for inv in existing.values() if inv.removed_at is None)
         seen = set()

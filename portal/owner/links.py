@@ -190,9 +190,7 @@ def create_link(room_id: int):
                        status=422, link_form=form)
     limit = max_links()
     with database.atomic():
-        # Take the room's write lock first (a no-op update), so two owners creating links at the
-        # same moment can't both see two links and make a fourth.
-        Room.update(kind=Room.kind).where(Room.id == room.id).execute()
+        room.lock()  # two owners creating links at once can't both see two and make a fourth
         if room.live_links().count() >= limit:
             link = None
         else:

@@ -240,22 +240,28 @@ def upload_attachment(room_id: int):
             error = f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
         elif not data:
             error = "The file is empty."
-        elif room.attachments.count() >= MAX_ATTACHMENTS_PER_ROOM:
-            error = f"A room can have at most {MAX_ATTACHMENTS_PER_ROOM} attachments."
         else:
             stored = f"{secrets.token_hex(16)}.{ext}"
             path = upload_folder() / stored
-            path.write_bytes(data)
+            path.write_bytes(data)  # before the transaction: the room stays unlocked meanwhile
+            added = False
             try:
                 with database.atomic():
-                    Attachment.create(room=room, filename=original[:255] or safe,
-                                      stored_name=stored, content_type=ATTACHMENT_TYPES[ext],
-                                      size=len(data))
-                    audit.record("attachment_added", room, original[:255])
-            except Exception:
-                path.unlink(missing_ok=True)  # never a file without its row
-                raise
-            flash(f"“{original}” attached.", "success")
+                    room.lock()  # counted under the lock, so concurrent uploads can't overshoot
+                    full = room.attachments.count() >= MAX_ATTACHMENTS_PER_ROOM
+                    if not full:
+                        Attachment.create(room=room, filename=original[:255] or safe,
+                                          stored_name=stored,
+                                          content_type=ATTACHMENT_TYPES[ext], size=len(data))
+                        audit.record("attachment_added", room, original[:255])
+                added = not full
+            finally:
+                if not added:
+                    path.unlink(missing_ok=True)  # never a file without its row
+            if added:
+                flash(f"“{original}” attached.", "success")
+            else:
+                error = f"A room can have at most {MAX_ATTACHMENTS_PER_ROOM} attachments."
     if error:
         flash(error, "error")
     return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
@@ -278,9 +284,13 @@ def delete_attachment(room_id: int, attachment_id: int):
 
 
 def send_attachment(attachment: Attachment):
-    return send_from_directory(upload_folder(), attachment.stored_name,
-                               mimetype=attachment.content_type, as_attachment=True,
-                               download_name=attachment.filename, max_age=0)
+    """The owner's and the admitted guest's download."""
+    response = send_from_directory(upload_folder(), attachment.stored_name,
+                                   mimetype=attachment.content_type, as_attachment=True,
+                                   download_name=attachment.filename)
+    # As private as the room: no shared cache or browser keeps a copy after access ends.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/<int:room_id>/attachments/<int:attachment_id>")
