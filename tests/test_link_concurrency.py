@@ -52,3 +52,20 @@ def test_a_burst_on_a_limited_link_admits_exactly_the_limit(app, db, owner, serv
     assert GuestLink.get_by_id(link.id).uses == LIMIT
     assert Participant.select().where(Participant.link == link).count() == LIMIT
     assert elapsed < 45
+
+
+def test_one_browser_submitting_at_once_spends_one_click(app, db, owner, server):
+    """Security review, finding 7: one browser sending the lobby form 4 times at the same
+    moment (a double click, a flaky connection) is one guest and one use of the link."""
+    now = utcnow()
+    room = Room.create(owner=owner, title="Launch", guest_access_enabled=True,
+                       starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
+    link = GuestLink.create(room=room, name="Clicks", max_uses=100)
+    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    browsers = [open_lobby(server, path) for _ in range(10)]
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = list(pool.map(
+            lambda job: submit(server, path, *browsers[job // 4][1:], job // 4), range(40)))
+    assert set(statuses) == {303}
+    assert GuestLink.get_by_id(link.id).uses == 10
+    assert Participant.select().where(Participant.link == link).count() == 10

@@ -100,3 +100,50 @@ def test_moderator_list_poll_answers_204_while_unchanged(app, room):
     seen = first.get_data(as_text=True).split("seen=")[1].split('"')[0]
     again = moderator.get(f"/s/{room.id}/waiting?seen={seen}", headers={"HX-Request": "true"})
     assert again.status_code == 204
+
+
+def test_a_demoted_moderator_who_also_used_the_shared_link_loses_every_power(app, room):
+    """Security review, finding 1: X enters by a moderator invitation, then in the same browser
+    by the room's shared link with the same email; the owner makes X a viewer, then removes
+    the invitation. X must not keep moderator powers through either door."""
+    client = app.test_client()
+    user = make_user("x@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email, role="moderator")
+    invite_token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    client.post(f"/i/{invite_token}", data={"name": "X", "email": "x@example.com"})
+    assert "Your role: Moderator" in text_of(client.get(f"/s/{room.id}"))
+    link = GuestLink.create(room=room, name="Guests")
+    link_token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    client.post(f"/g/{link_token}", data={"name": "X", "email": "x@example.com"})
+    _guest, waiting = waiting_guest(app, room, n=2)
+
+    owner = app.test_client()
+    owner.post("/sign-in", data={"email": "owner@example.com",
+                                 "password": "correct horse battery"})
+    owner.post(f"/rooms/{room.id}/invitations/{invitation.id}/role", data={"role": "viewer"})
+    owner.post(f"/rooms/{room.id}/invitations/{invitation.id}/delete")
+
+    page = text_of(client.get(f"/s/{room.id}"))
+    assert "Moderator" not in page
+    assert client.post(f"/s/{room.id}/waiting/{waiting.id}/deny").status_code == 403
+    assert client.post(f"/s/{room.id}/waiting/admit-all").status_code == 403
+    assert Participant.get_by_id(waiting.id).status == "waiting"
+    mine = Participant.get(Participant.email == "x@example.com")
+    assert mine.role == "viewer" and mine.link_id == link.id
+
+
+def test_a_shared_link_gives_a_viewer_even_to_an_invited_moderator(app, room):
+    """The role follows the door: coming back by the invitation makes X a moderator again."""
+    client = app.test_client()
+    user = make_user("y@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email, role="moderator")
+    invite_token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    client.post(f"/i/{invite_token}", data={"name": "Y", "email": "y@example.com"})
+    link = GuestLink.create(room=room, name="Guests")
+    link_token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    client.post(f"/g/{link_token}", data={"name": "Y", "email": "y@example.com"})
+    # The shared link's rules, as for anyone with it: a viewer, waiting to be admitted.
+    assert "Waiting to be admitted" in text_of(client.get(f"/s/{room.id}"))
+    client.post(f"/i/{invite_token}", data={"name": "Y", "email": "y@example.com"})
+    assert "Your role: Moderator" in text_of(client.get(f"/s/{room.id}"))
+    assert Participant.select().where(Participant.email == "y@example.com").count() == 1

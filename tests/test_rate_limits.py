@@ -83,3 +83,38 @@ def test_counters_live_in_this_process_without_a_timer_thread(app):
     # The default storage is local:// (portal/ratelimit.py); the tests above ran on it.
     assert app.config["RATELIMIT_STORAGE_URI"] == "local://"
     assert isinstance(limiter.storage, LocalStorage)
+
+
+def respelled(token: str, n: int) -> str:
+    """The same token with characters itsdangerous's lenient base64 would skip."""
+    value, _, signature = token.rpartition(".")
+    return f"{value}.{signature[:2]}{'!' * (n + 1)}{signature[2:]}"
+
+
+def test_respelling_a_token_neither_opens_it_nor_escapes_the_email_limit(app, room):
+    """Security review, finding 3: each new spelling of the link used to get its own counter
+    (12 wrong emails, never a 429) and still let the right email in."""
+    user = make_user("ada@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email)
+    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    codes = []
+    for i in range(4):
+        response = app.test_client().post(f"/i/{respelled(token, i)}",
+                                          data={"name": "Eve", "email": "eve@example.com"},
+                                          environ_base={"REMOTE_ADDR": f"10.0.2.{i + 1}"})
+        codes.append(response.status_code)
+        assert "This link isn't valid" in text_of(response)
+    assert codes == [404] * 4
+    right = app.test_client().post(f"/i/{respelled(token, 9)}",
+                                   data={"name": "Ada", "email": "ada@example.com"},
+                                   environ_base={"REMOTE_ADDR": "10.0.2.9"})
+    assert right.status_code == 404  # a respelled link lets nobody in
+    # The limit counts the invitation itself: 2 wrong emails on the real link, then 429.
+    for i in range(2):
+        assert app.test_client().post(f"/i/{token}", data={"name": "Eve",
+                                                           "email": "eve@example.com"},
+                                      environ_base={"REMOTE_ADDR": f"10.0.3.{i}"}
+                                      ).status_code == 403
+    assert_429(app.test_client().post(f"/i/{token}", data={"name": "Ada",
+                                                           "email": "ada@example.com"},
+                                      environ_base={"REMOTE_ADDR": "10.0.3.9"}))

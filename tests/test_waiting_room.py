@@ -118,6 +118,29 @@ def test_deny(client, signed_in_owner, owner, room, arrive):
     assert [e.action for e in AuditEvent.select()] == ["guest_denied"]
 
 
+def test_deny_holds_after_leave_on_any_link_and_from_another_browser(
+        app, client, signed_in_owner, room, link, arrive):
+    """Deny holds for that person in that room: pressing Leave and entering again, another
+    shared link of the room, or a fresh browser with the same email all stay refused, and
+    spend no click."""
+    guest = arrive()
+    client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/deny")
+    assert guest.post(f"/s/{room.id}/leave").status_code == 303
+    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    again = guest.post(path, data={"name": "Ada", "email": "ada@example.com"})
+    assert again.status_code == 403 and "The host didn't admit you" in text_of(again)
+    second = GuestLink.create(room=room, name="Partners")
+    other_path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, second.id, 1)
+    for browser, email in ((guest, "ada2@example.com"), (app.test_client(), "ada@example.com")):
+        response = browser.post(other_path, data={"name": "Ada", "email": email})
+        assert response.status_code == 403 and "The host didn't admit you" in text_of(response)
+    assert GuestLink.get_by_id(second.id).uses == 0
+    assert GuestLink.get_by_id(link.id).uses == 1
+    assert Participant.select().count() == 1
+    # Someone else still gets in by the same link.
+    assert arrive("Grace", "grace@example.com").participant.status == "waiting"
+
+
 def test_deny_has_a_confirmation(client, signed_in_owner, room, arrive):
     arrive()
     html = client.get(f"/rooms/{room.id}/waiting", headers=HTMX).get_data(as_text=True)
