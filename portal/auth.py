@@ -1,6 +1,8 @@
 """Sign in and sign out for owners and invited guests, and the access checks of each audience."""
 
+import unicodedata
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -18,6 +20,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
 from flask_wtf import FlaskForm
+from werkzeug.urls import iri_to_uri
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
@@ -89,10 +92,19 @@ def admin_required(view):
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path of this site: never an open redirect. Browsers drop tabs and newlines from a
+    URL, read a backslash as a slash and take "//x" or "///x" as the host x, so a target holding
+    a control character, a space or a backslash is refused whole, and it must be a path both as
+    given and as the Location header will carry it (werkzeug normalises it on the way out)."""
+    if not target or any(c == "\\" or unicodedata.category(c)[0] in "CZ" for c in target):
+        return None
+    return target if _is_path(target) and _is_path(iri_to_uri(target)) else None
+
+
+def _is_path(url: str) -> bool:
+    parts = urlsplit(url)
+    return url.startswith("/") and not url.startswith("//") and not parts.scheme \
+        and not parts.netloc
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -156,3 +156,29 @@ class TestAdminAddsUsers:
             "password": "a long enough password"})
         assert response.status_code == 422
         assert "Enter a valid email address" in text_of(response)
+
+
+def test_sign_in_never_redirects_to_another_site_through_odd_characters(client, owner):
+    # Browsers drop tabs and newlines from a URL and read "\" as "/": each of these would lead
+    # to evil.example (or, written into the Location header, to a 500).
+    answers = {}
+    for target in ("/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+                   "/%5C/evil.example", "/%20/evil.example", "/%E2%80%A8/evil.example",
+                   "/%7F/evil.example", "/%2F/evil.example", "https:/evil.example"):
+        client.post("/sign-out")
+        response = client.post(f"/sign-in?next={target}",
+                               data={"email": "owner@example.com", "password": PASSWORD})
+        answers[target] = (response.status_code, response.headers.get("Location"))
+    assert answers == dict.fromkeys(answers, (303, "/"))
+
+
+
+def test_an_htmx_poll_never_sends_sign_in_towards_another_site(client, owner):
+    for here in ("/\t/evil.example", "/\\/evil.example", "//evil.example"):
+        response = client.get("/rooms/", headers={
+            "HX-Request": "true", "HX-Current-URL": "http://guestgate.test" + here})
+        assert response.status_code == 401
+        signed_in = client.post(response.headers["HX-Redirect"],
+                                data={"email": "owner@example.com", "password": PASSWORD})
+        assert signed_in.headers["Location"] == "/", here
+        client.post("/sign-out")
