@@ -60,11 +60,14 @@ def _unauthorized():
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    # The id carries the password version: changing the password signs out other sessions.
-    uid, _, version = user_id.partition(":")
-    if not uid.isdigit() or not version.isdigit():
+    # The id carries the password version and the session generation (User.get_id): a password
+    # change or a sign-out ends every session made before it, copies of the cookie included.
+    parts = user_id.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 19 for p in parts):
         return None
-    return User.get_or_none((User.id == int(uid)) & (User.password_version == int(version)))
+    uid, version, generation = map(int, parts)
+    return User.get_or_none((User.id == uid) & (User.password_version == version)
+                            & (User.session_generation == generation))
 
 
 def owner_required(view):
@@ -123,7 +126,7 @@ def sign_in():
                     and form.timezone.data != user.timezone:
                 user.timezone = form.timezone.data
                 user.save(only=[User.timezone])
-            login_user(user)
+            start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("web.index"), 303)
         # Same words whether or not the account exists.
         error = "That email and password don't match an account."
@@ -133,8 +136,17 @@ def sign_in():
     return render_template("auth/sign_in.html", form=form, error=error), status
 
 
+def start_session(user: User) -> None:
+    """Signed in on a new session: a form token or device id someone planted in this browser
+    before (session fixation) is not carried into the signed-in one."""
+    session.clear()
+    login_user(user)
+
+
 @bp.post("/sign-out")
 def sign_out():
+    if current_user.is_authenticated:
+        current_user.end_sessions()  # a copy of the cookie must not stay signed in
     logout_user()
     # Nothing of this person stays in the browser: messages, language, guest presence.
     session.clear()
@@ -257,7 +269,7 @@ def reset_password(token: str):
             title, status = RESET_DEAD["used"]
             return render_template("auth/reset_dead.html", title=title), status
         user = User.get_by_id(user.id)
-        login_user(user)  # the new password version signs out every other session
+        start_session(user)  # the new password version signs out every other session
         flash("Your password was changed. You're signed in.", "success")
         return redirect(url_for("web.index"), 303)
     return render_template("auth/reset_password.html", form=form, user=user), \

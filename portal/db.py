@@ -191,11 +191,24 @@ def _v3_drop_participant_room_index(migrator):
     database.execute_sql('DROP INDEX IF EXISTS "participant_room_id"')
 
 
+def _v5_user_session_generation(migrator):
+    from .models import User
+
+    if "session_generation" not in {c.name for c in database.get_columns("user")}:
+        # NOT NULL DEFAULT 1 in one statement: SQLite would otherwise rebuild the user table,
+        # which every room refers to.
+        migrate(migrator.add_column("user", "session_generation", User.session_generation,
+                                    allow_not_null=True))
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
     3: ("participant: presence lookups use the (device, room) index",
         _v3_drop_participant_room_index),
+    # 4 is taken by another branch; upgrade() runs whichever versions exist, in order.
+    5: ("user: session generation, so signing out ends every copy of a session",
+        _v5_user_session_generation),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -61,13 +61,14 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
     with database.connection_context():
         database.drop_tables(MODELS)  # the PostgreSQL test database is shared by the session
         database.create_tables(MODELS)
+        owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
         migrate(portal_db._migrator().drop_column("room", "join_url"),
-                portal_db._migrator().drop_column("room", "host_message"))
+                portal_db._migrator().drop_column("room", "host_message"),
+                portal_db._migrator().drop_column("user", "session_generation"))
         if record_version:
             SchemaVersion.create(version=1)
         else:
             database.drop_tables([SchemaVersion])
-        owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
         p = database.param
         database.execute_sql(
             "INSERT INTO room (owner_id, title, description, speakers, starts_at, ends_at, kind, "
@@ -96,6 +97,7 @@ def assert_upgraded_with_rows_kept() -> None:
             Room.id == room.id).execute()
         assert Room.get_by_id(room.id).host_message == "Starting soon"
         assert User.select().count() == 1
+        assert User.get().session_generation == 1  # version 5's column, there for every user
 
 
 def _close_all():
@@ -162,6 +164,31 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, databa
         assert result.exit_code == 0, result.output
         assert f"upgraded to schema version {LATEST_VERSION}" in result.output
         assert_upgraded_with_rows_kept()
+    finally:
+        _close_all()
+
+
+def test_a_version_3_database_upgrades_to_5_past_the_unused_4(config, database_url):
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        migrate(portal_db._migrator().drop_column("user", "session_generation"))
+        SchemaVersion.create(version=3)
+    database.close()
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "upgraded to schema version 5: user: session generation" in result.output
+        assert "version 4" not in result.output
+        with database.connection_context():
+            assert schema_version() == 5
+            user = User.get(User.email == "host@example.com")
+            assert user.session_generation == 1
+            User.update(session_generation=User.session_generation + 1).execute()
+            assert User.get_by_id(user.id).session_generation == 2
     finally:
         _close_all()
 

@@ -84,6 +84,19 @@ def test_older_link_dies_when_the_password_changes(app, client, owner, db):
     assert app.test_client().get(first).status_code == 410
 
 
+def test_changing_the_password_ends_every_other_session(app, client, signed_in_owner, db):
+    laptop = app.test_client()
+    laptop.set_cookie("session", client.get_cookie("session").value)
+    assert laptop.get("/rooms/").status_code == 200
+    phone = app.test_client()
+    ask(phone, "owner@example.com")
+    phone.post(reset_link(app, outbox(app)[0]),
+               data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert phone.get("/rooms/").status_code == 200  # where it was changed: signed in
+    for browser in (client, laptop):
+        assert browser.get("/rooms/").status_code == 302
+
+
 def test_expired_and_garbled_links(app, client, owner, db, monkeypatch):
     user = User.get(User.email == "owner@example.com")
     real = itsdangerous.timed.TimestampSigner.get_timestamp
