@@ -232,7 +232,9 @@ def forgot_password():
 
 
 def _user_for_reset(token: str) -> tuple[User | None, str]:
-    payload, why = tokens.timed_loads(current_app.config["SECRET_KEYS"], tokens.RESET_SALT,
+    # The current key only: a link signed with a retired one (OLD_SECRET_KEYS) could have been
+    # made by whoever holds that key, and it would open an account.
+    payload, why = tokens.timed_loads([current_app.config["SECRET_KEY"]], tokens.RESET_SALT,
                                       token, RESET_MAX_AGE)
     if payload is None:
         return None, "expired" if why == "expired" else "invalid"
