@@ -22,7 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
         if "SECRET_KEY" in config and "SECRET_KEYS" not in config:
             app.config["SECRET_KEYS"] = [config["SECRET_KEY"]]
-    # Sessions signed with an old key (OLD_SECRET_KEYS) still open after a rotation.
+    # Sessions signed with an old key (OLD_SECRET_KEYS) still open after a rotation, signed-out.
     app.config["SECRET_KEY_FALLBACKS"] = [k for k in app.config["SECRET_KEYS"]
                                           if k != app.config["SECRET_KEY"]]
     from . import meetings

@@ -40,6 +40,20 @@ def users():
         422 if form.errors else 200
 
 
+@bp.post("/users/<int:user_id>/sign-out")
+@admin_required
+def sign_out_everywhere(user_id: int):
+    """For a lost laptop or a stolen cookie: every session of the user ends, wherever it is."""
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    with database.atomic():
+        user.end_sessions()
+        audit.record("user_signed_out", None, user.email)
+    flash(f"{user.email} is signed out everywhere.", "success")
+    return redirect(url_for("admin.users"), 303)
+
+
 # --- email-domain rules ---------------------------------------------------------------------------
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

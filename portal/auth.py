@@ -1,6 +1,8 @@
 """Sign in and sign out for owners and invited guests, and the access checks of each audience."""
 
+import unicodedata
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -18,6 +20,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
 from flask_wtf import FlaskForm
+from werkzeug.urls import iri_to_uri
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
@@ -57,11 +60,14 @@ def _unauthorized():
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    # The id carries the password version: changing the password signs out other sessions.
-    uid, _, version = user_id.partition(":")
-    if not uid.isdigit() or not version.isdigit():
+    # The id carries the password version and the session generation (User.get_id): a password
+    # change or a sign-out ends every session made before it, copies of the cookie included.
+    parts = user_id.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) < 19 for p in parts):
         return None
-    return User.get_or_none((User.id == int(uid)) & (User.password_version == int(version)))
+    uid, version, generation = map(int, parts)
+    return User.get_or_none((User.id == uid) & (User.password_version == version)
+                            & (User.session_generation == generation))
 
 
 def owner_required(view):
@@ -89,10 +95,19 @@ def admin_required(view):
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path of this site: never an open redirect. Browsers drop tabs and newlines from a
+    URL, read a backslash as a slash and take "//x" or "///x" as the host x, so a target holding
+    a control character, a space or a backslash is refused whole, and it must be a path both as
+    given and as the Location header will carry it (werkzeug normalises it on the way out)."""
+    if not target or any(c == "\\" or unicodedata.category(c)[0] in "CZ" for c in target):
+        return None
+    return target if _is_path(target) and _is_path(iri_to_uri(target)) else None
+
+
+def _is_path(url: str) -> bool:
+    parts = urlsplit(url)
+    return url.startswith("/") and not url.startswith("//") and not parts.scheme \
+        and not parts.netloc
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -111,7 +126,7 @@ def sign_in():
                     and form.timezone.data != user.timezone:
                 user.timezone = form.timezone.data
                 user.save(only=[User.timezone])
-            login_user(user)
+            start_session(user)
             return redirect(safe_next(request.args.get("next")) or url_for("web.index"), 303)
         # Same words whether or not the account exists.
         error = "That email and password don't match an account."
@@ -121,8 +136,17 @@ def sign_in():
     return render_template("auth/sign_in.html", form=form, error=error), status
 
 
+def start_session(user: User) -> None:
+    """Signed in on a new session: a form token or device id someone planted in this browser
+    before (session fixation) is not carried into the signed-in one."""
+    session.clear()
+    login_user(user)
+
+
 @bp.post("/sign-out")
 def sign_out():
+    if current_user.is_authenticated:
+        current_user.end_sessions()  # a copy of the cookie must not stay signed in
     logout_user()
     # Nothing of this person stays in the browser: messages, language, guest presence.
     session.clear()
@@ -208,7 +232,9 @@ def forgot_password():
 
 
 def _user_for_reset(token: str) -> tuple[User | None, str]:
-    payload, why = tokens.timed_loads(current_app.config["SECRET_KEYS"], tokens.RESET_SALT,
+    # The current key only: a link signed with a retired one (OLD_SECRET_KEYS) could have been
+    # made by whoever holds that key, and it would open an account.
+    payload, why = tokens.timed_loads([current_app.config["SECRET_KEY"]], tokens.RESET_SALT,
                                       token, RESET_MAX_AGE)
     if payload is None:
         return None, "expired" if why == "expired" else "invalid"
@@ -245,7 +271,7 @@ def reset_password(token: str):
             title, status = RESET_DEAD["used"]
             return render_template("auth/reset_dead.html", title=title), status
         user = User.get_by_id(user.id)
-        login_user(user)  # the new password version signs out every other session
+        start_session(user)  # the new password version signs out every other session
         flash("Your password was changed. You're signed in.", "success")
         return redirect(url_for("web.index"), 303)
     return render_template("auth/reset_password.html", form=form, user=user), \

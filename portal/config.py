@@ -21,7 +21,8 @@ def _secret_keys(instance_path: Path) -> list[str]:
     """SECRET_KEY, or a key generated once and kept in instance/secret_key.
 
     OLD_SECRET_KEYS (comma separated) are still accepted when verifying tokens and sessions, so
-    rotating the key keeps existing links working, and guests inside, until the old key is dropped.
+    rotating the key keeps existing links working, and guests inside, until the old key is dropped;
+    never for what opens an account (a signed-in session, a reset-password link).
     """
     key = os.environ.get("SECRET_KEY", "").strip() or _kept_key(instance_path / "secret_key")
     old = [k.strip() for k in os.environ.get("OLD_SECRET_KEYS", "").split(",") if k.strip()]

@@ -206,6 +206,16 @@ def _v4_meeting_platforms(migrator):
     migrate(*steps)
 
 
+def _v5_user_session_generation(migrator):
+    from .models import User
+
+    if "session_generation" not in {c.name for c in database.get_columns("user")}:
+        # NOT NULL DEFAULT 1 in one statement: SQLite would otherwise rebuild the user table,
+        # which every room refers to.
+        migrate(migrator.add_column("user", "session_generation", User.session_generation,
+                                    allow_not_null=True))
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -213,6 +223,8 @@ MIGRATIONS = {
         _v3_drop_participant_room_index),
     4: ("room: meeting platform and meeting name; participant: how the email was established",
         _v4_meeting_platforms),
+    5: ("user: session generation, so signing out ends every copy of a session",
+        _v5_user_session_generation),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

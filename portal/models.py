@@ -48,6 +48,9 @@ class User(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # bumped when the password changes: signs password-reset tokens so each works once
     password_version = IntegerField(default=1)
+    # bumped at sign-out and by an admin's "sign out everywhere": ends every session
+    # (a default in the schema too, so the upgrade adds the column without rebuilding the table)
+    session_generation = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
 
     # Flask-Login
     is_active = True
@@ -55,7 +58,12 @@ class User(BaseModel):
     is_authenticated = True
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.password_version}"
+        # A session holds this id: changing either number ends every session made before.
+        return f"{self.id}:{self.password_version}:{self.session_generation}"
+
+    def end_sessions(self) -> None:
+        User.update(session_generation=User.session_generation + 1).where(
+            User.id == self.id).execute()
 
     @property
     def is_owner(self) -> bool:

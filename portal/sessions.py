@@ -5,7 +5,9 @@
   session still lasts PERMANENT_SESSION_LIFETIME from the last visit (give or take that hour).
 - The signing serializer is made once per set of keys, not once per request. Old keys
   (OLD_SECRET_KEYS, as SECRET_KEY_FALLBACKS) still open sessions, so rotating the key doesn't
-  put every guest out of the room they are in.
+  put every guest out of the room they are in; but whoever holds a retired key can sign any
+  session with it, so such a session opens without its signed-in user (owners sign in again)
+  and is signed again with the current key.
 - A cookie already verified is not verified again: a polling guest sends the same cookie every
   few seconds, so the verified contents are kept (per set of keys, the last few thousand cookies)
   and only their age is checked anew. Only sessions of plain values (the device id, the CSRF
@@ -24,20 +26,23 @@ REFRESH_AFTER = timedelta(hours=1)
 REMEMBERED_COOKIES = 4096
 _PLAIN = (str, int, float, bool, type(None))
 _NOT_KEPT = object()  # a valid cookie whose contents aren't plain values: read it each time
+# Flask-Login's keys: who is signed in. Never taken from a session signed with a retired key.
+_SIGNED_IN = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
 
 
-def _reader(serializer: URLSafeTimedSerializer):
-    """Verified cookie -> (items, signed_at), None when the signature is bad, or _NOT_KEPT."""
+def _reader(current: URLSafeTimedSerializer, retired: URLSafeTimedSerializer | None):
+    """Verified cookie -> (signed with a retired key?, items or _NOT_KEPT, signed_at), or None
+    when the signature is bad."""
     @lru_cache(maxsize=REMEMBERED_COOKIES)
     def read(value: str):
-        try:
-            data, signed_at = serializer.loads(value, return_timestamp=True)
-        except BadSignature:
-            return None
-        if not isinstance(data, dict) or \
-                not all(isinstance(v, _PLAIN) for v in data.values()):
-            return _NOT_KEPT
-        return tuple(data.items()), signed_at
+        for serializer in (current, retired) if retired else (current,):
+            try:
+                data, signed_at = serializer.loads(value, return_timestamp=True)
+            except BadSignature:
+                continue
+            plain = isinstance(data, dict) and all(isinstance(v, _PLAIN) for v in data.values())
+            return serializer is retired, tuple(data.items()) if plain else _NOT_KEPT, signed_at
+        return None
     return read
 
 
@@ -48,9 +53,18 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     def _signing(self, app: Flask):
         keys = (app.secret_key, *app.config["SECRET_KEY_FALLBACKS"])
         if self._serializer[0] != keys:
-            serializer = super().get_signing_serializer(app)
-            self._serializer = (keys, serializer, serializer and _reader(serializer))
+            serializer = super().get_signing_serializer(app)  # signs with the current key
+            read = serializer and _reader(self._verifier(keys[:1]),
+                                          self._verifier(keys[1:]) if keys[1:] else None)
+            self._serializer = (keys, serializer, read)
         return self._serializer
+
+    def _verifier(self, keys: tuple) -> URLSafeTimedSerializer:
+        """Flask's serializer, verifying with these keys only (newest first)."""
+        return URLSafeTimedSerializer(
+            list(reversed(keys)), salt=self.salt, serializer=self.serializer,
+            signer_kwargs={"key_derivation": self.key_derivation,
+                           "digest_method": self.digest_method})
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         return self._signing(app)[1]
@@ -65,15 +79,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         verified = read(value)
         if verified is None:
             return self.session_class()
-        if verified is _NOT_KEPT:  # verified just now; decoded afresh so nothing is shared
-            data, signed_at = serializer.loads(value, return_timestamp=True)
-        else:
-            items, signed_at = verified
-            data = dict(items)
+        retired, items, signed_at = verified
+        # A cookie not kept was verified just now; decoded afresh so nothing is shared.
+        data = serializer.loads(value) if items is _NOT_KEPT else dict(items)
         if not timedelta(0) <= datetime.now(UTC) - signed_at <= app.permanent_session_lifetime:
             return self.session_class()  # expired (or signed in the future)
+        if retired:  # the guest's presence stays; who is signed in doesn't
+            data = {k: v for k, v in data.items() if k not in _SIGNED_IN}
         session = self.session_class(data)
         session.signed_at = signed_at
+        session.modified = retired  # signed again with the current key
         return session
 
     def should_set_cookie(self, app: Flask, session) -> bool:

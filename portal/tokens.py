@@ -70,7 +70,8 @@ def timed_dumps(secret_keys: list[str], salt: str, payload: Any) -> str:
 
 
 def timed_loads(secret_keys: list[str], salt: str, token: str, max_age: int) -> tuple[Any, str]:
-    """(payload, "") or (None, why it is invalid)."""
+    """(payload, "") or (None, why it is invalid). Give a token that opens an account only the
+    current key: whoever holds a retired key can sign anything with it."""
     try:
         serializer = URLSafeTimedSerializer(_keys(secret_keys), salt=salt)
         return serializer.loads(token, max_age=max_age), ""

@@ -1,8 +1,9 @@
 """Owner accounts: signing in and out, Argon2 passwords, access levels, the admin's user screen."""
 
-from helpers import PASSWORD, make_user, text_of
+import pytest
+from helpers import CSRF, PASSWORD, AuthActions, make_user, text_of
 
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, Room, User
 
 WRONG = "That email and password don't match an account."
 
@@ -156,3 +157,107 @@ class TestAdminAddsUsers:
             "password": "a long enough password"})
         assert response.status_code == 422
         assert "Enter a valid email address" in text_of(response)
+
+
+def test_sign_in_never_redirects_to_another_site_through_odd_characters(client, owner):
+    # Browsers drop tabs and newlines from a URL and read "\" as "/": each of these would lead
+    # to evil.example (or, written into the Location header, to a 500).
+    answers = {}
+    for target in ("/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+                   "/%5C/evil.example", "/%20/evil.example", "/%E2%80%A8/evil.example",
+                   "/%7F/evil.example", "/%2F/evil.example", "https:/evil.example"):
+        client.post("/sign-out")
+        response = client.post(f"/sign-in?next={target}",
+                               data={"email": "owner@example.com", "password": PASSWORD})
+        answers[target] = (response.status_code, response.headers.get("Location"))
+    assert answers == dict.fromkeys(answers, (303, "/"))
+
+
+
+def test_an_htmx_poll_never_sends_sign_in_towards_another_site(client, owner):
+    for here in ("/\t/evil.example", "/\\/evil.example", "//evil.example"):
+        response = client.get("/rooms/", headers={
+            "HX-Request": "true", "HX-Current-URL": "http://guestgate.test" + here})
+        assert response.status_code == 401
+        signed_in = client.post(response.headers["HX-Redirect"],
+                                data={"email": "owner@example.com", "password": PASSWORD})
+        assert signed_in.headers["Location"] == "/", here
+        client.post("/sign-out")
+
+
+# --- sessions end when they should ---------------------------------------------------------------
+
+ROOM = {"title": "Town hall", "starts_at": "2031-01-15T10:00", "ends_at": "2031-01-15T11:00",
+        "timezone": "UTC", "kind": "regular"}
+
+
+def copy_of(app, client):
+    """Another browser holding a copy of this one's session cookie, as a thief would."""
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    return thief
+
+
+def test_a_copy_of_the_cookie_taken_before_sign_out_opens_nothing_after(app, client, owner,
+                                                                        auth, db):
+    auth.sign_in()
+    thief = copy_of(app, client)
+    assert thief.post("/rooms/new", data=ROOM).status_code == 303
+    auth.sign_out()
+    response = thief.get("/rooms/")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert thief.post("/rooms/new", data=ROOM).status_code == 302
+    assert Room.select().count() == 1
+    assert auth.sign_in().status_code == 303  # signing in again works
+    assert client.get("/rooms/").status_code == 200
+
+
+class TestSignInStartsAFreshSession:
+    @pytest.fixture
+    def config(self, config):
+        return {**config, "WTF_CSRF_ENABLED": True}
+
+    def test_nothing_planted_before_sign_in_is_kept(self, client, owner, db):
+        # Someone who handed this browser a session of theirs knows its form token and device.
+        token = CSRF.search(client.get("/sign-in").get_data(as_text=True)).group(1)
+        with client.session_transaction() as session:
+            session["device"] = "planted-device"
+        signed_in = client.post("/sign-in", data={"email": "owner@example.com",
+                                                  "password": PASSWORD, "csrf_token": token})
+        assert signed_in.status_code == 303
+        response = client.post("/rooms/new", data={**ROOM, "csrf_token": token})
+        assert response.status_code == 400 and "This form has expired" in text_of(response)
+        assert Room.select().count() == 0
+        with client.session_transaction() as session:
+            assert session.get("device") != "planted-device"
+        fresh = CSRF.search(client.get("/rooms/new").get_data(as_text=True)).group(1)
+        assert client.post("/rooms/new", data={**ROOM, "csrf_token": fresh}).status_code == 303
+
+
+class TestAdminSignsAUserOutEverywhere:
+    def test_every_session_of_the_user_ends_and_the_log_says_who_did_it(self, app, client, auth,
+                                                                       owner, db):
+        host, laptop = app.test_client(), app.test_client()
+        for browser in (host, laptop):
+            AuthActions(browser).sign_in()
+        make_user(email="admin@example.com", access="admin")
+        auth.sign_in(email="admin@example.com")
+        assert "Sign out everywhere" in text_of(client.get("/admin/users"))
+
+        response = client.post(f"/admin/users/{owner.id}/sign-out")
+        assert response.status_code == 303
+        page = text_of(client.get(response.headers["Location"]))
+        assert "owner@example.com is signed out everywhere." in page
+        for browser in (host, laptop):
+            assert browser.get("/rooms/").status_code == 302
+        event = AuditEvent.get(AuditEvent.action == "user_signed_out")
+        assert event.target == "owner@example.com" and event.actor_email == "admin@example.com"
+        assert client.get("/admin/users").status_code == 200  # the admin's own session goes on
+        assert AuthActions(host).sign_in().status_code == 303
+        assert host.get("/rooms/").status_code == 200
+
+    def test_an_unknown_user_is_not_found(self, client, auth, db):
+        make_user(email="admin@example.com", access="admin")
+        auth.sign_in(email="admin@example.com")
+        assert client.post("/admin/users/987654/sign-out").status_code == 404
+        assert AuditEvent.select().count() == 0

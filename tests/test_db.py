@@ -62,14 +62,15 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
     with database.connection_context():
         database.drop_tables(MODELS)  # the PostgreSQL test database is shared by the session
         database.create_tables(MODELS)
+        owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
-                migrator.drop_column("participant", "email_source"))
+                migrator.drop_column("participant", "email_source"),
+                migrator.drop_column("user", "session_generation"))
         if record_version:
             SchemaVersion.create(version=1)
         else:
             database.drop_tables([SchemaVersion])
-        owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
         p = database.param
         database.execute_sql(
             "INSERT INTO room (owner_id, title, description, speakers, starts_at, ends_at, kind, "
@@ -101,6 +102,7 @@ def assert_upgraded_with_rows_kept() -> None:
             Room.id == room.id).execute()
         assert Room.get_by_id(room.id).host_message == "Starting soon"
         assert User.select().count() == 1
+        assert User.get().session_generation == 1  # version 5's column, there for every user
 
 
 def _close_all():
@@ -167,6 +169,34 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, databa
         assert result.exit_code == 0, result.output
         assert f"upgraded to schema version {LATEST_VERSION}" in result.output
         assert_upgraded_with_rows_kept()
+    finally:
+        _close_all()
+
+
+def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        migrator = portal_db._migrator()
+        migrate(*[migrator.drop_column("room", c) for c in sorted(V4_COLUMNS)],
+                migrator.drop_column("participant", "email_source"),
+                migrator.drop_column("user", "session_generation"))
+        SchemaVersion.create(version=3)
+    database.close()
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "upgraded to schema version 4: room: meeting platform" in result.output
+        assert "upgraded to schema version 5: user: session generation" in result.output
+        with database.connection_context():
+            assert schema_version() == 5
+            user = User.get(User.email == "host@example.com")
+            assert user.session_generation == 1
+            User.update(session_generation=User.session_generation + 1).execute()
+            assert User.get_by_id(user.id).session_generation == 2
     finally:
         _close_all()
 
@@ -238,8 +268,8 @@ def test_a_prepared_insert_writes_every_named_column_and_returns_the_id(app, db)
         ids.append(_NEW_PARTICIPANT.insert(
             room=room.id, link=link.id, invitation=None, name=f"Guest {minute}",
             email=f"g{minute}@example.com", role="viewer", email_source="unverified",
-            status="waiting", device=f"device-{minute}0", door_version=3, created_at=at, updated_at=at,
-            decided_at=None))
+            status="waiting", device=f"device-{minute}0", door_version=3, created_at=at,
+            updated_at=at, decided_at=None))
     assert ids[1] == ids[0] + 1
     row = Participant.get_by_id(ids[1])
     assert (row.name, row.email, row.status, row.door_version, row.link_id) == (

@@ -78,6 +78,7 @@ FORMS = {
     "owner.deny": None,
     "owner.admit_all": None,
     "admin.users": NewUserForm,
+    "admin.sign_out_everywhere": None,
     "admin.domains": DomainRuleForm,
     "admin.delete_domain": None,
     # The denial panel's fixes; the forms' prefixes carry the link's id.

@@ -12,7 +12,7 @@ import pytest
 from helpers import PASSWORD, text_of
 
 from portal import auth as auth_module
-from portal import mail, passwords
+from portal import create_app, mail, passwords, tokens
 from portal.models import User
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -82,6 +82,35 @@ def test_older_link_dies_when_the_password_changes(app, client, owner, db):
     first, second = (reset_link(app, m) for m in outbox(app))
     client.post(second, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert app.test_client().get(first).status_code == 410
+
+
+def test_changing_the_password_ends_every_other_session(app, client, signed_in_owner, db):
+    laptop = app.test_client()
+    laptop.set_cookie("session", client.get_cookie("session").value)
+    assert laptop.get("/rooms/").status_code == 200
+    phone = app.test_client()
+    ask(phone, "owner@example.com")
+    phone.post(reset_link(app, outbox(app)[0]),
+               data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert phone.get("/rooms/").status_code == 200  # where it was changed: signed in
+    for browser in (client, laptop):
+        assert browser.get("/rooms/").status_code == 302
+
+
+def test_a_link_signed_with_a_retired_key_opens_nothing(config, owner, db):
+    """Whoever holds a retired key can sign reset links with it: they must not open accounts."""
+    forged = tokens.timed_dumps([config["SECRET_KEY"]], tokens.RESET_SALT,
+                                [owner.id, owner.password_version])
+    rotated = create_app({**config, "SECRET_KEY": "a-brand-new-key",
+                          "SECRET_KEYS": ["a-brand-new-key", config["SECRET_KEY"]]})
+    browser = rotated.test_client()
+    response = browser.get(f"/reset-password/{forged}")
+    assert response.status_code == 404 and "This link isn't valid" in text_of(response)
+    response = browser.post(f"/reset-password/{forged}",
+                            data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert response.status_code == 404
+    assert User.get_by_id(owner.id).password_version == 1
+    assert browser.get("/rooms/").status_code == 302
 
 
 def test_expired_and_garbled_links(app, client, owner, db, monkeypatch):

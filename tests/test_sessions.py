@@ -1,11 +1,13 @@
 """The guest's session cookie: polls don't re-sign it, an hour-old one is renewed, a key
-rotation (OLD_SECRET_KEYS) keeps guests in their rooms, and a cookie verified once isn't verified
-again (but its age is, and no request can change what the next one opens)."""
+rotation (OLD_SECRET_KEYS) keeps guests in their rooms but signs owners out, and a cookie
+verified once isn't verified again (but its age is, and no request can change what the next one
+opens)."""
 
 import time
 
 import flask
 import pytest
+from helpers import AuthActions, make_user
 from invite_helpers import make_room
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
@@ -76,6 +78,48 @@ def test_rotating_the_key_keeps_guests_in_their_rooms(app, config, room, db):
     stranger.set_cookie("session", guest.get_cookie("session").value)
     assert stranger.get(f"/s/{room.id}/status?state=waiting").get_data(as_text=True) == "gone"
     assert Participant.select().count() == 1
+
+
+def _rotated(config):
+    """The app after SECRET_KEY=new, OLD_SECRET_KEYS=<the test's key>."""
+    return create_app({**config, "SECRET_KEY": "a-brand-new-key",
+                       "SECRET_KEYS": ["a-brand-new-key", config["SECRET_KEY"]]})
+
+
+def test_a_session_signed_with_a_retired_key_opens_no_account(app, config, db):
+    """Whoever holds a retired key can sign sessions with it: it must not make them an admin."""
+    admin = make_user("admin@example.com", access="admin")
+    forged = app.session_interface.get_signing_serializer(app).dumps(
+        {"_user_id": admin.get_id(), "_fresh": True})
+    rotated = _rotated(config)
+    browser = rotated.test_client()
+    browser.set_cookie("session", forged)
+    response = browser.get("/admin/users")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert browser.get("/admin/users").status_code == 302  # the next request too
+    signed_now = rotated.session_interface.get_signing_serializer(rotated).dumps(
+        {"_user_id": admin.get_id(), "_fresh": True})
+    browser.set_cookie("session", signed_now)
+    assert browser.get("/admin/users").status_code == 200
+
+
+def test_a_rotation_signs_owners_out_and_keeps_guests_inside(app, config, room):
+    owner = app.test_client()
+    AuthActions(owner).sign_in()
+    guest = _enter(app, room)
+    rotated = _rotated(config)
+    after_owner, after_guest = rotated.test_client(), rotated.test_client()
+    after_owner.set_cookie("session", owner.get_cookie("session").value)
+    after_guest.set_cookie("session", guest.get_cookie("session").value)
+    assert after_owner.get("/rooms/").status_code == 302
+    assert after_guest.get(f"/s/{room.id}/status?state=waiting").status_code == 204
+    # The guest's cookie is signed again with the new key: dropping the old key later keeps
+    # them inside too.
+    dropped = create_app({**config, "SECRET_KEY": "a-brand-new-key",
+                          "SECRET_KEYS": ["a-brand-new-key"]})
+    later = dropped.test_client()
+    later.set_cookie("session", after_guest.get_cookie("session").value)
+    assert later.get(f"/s/{room.id}/status?state=waiting").status_code == 204
 
 
 def _count_verifications(monkeypatch) -> list:
