@@ -35,6 +35,7 @@ ACTION_WORDS = {
     "guest_admitted": "Admitted a guest",
     "guest_denied": "Denied a guest",
     "user_added": "Added a user",
+    "user_signed_out": "Signed a user out everywhere",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
 }
