@@ -10,7 +10,7 @@ from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import audit, passwords
+from . import audit, emails, passwords
 from .auth import admin_required
 from .db import database
 from .forms import NewUserForm, strip
@@ -47,14 +47,14 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 def normalize_domain(raw: str) -> str:
     """"@Example.COM", "*.example.com" or "bücher.example" → the lower-case ASCII (IDNA) domain
-    that portal.emails.domain_of compares with. Raises ValueError with words a person can act on.
-    """
+    that portal.emails.domain_of compares with, made by the same normaliser as addresses.
+    Raises ValueError with words a person can act on."""
     text = (raw or "").strip().lower().rstrip(".")
     text = text.removeprefix("*.").removeprefix("@")
     if "@" in text:
         text = text.rpartition("@")[2]
     try:
-        text = text.encode("idna").decode("ascii")
+        text = emails.ascii_domain(text)
     except UnicodeError:
         raise ValueError("Enter a domain such as example.com.")
     labels = text.split(".")
