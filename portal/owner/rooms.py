@@ -223,6 +223,7 @@ def upload_attachment(room_id: int):
         else:
             stored = f"{secrets.token_hex(16)}.{ext}"
             path = upload_folder() / stored
+            path.touch(0o600, exist_ok=False)  # owner-only whatever the umask
             path.write_bytes(data)
             try:
                 with database.atomic():
