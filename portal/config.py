@@ -92,4 +92,5 @@ def from_environment(instance_path: Path) -> dict:
         "MAX_LINKS_PER_ROOM": int(os.environ.get("MAX_LINKS_PER_ROOM", "3")),
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),
+        "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
     }
