@@ -35,6 +35,7 @@ ACTION_WORDS = {
     "guest_admitted": "Admitted a guest",
     "guest_denied": "Denied a guest",
     "user_added": "Added a user",
+    "access_changed": "Changed a user's access",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
 }
