@@ -41,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = 60 * 60 * 24 * 30
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # tied to the session; forms left open still work
     app.config["WTF_CSRF_SSL_STRICT"] = False  # SameSite=Lax + token; proxies may rewrite Referer
+    settings.private_folder(app.config["UPLOAD_FOLDER"])
 
     from . import db, extensions, i18n, security
 

@@ -10,13 +10,71 @@ from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import audit, passwords
+from . import audit, emails, passwords
 from .auth import admin_required
-from .db import database
-from .forms import NewUserForm, strip
-from .models import DomainRule, User
+from .db import database, is_sqlite
+from .forms import AccessForm, NewUserForm, strip
+from .models import ACCESS_LEVELS, DomainRule, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+# --- accounts (also used by the command line) -----------------------------------------------------
+
+class AccountExists(Exception):
+    """The address already has an account with host access: change its access instead."""
+
+
+class LastAdmin(Exception):
+    """Taking admin access from the only admin would leave nobody to manage users."""
+
+
+def add_user(email: str, name: str, access: str, password: str) -> bool:
+    """Create an account; or, for an address that only has the guest-only profile inviting it
+    made, give that profile this name, password and access (its invitations stay its own).
+    Returns whether a profile was upgraded. Raises AccountExists."""
+    password_hash = passwords.hash_password(password)  # slow on purpose: outside the transaction
+    try:
+        with database.atomic():
+            user = User.get_or_none(User.email == email)
+            if user is None:
+                User.create(email=email, name=name, access=access, password_hash=password_hash)
+            elif user.access == "guest":
+                user.name, user.access, user.password_hash = name, access, password_hash
+                user.password_version += 1  # a reset link sent to the profile dies
+                user.save()
+            else:
+                raise AccountExists
+            upgraded = user is not None
+            audit.record("user_added", None, email,
+                         detail=access + (" (was a guest-only profile)" if upgraded else ""))
+    except IntegrityError:  # added by someone else meanwhile
+        raise AccountExists
+    return upgraded
+
+
+def change_access(user: User, access: str) -> None:
+    """Give the account this access. Raises LastAdmin."""
+    with database.atomic():
+        old = User.get_by_id(user.id).access
+        if old == "admin" and access != "admin":
+            admins = User.select(User.id).where(User.access == "admin")
+            # PostgreSQL: lock the admins, so two demoting each other can't both succeed.
+            # (SQLite runs one write transaction at a time: IMMEDIATE.)
+            if [a.id for a in (admins if is_sqlite() else admins.for_update())] == [user.id]:
+                raise LastAdmin
+        if old != access:
+            User.update(access=access).where(User.id == user.id).execute()
+            audit.record("access_changed", None, user.email, detail=f"{old} → {access}")
+    user.access = access
+
+
+# --- the Users screen -----------------------------------------------------------------------------
+
+def _users_page(form: NewUserForm, status: int = 200):
+    users = list(User.select().order_by(User.access, User.email))
+    return render_template("admin/users.html", form=form, users=users,
+                           access_levels=ACCESS_LEVELS), status
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -25,19 +83,35 @@ def users():
     form = NewUserForm()
     if form.validate_on_submit():
         try:
-            with database.atomic():
-                user = User.create(email=form.email.data, name=form.name.data or "",
-                                   access=form.access.data,
-                                   password_hash=passwords.hash_password(form.password.data))
-                audit.record("user_added", None, user.email, detail=user.access)
-        except IntegrityError:
-            form.email.errors.append("An account with this email already exists.")
+            add_user(form.email.data, form.name.data or "", form.access.data, form.password.data)
+        except AccountExists:
+            form.email.errors.append("An account with this email already exists. Change its "
+                                     "access in the list below.")
         else:
-            flash(f"{user.email} added with {user.access} access.", "success")
+            flash(f"{form.email.data} added with {form.access.data} access.", "success")
             return redirect(url_for("admin.users"), 303)
-    users = list(User.select().order_by(User.access, User.email))
-    return render_template("admin/users.html", form=form, users=users), \
-        422 if form.errors else 200
+    return _users_page(form, 422 if form.errors else 200)
+
+
+@bp.post("/users/<int:user_id>/access")
+@admin_required
+def set_access(user_id: int):
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    form = AccessForm()
+    if not form.validate_on_submit():
+        flash(f"Choose admin, broadcaster or guest access for {user.email}.", "error")
+        return _users_page(NewUserForm(formdata=None), 422)
+    try:
+        change_access(user, form.access.data)
+    except LastAdmin:
+        flash("You are the only admin: make another account an admin first.", "error")
+        return _users_page(NewUserForm(formdata=None), 422)
+    flash(f"{user.email} now has {user.access} access.", "success")
+    if user.id == current_user.id and not user.is_admin:
+        return redirect(url_for("owner.rooms") if user.is_owner else url_for("web.index"), 303)
+    return redirect(url_for("admin.users"), 303)
 
 
 @bp.post("/users/<int:user_id>/sign-out")
@@ -61,14 +135,14 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 def normalize_domain(raw: str) -> str:
     """"@Example.COM", "*.example.com" or "bücher.example" → the lower-case ASCII (IDNA) domain
-    that portal.emails.domain_of compares with. Raises ValueError with words a person can act on.
-    """
+    that portal.emails.domain_of compares with, made by the same normaliser as addresses.
+    Raises ValueError with words a person can act on."""
     text = (raw or "").strip().lower().rstrip(".")
     text = text.removeprefix("*.").removeprefix("@")
     if "@" in text:
         text = text.rpartition("@")[2]
     try:
-        text = text.encode("idna").decode("ascii")
+        text = emails.ascii_domain(text)
     except UnicodeError:
         raise ValueError("Enter a domain such as example.com.")
     labels = text.split(".")

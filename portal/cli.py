@@ -1,4 +1,4 @@
-"""Command-line tools: create-user, seed-demo (init-db lives with the database)."""
+"""Command-line tools: create-user, set-access, seed-demo (init-db lives with the database)."""
 
 import json
 import sys
@@ -7,9 +7,9 @@ from datetime import timedelta
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from peewee import IntegrityError
 
 from . import emails, meetings, passwords, timeutil
+from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
 
@@ -19,6 +19,7 @@ SEEDERS: list = []  # functions (owner, rooms) -> None; later features add their
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
+    app.cli.add_command(set_access)
     app.cli.add_command(seed_demo)
     app.cli.add_command(verify_ticket)
 
@@ -47,11 +48,9 @@ def verify_ticket(ticket: str, audience: str | None, leeway: int):
               show_default=True)
 @click.option("--name", default="")
 def create_user(email: str, access: str, name: str):
-    """Create an account. The password is read from a prompt, or from stdin when piped."""
-    try:
-        email = emails.normalize(email)
-    except emails.InvalidEmail as exc:
-        raise click.BadParameter(str(exc), param_hint="EMAIL")
+    """Create an account, or give an invited address's guest-only profile a name, password and
+    access. The password is read from a prompt, or from stdin when piped."""
+    email = _normalized(email)
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
@@ -60,12 +59,37 @@ def create_user(email: str, access: str, name: str):
     if why:
         raise click.ClickException(f"Password not accepted: {why}")
     try:
-        with database.atomic():
-            User.create(email=email, name=name, access=access,
-                        password_hash=passwords.hash_password(password))
-    except IntegrityError:
-        raise click.ClickException(f"An account with the email {email} already exists.")
-    click.echo(f"Created {email} with {access} access.")
+        upgraded = add_user(email, name, access, password)
+    except AccountExists:
+        raise click.ClickException(f"An account with the email {email} already exists. "
+                                   "Change its access with flask set-access.")
+    click.echo(f"Created {email} with {access} access"
+               + (" (was a guest-only profile)." if upgraded else "."))
+
+
+@click.command("set-access")
+@with_appcontext
+@click.argument("email")
+@click.option("--access", type=click.Choice(ACCESS_LEVELS), required=True)
+def set_access(email: str, access: str):
+    """Change an existing account's access."""
+    email = _normalized(email)
+    user = User.get_or_none(User.email == email)
+    if user is None:
+        raise click.ClickException(f"No account with the email {email}.")
+    try:
+        change_access(user, access)
+    except LastAdmin:
+        raise click.ClickException(f"{email} is the only admin: make another account an "
+                                   "admin first.")
+    click.echo(f"{email} now has {access} access.")
+
+
+def _normalized(email: str) -> str:
+    try:
+        return emails.normalize(email)
+    except emails.InvalidEmail as exc:
+        raise click.BadParameter(str(exc), param_hint="EMAIL")
 
 
 def _room_url(room: Room) -> str:

@@ -1,7 +1,8 @@
 """Configuration from the environment (a `.env` file is honoured).
 
 Every setting has a default that makes `make run` work on a fresh machine: a SQLite file and a
-generated secret key in `instance/`, emails written to `instance/outbox/`.
+generated secret key in `instance/`, emails written to `instance/outbox/`. Everything there is
+private to the account the app runs as (folders 0700, files 0600), whatever the umask.
 """
 
 import os
@@ -47,9 +48,18 @@ def _kept_key(path: Path) -> str:
     return path.read_text().strip()
 
 
+def private_folder(path: str | Path) -> Path:
+    """The folder, made or made again owner-only (0700): it holds password hashes, uploads or
+    live reset and invitation links. chmod too, for a folder an earlier version left 0755."""
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def from_environment(instance_path: Path) -> dict:
     load_dotenv(Path.cwd() / ".env", override=False)
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_path)
     keys = _secret_keys(instance_path)
     port = int(os.environ.get("PORT", "8000"))
     base_url = os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
@@ -90,6 +100,7 @@ def from_environment(instance_path: Path) -> dict:
         "BIGBLUEBUTTON_CHECKSUM": os.environ.get("BIGBLUEBUTTON_CHECKSUM", "").strip().lower()
         or "sha1",
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
+        "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
     }
 
 

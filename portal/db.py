@@ -2,7 +2,8 @@
 per-request connections, schema creation and upgrades, and the `init-db` command."""
 
 import inspect
-from contextlib import contextmanager
+import os
+from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlparse
 
 import click
@@ -31,6 +32,8 @@ def make_database(url: str, busy_timeout_ms: int = 5000):
         # parsed again on its first statement). The pool's `timeout` is how long to wait for a
         # free connection; SQLite's own wait for a lock is the busy_timeout pragma.
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": busy_timeout_ms}
+        if path not in ("", ":memory:"):
+            _private_file(path)
         return PooledSqliteDatabase(path, pragmas=pragmas, lock_type="IMMEDIATE",
                                     check_same_thread=False, max_connections=64,
                                     stale_timeout=300, timeout=10)
@@ -46,6 +49,16 @@ def make_database(url: str, busy_timeout_ms: int = 5000):
             timeout=10,
         )
     raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+def _private_file(path: str) -> None:
+    """The SQLite file holds password hashes and personal data: owner-only (0600), whatever the
+    umask, made so before SQLite opens it, which gives its -wal and -shm files the database
+    file's permissions. Those of an earlier, world-readable install are made private too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            os.chmod(path + suffix, 0o600)
 
 
 def discard_connection() -> None:

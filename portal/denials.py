@@ -13,15 +13,22 @@ statements themselves):
   and day, and at every PRUNE_EVERY-th. Between two prunes a room gains at most
   PRUNE_EVERY - 1 events per reason, so it never holds more than
   DENIAL_EVENTS_PER_ROOM + max_events_slack() events (300 + 108 with the defaults).
+
+Garbled tokens cost nothing to make, and every one would be a write: their denials are recorded
+at most GARBLED_DENIALS_PER_MINUTE times a minute per client address; the page answers the same.
 """
 
 from functools import cache
 
-from flask import current_app
+from flask import current_app, has_request_context, request
+from limits import RateLimitItemPerMinute
+from limits.strategies import FixedWindowRateLimiter
 
 from .db import database, is_sqlite
 from .decision import REASONS
+from .extensions import limiter
 from .models import DenialCount, DenialEvent
+from .ratelimit import LocalStorage
 from .timeutil import utcnow
 
 NO_ROOM = 0
@@ -65,7 +72,8 @@ def record(reason: str, room=None, link=None, invitation=None, email: str = "") 
     room_id = room.id if room is not None else None
     bump, add, prune = _statements(database.param)
     if room_id is None:
-        database.execute_sql(bump, (NO_ROOM, reason, now.date())).fetchall()
+        if _within_garbled_bound():
+            database.execute_sql(bump, (NO_ROOM, reason, now.date())).fetchall()
         return
     event = (room_id, reason, _id_of(link), _id_of(invitation), (email or "")[:254], now)
     if is_sqlite():
@@ -78,6 +86,27 @@ def record(reason: str, room=None, link=None, invitation=None, email: str = "") 
     if count == 1 or count % PRUNE_EVERY == 0:
         keep = current_app.config["DENIAL_EVENTS_PER_ROOM"]
         database.execute_sql(prune, (room_id, room_id, keep))
+
+
+_GARBLED_COUNTER = "guestgate_garbled_denials"  # app.extensions key
+
+
+def _within_garbled_bound() -> bool:
+    """Whether this client address may have one more denial without a room recorded this
+    minute. Counted in the rate limiter's storage (with Redis, shared by every worker), or in
+    the app's own memory when rate limits are off: this bound protects the database either way.
+    If the limiter's storage is down, the denial isn't recorded; the page still answers."""
+    app = current_app._get_current_object()
+    counter = app.extensions.get(_GARBLED_COUNTER)
+    if counter is None:
+        storage = limiter.storage if limiter.enabled else LocalStorage()
+        counter = app.extensions.setdefault(_GARBLED_COUNTER, FixedWindowRateLimiter(storage))
+    per_minute = RateLimitItemPerMinute(app.config["GARBLED_DENIALS_PER_MINUTE"])
+    address = (request.remote_addr if has_request_context() else None) or "-"
+    try:
+        return counter.hit(per_minute, "guestgate-garbled-denials", address)
+    except counter.storage.base_exceptions:
+        return False
 
 
 def _id_of(obj) -> int | None:

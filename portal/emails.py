@@ -1,5 +1,6 @@
 """Email addresses: validation, normalisation (trim, case-fold, IDNA domains) and domain rules."""
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from .decision import N_
@@ -28,7 +29,15 @@ def normalize(raw: str) -> str:
     except EmailNotValidError as exc:
         raise InvalidEmail(N_("Enter a valid email address."), str(exc)) from None
     local, _, _ = info.normalized.rpartition("@")
-    return f"{local.casefold()}@{info.ascii_domain.lower()}"
+    return f"{local.casefold()}@{ascii_domain(info.domain)}"
+
+
+def ascii_domain(domain: str) -> str:
+    """The one ASCII form of a domain, for addresses and domain rules alike: UTS 46 without
+    transitional mapping (IDNA 2008, as email-validator and browsers do). Python's "idna" codec
+    is IDNA 2003, which turns faß.de into fass.de: a rule stored that way misses user@faß.de.
+    Raises UnicodeError (idna.IDNAError) for what isn't a domain."""
+    return idna.encode(domain, uts46=True, transitional=False).decode("ascii")
 
 
 def domain_of(email: str) -> str:

@@ -173,6 +173,12 @@ class NewUserForm(FlaskForm):
             raise WTFValidationError(why)
 
 
+class AccessForm(FlaskForm):
+    """One account's access, changed from its row on the Users screen."""
+    access = SelectField("Access", choices=[SelectChoice(a, a.capitalize())
+                                            for a in ACCESS_LEVELS])
+
+
 class AccountForm(FlaskForm):
     timezone = SelectField("Your time zone", validators=[DataRequired()])
 

@@ -14,13 +14,13 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from urllib.parse import urlparse
 
 from flask import current_app, render_template
 from flask_mail import Connection, Message, email_dispatched
 
 from . import timeutil
+from .config import private_folder
 
 _HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
@@ -173,11 +173,11 @@ def _close_quietly(connection: Connection) -> None:
 
 def _write_to_outbox(message: Message) -> str | None:
     try:
-        folder = Path(current_app.config["MAIL_OUTBOX"])
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(current_app.config["MAIL_OUTBOX"])
         message.date = time.time()
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
-        (folder / name).write_bytes(message.as_bytes())
+        path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}.eml"
+        path.touch(0o600, exist_ok=False)  # owner-only from the start: it holds a live link
+        path.write_bytes(message.as_bytes())
     except OSError as exc:
         return describe(exc)
     email_dispatched.send(current_app._get_current_object(), message=message)

@@ -1,9 +1,9 @@
-"""The command line: `flask create-user` and `flask seed-demo`."""
+"""The command line: `flask create-user`, `flask set-access` and `flask seed-demo`."""
 
 import json
 from datetime import UTC, datetime, timedelta
 
-from helpers import AuthActions
+from helpers import AuthActions, make_user
 
 from portal.cli import DEMO_OWNER
 from portal.models import Room, User
@@ -35,6 +35,41 @@ def test_create_user_refuses_a_duplicate(app, runner, db):
                            input="another long password\n")
     assert result.exit_code == 1
     assert "An account with the email host@example.com already exists." in result.output
+    assert User.select().count() == 1
+
+
+def test_create_user_upgrades_a_guest_only_profile(app, runner, client, db):
+    # Inviting an address makes a guest-only profile; it must not block a host account.
+    profile = make_user("ada@example.com", access="guest")
+    result = runner.invoke(args=["create-user", "Ada@example.com", "--name", "Ada"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "Created ada@example.com with broadcaster access (was a guest-only profile)." \
+        in result.output
+    ada = User.get(User.email == "ada@example.com")
+    assert (ada.id, ada.name, ada.access) == (profile.id, "Ada", "broadcaster")
+    assert AuthActions(client).sign_in(email="ada@example.com",
+                                       password="a long enough password").status_code == 303
+
+
+def test_set_access_changes_an_accounts_access(app, runner, db):
+    make_user("host@example.com", access="guest")
+    result = runner.invoke(args=["set-access", "HOST@example.com", "--access", "broadcaster"])
+    assert result.exit_code == 0, result.output
+    assert "host@example.com now has broadcaster access." in result.output
+    assert User.get(User.email == "host@example.com").access == "broadcaster"
+
+
+def test_set_access_refuses_an_unknown_address_and_the_last_admin(app, runner, db):
+    result = runner.invoke(args=["set-access", "nobody@example.com", "--access", "admin"])
+    assert result.exit_code == 1
+    assert "No account with the email nobody@example.com." in result.output
+    make_user("boss@example.com", access="admin")
+    result = runner.invoke(args=["set-access", "boss@example.com", "--access", "guest"])
+    assert result.exit_code == 1
+    assert "boss@example.com is the only admin: make another account an admin first." \
+        in result.output
+    assert User.get(User.email == "boss@example.com").access == "admin"
     assert User.select().count() == 1
 
 

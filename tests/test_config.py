@@ -1,12 +1,19 @@
 """Configuration comes from the environment, a `.env` file fills the gaps, and a fresh machine
 gets working defaults: a secret key generated once, SQLite and the outbox in instance/."""
 
+import io
 import os
 import threading
+from datetime import timedelta
 
 import pytest
+from helpers import AuthActions, make_user
 
+from portal import create_app, mail
 from portal.config import from_environment
+from portal.db import database
+from portal.models import Room
+from portal.timeutil import utcnow
 
 SETTINGS = ("SECRET_KEY", "OLD_SECRET_KEYS", "DATABASE_URL", "BASE_URL", "PORT", "MAIL_SERVER",
             "MAIL_PORT", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_USE_TLS", "MAIL_USE_SSL",
@@ -102,6 +109,59 @@ def test_dotenv_file_is_honoured_and_the_environment_wins(tmp_path, bare_environ
 def test_port_sets_the_default_base_url(tmp_path, bare_environment, monkeypatch):
     monkeypatch.setenv("PORT", "8765")
     assert from_environment(tmp_path / "instance")["BASE_URL"] == "http://127.0.0.1:8765"
+
+
+# --- instance/ is private: password hashes, personal data, live reset and invitation links ------
+
+@pytest.fixture
+def umask_022():
+    """The usual umask, which makes new files 0644 and folders 0755 unless the app says not to."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path) -> str:
+    return oct(path.stat().st_mode & 0o777)
+
+
+def test_instance_folder_is_private_whatever_the_umask(tmp_path, bare_environment, umask_022):
+    fresh, older = tmp_path / "fresh" / "instance", tmp_path / "older"
+    older.mkdir(mode=0o755)  # as an earlier version left it
+    from_environment(fresh)
+    from_environment(older)
+    assert mode(fresh) == mode(older) == "0o700"
+
+
+def test_database_uploads_and_outbox_are_private_whatever_the_umask(config, tmp_path,
+                                                                     umask_022):
+    private = tmp_path / "instance"
+    private.mkdir()
+    (private / "uploads").mkdir(mode=0o755)  # as an earlier version left it
+    app = create_app({**config, "DATABASE_URL": f"sqlite:///{private / 'guestgate.sqlite3'}",
+                      "UPLOAD_FOLDER": str(private / "uploads"),
+                      "MAIL_OUTBOX": str(private / "outbox")})
+    try:
+        now = utcnow()
+        with database.connection_context():
+            room = Room.create(owner=make_user(), title="R", starts_at=now,
+                               ends_at=now + timedelta(hours=1))
+        client = app.test_client()
+        AuthActions(client).sign_in()
+        assert client.post(f"/rooms/{room.id}/attachments",
+                           data={"file": (io.BytesIO(b"%PDF-1.7"), "agenda.pdf")},
+                           content_type="multipart/form-data").status_code == 303
+        client.post("/forgot-password", data={"email": "owner@example.com"})
+        mail.wait_for_background(app)
+        files = [p for p in private.rglob("*") if p.is_file()]
+        names = {p.name for p in files}
+        assert {"guestgate.sqlite3", "guestgate.sqlite3-wal", "guestgate.sqlite3-shm"} <= names
+        assert len(list((private / "uploads").iterdir())) == 1
+        assert len(list((private / "outbox").iterdir())) == 1
+        assert {p.name: mode(p) for p in files} == {name: "0o600" for name in names}
+        assert mode(private / "uploads") == mode(private / "outbox") == "0o700"
+    finally:
+        database.close_all()
 
 
 def _session_cookie(response) -> str:

@@ -4,8 +4,9 @@ import pytest
 from helpers import make_user, text_of
 from invite_helpers import HTMX, invitation, invite, make_room, path_of
 
+from portal import emails, tokens
 from portal.admin import normalize_domain
-from portal.models import AuditEvent, DomainRule, Invitation
+from portal.models import AuditEvent, DomainRule, GuestLink, Invitation
 
 
 @pytest.fixture
@@ -46,16 +47,36 @@ def test_only_admins(app, client, signed_in_owner, db):
 @pytest.mark.parametrize("raw, expected", [
     ("Example.COM", "example.com"), ("*.example.com", "example.com"),
     ("someone@example.com", "example.com"), ("bücher.example", "xn--bcher-kva.example"),
-    ("example.com.", "example.com"),
+    ("example.com.", "example.com"), ("faß.de", "xn--fa-hia.de"), ("FAẞ.DE", "xn--fa-hia.de"),
 ])
 def test_normalize_domain(raw, expected):
     assert normalize_domain(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "localhost", "-bad.com", "a..b", "a b.com", "x" * 300])
+@pytest.mark.parametrize("raw", ["", "localhost", "-bad.com", "a..b", "a b.com", "x" * 300,
+                                 "a_b.com"])
 def test_normalize_domain_refuses(raw):
     with pytest.raises(ValueError):
         normalize_domain(raw)
+
+
+def test_rules_and_addresses_share_one_idna_form():
+    # IDNA 2003 (Python's codec) maps ß to ss: a rule for faß.de would then miss user@faß.de.
+    assert emails.domain_of(emails.normalize("user@faß.de")) == normalize_domain("faß.de")
+
+
+def test_an_internationalised_block_rule_refuses_the_address_in_the_lobby(app, client, admin, db):
+    assert client.post("/admin/domains", data={"domain": "faß.de", "mode": "block"}) \
+        .status_code == 303
+    assert "xn--fa-hia.de is now blocked." in text_of(client.get("/admin/domains"))
+    room = make_room(admin, guest_access_enabled=True)
+    link = GuestLink.create(room=room, name="Guests")
+    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    refused = app.test_client().post(path, data={"name": "Ada", "email": "user@faß.de"})
+    assert refused.status_code == 403
+    assert "Your organisation's email domain can't be used here" in text_of(refused)
+    allowed = app.test_client().post(path, data={"name": "Bo", "email": "user@fass.de"})
+    assert allowed.status_code == 303
 
 
 def test_blocked_domain_refused_when_inviting(app, client, signed_in_owner, db):
@@ -93,3 +114,4 @@ def test_htmx_form_still_plain_for_admin_screen(app, client, admin, db):
     response = client.post("/admin/domains", data={"domain": "x.example", "mode": "block"},
                            headers=HTMX)
     assert response.status_code == 303
+    assert DomainRule.get(DomainRule.domain == "x.example").mode == "block"

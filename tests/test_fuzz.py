@@ -25,6 +25,7 @@ from portal import emails, passwords, tokens
 from portal.admin import DomainRuleForm, normalize_domain
 from portal.auth import ForgotPasswordForm, ResetPasswordForm
 from portal.forms import (
+    AccessForm,
     AttachmentForm,
     HostMessageForm,
     LobbyForm,
@@ -79,6 +80,7 @@ FORMS = {
     "owner.admit_all": None,
     "admin.users": NewUserForm,
     "admin.sign_out_everywhere": None,
+    "admin.set_access": AccessForm,
     "admin.domains": DomainRuleForm,
     "admin.delete_domain": None,
     # The denial panel's fixes; the forms' prefixes carry the link's id.

@@ -36,6 +36,7 @@ ACTION_WORDS = {
     "guest_denied": "Denied a guest",
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
+    "access_changed": "Changed a user's access",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
 }

@@ -238,7 +238,7 @@ def _count(n: int, word: str) -> str:
 
 
 def invitations_section(room: Room) -> dict:
-    invitations = list(room.live_invitations().select(Invitation, User).join(User))
+    invitations = list(room.live_invitations())
     return {
         "invitations": [(inv, invitation_url(inv)) for inv in invitations],
         "invite_form": InviteForm(formdata=None),

@@ -215,7 +215,7 @@ def host_message(room_id: int):
 
 def upload_folder() -> Path:
     path = Path(current_app.config["UPLOAD_FOLDER"])
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like instance/
     return path
 
 
@@ -243,6 +243,7 @@ def upload_attachment(room_id: int):
         else:
             stored = f"{secrets.token_hex(16)}.{ext}"
             path = upload_folder() / stored
+            path.touch(0o600, exist_ok=False)  # owner-only whatever the umask
             path.write_bytes(data)  # before the transaction: the room stays unlocked meanwhile
             added = False
             try:
