@@ -124,6 +124,8 @@ class RoomForm(FlaskForm):
             del self.meeting_name
         else:
             self.platform.choices = [SelectChoice(p, meetings.LABELS[p]) for p in platforms]
+            if self.platform.data is None:  # a new room: the first configured platform
+                self.platform.data = platforms[0]
 
     def validate_meeting_name(self, field):
         if field.data and not meetings.MEETING_NAME.match(field.data):

@@ -6,6 +6,7 @@ clear page. Credentials are checked with the platforms' verifiers (see test_meet
 import base64
 import json
 import logging
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -320,3 +321,14 @@ def test_without_platforms_the_room_form_stays_as_it_was(app, auth, room):
     form = text_of(auth.client.get(f"/rooms/{room.id}/edit"))
     assert "Meeting platform" not in form and "Meeting name" not in form
     assert "Join URL of the live session" in form
+
+
+def test_a_new_room_starts_on_the_first_configured_platform(app, auth, room):
+    auth.sign_in()
+    form = auth.client.get("/rooms/new").get_data(as_text=True)
+    assert re.search(r'<option selected value="livekit">', form)
+    response = auth.client.post("/rooms/new", data={
+        "title": "Town hall", "starts_at": "2030-01-01T10:00", "ends_at": "2030-01-01T11:00",
+        "timezone": "UTC", "kind": "regular"})
+    assert response.status_code == 303
+    assert Room.get(Room.title == "Town hall").platform == "livekit"
