@@ -154,7 +154,9 @@ def seed_demo(as_json: bool):
     click.echo(f"  email:    {owner.email}")
     click.echo(f"  password: {password}")
     for room in out["rooms"]:
-        click.echo(f"  {room['title']} ({room['kind']}, starts {room['starts_at']}): "
+        on = "" if room["platform"] == meetings.OTHER else \
+            f", on {meetings.LABELS[room['platform']]}"
+        click.echo(f"  {room['title']} ({room['kind']}{on}, starts {room['starts_at']}): "
                    f"{room['url']}")
         for link in room.get("guest_links", []):
             click.echo(f"    guest link “{link['name']}”: {link['url']}")
