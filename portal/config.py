@@ -18,6 +18,14 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(name: str, default: float) -> float:
+    """A poll interval from the environment: a positive number of seconds."""
+    value = float(os.environ.get(name, "").strip() or default)
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return value
+
+
 def _secret_keys(instance_path: Path) -> list[str]:
     """SECRET_KEY, or a key generated once and kept in instance/secret_key.
 
@@ -101,6 +109,12 @@ def from_environment(instance_path: Path) -> dict:
         or "sha1",
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
         "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
+        # How often pages ask the server whether something changed (seconds; fractions allowed).
+        # Each poll is cheap (204 while nothing changed); tests make them short.
+        "POLL_WAITING_SECONDS": _seconds("POLL_WAITING_SECONDS", 5),
+        "POLL_COUNTDOWN_SECONDS": _seconds("POLL_COUNTDOWN_SECONDS", 15),
+        "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
+        "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
     }
 
 

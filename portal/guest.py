@@ -3,6 +3,7 @@ then the guest's place in the room (/s/ROOM) — countdown, waiting, the room it
 decided again on every full page load. After the first visit the guest continues on /s/ROOM:
 the token stays out of the address bar, the cookie carries them."""
 
+import math
 import zlib
 
 from flask import (
@@ -43,10 +44,17 @@ ROLE_FEATURES = {
 def _roles():
     return {"role_names": ROLE_NAMES, "role_features": ROLE_FEATURES}
 
-# How often a waiting page asks whether anything changed (seconds). Countdowns also ask once
-# exactly at the start time.
-POLL_WAITING = 5
-POLL_COUNTDOWN = 15
+# How often a waiting page asks whether anything changed: POLL_WAITING_SECONDS and
+# POLL_COUNTDOWN_SECONDS (portal/config.py). A countdown also asks once, just after the start:
+# htmx's `load delay:` counts from the page's arrival, so the device's clock doesn't matter.
+# Only within a day of the start: longer timers overflow in browsers, and the poll is enough.
+CHECK_AT_START_WITHIN = 24 * 60 * 60
+CHECK_AT_START_MARGIN = 0.2
+
+
+def _refresh(seconds: float) -> int:
+    """The <noscript> meta refresh of a waiting page: whole seconds, at least one."""
+    return max(1, math.ceil(seconds))
 
 
 def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
@@ -217,11 +225,15 @@ def place(room_id: int):
     context = {"room": room, "participant": participant,
                "state": page_state(result, room)}
     if result.outcome == decision.COUNTDOWN:
-        seconds = max(1, int((room.starts_at - utcnow()).total_seconds()))
-        return render_template("guest/countdown.html", refresh=min(seconds, POLL_COUNTDOWN),
-                               poll=POLL_COUNTDOWN, **context)
+        poll = current_app.config["POLL_COUNTDOWN_SECONDS"]
+        starts_in = (room.starts_at - utcnow()).total_seconds()
+        check_at = (starts_in + CHECK_AT_START_MARGIN
+                    if starts_in < CHECK_AT_START_WITHIN else None)
+        return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, poll)),
+                               poll=poll, check_at_start=check_at, **context)
     if result.outcome == decision.WAITING:
-        return render_template("guest/waiting.html", refresh=POLL_WAITING, poll=POLL_WAITING,
+        poll = current_app.config["POLL_WAITING_SECONDS"]
+        return render_template("guest/waiting.html", refresh=_refresh(poll), poll=poll,
                                **context)
     attachments = list(Attachment.select().where(Attachment.room == room)
                        .order_by(Attachment.uploaded_at))

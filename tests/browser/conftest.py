@@ -57,7 +57,14 @@ def new_context(browser, live_server):
         ctx.close()
 
 
+# Pages that wait ask the server this often (seconds) in the browser tests: a test waits for a
+# poll, not for the production interval.
+FAST_POLL = 0.5
+
+
 @pytest.fixture
 def config(config):
     # The browser uses the real forms: CSRF on, as in production.
-    return {**config, "WTF_CSRF_ENABLED": True}
+    return {**config, "WTF_CSRF_ENABLED": True,
+            "POLL_WAITING_SECONDS": FAST_POLL, "POLL_COUNTDOWN_SECONDS": FAST_POLL,
+            "POLL_OWNER_SECONDS": FAST_POLL, "POLL_DENIALS_SECONDS": FAST_POLL}

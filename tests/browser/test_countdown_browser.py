@@ -11,9 +11,9 @@ from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
 
 
-def guest_link(app, starts_in=6, **room_fields):
+def guest_link(app, starts_in=3, **room_fields):
     """A room starting a few seconds from now (enough to see the countdown on a busy
-    machine), with a guest link."""
+    machine; the status polls every FAST_POLL), with a guest link."""
     now = utcnow()
     owner = make_user()
     room = Room.create(owner=owner, title="Starting soon", guest_access_enabled=True,

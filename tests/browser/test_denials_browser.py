@@ -39,7 +39,7 @@ def test_owner_extends_an_expired_link_and_the_guest_gets_in(app, page, new_cont
     guest.goto(f"/g/{token}")
     expect(guest.get_by_role("heading", name="This link has expired")).to_be_visible()
 
-    # The section polls every 10 s and shows the denial without a reload.
+    # The section polls (every 10 s; FAST_POLL here) and shows the denial without a reload.
     row = section.locator("#denial-reason-link_expired")
     expect(row).to_contain_text("The link had expired", timeout=15_000)
     expect(row.locator('[data-window="day"] .count')).to_have_text("1")

@@ -64,8 +64,10 @@ def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, o
     waiting = page.locator("#waiting-room")
     expect(waiting.get_by_text("grace@example.com")).to_be_visible(timeout=15_000)
     expect(page).to_have_title(re.compile(r"^\(1 waiting\) Customer round-table"))
+    expect(page.locator("#live-announcer")).to_have_text("1 guest waiting to be admitted")
     waiting.get_by_role("button", name="Admit Grace Guest").click()
     expect(waiting.get_by_text("Grace Guest was admitted.")).to_be_visible()
+    expect(waiting.get_by_role("status")).to_be_focused()  # the Admit button is gone
     expect(page).to_have_title(re.compile(r"^Customer round-table"))
 
     # the guest's page polls, and reloads into the room without anyone touching it

@@ -4,6 +4,7 @@ right one) into the room."""
 
 from helpers import PASSWORD
 from invite_helpers import make_room
+from playwright.sync_api import expect
 
 from portal.db import database
 from portal.models import Invitation
@@ -23,6 +24,9 @@ def test_invite_copy_reset_and_join(page, new_context, live_server, owner):
     page.get_by_role("button", name="Add guests").click()
     status = page.locator("#invitations-status")
     status.get_by_text("Added 2 guests as viewer.").wait_for()
+    # Said out loud by the page's live region; focus stays in the redrawn section.
+    expect(page.locator("#live-announcer")).to_contain_text("Added 2 guests as viewer.")
+    expect(status).to_be_focused()
     assert page.locator("[data-email-status=not_sent]").count() == 2
 
     with database.connection_context():

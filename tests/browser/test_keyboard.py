@@ -46,6 +46,12 @@ def tab_to(page, matches, what: str, key="Tab") -> dict:
     raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of {key}")
 
 
+def wait_for_htmx(page):
+    """Until htmx has processed the page (on DOMContentLoaded; the page's load comes after):
+    a key pressed before that submits a form without htmx, the no-JS path."""
+    page.wait_for_function("window.htmx !== undefined && document.readyState === 'complete'")
+
+
 def by_id(element_id):
     return lambda info: info["id"] == element_id
 
@@ -86,6 +92,7 @@ def test_guest_goes_from_link_to_room_with_the_keyboard(app, new_context, owner_
     url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
     guest = new_context().new_page()
     guest.goto(url)
+    wait_for_htmx(guest)
 
     tab_to(guest, by_name("name"), "name field")
     guest.keyboard.type("Kim Keys")
@@ -94,10 +101,12 @@ def test_guest_goes_from_link_to_room_with_the_keyboard(app, new_context, owner_
     tab_to(guest, by_text("^Join$"), "Join button")
     guest.keyboard.press("Enter")
     expect(guest.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
+    wait_for_htmx(guest)
 
     # The host admits (here straight in the database); the page moves on by itself.
     Participant.update(status="admitted").where(Participant.email == "kim@example.com").execute()
     expect(guest.get_by_role("heading", name="Your role: Viewer")).to_be_visible(timeout=20_000)
+    wait_for_htmx(guest)
 
     tab_to(guest, by_text("^Leave$"), "Leave button")
     guest.keyboard.press("Space")
@@ -138,6 +147,7 @@ def test_owner_manages_guest_access_with_the_keyboard(page, new_context, owner_r
     tab_to(page, by_text("^Keyboard round-table$"), "room link")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Keyboard round-table", level=1)).to_be_visible()
+    wait_for_htmx(page)
 
     # Enable guest access: a switch, toggled with Space; focus stays on it after the swap.
     tab_to(page, by_id("guest-access-toggle"), "guest access switch")

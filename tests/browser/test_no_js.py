@@ -26,7 +26,7 @@ def room(owner):
 
 def test_guest_path_works_without_javascript(app, new_context, room):
     # The session starts a few seconds from now, and guests wait to be admitted.
-    Room.update(guest_access_enabled=True, starts_at=utcnow() + timedelta(seconds=8)).where(
+    Room.update(guest_access_enabled=True, starts_at=utcnow() + timedelta(seconds=3)).where(
         Room.id == room.id).execute()
     link = GuestLink.create(room=room, name="Guests")
     url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)

@@ -5,7 +5,9 @@ import json
 import re
 
 import pytest
+from helpers import PASSWORD
 from playwright.sync_api import expect
+from scenes import ADMIN, seed
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def test_owner_creates_edits_and_deletes_a_room_then_signs_out(page, demo):
     expect(page.get_by_text("Room saved.")).to_be_visible()
 
     # delete, confirming the browser's dialog
-    page.wait_for_load_state("load")  # app.js (deferred) asks for the confirmation
+    page.wait_for_load_state("load")  # htmx (deferred) asks for the confirmation
     asked = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Delete room").click()
@@ -78,12 +80,41 @@ def test_dismissing_the_confirmation_keeps_the_room(page, demo):
     sign_in(page, demo["owner"]["email"], demo["owner"]["password"])
     page.get_by_role("link", name=demo["rooms"][0]["title"]).click()
     expect(page.get_by_role("heading", name=demo["rooms"][0]["title"], level=1)).to_be_visible()
-    page.wait_for_load_state("load")  # app.js (deferred) asks for the confirmation
+    page.wait_for_load_state("load")  # htmx (deferred) asks for the confirmation
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.get_by_role("button", name="Delete room").click()
     expect(page.get_by_role("heading", name=demo["rooms"][0]["title"], level=1)).to_be_visible()
     page.goto("/rooms/")
     expect(page.get_by_role("link", name=demo["rooms"][0]["title"])).to_be_visible()
+
+
+def test_plain_forms_that_remove_something_ask_first(app, page):
+    """Remove an attachment, a domain rule: plain forms that htmx boosts to ask (hx-confirm);
+    the answer is the page they redirect to, at its own address."""
+    scene = seed(app)
+    sign_in(page, ADMIN, PASSWORD)
+    page.goto(f"/rooms/{scene['room'].id}")
+    page.wait_for_load_state("load")
+    remove = page.locator("#attachments").get_by_role("button", name="Remove Agenda.pdf")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    remove.click()
+    expect(page.locator("#attachments")).to_contain_text("Agenda.pdf")
+    assert asked == ["Remove “Agenda.pdf”?"]
+    page.once("dialog", lambda dialog: dialog.accept())
+    remove.click()
+    expect(page.locator(".flashes")).to_be_visible()
+    expect(page.locator("#attachments")).not_to_contain_text("Agenda.pdf")
+    expect(page).to_have_url(re.compile(rf"/rooms/{scene['room'].id}$"))
+
+    page.goto("/admin/domains")
+    page.get_by_label("Domain", exact=True).fill("example.org")
+    page.get_by_role("button", name="Add rule").click()
+    rule = page.locator("tr[data-domain='example.org']")
+    page.once("dialog", lambda dialog: dialog.accept())
+    rule.get_by_role("button", name="Remove example.org").click()
+    expect(rule).to_have_count(0)
+    expect(page).to_have_url(re.compile(r"/admin/domains$"))
 
 
 def test_wrong_password_shows_the_error_and_grants_no_access(page, demo):
