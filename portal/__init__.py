@@ -29,6 +29,14 @@ def create_app(config: dict | None = None) -> Flask:
     from .sessions import CookieSessionInterface
 
     meetings.check_settings(app.config)  # a half-configured platform stops the start, saying why
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client address and scheme as the proxies saw them; never the Host (links are
+        # built from BASE_URL).
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0,
+                                x_prefix=0)
 
     app.session_interface = CookieSessionInterface()
     https = app.config["BASE_URL"].startswith("https://")

@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
 from flask_wtf import FlaskForm
@@ -110,8 +111,16 @@ def _is_path(url: str) -> bool:
         and not parts.netloc
 
 
+def _sign_in_account() -> str:
+    return request.form.get("email", "").strip().lower()[:254]
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT"], methods=["POST"],
+               key_func=lambda: f"sign-in:{get_remote_address()}:{_sign_in_account()}")
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=lambda: f"sign-in-account:{_sign_in_account()}")
+@limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def sign_in():
     form = SignInForm()
     error = None

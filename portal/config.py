@@ -26,6 +26,14 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _count(value: str | None, name: str) -> int:
+    raw = (value or "0").strip()
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a whole number of proxy hops (0, 1, 2 ...), "
+                         f"not {raw!r}")
+    return int(raw)
+
+
 def _secret_keys(instance_path: Path) -> list[str]:
     """SECRET_KEY, or a key generated once and kept in instance/secret_key.
 
@@ -98,6 +106,16 @@ def from_environment(instance_path: Path) -> dict:
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
         "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),
+        # Sign-in: one account from one address is slowed quickly; one account can't be
+        # guessed from many addresses, and one address can't lock every owner out.
+        "SIGN_IN_LIMIT": os.environ.get("SIGN_IN_LIMIT", "10 per minute; 50 per hour"),
+        "SIGN_IN_LIMIT_PER_ACCOUNT": os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT",
+                                                    "100 per hour"),
+        "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS",
+                                                    "300 per hour"),
+        # Reverse proxies in front of the app (nginx, a load balancer): their X-Forwarded-For
+        # and X-Forwarded-Proto are believed, so limits and logs see the real client.
+        "TRUSTED_PROXIES": _count(os.environ.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),
         "MAX_LINKS_PER_ROOM": int(os.environ.get("MAX_LINKS_PER_ROOM", "3")),
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from helpers import make_user, text_of
 
-from portal import tokens
+from portal import create_app, tokens
 from portal.extensions import limiter
 from portal.models import GuestLink, Invitation, Room
 from portal.ratelimit import LocalStorage
@@ -77,6 +77,39 @@ def test_sign_in_is_limited(app, room):
              .status_code for _ in range(11)]
     assert codes[:10] == [401] * 10
     assert_429(client.post("/sign-in", data={"email": "x@example.com", "password": "wrong"}))
+
+
+def test_sign_in_limits_count_account_and_address_together(config, db):
+    """One address trying one account is slowed; that doesn't lock anyone else out, nor the same
+    account from elsewhere (issue 12: one client could lock every owner out)."""
+    app = create_app({**config, "SIGN_IN_LIMIT": "3 per minute"})
+    make_user("alice@example.com")
+
+    def sign_in(email, address):
+        return app.test_client().post("/sign-in", data={"email": email, "password": "wrong"},
+                                      environ_base={"REMOTE_ADDR": address})
+
+    assert [sign_in("alice@example.com", "10.0.5.1").status_code for _ in range(3)] == [401] * 3
+    assert_429(sign_in("Alice@example.com ", "10.0.5.1"))  # the same account, however typed
+    assert sign_in("bob@example.com", "10.0.5.1").status_code == 401
+    assert sign_in("alice@example.com", "10.0.5.2").status_code == 401
+
+
+def test_one_account_cannot_be_guessed_from_many_addresses(config, db):
+    app = create_app({**config, "SIGN_IN_LIMIT_PER_ACCOUNT": "3 per hour"})
+    codes = [app.test_client().post("/sign-in", data={"email": "alice@example.com",
+                                                      "password": "wrong"},
+                                    environ_base={"REMOTE_ADDR": f"10.0.6.{n}"}).status_code
+             for n in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_one_address_cannot_try_every_account(config, db):
+    app = create_app({**config, "SIGN_IN_LIMIT_PER_ADDRESS": "3 per hour"})
+    client = app.test_client()
+    codes = [client.post("/sign-in", data={"email": f"user{n}@example.com",
+                                           "password": "wrong"}).status_code for n in range(4)]
+    assert codes == [401, 401, 401, 429]
 
 
 def test_counters_live_in_this_process_without_a_timer_thread(app):
