@@ -50,6 +50,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote
 
+TEST_SECRET = "bbb-secret-for-the-tests"  # the suite's `bbb` fixture (tests/conftest.py)
 API_PATH = "/bigbluebutton/api"
 CLIENT_PATH = "/html5client/join"
 GUEST_WAIT_PATH = "/html5client/guestWait"

@@ -6,6 +6,8 @@ import uuid
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from bbb_server import TEST_SECRET as BBB_SECRET
+from bbb_server import FakeBigBlueButton
 from helpers import PG_URL, AuthActions, LiveServer, make_user
 
 from portal import create_app
@@ -121,6 +123,21 @@ def owner(app):
 def signed_in_owner(owner, auth):
     auth.sign_in()
     return owner
+
+
+# --- a BigBlueButton API server that checks every checksum (tests/bbb_server.py) -------------
+
+@pytest.fixture
+def bbb():
+    with FakeBigBlueButton(BBB_SECRET) as server:
+        yield server
+    assert server.errors == []  # nothing went wrong inside the fake itself
+
+
+@pytest.fixture
+def bbb_settings(bbb):
+    """The settings that put Guestgate on that server."""
+    return {"BIGBLUEBUTTON_ENDPOINT": bbb.endpoint, "BIGBLUEBUTTON_SECRET": BBB_SECRET}
 
 
 # --- a real server for the browser and for multi-process tests ---------------------------------

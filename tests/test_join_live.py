@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from bbb_server import FakeBigBlueButton
+from bbb_server import TEST_SECRET as BBB_SECRET
 from helpers import make_user, text_of
 from livekit import api
 
@@ -27,21 +27,11 @@ JITSI = {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "guestgate",
          "JITSI_APP_SECRET": "jitsi-secret-0123456789abcdef0123", "JITSI_AUDIENCE": "jitsi"}
 GALENE_KEY = base64.urlsafe_b64encode(b"g" * 32).decode()
 GALENE = {"GALENE_URL": "https://galene.example.org", "GALENE_KEY": GALENE_KEY}
-BBB_SECRET = "bbb-secret-for-the-tests"
-
-
 @pytest.fixture
-def bbb():
-    with FakeBigBlueButton(BBB_SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-def config(config, bbb, request):
+def config(config, bbb_settings, request):
     """Every platform configured; or, parametrized indirectly, only "livekit", "jitsi" or
     "none" of them."""
-    bigbluebutton = {"BIGBLUEBUTTON_ENDPOINT": bbb.endpoint, "BIGBLUEBUTTON_SECRET": BBB_SECRET}
-    platforms = {"all": {**LIVEKIT, **JITSI, **GALENE, **bigbluebutton}, "livekit": LIVEKIT,
+    platforms = {"all": {**LIVEKIT, **JITSI, **GALENE, **bbb_settings}, "livekit": LIVEKIT,
                  "jitsi": JITSI, "none": {}}[getattr(request, "param", "all")]
     return {**config, **platforms, "MEETING_TIMEOUT": 0.5}
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from bbb_server import TEST_SECRET as BBB_SECRET
 from bbb_server import FakeBigBlueButton
 from livekit import api
 
@@ -196,16 +197,9 @@ def test_bigbluebutton_checksum_matches_an_independent_client_library():
     assert bigbluebutton.call_url(config, "join", params) == theirs
 
 
-@pytest.fixture
-def bbb():
-    with FakeBigBlueButton("bbb-secret") as server:
-        yield server
-    assert server.errors == []
-
-
 def bbb_config(server, **extra):
     return {**CONFIG, "BIGBLUEBUTTON_ENDPOINT": server.endpoint,
-            "BIGBLUEBUTTON_SECRET": "bbb-secret", **extra}
+            "BIGBLUEBUTTON_SECRET": BBB_SECRET, **extra}
 
 
 @pytest.mark.parametrize("role, bbb_role", [("moderator", "MODERATOR"), ("speaker", "VIEWER"),
@@ -233,7 +227,7 @@ def test_bigbluebutton_create_is_idempotent_across_joins(bbb):
 
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 def test_bigbluebutton_longer_checksums(algorithm):
-    with FakeBigBlueButton("bbb-secret", algorithms=(algorithm,)) as server:
+    with FakeBigBlueButton(BBB_SECRET, algorithms=(algorithm,)) as server:
         url = bigbluebutton.join_url(bbb_config(server, BIGBLUEBUTTON_CHECKSUM=algorithm),
                                      MEETING, person(), time.time())
         assert "/html5client/join" in url

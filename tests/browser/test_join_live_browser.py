@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from bbb_server import FakeBigBlueButton
 from helpers import PASSWORD
 from playwright.sync_api import expect
 
@@ -16,19 +15,10 @@ from portal.db import database
 from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
 
-SECRET = "browser-bbb-secret"
-
 
 @pytest.fixture
-def bbb():
-    with FakeBigBlueButton(SECRET) as server:
-        yield server
-
-
-@pytest.fixture
-def config(config, bbb):
-    return {**config, "BIGBLUEBUTTON_ENDPOINT": bbb.endpoint, "BIGBLUEBUTTON_SECRET": SECRET,
-            "MEETING_TIMEOUT": 2}
+def config(config, bbb_settings):
+    return {**config, **bbb_settings, "MEETING_TIMEOUT": 2}
 
 
 @pytest.fixture
