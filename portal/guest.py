@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -185,18 +185,11 @@ def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: i
     """The lobby with `form` (its errors, what was typed), or with a new, empty form."""
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
-    room, personal = door.room, door.invitation is not None
-
-    def context() -> dict:
-        return {"room": room, "form": form or _lobby_form(door), "action": action,
-                "personal": personal}
-
+    context = {"room": door.room, "form": form or _lobby_form(door), "action": action,
+               "personal": door.invitation is not None}
     if form is None and pagecache.applies():
-        # Everything the page shows: its address (token, ?lang), language, and room facts.
-        key = (request.full_path, str(get_locale()), room.title, room.starts_at, personal,
-               _asks_email(door))
-        return pagecache.render(key, "guest/lobby.html", context)
-    return render_template("guest/lobby.html", **context()), status
+        return pagecache.render("guest/lobby.html", context)
+    return render_template("guest/lobby.html", **context), status
 
 
 def _presence_or_none(room_id: int):
