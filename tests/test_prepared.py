@@ -160,18 +160,15 @@ def test_a_prepared_query_does_what_the_plain_query_does(rows, db, name):
 
 
 def test_joined_rows_come_back_as_models_with_real_types(rows, db):
-    from portal.access import _presence
-
-    row = _presence.first(room_id=rows["room"], device="device-1")
+    row = REGISTRY["portal.access._presence"].first(room_id=rows["room"], device="device-1")
     assert row.room.title == "Prepared" and row.room.starts_at == datetime(2030, 1, 1, 10)
     assert row.invitation.user.email == "ada@example.com" and row.link is None
     assert not row.is_dirty()
 
 
 def test_a_prepared_insert_returns_each_new_id(rows, db):
-    from portal.access import _new_participant
-
-    ids = [_new_participant.insert(**_entry(rows, minute)) for minute in (1, 2)]
+    new_participant = REGISTRY["portal.access._new_participant"]
+    ids = [new_participant.insert(**_entry(rows, minute)) for minute in (1, 2)]
     assert ids[1] == ids[0] + 1
     assert Participant.get_by_id(ids[1]).name == "Guest 2"
 
