@@ -102,22 +102,32 @@ def _lobby(token: str):
     if door is None:
         return denied_page(decision.deny("link_invalid"), None)
 
-    inside = access.presence_through(door)
-    if inside is not None:  # back again from the same browser: no second click, no form
-        result = access.decide_for(door, participant=inside)
-        if result.denied:
-            return denied_page(result, door, inside.email)
-        return redirect(url_for("guest.place", room_id=door.room.id), 303)
+    # Is this browser inside through this door already? A GET asks now. A submission asks only
+    # when it would not enter: entering looks the presence up itself, after claiming the use,
+    # where a second submission sent at the same moment waits for the first — so a submission
+    # that enters looks its presence up once, not twice.
+    if request.method == "GET":
+        inside = access.presence_through(door)
+        if inside is not None:
+            return _back_again(door, inside)
+
+    def refuse(answer):
+        """Any answer but entering (made only if it is the answer: a denial is recorded)."""
+        if request.method == "POST":
+            inside = access.presence_through(door)
+            if inside is not None:
+                return _back_again(door, inside)
+        return answer()
 
     personal = door.invitation is not None
     ask_email = _asks_email(door)
 
     result = access.decide_for(door)
     if result.outcome == decision.SIGN_IN:
-        return render_template("guest/sign_in_required.html", room=door.room,
-                               next_url=request.path), 401
+        return refuse(lambda: (render_template("guest/sign_in_required.html", room=door.room,
+                                               next_url=request.path), 401))
     if result.denied:
-        return denied_page(result, door, _email_tried())
+        return refuse(lambda: denied_page(result, door, _email_tried()))
 
     signed_in_as_invited = personal and current_user.is_authenticated \
         and current_user.email == door.invitation.email
@@ -136,25 +146,37 @@ def _lobby(token: str):
     else:
         form = _lobby_form(door)
         if not form.validate_on_submit():
-            return _lobby_page(door, token, form, status=422)
+            return refuse(lambda: _lobby_page(door, token, form, status=422))
         name = form.name.data
         email = form.email.data if ask_email else door.invitation.email
     result = access.decide_for(door, email_typed=email)
     if result.denied:
-        if result.reason == "email_mismatch":
-            # Said on the lobby itself, so the guest can correct it; never shows the invited email.
-            access.record_denial(result, door, email)
-            mismatch = REASONS[result.reason]
-            form.email.errors = [gettext(mismatch.title) + "."]
-            return _lobby_page(door, token, form, status=403)
-        return denied_page(result, door, email)
+        return refuse(lambda: _refused_submission(result, door, token, form, email))
     try:
         access.enter(door, name, email)
     except access.UsedUp:
-        return denied_page(decision.deny("link_used_up"), door, email)
+        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
     except access.NotAdmitted:
-        return denied_page(decision.deny("not_admitted"), door, email)
+        return refuse(lambda: denied_page(decision.deny("not_admitted"), door, email))
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _back_again(door: Door, inside: Participant):
+    """Back again from the same browser: no second click, no form."""
+    result = access.decide_for(door, participant=inside)
+    if result.denied:
+        return denied_page(result, door, inside.email)
+    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):
+    if result.reason == "email_mismatch":
+        # Said on the lobby itself, so the guest can correct it; never shows the invited email.
+        access.record_denial(result, door, email)
+        mismatch = REASONS[result.reason]
+        form.email.errors = [gettext(mismatch.title) + "."]
+        return _lobby_page(door, token, form, status=403)
+    return denied_page(result, door, email)
 
 
 def _email_tried() -> str:
