@@ -193,12 +193,20 @@ def _config(key: str) -> str:
 
 
 def _asks_email(door: Door) -> bool:
-    return door.invitation is None or door.room.require_email_match
+    return _asks_email_in(door.room, personal=door.invitation is not None)
+
+
+def _asks_email_in(room: Room, personal: bool) -> bool:
+    return not personal or room.require_email_match
 
 
 def _lobby_form(door: Door) -> LobbyForm:
+    return _new_lobby_form(door.room, door.invitation is not None)
+
+
+def _new_lobby_form(room: Room, personal: bool) -> LobbyForm:
     form = LobbyForm()
-    if not _asks_email(door):
+    if not _asks_email_in(room, personal):
         del form.email  # Socialive's way: the personal link itself is the proof
     return form
 
@@ -207,11 +215,13 @@ def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: i
     """The lobby with `form` (its errors, what was typed), or with a new, empty form."""
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
-    context = {"room": door.room, "form": form or _lobby_form(door), "action": action,
-               "personal": door.invitation is not None}
+    context = {"room": door.room, "action": action, "personal": door.invitation is not None}
     if form is None and pagecache.applies():
-        return pagecache.render("guest/lobby.html", context)
-    return render_template("guest/lobby.html", **context), status
+        # The empty form is made from the keyed context alone, and only when the page is
+        # rendered: building it costs more than finding the kept page.
+        return pagecache.render("guest/lobby.html", context, derived={
+            "form": lambda kept: _new_lobby_form(kept["room"], kept["personal"])})
+    return render_template("guest/lobby.html", form=form or _lobby_form(door), **context), status
 
 
 def _presence_or_none(room_id: int):
