@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from peewee import SqliteDatabase
 
-from portal import passwords, tokens
+from portal import models, passwords, tokens
 from portal.db import database, is_sqlite, make_database, upgrade
 from portal.models import (
     DenialCount,
@@ -253,7 +253,7 @@ def seed(url: str, size: Size, seed_value: int = 8) -> tuple[Fixtures, dict]:
     """Create the schema and every row; returns the fixtures and what was seeded."""
     connect_for_seeding(url)
     started = time.perf_counter()
-    upgrade()
+    upgrade(models)
     with database.connection_context():
         counts = seed_filler(size, random.Random(seed_value))
         fixtures = seed_fixtures(size)
