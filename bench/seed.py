@@ -76,10 +76,15 @@ def _ts(value):
 
 
 def bulk_insert(model, columns: list[str], rows) -> int:
-    """Insert an iterable of tuples in chunks, each chunk one statement batch."""
+    """Insert an iterable of tuples in chunks, each chunk one statement batch. Columns not
+    named get their field's constant default (peewee's defaults live in Python, not in the
+    schema), so a column added to a model needs no change here."""
     table = model._meta.table_name
+    defaults = [f for f in model._meta.sorted_fields
+                if f.name not in columns and f.default is not None and not callable(f.default)]
+    columns = [*columns, *(f.name for f in defaults)]
     names = ", ".join(f'"{model._meta.fields[c].column_name}"' for c in columns)
-    rows = iter(rows)
+    rows = (tuple(row) + tuple(f.db_value(f.default) for f in defaults) for row in rows)
     count = 0
     while True:
         chunk = list(itertools.islice(rows, CHUNK))
