@@ -284,7 +284,7 @@ def _presence(room_id, device):
 _FACT_COLUMNS = (
     Participant.id.alias("participant_id"), Participant.status.alias("status"),
     Participant.link.alias("link_id"), Participant.invitation.alias("invitation_id"),
-    Participant.door_version.alias("door_version"),
+    Participant.door_version.alias("door_version"), Participant.role.alias("role_at_entry"),
     Room.deleted_at.alias("room_deleted_at"), Room.kind.alias("room_kind"),
     Room.guest_access_enabled.alias("room_guest_access_enabled"),
     Room.require_approval.alias("room_require_approval"),
@@ -349,6 +349,13 @@ class PresenceFacts:
         return _decide(self.room, self.status, None, link=self.link, invite=self.invite)
 
 
+def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
+    """As `role_through`: the door's role now; with no door left, the role written at entry."""
+    if invite is not None:
+        return row["invitation_role"]
+    return "viewer" if link is not None else row["role_at_entry"]
+
+
 def presence_facts(room_id: int) -> PresenceFacts | None:
     """What `current_presence` and `decide_presence` would decide with, read from one narrow
     row: every waiting guest's page asks this every few seconds."""
@@ -373,6 +380,6 @@ def presence_facts(room_id: int) -> PresenceFacts | None:
                              bound_device=row["invitation_bound_device"],
                              email=row["invitation_email"], account_access=row["user_access"])
     return PresenceFacts(participant_id=row["participant_id"], status=row["status"],
-                         role=row["invitation_role"] if invite is not None else "viewer",
+                         role=_role_now(row, link, invite),
                          host_message=row["room_host_message"], room=room, link=link,
                          invite=invite)

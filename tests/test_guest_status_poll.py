@@ -28,7 +28,7 @@ def _room_with_guests():
                        status="admitted", device="device-3")
     gone = GuestLink.create(room=room, name="Gone")
     Participant.create(room=room, link=gone, name="Di", email="di@example.com",
-                       status="admitted", device="device-4")
+                       role="speaker", status="admitted", device="device-4")
     gone.delete_instance()  # the participant's link reference is cleared
     return room
 
