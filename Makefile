@@ -57,7 +57,7 @@ lint: install-test
 ## make check: the security and reliability suite (DATABASE_URL=postgresql://... for PostgreSQL)
 SECURITY_TESTS := tests/test_security_*.py tests/test_fuzz.py tests/test_burst_and_faults.py \
                   tests/test_rate_limits.py tests/test_database_outage.py \
-                  tests/test_link_concurrency.py tests/test_email.py
+                  tests/test_email.py
 check: install-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(SECURITY_TESTS) $(PYTEST_ARGS)

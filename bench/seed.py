@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from peewee import SqliteDatabase
 
-from portal import passwords, tokens
+from portal import models, passwords, tokens
 from portal.db import database, is_sqlite, make_database, upgrade
 from portal.models import (
     DenialCount,
@@ -77,14 +77,14 @@ def _ts(value):
 
 def bulk_insert(model, columns: list[str], rows) -> int:
     """Insert an iterable of tuples in chunks, each chunk one statement batch. Columns not
-    named get their model's constant default (peewee's defaults live in Python, not in SQL)."""
-    defaults = [f for f in model._meta.sorted_fields if f.name not in columns
-                and f.default is not None and not callable(f.default)]
-    columns = [*columns, *(f.name for f in defaults)]
-    rows = (tuple(row) + tuple(f.default for f in defaults) for row in rows)
+    named get their field's constant default (peewee's defaults live in Python, not in the
+    schema), so a column added to a model needs no change here."""
     table = model._meta.table_name
+    defaults = [f for f in model._meta.sorted_fields
+                if f.name not in columns and f.default is not None and not callable(f.default)]
+    columns = [*columns, *(f.name for f in defaults)]
     names = ", ".join(f'"{model._meta.fields[c].column_name}"' for c in columns)
-    rows = iter(rows)
+    rows = (tuple(row) + tuple(f.db_value(f.default) for f in defaults) for row in rows)
     count = 0
     while True:
         chunk = list(itertools.islice(rows, CHUNK))
@@ -258,7 +258,7 @@ def seed(url: str, size: Size, seed_value: int = 8) -> tuple[Fixtures, dict]:
     """Create the schema and every row; returns the fixtures and what was seeded."""
     connect_for_seeding(url)
     started = time.perf_counter()
-    upgrade()
+    upgrade(models)
     with database.connection_context():
         counts = seed_filler(size, random.Random(seed_value))
         fixtures = seed_fixtures(size)

@@ -10,10 +10,11 @@ from flask_login import current_user
 from peewee import JOIN
 
 from . import decision, denials, tokens
-from .db import database, prepared
+from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
 from .models import DomainRule, GuestLink, Invitation, Participant, Room, User
+from .prepared import prepared
 from .timeutil import utcnow
 
 
@@ -56,19 +57,23 @@ def open_door(kind: str, token: str) -> Door | None:
         return None
     obj_id, version = parsed
     if kind == tokens.LINK:
-        link = _LINK_WITH_ROOM.first(link_id=obj_id)
+        link = _link_with_room.first(link_id=obj_id)
         return Door(kind, version, room=link.room, link=link) if link else None
-    invitation = _INVITATION_WITH_ROOM_AND_USER.first(invitation_id=obj_id)
+    invitation = _invitation_with_room_and_user.first(invitation_id=obj_id)
     if invitation is None:
         return None
     return Door(kind, version, room=invitation.room, invitation=invitation)
 
 
-_LINK_WITH_ROOM = prepared(lambda link_id: GuestLink.select(GuestLink, Room).join(Room)
-                           .where(GuestLink.id == link_id).limit(1))
-_INVITATION_WITH_ROOM_AND_USER = prepared(
-    lambda invitation_id: Invitation.select(Invitation, Room, User).join(Room)
-    .switch(Invitation).join(User).where(Invitation.id == invitation_id).limit(1))
+@prepared
+def _link_with_room(link_id):
+    return GuestLink.select(GuestLink, Room).join(Room).where(GuestLink.id == link_id).limit(1)
+
+
+@prepared
+def _invitation_with_room_and_user(invitation_id):
+    return (Invitation.select(Invitation, Room, User).join(Room)
+            .switch(Invitation).join(User).where(Invitation.id == invitation_id).limit(1))
 
 
 def room_facts(room: Room) -> RoomFacts:
@@ -92,11 +97,13 @@ def invite_facts(invitation: Invitation, version: int) -> InviteFacts:
                        account_access=invitation.user.access)
 
 
-_DOMAIN_RULES = prepared(lambda: DomainRule.select(DomainRule.domain, DomainRule.mode).tuples())
+@prepared
+def _domain_rules():
+    return DomainRule.select(DomainRule.domain, DomainRule.mode).tuples()
 
 
 def domain_rules() -> list[tuple[str, str]]:
-    return _DOMAIN_RULES.all()
+    return _domain_rules.all()
 
 
 def email_domain_allowed(email: str | None) -> bool:
@@ -111,20 +118,24 @@ def decide_for(door: Door, participant: Participant | None = None,
                email_typed: str | None = None) -> Decision:
     """The decision for this door and this browser: `participant` is the browser's presence
     through this door, if any; `email_typed` what the lobby form submitted, if anything."""
+    status = participant.status if participant else None
+    if door.link is not None:
+        return _decide(room_facts(door.room), status, email_typed, link=link_facts(door.link))
+    return _decide(room_facts(door.room), status, email_typed,
+                   invite=invite_facts(door.invitation, door.token_version))
+
+
+def _decide(room: RoomFacts, participant_status: str | None, email_typed: str | None,
+            link: LinkFacts | None = None, invite: InviteFacts | None = None) -> Decision:
     # Only invitations ask who is signed in (a shared link never does).
-    signed_in = signed_in_email() if door.invitation is not None else None
+    signed_in = signed_in_email() if invite is not None else None
     email_for_domain = email_typed
-    if email_for_domain is None and door.invitation is not None \
-            and signed_in == door.invitation.email:
-        email_for_domain = door.invitation.email
-    visitor = Visitor(device=device_id(),
-                      participant_status=participant.status if participant else None,
+    if email_for_domain is None and invite is not None and signed_in == invite.email:
+        email_for_domain = invite.email
+    visitor = Visitor(device=device_id(), participant_status=participant_status,
                       email_typed=email_typed, signed_in_email=signed_in,
                       domain_allowed=email_domain_allowed(email_for_domain))
-    if door.link is not None:
-        return decision.decide(utcnow(), visitor, room_facts(door.room), link=link_facts(door.link))
-    return decision.decide(utcnow(), visitor, room_facts(door.room),
-                           invite=invite_facts(door.invitation, door.token_version))
+    return decision.decide(utcnow(), visitor, room, link=link, invite=invite)
 
 
 def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
@@ -186,7 +197,7 @@ def enter(door: Door, name: str, email: str) -> Participant:
         # Looked up after the claim, which holds the link's row until commit: a second
         # submission from this browser, sent at the same moment, waits here and then finds the
         # presence the first one made.
-        if door.link is not None and _DENIED_HERE.first(room_id=door.room.id, device=device,
+        if door.link is not None and _denied_here.first(room_id=door.room.id, device=device,
                                                         email=email) is not None:
             transaction.rollback()  # the host's Deny holds: no use is spent on a refusal
             raise NotAdmitted()
@@ -212,7 +223,7 @@ def enter(door: Door, name: str, email: str) -> Participant:
                       name=name, email=email, role=role, email_source=source, status=status,
                       device=device, door_version=door.token_version, created_at=now,
                       updated_at=now, decided_at=now if status == "admitted" else None)
-        participant = Participant(id=_NEW_PARTICIPANT.insert(**fields), **fields)
+        participant = Participant(id=_new_participant.insert(**fields), **fields)
         participant.room, participant.link = door.room, door.link
         participant.invitation = door.invitation
         participant._dirty.clear()
@@ -226,61 +237,81 @@ def _same_door(participant: Participant, door: Door) -> bool:
 
 
 # A host denied this browser, or this email, in this room: Leave and a new link don't undo it.
-_DENIED_HERE = prepared(lambda room_id, device, email: Participant.select(Participant.id).where(
-    (Participant.room == room_id) & (Participant.status == "rejected")
-    & ((Participant.device == device) | (Participant.email == email))).limit(1))
+@prepared
+def _denied_here(room_id, device, email):
+    return Participant.select(Participant.id).where(
+        (Participant.room == room_id) & (Participant.status == "rejected")
+        & ((Participant.device == device) | (Participant.email == email))).limit(1)
+
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
-_NEW_PARTICIPANT = prepared(
-    lambda room, link, invitation, name, email, role, email_source, status, device, door_version,
-    created_at, updated_at, decided_at: Participant.insert(
+@prepared
+def _new_participant(room, link, invitation, name, email, role, email_source, status, device,
+                     door_version, created_at, updated_at, decided_at):
+    return Participant.insert(
         room=room, link=link, invitation=invitation, name=name, email=email, role=role,
         email_source=email_source, status=status, device=device, door_version=door_version,
-        created_at=created_at, updated_at=updated_at, decided_at=decided_at))
+        created_at=created_at, updated_at=updated_at, decided_at=decided_at)
 
 
-def _presence(*columns):
-    """This device's latest presence in a room, selecting `columns`, prepared."""
-    def build(room_id, device):
-        return (
-            Participant.select(*columns)
-            # Room by the constant: joining on participant.room_id would lead SQLite to the room
-            # index and walk every participant of the room, not this device's few rows.
-            .join(Room, on=(Room.id == room_id))
-            .switch(Participant)
-            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-            .switch(Participant)
-            .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
-            .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
-            .where((Participant.room == room_id) & (Participant.device == device)
-                   & (Participant.status != "left"))
-            .order_by(Participant.id.desc())
-            .limit(1))
-    return prepared(build)
+def _presence_query(room_id, device, *columns):
+    """This device's latest presence in a room (that it hasn't left), with its room, link,
+    invitation and invited account, selecting `columns`."""
+    return (
+        Participant.select(*columns)
+        # Room by the constant: joining on participant.room_id would lead SQLite to the room
+        # index and walk every participant of the room, not this device's few rows.
+        .join(Room, on=(Room.id == room_id))
+        .switch(Participant)
+        .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+        .switch(Participant)
+        .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+        .join(User, JOIN.LEFT_OUTER, on=(Invitation.user == User.id))
+        .where((Participant.room == room_id) & (Participant.device == device)
+               & (Participant.status != "left"))
+        .order_by(Participant.id.desc())
+        .limit(1))
 
 
-_PRESENCE = _presence(Participant, Room, GuestLink, Invitation, User)
-# What deciding again and the status poll's answer read, and nothing else: half the columns of
-# the full presence (no descriptions, no password hash), for the request every waiting guest
-# makes every few seconds. The models it makes have only these fields set.
-_PRESENCE_FACTS = _presence(
-    Participant.id, Participant.room, Participant.link, Participant.invitation,
-    Participant.status, Participant.door_version,
-    Room.id, Room.kind, Room.guest_access_enabled, Room.require_approval,
-    Room.require_email_match, Room.starts_at, Room.ends_at, Room.host_message, Room.deleted_at,
-    GuestLink.id, GuestLink.max_uses, GuestLink.uses, GuestLink.expires_at, GuestLink.deleted_at,
-    Invitation.id, Invitation.user, Invitation.email, Invitation.role, Invitation.valid_once,
-    Invitation.expires_at, Invitation.version, Invitation.bound_device, Invitation.removed_at,
-    User.id, User.access)
+@prepared
+def _presence(room_id, device):
+    return _presence_query(room_id, device, Participant, Room, GuestLink, Invitation, User)
 
 
-def current_presence(room_id: int, facts_only: bool = False) \
-        -> tuple[Participant | None, Door | None]:
+# What the status poll decides with, and nothing else: plain values (half the columns of the
+# full presence: no descriptions, no password hash), for the request every waiting guest makes
+# every few seconds.
+_FACT_COLUMNS = (
+    Participant.id.alias("participant_id"), Participant.status.alias("status"),
+    Participant.link.alias("link_id"), Participant.invitation.alias("invitation_id"),
+    Participant.door_version.alias("door_version"), Participant.role.alias("role_at_entry"),
+    Room.deleted_at.alias("room_deleted_at"), Room.kind.alias("room_kind"),
+    Room.guest_access_enabled.alias("room_guest_access_enabled"),
+    Room.require_approval.alias("room_require_approval"),
+    Room.require_email_match.alias("room_require_email_match"),
+    Room.starts_at.alias("room_starts_at"), Room.ends_at.alias("room_ends_at"),
+    Room.host_message.alias("room_host_message"),
+    GuestLink.deleted_at.alias("link_deleted_at"), GuestLink.expires_at.alias("link_expires_at"),
+    GuestLink.max_uses.alias("link_max_uses"), GuestLink.uses.alias("link_uses"),
+    Invitation.removed_at.alias("invitation_removed_at"),
+    Invitation.version.alias("invitation_version"),
+    Invitation.expires_at.alias("invitation_expires_at"),
+    Invitation.valid_once.alias("invitation_valid_once"),
+    Invitation.bound_device.alias("invitation_bound_device"),
+    Invitation.email.alias("invitation_email"), Invitation.role.alias("invitation_role"),
+    User.access.alias("user_access"),
+)
+
+
+@prepared
+def _presence_facts(room_id, device):
+    return _presence_query(room_id, device, *_FACT_COLUMNS).dicts()
+
+
+def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
     """This browser's presence in a room, and the door it came through (for deciding again):
-    one indexed query, prepared, since waiting guests ask this every few seconds. `facts_only`:
-    only what the decision and `guest.page_state` read is loaded."""
-    row = (_PRESENCE_FACTS if facts_only else _PRESENCE).first(room_id=room_id,
-                                                               device=device_id())
+    one indexed query, prepared."""
+    row = _presence.first(room_id=room_id, device=device_id())
     if row is None:
         return None, None
     room = row.room
@@ -298,3 +329,57 @@ def decide_presence(participant: Participant, door: Door) -> Decision:
     if door.room is None:
         return decision.deny("link_deleted")
     return decide_for(door, participant=participant)
+
+
+@dataclass(frozen=True)
+class PresenceFacts:
+    """A browser's presence in a room as plain values, for deciding again (the status poll).
+    `link` and `invite` are both None when the link or invitation row is gone altogether."""
+    participant_id: int
+    status: str
+    role: str  # the door's role now (see role_through)
+    host_message: str
+    room: RoomFacts
+    link: LinkFacts | None
+    invite: InviteFacts | None
+
+    def decide(self) -> Decision:
+        if self.link is None and self.invite is None:
+            return decision.deny("link_deleted")
+        return _decide(self.room, self.status, None, link=self.link, invite=self.invite)
+
+
+def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
+    """As `role_through`: the door's role now; with no door left, the role written at entry."""
+    if invite is not None:
+        return row["invitation_role"]
+    return "viewer" if link is not None else row["role_at_entry"]
+
+
+def presence_facts(room_id: int) -> PresenceFacts | None:
+    """What `current_presence` and `decide_presence` would decide with, read from one narrow
+    row: every waiting guest's page asks this every few seconds."""
+    row = _presence_facts.first(room_id=room_id, device=device_id())
+    if row is None:
+        return None
+    room = RoomFacts(deleted=row["room_deleted_at"] is not None, kind=row["room_kind"],
+                     guest_access_enabled=row["room_guest_access_enabled"],
+                     require_approval=row["room_require_approval"],
+                     require_email_match=row["room_require_email_match"],
+                     starts_at=row["room_starts_at"], ends_at=row["room_ends_at"])
+    link = invite = None
+    if row["link_id"] is not None:
+        link = LinkFacts(deleted=row["link_deleted_at"] is not None,
+                         expires_at=row["link_expires_at"], max_uses=row["link_max_uses"],
+                         uses=row["link_uses"])
+    elif row["invitation_id"] is not None:
+        invite = InviteFacts(removed=row["invitation_removed_at"] is not None,
+                             current_version=row["door_version"] == row["invitation_version"],
+                             expires_at=row["invitation_expires_at"],
+                             valid_once=row["invitation_valid_once"],
+                             bound_device=row["invitation_bound_device"],
+                             email=row["invitation_email"], account_access=row["user_access"])
+    return PresenceFacts(participant_id=row["participant_id"], status=row["status"],
+                         role=_role_now(row, link, invite),
+                         host_message=row["room_host_message"], room=room, link=link,
+                         invite=invite)

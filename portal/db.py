@@ -1,14 +1,16 @@
 """The one place for the database: a deferred peewee database chosen from DATABASE_URL,
-per-request connections, schema creation and upgrades, and the `init-db` command."""
+per-request connections, schema creation and upgrades, and the `init-db` command.
 
-import inspect
+The models are handed in (`init_app(app, models)`, `upgrade(models)`): this module never imports
+portal.models, which imports it for the database. Prepared queries are in portal.prepared."""
+
 import os
 from contextlib import contextmanager, suppress
 from urllib.parse import unquote, urlparse
 
 import click
 from flask import Flask
-from peewee import DatabaseProxy, Insert, SqliteDatabase, Value
+from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -80,135 +82,27 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, SqliteDatabase)
 
 
-# --- prepared queries --------------------------------------------------------------------------
-# peewee builds a query's SQL text anew on every execution, walking its whole expression tree:
-# for the five-table join a waiting guest's poll makes, that walk costs several times more than
-# SQLite takes to answer. The hottest lookups are therefore built once per kind of database,
-# with named placeholders, and then run with new parameters; peewee still turns the rows into
-# models (with their joined relations), exactly as the query would have.
-
-
-class Placeholder:
-    """Where a prepared query's parameter goes; see `prepared`."""
-    __slots__ = ("name",)
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Placeholder({self.name!r})"
-
-
-class Prepared:
-    """A query whose SQL text is built once per database class and reused: `first` and `all`
-    for a select, `execute` for an update or delete, `insert` for an insert of one row.
-
-    `build` takes the parameters as keyword arguments and returns the peewee query; it is called
-    once with placeholders, so it must use them only as values (never in Python logic). Values
-    are passed to the database as given, unconverted: ints, strs, datetimes and None."""
-
-    # What a peewee cursor wrapper learns from the first row of a result (columns, converters,
-    # how joined rows nest): the same for every run of the same SQL, so it is learnt once.
-    _PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
-
-    def __init__(self, build):
-        self._build = build
-        self._names = tuple(inspect.signature(build).parameters)
-        # per database class: [query, sql, parameter template, what the wrapper learnt]
-        self._compiled: dict[type, list] = {}
-
-    def _compile(self):
-        kind = type(database.obj)
-        compiled = self._compiled.get(kind)
-        if compiled is None:
-            query = self._build(**{name: Value(Placeholder(name), converter=False)
-                                   for name in self._names})
-            sql, params = query.sql()
-            compiled = self._compiled[kind] = [query, sql, tuple(params), None]
-        return compiled
-
-    def _run(self, values: dict):
-        if values.keys() != set(self._names):  # a value passed but never used is a bug
-            raise TypeError(f"prepared query takes {self._names}, got {tuple(values)}")
-        compiled = self._compile()
-        params = [values[p.name] if isinstance(p, Placeholder) else p for p in compiled[2]]
-        return compiled, database.execute_sql(compiled[1], params)
-
-    def _wrapper(self, compiled, cursor):
-        """ModelSelect's own cursor wrapper, which turns rows into models (or dicts, tuples),
-        taught once what it learns from a result's columns. tests/test_db.py pins the peewee
-        API this relies on (_get_cursor_wrapper, initialize, process_row)."""
-        wrapper = compiled[0]._get_cursor_wrapper(cursor)
-        learnt = compiled[3]
-        if learnt is None:
-            wrapper.initialize()
-            compiled[3] = {k: v for k, v in vars(wrapper).items() if k not in self._PER_CURSOR}
-        else:
-            vars(wrapper).update(learnt)
-        return wrapper
-
-    def first(self, **values):
-        """The first row as the query itself would return it (a model with its joined
-        relations), or None."""
-        compiled, cursor = self._run(values)
-        try:
-            row = cursor.fetchone()
-            return None if row is None else self._wrapper(compiled, cursor).process_row(row)
-        finally:
-            cursor.close()
-
-    def all(self, **values) -> list:
-        compiled, cursor = self._run(values)
-        try:
-            rows = cursor.fetchall()
-            if not rows:
-                return []
-            wrapper = self._wrapper(compiled, cursor)
-            return [wrapper.process_row(row) for row in rows]
-        finally:
-            cursor.close()
-
-    def execute(self, **values) -> int:
-        """For an update or delete: how many rows it changed."""
-        _compiled, cursor = self._run(values)
-        return database.rows_affected(cursor)
-
-    def insert(self, **values) -> int:
-        """For an insert of one row: the new row's id. Pass every column the insert names:
-        defaults were fixed when it was built, so a callable default (a time) must be a
-        parameter."""
-        _compiled, cursor = self._run(values)
-        if database.returning_clause:  # PostgreSQL: peewee's insert ends RETURNING its id
-            return cursor.fetchone()[0]
-        return database.last_insert_id(cursor, Insert.SIMPLE)
-
-
-def prepared(build) -> Prepared:
-    return Prepared(build)
-
-
 # --- schema versions ---------------------------------------------------------------------------
 # A fresh database is created at the latest version. An older database is brought forward by the
 # migrations after its recorded version, each in its own transaction. A database made before
-# versioning existed (tables but no schema_version row) counts as version 1.
+# versioning existed (tables but no schema_version row) counts as version 1. Each migration gets
+# the migrator and the models module, and takes the fields it adds from the models.
 
 
-def _v2_room_join_url_and_message(migrator):
-    from .models import Room
-
+def _v2_room_join_url_and_message(migrator, models):
+    Room = models.Room
     have = {c.name for c in database.get_columns("room")}
     migrate(*[migrator.add_column("room", name, field)
               for name, field in (("join_url", Room.join_url),
                                   ("host_message", Room.host_message)) if name not in have])
 
 
-def _v3_drop_participant_room_index(migrator):
+def _v3_drop_participant_room_index(migrator, models):
     database.execute_sql('DROP INDEX IF EXISTS "participant_room_id"')
 
 
-def _v4_meeting_platforms(migrator):
-    from .models import Participant, Room
-
+def _v4_meeting_platforms(migrator, models):
+    Participant, Room = models.Participant, models.Room
     have = {c.name for c in database.get_columns("room")}
     steps = [migrator.add_column("room", name, field)
              for name, field in (("platform", Room.platform),
@@ -219,9 +113,8 @@ def _v4_meeting_platforms(migrator):
     migrate(*steps)
 
 
-def _v5_user_session_generation(migrator):
-    from .models import User
-
+def _v5_user_session_generation(migrator, models):
+    User = models.User
     if "session_generation" not in {c.name for c in database.get_columns("user")}:
         # NOT NULL DEFAULT 1 in one statement: SQLite would otherwise rebuild the user table,
         # which every room refers to.
@@ -247,12 +140,13 @@ def _migrator():
 
 
 def schema_version() -> int | None:
-    from .models import SchemaVersion
-
-    if not SchemaVersion.table_exists():
-        return 1 if "room" in database.get_tables() else None
-    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
-    return row.version if row else (1 if "room" in database.get_tables() else None)
+    """The database's recorded schema version (read as plain SQL: no model needed)."""
+    tables = database.get_tables()
+    row = database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone() \
+        if "schema_version" in tables else None
+    if row and row[0] is not None:
+        return row[0]
+    return 1 if "room" in tables else None
 
 
 SCHEMA_LOCK_KEY = 0x6775657374  # "guest": one advisory lock for schema changes
@@ -272,10 +166,10 @@ def _schema_lock():
         database.execute_sql("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
 
 
-def upgrade() -> list[str]:
-    """Create or upgrade the schema; returns what was done, in words."""
-    from .models import MODELS, SchemaVersion
-
+def upgrade(models) -> list[str]:
+    """Create or upgrade the schema of `models` (the module: its MODELS, SchemaVersion and
+    whatever the migrations add); returns what was done, in words."""
+    MODELS, SchemaVersion = models.MODELS, models.SchemaVersion
     done = []
     with database.connection_context(), _schema_lock():
         current = schema_version()
@@ -295,7 +189,7 @@ def upgrade() -> list[str]:
         for version in sorted(v for v in MIGRATIONS if v > current):
             description, step = MIGRATIONS[version]
             with database.atomic():
-                step(_migrator())
+                step(_migrator(), models)
                 SchemaVersion.delete().execute()
                 SchemaVersion.create(version=version)
             done.append(f"upgraded to schema version {version}: {description}")
@@ -304,7 +198,7 @@ def upgrade() -> list[str]:
     return done
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, models) -> None:
     database.initialize(make_database(app.config["DATABASE_URL"],
                                       app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)))
 
@@ -319,8 +213,8 @@ def init_app(app: Flask) -> None:
     def init_db_command():
         """Create the database, or upgrade it to the latest schema."""
         # The app has usually upgraded on start already: report that too, not "up to date".
-        steps = app.extensions.pop("guestgate_schema_steps", []) + upgrade()
+        steps = app.extensions.pop("guestgate_schema_steps", []) + upgrade(models)
         click.echo("\n".join(steps) or f"schema is up to date (version {LATEST_VERSION})")
 
     if app.config.get("AUTO_UPGRADE", True):
-        app.extensions["guestgate_schema_steps"] = upgrade()
+        app.extensions["guestgate_schema_steps"] = upgrade(models)

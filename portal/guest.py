@@ -17,7 +17,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -110,22 +110,32 @@ def _lobby(token: str):
     if door is None:
         return denied_page(decision.deny("link_invalid"), None)
 
-    inside = access.presence_through(door)
-    if inside is not None:  # back again from the same browser: no second click, no form
-        result = access.decide_for(door, participant=inside)
-        if result.denied:
-            return denied_page(result, door, inside.email)
-        return redirect(url_for("guest.place", room_id=door.room.id), 303)
+    # Is this browser inside through this door already? A GET asks now. A submission asks only
+    # when it would not enter: entering looks the presence up itself, after claiming the use,
+    # where a second submission sent at the same moment waits for the first — so a submission
+    # that enters looks its presence up once, not twice.
+    if request.method == "GET":
+        inside = access.presence_through(door)
+        if inside is not None:
+            return _back_again(door, inside)
+
+    def refuse(answer):
+        """Any answer but entering (made only if it is the answer: a denial is recorded)."""
+        if request.method == "POST":
+            inside = access.presence_through(door)
+            if inside is not None:
+                return _back_again(door, inside)
+        return answer()
 
     personal = door.invitation is not None
     ask_email = _asks_email(door)
 
     result = access.decide_for(door)
     if result.outcome == decision.SIGN_IN:
-        return render_template("guest/sign_in_required.html", room=door.room,
-                               next_url=request.path), 401
+        return refuse(lambda: (render_template("guest/sign_in_required.html", room=door.room,
+                                               next_url=request.path), 401))
     if result.denied:
-        return denied_page(result, door, _email_tried())
+        return refuse(lambda: denied_page(result, door, _email_tried()))
 
     signed_in_as_invited = personal and current_user.is_authenticated \
         and current_user.email == door.invitation.email
@@ -144,25 +154,37 @@ def _lobby(token: str):
     else:
         form = _lobby_form(door)
         if not form.validate_on_submit():
-            return _lobby_page(door, token, form, status=422)
+            return refuse(lambda: _lobby_page(door, token, form, status=422))
         name = form.name.data
         email = form.email.data if ask_email else door.invitation.email
     result = access.decide_for(door, email_typed=email)
     if result.denied:
-        if result.reason == "email_mismatch":
-            # Said on the lobby itself, so the guest can correct it; never shows the invited email.
-            access.record_denial(result, door, email)
-            mismatch = REASONS[result.reason]
-            form.email.errors = [gettext(mismatch.title) + "."]
-            return _lobby_page(door, token, form, status=403)
-        return denied_page(result, door, email)
+        return refuse(lambda: _refused_submission(result, door, token, form, email))
     try:
         access.enter(door, name, email)
     except access.UsedUp:
-        return denied_page(decision.deny("link_used_up"), door, email)
+        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
     except access.NotAdmitted:
-        return denied_page(decision.deny("not_admitted"), door, email)
+        return refuse(lambda: denied_page(decision.deny("not_admitted"), door, email))
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _back_again(door: Door, inside: Participant):
+    """Back again from the same browser: no second click, no form."""
+    result = access.decide_for(door, participant=inside)
+    if result.denied:
+        return denied_page(result, door, inside.email)
+    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):
+    if result.reason == "email_mismatch":
+        # Said on the lobby itself, so the guest can correct it; never shows the invited email.
+        access.record_denial(result, door, email)
+        mismatch = REASONS[result.reason]
+        form.email.errors = [gettext(mismatch.title) + "."]
+        return _lobby_page(door, token, form, status=403)
+    return denied_page(result, door, email)
 
 
 def _email_tried() -> str:
@@ -179,12 +201,20 @@ def _config(key: str) -> str:
 
 
 def _asks_email(door: Door) -> bool:
-    return door.invitation is None or door.room.require_email_match
+    return _asks_email_in(door.room, personal=door.invitation is not None)
+
+
+def _asks_email_in(room: Room, personal: bool) -> bool:
+    return not personal or room.require_email_match
 
 
 def _lobby_form(door: Door) -> LobbyForm:
+    return _new_lobby_form(door.room, door.invitation is not None)
+
+
+def _new_lobby_form(room: Room, personal: bool) -> LobbyForm:
     form = LobbyForm()
-    if not _asks_email(door):
+    if not _asks_email_in(room, personal):
         del form.email  # Socialive's way: the personal link itself is the proof
     return form
 
@@ -193,22 +223,17 @@ def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: i
     """The lobby with `form` (its errors, what was typed), or with a new, empty form."""
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
-    room, personal = door.room, door.invitation is not None
-
-    def context() -> dict:
-        return {"room": room, "form": form or _lobby_form(door), "action": action,
-                "personal": personal}
-
+    context = {"room": door.room, "action": action, "personal": door.invitation is not None}
     if form is None and pagecache.applies():
-        # Everything the page shows: its address (token, ?lang), language, and room facts.
-        key = (request.full_path, str(get_locale()), room.title, room.starts_at, personal,
-               _asks_email(door))
-        return pagecache.render(key, "guest/lobby.html", context)
-    return render_template("guest/lobby.html", **context()), status
+        # The empty form is made from the keyed context alone, and only when the page is
+        # rendered: building it costs more than finding the kept page.
+        return pagecache.render("guest/lobby.html", context, derived={
+            "form": lambda kept: _new_lobby_form(kept["room"], kept["personal"])})
+    return render_template("guest/lobby.html", form=form or _lobby_form(door), **context), status
 
 
-def _presence_or_none(room_id: int, facts_only: bool = False):
-    participant, door = access.current_presence(room_id, facts_only)
+def _presence_or_none(room_id: int):
+    participant, door = access.current_presence(room_id)
     if participant is None:
         return None, None, None
     return participant, door, access.decide_presence(participant, door)
@@ -223,7 +248,7 @@ def place(room_id: int):
         return denied_page(result, door, participant.email)
     room = door.room
     context = {"room": room, "participant": participant,
-               "state": page_state(result, room)}
+               "state": page_state(result, room.host_message)}
     if result.outcome == decision.COUNTDOWN:
         poll = current_app.config["POLL_COUNTDOWN_SECONDS"]
         starts_in = (room.starts_at - utcnow()).total_seconds()
@@ -246,12 +271,12 @@ def place(room_id: int):
     return render_template("guest/room.html", attachments=attachments, **context)
 
 
-def page_state(result: decision.Decision, room: Room) -> str:
+def page_state(result: decision.Decision, host_message: str) -> str:
     """What a guest page shows, in one short word: the outcome (or reason), plus a checksum of
     the host's message, so a new message also makes waiting pages reload."""
     state = result.reason or result.outcome
-    if room.host_message and result.outcome in (decision.COUNTDOWN, decision.WAITING):
-        state += f".{zlib.crc32(room.host_message.encode()):08x}"
+    if host_message and result.outcome in (decision.COUNTDOWN, decision.WAITING):
+        state += f".{zlib.crc32(host_message.encode()):08x}"
     return state
 
 
@@ -260,8 +285,9 @@ def page_state(result: decision.Decision, room: Room) -> str:
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
     page load again, and the full page load decides."""
-    participant, door, result = _presence_or_none(room_id, facts_only=True)
-    state = "gone" if participant is None else page_state(result, participant.room)
+    # The hottest route: decided from plain values read in one narrow query.
+    presence = access.presence_facts(room_id)
+    state = "gone" if presence is None else page_state(presence.decide(), presence.host_message)
     if state == request.args.get("state"):
         response = make_response("", 204)
     else:

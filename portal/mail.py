@@ -13,11 +13,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlparse
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_mail import Connection, Message, email_dispatched
+from icalendar import Calendar, Event
 
 from . import timeutil
 from .config import private_folder
@@ -49,9 +50,9 @@ def in_background(work: Callable[[], None], name: str) -> threading.Thread:
 
     def run():
         try:
-            # A request for BASE_URL's home page, so the templates' context (language, htmx)
-            # is there as it is in a request; nothing of the real request is carried over.
-            with app.test_request_context("/", base_url=app.config["BASE_URL"]):
+            # The app, and no request: emails are rendered from their own context alone
+            # (`render_email`), and their addresses come from BASE_URL (`web.public_url`).
+            with app.app_context():
                 from .db import database
 
                 try:
@@ -186,6 +187,12 @@ def _write_to_outbox(message: Message) -> str | None:
 
 # --- messages ---------------------------------------------------------------------------------
 
+def render_email(template: str, **context) -> str:
+    """An email's template with its own context only: no request, session or language of the
+    page that sends it (an email may be sent in the background, after that request)."""
+    return current_app.jinja_env.get_template(template).render(**context)
+
+
 def _utc_text(value: datetime) -> str:
     return value.strftime("%a %d %b %Y, %H:%M UTC")
 
@@ -201,8 +208,8 @@ def invitation_message(invitation, url: str) -> Message:
                "host_account": invitation.user.access in ("admin", "broadcaster")}
     message = _Message(subject=f"You're invited: {title}", recipients=[invitation.email],
                        sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
-                       body=render_template("email/invitation.txt", **context),
-                       html=render_template("email/invitation.html", **context))
+                       body=render_email("email/invitation.txt", **context),
+                       html=render_email("email/invitation.html", **context))
     calendar = icalendar_event(
         uid=f"guestgate-room-{room.id}-invitation-{invitation.id}@{uid_host()}",
         title=room.title, starts_at=room.starts_at, ends_at=room.ends_at,
@@ -216,63 +223,46 @@ def password_reset_message(user, url: str, minutes: int) -> Message:
     context = {"user": user, "url": url, "minutes": minutes}
     return Message(subject="Reset your Guestgate password", recipients=[user.email],
                    sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
-                   body=render_template("email/password_reset.txt", **context),
-                   html=render_template("email/password_reset.html", **context))
+                   body=render_email("email/password_reset.txt", **context),
+                   html=render_email("email/password_reset.html", **context))
 
 
 def uid_host() -> str:
     return urlparse(current_app.config["BASE_URL"]).hostname or "guestgate.invalid"
 
 
-# --- iCalendar (RFC 5545) ------------------------------------------------------------------------
+# --- iCalendar (RFC 5545): the icalendar package escapes, folds and writes the times -----------
 
-def ical_escape(text: str) -> str:
-    """TEXT value escaping (RFC 5545 3.3.11): backslash, semicolon, comma, newlines."""
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    text = text.replace("\n", "\\n")
-    return "".join(ch for ch in text if ch >= " " or ch == "\t")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # not allowed in TEXT (tab and newline are)
 
 
-def ical_fold(line: str) -> str:
-    """Lines longer than 75 octets are folded (RFC 5545 3.1), never inside a UTF-8 sequence."""
-    out, current, size = [], "", 0
-    for ch in line:
-        width = len(ch.encode("utf-8"))
-        if size + width > 75:
-            out.append(current)
-            current, size = " ", 1
-        current += ch
-        size += width
-    out.append(current)
-    return "\r\n".join(out)
+def _ical_text(value: str) -> str:
+    return _CONTROL.sub("", (value or "").replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _ical_time(value: datetime) -> str:
-    return value.strftime("%Y%m%dT%H%M%SZ")  # stored times are naive UTC
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)  # stored times are naive UTC; written as ...Z
 
 
 def icalendar_event(uid: str, title: str, starts_at: datetime, ends_at: datetime,
                     description: str = "", url: str | None = None) -> str:
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Guestgate//Invitations//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{ical_escape(uid)}",
-        f"DTSTAMP:{_ical_time(timeutil.utcnow())}",
-        f"DTSTART:{_ical_time(starts_at)}",
-        f"DTEND:{_ical_time(ends_at)}",
-        f"SUMMARY:{ical_escape(title)}",
-    ]
+    calendar = Calendar()
+    calendar.add("prodid", "-//Guestgate//Invitations//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", _utc(timeutil.utcnow()))
+    event.add("dtstart", _utc(starts_at))
+    event.add("dtend", _utc(ends_at))
+    event.add("summary", _ical_text(title))
     if description:
-        lines.append(f"DESCRIPTION:{ical_escape(description)}")
+        event.add("description", _ical_text(description))
     if url:
-        lines.append(f"URL:{url}")  # a URI value: not TEXT-escaped
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return "".join(ical_fold(line) + "\r\n" for line in lines)
+        event.add("url", url)
+    calendar.add_component(event)
+    return calendar.to_ical().decode("utf-8")
 
 
 def send_password_reset(user, url: str, minutes: int) -> str | None:

@@ -17,7 +17,8 @@ from peewee import (
     fn,
 )
 
-from .db import database, prepared
+from .db import database
+from .prepared import prepared
 from .timeutil import utcnow
 
 ACCESS_LEVELS = ("admin", "broadcaster", "guest")
@@ -167,7 +168,7 @@ class GuestLink(BaseModel):
 
     def claim(self) -> bool:
         """Consume one use atomically: one conditional UPDATE, so a burst never overshoots."""
-        if _CLAIM_LINK.execute(link_id=self.id) == 1:
+        if _claim_link.execute(link_id=self.id) == 1:
             self.uses += 1
             return True
         return False
@@ -198,7 +199,7 @@ class Invitation(BaseModel):
         """Valid-once invitations belong to the first browser that enters with them."""
         if self.bound_device == device:
             return True
-        if _BIND_INVITATION.execute(invitation_id=self.id, device=device) == 1:
+        if _bind_invitation.execute(invitation_id=self.id, device=device) == 1:
             self.bound_device = device
             return True
         return False
@@ -235,7 +236,7 @@ class Participant(BaseModel):
     @classmethod
     def current(cls, room_id: int, device: str):
         """This browser's latest presence in the room that hasn't ended by leaving."""
-        return _CURRENT_PRESENCE.first(room_id=room_id, device=device)
+        return _current_presence.first(room_id=room_id, device=device)
 
 
 class DenialEvent(BaseModel):
@@ -284,17 +285,27 @@ class AuditEvent(BaseModel):
         indexes = ((("room", "created_at"), False), (("action", "created_at"), False))
 
 
-# The lookups and claims of every guest's entry, prepared once (see portal.db.prepared).
-_CLAIM_LINK = prepared(lambda link_id: GuestLink.update(uses=GuestLink.uses + 1).where(
-    (GuestLink.id == link_id)
-    & GuestLink.deleted_at.is_null()
-    & (GuestLink.max_uses.is_null() | (GuestLink.uses < GuestLink.max_uses))))
-_BIND_INVITATION = prepared(lambda invitation_id, device: Invitation.update(
-    bound_device=device).where((Invitation.id == invitation_id)
-                               & Invitation.bound_device.is_null()))
-_CURRENT_PRESENCE = prepared(lambda room_id, device: Participant.select().where(
-    (Participant.room == room_id) & (Participant.device == device)
-    & (Participant.status != "left")).order_by(Participant.id.desc()).limit(1))
+# The lookups and claims of every guest's entry, prepared once (see portal.prepared).
+@prepared
+def _claim_link(link_id):
+    return GuestLink.update(uses=GuestLink.uses + 1).where(
+        (GuestLink.id == link_id)
+        & GuestLink.deleted_at.is_null()
+        & (GuestLink.max_uses.is_null() | (GuestLink.uses < GuestLink.max_uses)))
+
+
+@prepared
+def _bind_invitation(invitation_id, device):
+    return Invitation.update(bound_device=device).where(
+        (Invitation.id == invitation_id) & Invitation.bound_device.is_null())
+
+
+@prepared
+def _current_presence(room_id, device):
+    return Participant.select().where(
+        (Participant.room == room_id) & (Participant.device == device)
+        & (Participant.status != "left")).order_by(Participant.id.desc()).limit(1)
+
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent]

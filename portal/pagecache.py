@@ -1,11 +1,13 @@
 """Pages every first-time visitor sees alike, rendered once.
 
 A guest link's lobby is the page a whole audience opens in the same minute. For a browser that
-brings no cookie at all, the page depends only on its address, its language and the room facts
-it shows — nobody is signed in, nothing was flashed, no language was chosen, no presence exists —
-so it is rendered once per such key and kept (a bounded LRU per app and process). Each visitor
-still gets a CSRF token of their own, put where the first visitor's was. The access decision is
-made for every request before this; only the HTML is shared."""
+brings no cookie at all, the page depends only on its address, its language and the context the
+template is given — nobody is signed in, nothing was flashed, no language was chosen, no
+presence exists — so it is rendered once per such key and kept (a bounded LRU per app and
+process). The key is made from that very context (every column of a model), and whatever else
+the template gets is made from that context alone, so nothing it can show is left out of it.
+Each visitor still gets a CSRF token of their own, put where the first visitor's was. The access
+decision is made for every request before this; only the HTML is shared."""
 
 import threading
 from collections import OrderedDict
@@ -13,7 +15,9 @@ from collections.abc import Callable
 from secrets import token_hex
 
 from flask import current_app, render_template, request
+from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from peewee import Model
 
 MAX_PAGES = 512
 _STORE = "guestgate_first_visit_pages"
@@ -24,9 +28,23 @@ def applies() -> bool:
     return request.method == "GET" and not request.cookies
 
 
-def render(key: tuple, template: str, context: Callable[[], dict]) -> str:
-    """The page for `key`: rendered now if it isn't kept yet (`context` gives the template's
-    variables then; a kept page needs none of them), with this visitor's CSRF token."""
+def _part(value):
+    """A context value as part of a key: a model by all its columns; anything else must be a
+    plain, hashable value."""
+    if isinstance(value, Model):
+        return type(value).__name__, tuple(sorted(value.__data__.items()))
+    hash(value)
+    return value
+
+
+def render(template: str, context: dict,
+           derived: dict[str, Callable[[dict], object]] | None = None) -> str:
+    """The page `template` renders with `context` at this address and in this language:
+    rendered now if it isn't kept yet, with this visitor's CSRF token. `derived` are template
+    values made from `context` alone (each function gets it, nothing else), so the key holds
+    them too; they are made only when the page is rendered."""
+    key = (template, request.full_path, str(get_locale()),
+           tuple(sorted((name, _part(value)) for name, value in context.items())))
     token = generate_csrf()
     store = current_app.extensions.get(_STORE)
     if store is None:  # the app's first such page
@@ -38,7 +56,8 @@ def render(key: tuple, template: str, context: Callable[[], dict]) -> str:
             pages.move_to_end(key)
     if page is not None:
         return page.replace(_MARKER, token)
-    html = render_template(template, **context())
+    html = render_template(template, **context,
+                           **{name: make(dict(context)) for name, make in (derived or {}).items()})
     with lock:
         pages[key] = html.replace(token, _MARKER)
         while len(pages) > MAX_PAGES:

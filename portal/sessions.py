@@ -8,55 +8,43 @@
   put every guest out of the room they are in; but whoever holds a retired key can sign any
   session with it, so such a session opens without its signed-in user (owners sign in again)
   and is signed again with the current key.
-- A cookie already verified is not verified again: a polling guest sends the same cookie every
-  few seconds, so the verified contents are kept (per set of keys, the last few thousand cookies)
-  and only their age is checked anew. Only sessions of plain values (the device id, the CSRF
-  token, who is signed in) are kept; one holding lists or dicts (flashed messages) is read each
-  time, so no request can change what another one opens.
 """
 
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 REFRESH_AFTER = timedelta(hours=1)
-REMEMBERED_COOKIES = 4096
-_PLAIN = (str, int, float, bool, type(None))
-_NOT_KEPT = object()  # a valid cookie whose contents aren't plain values: read it each time
 # Flask-Login's keys: who is signed in. Never taken from a session signed with a retired key.
 _SIGNED_IN = ("_user_id", "_fresh", "_id", "_remember", "_remember_seconds")
 
 
-def _reader(current: URLSafeTimedSerializer, retired: URLSafeTimedSerializer | None):
-    """Verified cookie -> (signed with a retired key?, items or _NOT_KEPT, signed_at), or None
-    when the signature is bad."""
-    @lru_cache(maxsize=REMEMBERED_COOKIES)
-    def read(value: str):
-        for serializer in (current, retired) if retired else (current,):
-            try:
-                data, signed_at = serializer.loads(value, return_timestamp=True)
-            except BadSignature:
-                continue
-            plain = isinstance(data, dict) and all(isinstance(v, _PLAIN) for v in data.values())
-            return serializer is retired, tuple(data.items()) if plain else _NOT_KEPT, signed_at
-        return None
-    return read
+def _verify(verifiers, value: str):
+    """(data, signed_at, signed with a retired key?), or None when no key verifies it."""
+    for verifier, retired in verifiers:
+        try:
+            data, signed_at = verifier.loads(value, return_timestamp=True)
+        except BadSignature:
+            continue
+        return data, signed_at, retired
+    return None
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
     def __init__(self):
-        self._serializer: tuple[tuple, URLSafeTimedSerializer | None, object] = ((), None, None)
+        # (keys, signing serializer, ((verifier, signed with a retired key?), ...))
+        self._serializer: tuple[tuple, URLSafeTimedSerializer | None, tuple] = ((), None, ())
 
     def _signing(self, app: Flask):
         keys = (app.secret_key, *app.config["SECRET_KEY_FALLBACKS"])
         if self._serializer[0] != keys:
             serializer = super().get_signing_serializer(app)  # signs with the current key
-            read = serializer and _reader(self._verifier(keys[:1]),
-                                          self._verifier(keys[1:]) if keys[1:] else None)
-            self._serializer = (keys, serializer, read)
+            verifiers = ((self._verifier(keys[:1]), False),) if serializer else ()
+            if serializer and keys[1:]:
+                verifiers += ((self._verifier(keys[1:]), True),)
+            self._serializer = (keys, serializer, verifiers)
         return self._serializer
 
     def _verifier(self, keys: tuple) -> URLSafeTimedSerializer:
@@ -70,18 +58,16 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return self._signing(app)[1]
 
     def open_session(self, app: Flask, request):
-        _keys, serializer, read = self._signing(app)
+        _keys, serializer, verifiers = self._signing(app)
         if serializer is None:
             return None
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
-        verified = read(value)
+        verified = _verify(verifiers, value)
         if verified is None:
             return self.session_class()
-        retired, items, signed_at = verified
-        # A cookie not kept was verified just now; decoded afresh so nothing is shared.
-        data = serializer.loads(value) if items is _NOT_KEPT else dict(items)
+        data, signed_at, retired = verified
         if not timedelta(0) <= datetime.now(UTC) - signed_at <= app.permanent_session_lifetime:
             return self.session_class()  # expired (or signed in the future)
         if retired:  # the guest's presence stays; who is signed in doesn't

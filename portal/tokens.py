@@ -6,7 +6,6 @@ Secret keys come newest first (SECRET_KEYS); itsdangerous signs with the *last* 
 and verifies with all of them, so the list is reversed here.
 """
 
-from functools import lru_cache
 from typing import Any
 
 from itsdangerous import (
@@ -37,7 +36,14 @@ def read_token(secret_keys: list[str], kind: str, token: str) -> tuple[int, int]
     a key that is no longer accepted."""
     if not token or len(token) > 200 or not _canonical(token):
         return None
-    return _read_token(tuple(secret_keys), kind, token)
+    try:
+        value = URLSafeSerializer(_keys(secret_keys), salt=_SALTS[kind]).loads(token)
+    except (BadSignature, UnicodeDecodeError, ValueError):
+        return None
+    if (isinstance(value, list) and len(value) == 2
+            and all(type(v) is int and 0 < v < 2**62 for v in value)):
+        return value[0], value[1]
+    return None
 
 
 def _canonical(token: str) -> bool:
@@ -49,20 +55,6 @@ def _canonical(token: str) -> bool:
         return bool(dot) and base64_encode(base64_decode(signature)).decode() == signature
     except BadData:
         return False
-
-
-# A link is opened by a whole audience: the same token is verified once per set of keys, then
-# remembered (its answer is an immutable pair or None), the last few thousand of them.
-@lru_cache(maxsize=4096)
-def _read_token(secret_keys: tuple[str, ...], kind: str, token: str) -> tuple[int, int] | None:
-    try:
-        value = URLSafeSerializer(_keys(secret_keys), salt=_SALTS[kind]).loads(token)
-    except (BadSignature, UnicodeDecodeError, ValueError):
-        return None
-    if (isinstance(value, list) and len(value) == 2
-            and all(type(v) is int and 0 < v < 2**62 for v in value)):
-        return value[0], value[1]
-    return None
 
 
 def timed_dumps(secret_keys: list[str], salt: str, payload: Any) -> str:

@@ -66,11 +66,14 @@ def test_pruning_keeps_exactly_the_newest_after_a_prune(app, db):
     room = Room.create(owner=make_user(), title="R", starts_at=now,
                        ends_at=now + timedelta(hours=1))
     with app.test_request_context():
-        for i in range(500):
+        for i in range(503):  # pruned on the 500th; three more since
             denials.record("link_expired", room=room, email=f"{i}")
             kept = DenialEvent.select().where(DenialEvent.room == room).count()
             assert kept <= 25 + denials.max_events_slack()
-        assert denials.prune_room(room.id) >= 0
+        # A prune drops exactly what is over the bound: everything but the newest 25.
+        assert kept == 28
+        assert denials.prune_room(room.id) == 3
+        assert denials.prune_room(room.id) == 0
     emails = [e.email for e in DenialEvent.select().where(DenialEvent.room == room)
               .order_by(DenialEvent.id)]
-    assert emails == [str(i) for i in range(475, 500)]
+    assert emails == [str(i) for i in range(478, 503)]

@@ -115,3 +115,12 @@ def test_htmx_form_still_plain_for_admin_screen(app, client, admin, db):
                            headers=HTMX)
     assert response.status_code == 303
     assert DomainRule.get(DomainRule.domain == "x.example").mode == "block"
+
+
+def test_the_rules_the_lobby_checks_are_every_rule_there_is(app, db):
+    from portal.access import domain_rules
+
+    assert domain_rules() == []
+    DomainRule.create(domain="example.com", mode="allow")
+    DomainRule.create(domain="spam.test", mode="block")
+    assert sorted(domain_rules()) == [("example.com", "allow"), ("spam.test", "block")]

@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
 
@@ -242,11 +242,19 @@ def test_outbox_when_no_server_is_configured(app, client, signed_in_owner, db):
     assert all(calendar_of(m) for m in messages)
 
 
-def test_ical_helpers_escape_and_fold():
-    assert mail.ical_escape("a\\b;c,d\r\ne\x07") == "a\\\\b\\;c\\,d\\ne"
-    folded = mail.ical_fold("DESCRIPTION:" + "é" * 60)
-    assert all(len(line.encode()) <= 75 for line in folded.split("\r\n"))
-    assert folded.replace("\r\n ", "") == "DESCRIPTION:" + "é" * 60
+def test_calendar_text_is_escaped_folded_and_free_of_control_characters(app):
+    with app.app_context():
+        raw = mail.icalendar_event(uid="u@guestgate.test", title="a\\b;c,d\r\ne\x07",
+                                   starts_at=datetime(2030, 1, 1, 10),
+                                   ends_at=datetime(2030, 1, 1, 11), description="é" * 60)
+    lines = raw.replace("\r\n ", "").split("\r\n")
+    assert "SUMMARY:a\\\\b\\;c\\,d\\ne" in lines
+    assert "DESCRIPTION:" + "é" * 60 in lines
+    assert all(len(line.encode()) <= 75 for line in raw.split("\r\n"))
+    assert "DTSTART:20300101T100000Z" in lines and "DTEND:20300101T110000Z" in lines
+
+
+def test_header_safe_removes_line_breaks_and_control_characters():
     assert mail.header_safe("a\r\nb\x00c\u2028d") == "a b c d"
 
 

@@ -85,3 +85,20 @@ def test_a_returning_browser_gets_its_own_rendering(app, lobby, renders):
     browser.get(path)  # now it has a session cookie
     browser.get(path)
     assert renders == ["guest/lobby.html", "guest/lobby.html"]
+
+
+def test_an_invitations_lobby_shows_the_email_field_as_the_room_asks_now(app, db, owner):
+    """The kept page's key is the template's context itself: a room setting that changes the
+    form (asking the invited email or not) shows to the next visitor at once."""
+    from portal.models import Invitation, User
+
+    now = utcnow()
+    room = Room.create(owner=owner, title="Board", starts_at=now + timedelta(hours=1),
+                       ends_at=now + timedelta(hours=2), require_email_match=True)
+    invited = User.create(email="ada@example.com", password_hash="x")
+    invitation = Invitation.create(room=room, user=invited, email=invited.email)
+    path = "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id,
+                                     invitation.version)
+    assert 'name="email"' in app.test_client().get(path).get_data(as_text=True)
+    Room.update(require_email_match=False).where(Room.id == room.id).execute()
+    assert 'name="email"' not in app.test_client().get(path).get_data(as_text=True)

@@ -2,7 +2,8 @@
 app.url_map) and every token route with nasty values — Unicode, control characters, CR/LF,
 100 KB strings, wrong types, missing, extra and repeated fields. Whatever comes in: never a 5xx,
 never a generated marker echoed unescaped, never a half-written row, and never an injected email
-header. More than 10,000 requests in all; the last test of the module checks the count."""
+header. More than 10,000 requests in all: each test asserts the requests it sent itself, and
+their planned sum is checked without running them."""
 
 import email
 import gc
@@ -103,7 +104,6 @@ CHANGES_WORLD = ("owner.delete_", "owner.admit", "owner.deny", "owner.edit_room"
 MAKES_USERS_OR_FILES = ("admin.users", "admin.domains", "owner.add_invitations",
                         "auth.reset_password", "owner.upload_attachment",
                         "owner.delete_attachment")
-SENT: dict[str, int] = {}  # test name → requests sent
 
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES_PER_FORM, deadline=None, database=None, print_blob=True,
@@ -249,8 +249,14 @@ def form_data(draw, fields: list[str]):
 
 # --- sending and checking -------------------------------------------------------------------------
 
-def count(test: str, n: int = 1) -> None:
-    SENT[test] = SENT.get(test, 0) + n
+# Requests each example sends: the forms three times (plain, htmx, multipart), tokens twice
+# (as drawn, and with a marker appended), invitations once.
+FORM_SENDS, TOKEN_SENDS, EMAIL_SENDS = 3, 2, 1
+TOKEN_KINDS = [(tokens.LINK, "/g/"), (tokens.INVITE, "/i/"), ("reset", "/reset-password/")]
+
+
+def form_examples(endpoint: str) -> int:
+    return EXAMPLES_PER_FORM // FEWER.get(endpoint, 1)
 
 
 def check(response, markers, what):
@@ -410,6 +416,7 @@ def test_forms_survive_anything(app, fuzz_world, endpoint, tmp_path):
         session["device"] = MODERATOR_DEVICE
     reset_user = world["users"]["guest user"]
     upload_folder = Path(app.config["UPLOAD_FOLDER"])
+    sent = []
 
     @given(form=form_data(fields), htmx_first=st.booleans(), data=st.data())
     def fuzz(form, htmx_first, data):
@@ -443,7 +450,7 @@ def test_forms_survive_anything(app, fuzz_world, endpoint, tmp_path):
                 warnings.simplefilter("ignore", ResourceWarning)
                 response = client.post(url, data=body, content_type=content_type,
                                        headers={"HX-Request": "true"} if htmx else {})
-                count("forms")
+                sent.append(1)
                 check(response, markers, (endpoint, htmx))
                 response.close()
                 del response
@@ -453,7 +460,8 @@ def test_forms_survive_anything(app, fuzz_world, endpoint, tmp_path):
         if endpoint.startswith(CHANGES_WORLD):
             revive(world)
 
-    settings(FUZZ_SETTINGS, max_examples=EXAMPLES_PER_FORM // FEWER.get(endpoint, 1))(fuzz)()
+    settings(FUZZ_SETTINGS, max_examples=form_examples(endpoint))(fuzz)()
+    assert len(sent) >= FORM_SENDS * form_examples(endpoint)
 
 
 # --- token routes ---------------------------------------------------------------------------------
@@ -491,10 +499,11 @@ def token_strings(draw, app, kind):
                                                          and "#" not in s))
 
 
-@pytest.mark.parametrize("kind,prefix", [(tokens.LINK, "/g/"), (tokens.INVITE, "/i/"),
-                                         ("reset", "/reset-password/")])
+@pytest.mark.parametrize("kind,prefix", TOKEN_KINDS)
 def test_token_routes_survive_any_token(app, fuzz_world, kind, prefix):
     from urllib.parse import quote
+
+    sent = []
 
     @FUZZ_SETTINGS
     @given(data=st.data(), method=st.sampled_from(["GET", "POST"]))
@@ -506,7 +515,7 @@ def test_token_routes_survive_any_token(app, fuzz_world, kind, prefix):
         for path in (prefix + quote(token, safe=""), prefix + quote(token + markers[0], safe="")):
             response = client.open(path, method=method, data=body if method == "POST" else None,
                                    query_string={"next": markers[0]})
-            count("tokens")
+            sent.append(1)
             check(response, markers, (kind, token))
             assert response.status_code in {200, 303, 401, 403, 404, 410, 422}, \
                 (path, response.status_code)
@@ -514,6 +523,7 @@ def test_token_routes_survive_any_token(app, fuzz_world, kind, prefix):
         check_invariants(app, Path(app.config["UPLOAD_FOLDER"]), everything=False)
 
     fuzz()
+    assert len(sent) >= TOKEN_SENDS * EXAMPLES_PER_FORM
 
 
 # --- email headers --------------------------------------------------------------------------------
@@ -532,6 +542,7 @@ def test_names_and_titles_never_inject_email_headers(app, fuzz_world, db):
     sign_in_as(client, owner)
     outbox = Path(app.config["MAIL_OUTBOX"])
     now = utcnow()
+    sent = []
     header_text = st.one_of(
         with_marker(["\r\nBcc: victim@example.org", "\nX-Evil: 1", "\r\n\r\n<x-body>",
                      "\rCc: c@example.org", "\u2028Bcc: v@example.org"]),
@@ -552,7 +563,7 @@ def test_names_and_titles_never_inject_email_headers(app, fuzz_world, db):
         response = client.post(f"/rooms/{room.id}/invitations",
                                data={"emails": address, "send_now": "y", "role": "viewer",
                                      "validity": "unlimited"})
-        count("email")
+        sent.append(1)
         assert response.status_code == 303, response.status_code
         [path] = set(outbox.glob("*.eml")) - before
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -567,12 +578,15 @@ def test_names_and_titles_never_inject_email_headers(app, fuzz_world, db):
         path.unlink()
 
     fuzz()
+    assert len(sent) >= EMAIL_SENDS * (EXAMPLES_PER_FORM // 2)
 
 
-def test_at_least_ten_thousand_requests_were_fuzzed():
-    expected = {"forms", "tokens", "email"}
-    if not expected <= set(SENT):
-        pytest.skip("run the whole module to count the requests")
-    total = sum(SENT.values())
-    print(f"fuzzed requests: {total} {SENT}")
-    assert total >= MIN_REQUESTS, SENT
+def test_the_tests_above_send_at_least_ten_thousand_requests():
+    """What the tests above assert they each sent, summed (whichever of them ran, in any
+    order)."""
+    if "GUESTGATE_FUZZ_EXAMPLES" in os.environ:
+        pytest.skip("fewer examples asked for: a quick run")
+    planned = (sum(FORM_SENDS * form_examples(endpoint) for endpoint in FORMS)
+               + TOKEN_SENDS * EXAMPLES_PER_FORM * len(TOKEN_KINDS)
+               + EMAIL_SENDS * (EXAMPLES_PER_FORM // 2))
+    assert planned >= MIN_REQUESTS, planned

@@ -167,3 +167,37 @@ def test_lobby_refuses_names_that_reverse_text(app, room, link_path):
         "ändern." in text_of(german)
     assert GuestLink.get_by_id(link.id).uses == 0
     assert Participant.select().count() == 0
+
+
+def test_a_browser_inside_that_submits_again_goes_back_in(app, room, link_path):
+    """A submission from a browser already inside through this link (the back button, a second
+    tab) goes back in — even when the link has no use left, the form is empty, or the guest
+    typed another address — and spends nothing."""
+    link = GuestLink.create(room=room, name="Last seat", max_uses=1)
+    response, guest = enter(app, link_path(link))
+    assert response.status_code == 303
+    for data in ({"name": "Ada", "email": "ada@example.com"}, {},
+                 {"name": "Ada", "email": "other@example.com"}):
+        again = guest.post(link_path(link), data=data)
+        assert again.status_code == 303, data
+        assert again.headers["Location"].endswith(f"/s/{room.id}")
+    assert GuestLink.get_by_id(link.id).uses == 1
+    assert Participant.select().count() == 1 and DenialEvent.select().count() == 0
+
+
+def test_a_browsers_submission_looks_its_presence_up_once(app, room, link_path):
+    """A real browser opens the lobby before submitting (so it has a device id): its entry is
+    the door, the domain rules, the claim, the host's refusals, its presence — looked up once,
+    after the claim — and the new participant."""
+    from helpers import count_queries
+
+    link = GuestLink.create(room=room, name="Guests")
+    guest = app.test_client()
+    guest.get(link_path(link))
+    with count_queries() as statements:
+        response = guest.post(link_path(link), data={"name": "Ada", "email": "ada@example.com"})
+    assert response.status_code == 303
+    assert len(statements) == 6, "\n".join(map(str, statements))
+    presence_lookups = [s for s in statements if 'FROM "participant"' in str(s)
+                        and '"t1"."device"' in str(s) and "rejected" not in str(s)]
+    assert len(presence_lookups) == 1, presence_lookups

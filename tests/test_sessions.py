@@ -1,7 +1,6 @@
 """The guest's session cookie: polls don't re-sign it, an hour-old one is renewed, a key
-rotation (OLD_SECRET_KEYS) keeps guests in their rooms but signs owners out, and a cookie
-verified once isn't verified again (but its age is, and no request can change what the next one
-opens)."""
+rotation (OLD_SECRET_KEYS) keeps guests in their rooms but signs owners out, a forged or
+outlived cookie opens nothing, and no request can change what the next one opens."""
 
 import time
 
@@ -9,7 +8,7 @@ import flask
 import pytest
 from helpers import AuthActions, make_user
 from invite_helpers import make_room
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import TimestampSigner
 
 from portal import create_app, tokens
 from portal.models import GuestLink, Participant
@@ -122,34 +121,18 @@ def test_a_rotation_signs_owners_out_and_keeps_guests_inside(app, config, room):
     assert later.get(f"/s/{room.id}/status?state=waiting").status_code == 204
 
 
-def _count_verifications(monkeypatch) -> list:
-    calls = []
-    loads = URLSafeTimedSerializer.loads
-
-    def counting(self, *args, **kwargs):
-        calls.append(1)
-        return loads(self, *args, **kwargs)
-
-    monkeypatch.setattr(URLSafeTimedSerializer, "loads", counting)
-    return calls
-
-
-def test_a_polled_cookie_is_verified_once(app, room, monkeypatch):
+def test_a_forged_cookie_opens_nothing(app, room):
     guest = _enter(app, room)
-    calls = _count_verifications(monkeypatch)
-    assert [_poll(guest, room).status_code for _ in range(5)] == [204] * 5
-    assert len(calls) == 1
-
-    # A forged cookie is refused, the second time too.
+    assert [_poll(guest, room).status_code for _ in range(2)] == [204] * 2
     forger = app.test_client()
     value = guest.get_cookie("session").value
     forger.set_cookie("session", value[:-3] + ("AAA" if value[-3:] != "AAA" else "BBB"))
     assert [_poll(forger, room).get_data(as_text=True) for _ in range(2)] == ["gone"] * 2
 
 
-def test_a_remembered_cookie_still_ends_with_its_lifetime(app, room):
+def test_a_polled_cookie_ends_with_its_lifetime(app, room):
     guest = _enter(app, room)
-    assert _poll(guest, room).status_code == 204  # verified and remembered
+    assert _poll(guest, room).status_code == 204
     app.permanent_session_lifetime = 0  # every cookie signed before now has outlived it
     time.sleep(0.01)
     assert _poll(guest, room).get_data(as_text=True) == "gone"
@@ -171,13 +154,9 @@ def _open(app, cookie: str):
         return flask.session._get_current_object()  # as the request opened it
 
 
-def test_a_session_with_flashed_messages_is_read_each_time(app, monkeypatch):
+def test_a_session_with_flashed_messages_opens_them_each_time(app):
     serializer = app.session_interface.get_signing_serializer(app)
     flashed = serializer.dumps({"_flashes": [["success", "Saved."]], "device": "d1"})
     plain = serializer.dumps({"device": "d2"})
-    calls = _count_verifications(monkeypatch)
     assert [_open(app, flashed)["_flashes"] for _ in range(2)] == [[["success", "Saved."]]] * 2
-    # verified as it is first seen (and found not plain), then read in full each time
-    assert len(calls) == 3
     assert [_open(app, plain)["device"] for _ in range(2)] == ["d2"] * 2
-    assert len(calls) == 4  # remembered after the first

@@ -1,0 +1,45 @@
+"""The owner's room page: one query per list, not one per row, however many rows the lists
+hold."""
+
+from datetime import timedelta
+
+from helpers import count_queries
+
+from portal.models import GuestLink, Invitation, Participant, Room, User
+from portal.timeutil import utcnow
+
+
+def _room_with(owner, links: int, invitations: int, waiting: int) -> Room:
+    now = utcnow()
+    room = Room.create(owner=owner, title=f"Room with {waiting} waiting", require_approval=True,
+                       guest_access_enabled=True, starts_at=now - timedelta(minutes=5),
+                       ends_at=now + timedelta(hours=1))
+    made = [GuestLink.create(room=room, name=f"Link {i}", max_uses=100) for i in range(links)]
+    for i in range(invitations):
+        email = f"invited{i}-{room.id}@example.com"
+        user = User.create(email=email, password_hash="!", access="guest")
+        Invitation.create(room=room, user=user, email=email, role="speaker")
+    for i in range(waiting):
+        Participant.create(room=room, link=made[i % links], name=f"Waiting guest {i}",
+                           email=f"waiting{i}@example.org", status="waiting",
+                           device=f"device-{room.id}-{i}")
+    return room
+
+
+def test_owner_room_page_makes_one_query_per_list_not_one_per_row(client, db,
+                                                                  signed_in_owner):
+    small = _room_with(signed_in_owner, links=1, invitations=1, waiting=1)
+    full = _room_with(signed_in_owner, links=3, invitations=20, waiting=200)
+
+    with count_queries() as few:
+        page = client.get(f"/rooms/{small.id}")
+    assert page.status_code == 200
+    with count_queries() as many:
+        page = client.get(f"/rooms/{full.id}")
+    assert page.status_code == 200
+
+    html = page.get_data(as_text=True)
+    assert "200 waiting" in html and "Waiting guest 199" in html
+    assert "invited19-" in html and "Link 2" in html
+    assert len(many) == len(few), "\n".join(many)
+    assert len(many) <= 10, "\n".join(many)
