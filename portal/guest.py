@@ -20,8 +20,9 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, join, mail, meetings, pagecache, tokens
+from . import access, decision, emails, join, mail, meetings, pagecache, tokens, waiting
 from .access import Door
+from .attachments import send_attachment
 from .decision import REASONS
 from .extensions import limiter
 from .forms import LobbyForm
@@ -227,10 +228,7 @@ def place(room_id: int):
                        .order_by(Attachment.uploaded_at))
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
-        from .owner import waiting
-
-        context.update(waiting.waiting_context(room, waiting_endpoints=MODERATOR_ENDPOINTS,
-                                               waiting_by_owner=False))
+        context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
     return render_template("guest/room.html", attachments=attachments, **context)
 
 
@@ -318,8 +316,6 @@ def attachment(room_id: int, attachment_id: int):
                                   & (Attachment.room == room_id))
     if item is None:
         abort(404)
-    from .owner.rooms import send_attachment
-
     return send_attachment(item)
 
 
@@ -339,11 +335,8 @@ def _moderator(room_id: int) -> Participant:
 
 
 def _moderator_waiting(moderator: Participant, notice: str | None = None, status: int = 200):
-    from .owner import waiting
-
-    context = waiting.waiting_context(moderator.room, waiting_notice=notice,
-                                      waiting_endpoints=MODERATOR_ENDPOINTS,
-                                      waiting_by_owner=False)
+    context = waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
+                                      waiting_notice=notice)
     if unchanged_since_last_poll(context["waiting_fingerprint"]):
         return make_response("", 204)
     if request.htmx:
@@ -360,8 +353,6 @@ def moderator_waiting(room_id: int):
 
 
 def _moderator_decides(room_id: int, participant_id: int | None, status: str):
-    from .owner import waiting
-
     moderator = _moderator(room_id)
     room = moderator.room
     if participant_id is None:

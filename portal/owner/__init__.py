@@ -20,4 +20,16 @@ def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     return room
 
 
-from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (views register on bp)
+def room_context(room: Room) -> dict:
+    """Everything the room page shows, section by section, so the page and each section's
+    fragment render from the same data."""
+    context = rooms.details_context(room)
+    context.update(links.links_context(room))
+    context.update(waiting.owner_waiting_context(room))
+    context.update(invitations.invitations_section(room))
+    context.update(denials.denials_context(room))
+    return context
+
+
+# The views register on bp; room_context above calls the sections by name.
+from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (audit: its views)

@@ -23,11 +23,10 @@ from ..auth import owner_required
 from ..db import database
 from ..decision import REASONS
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
-from ..web import fragment_or_page, is_htmx, unchanged_since_last_poll
-from . import bp, owned_room
+from ..web import is_htmx, unchanged_since_last_poll
+from . import bp, owned_room, room_context
 from .invitations import email_invitations, invitation_url, invite
 from .links import MAX_DAYS, MAX_USES, WholeNumberField
-from .rooms import ROOM_SECTIONS, room_context
 
 POLL_SECONDS = 10
 RECENT_EVENTS = 20
@@ -155,8 +154,6 @@ def denials_context(room: Room, **overrides) -> dict:
     return context
 
 
-ROOM_SECTIONS.append(denials_context)
-
 
 def fingerprint(room: Room, rows: list[ReasonRow], events: list[DenialEvent]) -> str:
     """Changes when a denial is recorded or a fix's target changes (so the section shows the
@@ -221,7 +218,7 @@ def denials_panel(room_id: int):
         return make_response("", 204)
     if is_htmx():
         return render_template("owner/_denials.html", room=room, **context)
-    return fragment_or_page("owner/_denials.html", "owner/room.html", **room_context(room))
+    return render_template("owner/room.html", **room_context(room))
 
 
 @bp.post("/<int:room_id>/denials/guest-access-on")

@@ -22,15 +22,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from .. import audit, cli, emails, mail, passwords, timeutil, tokens
+from .. import audit, emails, mail, passwords, timeutil, tokens
 from ..access import domain_rules
 from ..auth import owner_required
 from ..db import database
 from ..forms import strip
 from ..models import ROLES, Invitation, Participant, Room, User
 from ..web import is_htmx, public_url
-from . import bp, owned_room
-from .rooms import ROOM_SECTIONS, room_context
+from . import bp, owned_room, room_context
 
 ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
 MAX_ADDRESSES_AT_ONCE = 100
@@ -249,8 +248,6 @@ def invitations_section(room: Room) -> dict:
     }
 
 
-ROOM_SECTIONS.append(invitations_section)
-
 
 def _answer(room: Room, notices: list[Notice], form: InviteForm | None = None):
     """htmx: the section alone (200 even with errors, so htmx swaps it). Plain: the notices as
@@ -416,5 +413,3 @@ def seed_invitations(owner: User, rooms: list[Room]) -> dict:
             for inv in result.invitations]}
     return details
 
-
-cli.SEEDERS.append(seed_invitations)

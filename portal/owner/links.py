@@ -21,14 +21,13 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation
 
-from .. import access, audit, cli, decision, timeutil, tokens
+from .. import access, audit, decision, timeutil, tokens
 from ..auth import owner_required
 from ..db import database
 from ..forms import no_control_characters, strip
 from ..models import GuestLink, Room
 from ..web import is_htmx, public_url
-from . import bp, owned_room
-from .rooms import ROOM_SECTIONS, room_context
+from . import bp, owned_room, room_context
 
 MAX_USES = 1_000_000
 MAX_DAYS = 3650
@@ -125,8 +124,6 @@ def links_context(room: Room, **overrides) -> dict:
     context.update(overrides)
     return context
 
-
-ROOM_SECTIONS.append(links_context)
 
 
 def _answer(room: Room, notice: str | None = None, error: str | None = None, status: int = 200,
@@ -242,6 +239,3 @@ def seed_guest_links(owner, rooms) -> dict:
             "expires_at": timeutil.iso_utc(link.expires_at)}]}
     return details
 
-
-if seed_guest_links not in cli.SEEDERS:
-    cli.SEEDERS.append(seed_guest_links)
