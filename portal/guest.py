@@ -28,7 +28,7 @@ from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
-from .web import public_url, unchanged_since_last_poll
+from .web import answer, is_htmx, public_url, unchanged_since_last_poll
 
 bp = Blueprint("guest", __name__)
 
@@ -334,22 +334,21 @@ def _moderator(room_id: int) -> Participant:
     return participant
 
 
-def _moderator_waiting(moderator: Participant, notice: str | None = None, status: int = 200):
-    context = waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
-                                      waiting_notice=notice)
-    if unchanged_since_last_poll(context["waiting_fingerprint"]):
-        return make_response("", 204)
-    if request.htmx:
-        return render_template("owner/_waiting.html", room=moderator.room, **context), status
-    if notice:
-        flash(notice, "success")
-    return redirect(url_for("guest.place", room_id=moderator.room_id, _anchor="waiting-room"),
-                    303)
+def _moderator_list(moderator: Participant, **overrides) -> dict:
+    return {"room": moderator.room,
+            **waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
+                                      **overrides)}
 
 
 @bp.get("/s/<int:room_id>/waiting")
 def moderator_waiting(room_id: int):
-    return _moderator_waiting(_moderator(room_id))
+    moderator = _moderator(room_id)
+    context = _moderator_list(moderator)
+    if unchanged_since_last_poll(context["waiting_fingerprint"]):
+        return make_response("", 204)
+    if is_htmx():
+        return render_template("owner/_waiting.html", **context)
+    return redirect(url_for("guest.place", room_id=room_id, _anchor="waiting-room"), 303)
 
 
 def _moderator_decides(room_id: int, participant_id: int | None, status: str):
@@ -370,7 +369,13 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
         notice = f"{guests[0].name} is no longer waiting."
     else:
         notice = f"{guests[0].name} was {'admitted' if status == 'admitted' else 'denied entry'}."
-    return _moderator_waiting(moderator, notice)
+    # web.answer's rule; admitting is never refused, so the page is never rendered here.
+    def the_list():
+        return _moderator_list(moderator, waiting_notice=notice)
+
+    return answer("owner/_waiting.html", the_list, "owner/_waiting.html", the_list,
+                  back=url_for("guest.place", room_id=room_id, _anchor="waiting-room"),
+                  flashes=[("success", notice)])
 
 
 @bp.post("/s/<int:room_id>/waiting/<int:participant_id>/admit")

@@ -1,20 +1,15 @@
 """Guest access and shared guest links (Kaltura's "Manage guest access"): the Enable guest access
 toggle, Create new link, the links list with Copy link and Delete, and their demo data.
 
-Every view answers htmx with the #guest-access section alone and a plain form with a redirect
-back to the room page. Refusals (bad input, the link limit, a channel room) are shown in the
-section: htmx gets it with status 200 (htmx 2 doesn't swap 4xx), a plain form gets the room page
-with the errors and a 4xx status."""
+Every view answers by web.answer's rule: htmx gets the #guest-access section alone, a plain form
+a redirect back to the room page. Refusals (bad input, the link limit, a channel room) are shown
+in the section: htmx gets it with 422, a plain form the room page with the errors and a 4xx."""
 
 from datetime import timedelta
 
 from flask import (
     abort,
     current_app,
-    flash,
-    redirect,
-    render_template,
-    url_for,
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -26,8 +21,8 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import no_control_characters, strip
 from ..models import GuestLink, Room
-from ..web import is_htmx, public_url
-from . import bp, owned_room, room_context
+from ..web import public_url
+from . import answer_section, bp, owned_room
 
 MAX_USES = 1_000_000
 MAX_DAYS = 3650
@@ -128,19 +123,9 @@ def links_context(room: Room, **overrides) -> dict:
 
 def _answer(room: Room, notice: str | None = None, error: str | None = None, status: int = 200,
             **overrides):
-    """htmx: the section alone (200, so htmx swaps it, errors included). Plain forms: a redirect
-    back to the room (post/redirect/get), or the whole page with the errors and `status`."""
-    if is_htmx():
-        context = links_context(room, guest_access_notice=notice, guest_access_error=error,
-                                **overrides)
-        return render_template("owner/_guest_access.html", room=room, **context)
-    if status >= 400:
-        context = room_context(room)
-        context.update(guest_access_error=error, **overrides)
-        return render_template("owner/room.html", **context), status
-    if notice:
-        flash(notice, "success")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="guest-access"), 303)
+    return answer_section(room, "owner/_guest_access.html", links_context, "guest-access",
+                          status=status, flashes=[("success", notice)] if notice else [],
+                          guest_access_notice=notice, guest_access_error=error, **overrides)
 
 
 # --- views ---------------------------------------------------------------------------------------

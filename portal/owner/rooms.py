@@ -21,7 +21,7 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
-from ..web import is_htmx, see_other
+from ..web import answer, see_other
 from . import bp, owned_room, room_context
 
 # Types people share before a session; the served Content-Type comes from this table, never
@@ -178,29 +178,24 @@ def host_message(room_id: int):
     """The host's message to everyone waiting (countdown and waiting pages pick it up)."""
     room = owned_room(room_id)
     form = HostMessageForm()
-    status = 200
-    if form.validate_on_submit():
-        room.host_message = form.message.data or ""
-        with database.atomic():
-            Room.update(host_message=room.host_message, updated_at=timeutil.utcnow()).where(
-                Room.id == room.id).execute()
-            audit.record("host_message_set" if room.host_message else "host_message_cleared",
-                         room, room.host_message)
-        if not is_htmx():
-            flash("Message to waiting guests saved." if room.host_message
-                  else "Message to waiting guests removed.", "success")
-            return redirect(url_for("owner.room", room_id=room.id, _anchor="host-message"), 303)
-        form = HostMessageForm(formdata=None, message=room.host_message)
-        saved = True
-    else:
-        saved = False
-        status = 200 if is_htmx() else 422
-    if is_htmx():
-        return render_template("owner/_host_message.html", room=room, message_form=form,
-                               message_saved=saved), status
-    context = room_context(room)
-    context.update(message_form=form)
-    return render_template("owner/room.html", **context), status
+    back = url_for("owner.room", room_id=room.id, _anchor="host-message")
+    if not form.validate_on_submit():
+        return answer("owner/_host_message.html",
+                      lambda: {"room": room, "message_form": form, "message_saved": False},
+                      "owner/room.html", lambda: {**room_context(room), "message_form": form},
+                      back=back, status=422)
+    room.host_message = form.message.data or ""
+    with database.atomic():
+        Room.update(host_message=room.host_message, updated_at=timeutil.utcnow()).where(
+            Room.id == room.id).execute()
+        audit.record("host_message_set" if room.host_message else "host_message_cleared",
+                     room, room.host_message)
+    saved = HostMessageForm(formdata=None, message=room.host_message)
+    return answer("owner/_host_message.html",
+                  lambda: {"room": room, "message_form": saved, "message_saved": True},
+                  "owner/room.html", lambda: room_context(room), back=back,
+                  flashes=[("success", "Message to waiting guests saved." if room.host_message
+                            else "Message to waiting guests removed.")])
 
 
 # --- attachments -------------------------------------------------------------------------------

@@ -4,13 +4,13 @@
 The polled fragment carries the number waiting in `data-waiting-count`; static/app.js puts it in
 the page title ("(2 waiting) Room"), so owners notice a new guest without watching the list."""
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, make_response, render_template
 
 from ..auth import owner_required
 from ..models import Participant, Room
 from ..waiting import decide_waiting, waiting_context, waiting_guests
 from ..web import is_htmx, unchanged_since_last_poll
-from . import bp, owned_room, room_context
+from . import answer_section, bp, owned_room, room_context
 
 OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
                    "admit_all": "owner.admit_all"}
@@ -22,11 +22,8 @@ def owner_waiting_context(room: Room, **overrides) -> dict:
 
 
 def _answer(room: Room, notice: str):
-    if is_htmx():
-        return render_template("owner/_waiting.html", room=room,
-                               **owner_waiting_context(room, waiting_notice=notice))
-    flash(notice, "success")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="waiting-room"), 303)
+    return answer_section(room, "owner/_waiting.html", owner_waiting_context, "waiting-room",
+                          flashes=[("success", notice)], waiting_notice=notice)
 
 
 def _guest_of(room: Room, participant_id: int) -> Participant:
