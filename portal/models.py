@@ -301,5 +301,3 @@ MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Particip
 
 def new_device_id() -> str:
     return secrets.token_urlsafe(24)
-
-
