@@ -365,7 +365,8 @@ def test_rooms_list_counts_with_one_grouped_query(app, db, owner):
 
 def test_warning_when_a_link_is_about_to_run_out(client, signed_in_owner, room):
     GuestLink.create(room=room, name="Nearly full", max_uses=20, uses=18)
-    GuestLink.create(room=room, name="Ending", expires_at=utcnow() + timedelta(hours=3))
+    GuestLink.create(room=room, name="Ending", expires_at=utcnow() + timedelta(hours=3),
+                     created_at=utcnow() - timedelta(days=2))
     GuestLink.create(room=room, name="Fine", max_uses=20, uses=5,
                      expires_at=utcnow() + timedelta(days=3))
     html = client.get(f"/rooms/{room.id}").get_data(as_text=True)

@@ -97,6 +97,36 @@ def test_channel_room_refuses_guest_access_and_links(client, signed_in_owner, ow
     assert actions(channel) == []
 
 
+def test_channel_room_sections_agree_that_guests_cant_come_in(client, signed_in_owner, owner,
+                                                              db):
+    channel = make_room(owner, kind="channel", guest_access_enabled=False, title="Channel")
+    page = text_of(client.get(f"/rooms/{channel.id}"))
+    assert "Invite people with an account instead" not in page
+    assert "guests can't enter with links or invitations here" in page
+    assert "guests can't be invited here" in page
+
+
+def test_runs_out_soon_only_in_a_links_last_quarter_or_hour(client, signed_in_owner, room):
+    Room.update(guest_access_enabled=True).where(Room.id == room.id).execute()  # links active
+    assert new_link(client, room, name="Day", duration_days="1").status_code == 303
+    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    assert "Runs out soon" not in html and "data-runs-out" not in html
+
+    now = utcnow()
+    GuestLink.update(created_at=now - timedelta(hours=19), expires_at=now + timedelta(hours=5)
+                     ).where(GuestLink.name == "Day").execute()
+    GuestLink.create(room=room, name="Short", created_at=now, expires_at=now + timedelta(hours=2))
+    GuestLink.create(room=room, name="Last hour", created_at=now - timedelta(minutes=10),
+                     expires_at=now + timedelta(minutes=50))
+    GuestLink.create(room=room, name="Month", created_at=now - timedelta(days=20),
+                     expires_at=now + timedelta(days=2))
+    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    sections = re.split(r'<li class="guest-link"', html)[1:]
+    flagged = {re.search(r"<strong>([^<]+)</strong>", s).group(1): "Runs out soon" in s
+               for s in sections}
+    assert flagged == {"Day": True, "Short": False, "Last hour": True, "Month": False}
+
+
 def test_create_link_answers_in_place_with_a_copyable_url(client, app, db):
     tokyo = make_user("tokyo@example.com", timezone="Asia/Tokyo")
     room = make_room(tokyo)

@@ -104,6 +104,17 @@ def link_state(link: GuestLink, room: Room, now) -> tuple[str, str]:
     return STATES.get(result.reason, ("inactive", "Inactive"))
 
 
+def expires_soon(link: GuestLink, now) -> bool:
+    """Worth a "Runs out soon" warning: under an hour left, or under a quarter of the link's
+    lifetime and at most a day (a 1-day link is flagged in its last 6 hours, a 30-day link in
+    its last day) — never a link created a moment ago."""
+    if link.expires_at is None:
+        return False
+    left = link.expires_at - now
+    lifetime = link.expires_at - link.created_at
+    return left <= timedelta(hours=1) or left <= min(lifetime / 4, timedelta(days=1))
+
+
 def max_links() -> int:
     return current_app.config["MAX_LINKS_PER_ROOM"]
 
@@ -111,8 +122,8 @@ def max_links() -> int:
 def links_context(room: Room, **overrides) -> dict:
     now = timeutil.utcnow()
     links = list(room.live_links())
-    rows = [{"link": link, "url": guest_link_url(link), "state": link_state(link, room, now)}
-            for link in links]
+    rows = [{"link": link, "url": guest_link_url(link), "state": link_state(link, room, now),
+             "expires_soon": expires_soon(link, now)} for link in links]
     context = {"guest_links": rows, "link_form": LinkForm(formdata=None),
                "links_full": len(links) >= max_links(), "max_links": max_links(),
                "guest_access_notice": None, "guest_access_error": None}
