@@ -52,7 +52,7 @@ class InviteForm(FlaskForm):
                                    SelectChoice("once", "Valid once (one device)"),
                                    SelectChoice("days", "For a number of days")],
                           default="unlimited")
-    days = IntegerField("Number of days", default=7,
+    days = IntegerField("Number of days",
                         validators=[Optional(),
                                     NumberRange(1, MAX_DAYS, f"Enter 1 to {MAX_DAYS} days.")])
     send_now = BooleanField("Send each guest a secure link now")
@@ -148,9 +148,10 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
             if not emails.domain_allowed(email, rules):
                 result.refused.append((email, BLOCKED))
             elif previous is not None and previous.removed_at is None:
-                result.refused.append((email, ALREADY))
+                change = "" if previous.role == role else ": change the role in the list below"
+                result.refused.append((email, f"{ALREADY} as {previous.role}{change}"))
             elif live >= limit:
-                result.refused.append((email, f"{OVER_LIMIT} of {limit} a room"))
+                result.refused.append((email, f"{OVER_LIMIT} of {limit} per room"))
             else:
                 invitation = _add(room, email, previous, role, valid_once, expires_at, actor, now)
                 live += 1
@@ -315,7 +316,8 @@ def add_invitations(room_id: int):
         notices += _sending_notices(email_invitations(result.invitations), by_id)
     # Keep the refused addresses in the box so the owner can correct them.
     form = InviteForm(formdata=None, role=form.role.data, validity=form.validity.data,
-                      days=form.days.data or 7, send_now=form.send_now.data,
+                      days=form.days.data if form.validity.data == "days" else None,
+                      send_now=form.send_now.data,
                       emails="\n".join(email for email, why in result.refused
                                        if why == INVALID))
     return _answer(room, notices, form)
