@@ -364,11 +364,14 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
         guests = [guest]
     done = waiting.decide_waiting(room, guests, status, moderator=moderator)
     if participant_id is None:
-        notice = f"Admitted {len(done)}." if done else "Nobody is waiting."
+        notice = gettext("Admitted %(n)s.", n=len(done)) if done \
+            else gettext("Nobody is waiting.")
     elif not done:
-        notice = f"{guests[0].name} is no longer waiting."
+        notice = gettext("%(name)s is no longer waiting.", name=guests[0].name)
+    elif status == "admitted":
+        notice = gettext("%(name)s was admitted.", name=guests[0].name)
     else:
-        notice = f"{guests[0].name} was {'admitted' if status == 'admitted' else 'denied entry'}."
+        notice = gettext("%(name)s was denied entry.", name=guests[0].name)
     # web.answer's rule; admitting is never refused, so the page is never rendered here.
     def the_list():
         return _moderator_list(moderator, waiting_notice=notice)

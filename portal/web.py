@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
 
 from . import timeutil
@@ -110,8 +111,15 @@ def user_zone() -> str:
     return g.user_zone
 
 
+def untranslated(text: str, **values) -> Markup:
+    """`_` for English-only screens in a template shared with translated guest pages: fills in
+    %(name)s values, escaped like Flask-Babel's `_`, and translates nothing."""
+    return Markup(text) % values if values else Markup(text)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["untranslated"] = untranslated
 
     @app.template_filter("owner_time")
     def owner_time(utc, fmt="%a %d %b %Y, %H:%M"):
