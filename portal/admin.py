@@ -1,11 +1,11 @@
-"""Admin screens: users and the organisation's email-domain rules."""
+"""Admin screens: users, the organisation's email-domain rules, and every room's audit log."""
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
@@ -14,7 +14,7 @@ from . import audit, emails, passwords
 from .auth import admin_required
 from .db import database, is_sqlite
 from .forms import AccessForm, NewUserForm, strip
-from .models import ACCESS_LEVELS, DomainRule, User
+from .models import ACCESS_LEVELS, AuditEvent, DomainRule, Room, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -203,3 +203,26 @@ def delete_domain(rule_id: int):
         audit.record("domain_rule_removed", None, rule.domain, detail=rule.mode)
     flash(f"The rule for {rule.domain} was removed.", "success")
     return redirect(url_for("admin.domains"), 303)
+
+
+# --- the audit log of every room ------------------------------------------------------------------
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    room_id = request.args.get("room", "")
+    action = request.args.get("action", "")
+    query = (AuditEvent.select(AuditEvent, Room)
+             .join(Room, JOIN.LEFT_OUTER, on=(AuditEvent.room == Room.id), attr="room"))
+    room_filter = int(room_id) if room_id.isdigit() and len(room_id) < 12 else None
+    if room_filter is not None:
+        query = query.where(AuditEvent.room == room_filter)
+    # The known actions (not a DISTINCT over the whole log, which would read all of it).
+    actions = sorted(audit.ACTION_WORDS, key=audit.ACTION_WORDS.get)
+    action_filter = action if action in audit.ACTION_WORDS else None
+    if action_filter is not None:
+        query = query.where(AuditEvent.action == action_filter)
+    rooms = list(Room.select(Room.id, Room.title, Room.deleted_at).order_by(Room.title, Room.id))
+    return render_template("admin/audit.html", rooms=rooms, actions=actions,
+                           room_filter=room_filter, action_filter=action_filter,
+                           **audit.paginate(query, audit.page_number()))

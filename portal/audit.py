@@ -1,5 +1,7 @@
-"""The audit log: who did what to which room, link or invitation, and when."""
+"""The audit log: who did what to which room, link or invitation, and when — recorded here,
+and read as people read it (the owner's room log and the admin's log share the paging)."""
 
+from flask import request
 from flask_login import current_user
 
 from .models import AuditEvent
@@ -13,3 +15,53 @@ def record(action: str, room=None, target: str = "", detail: str = "", actor=Non
         actor = current_user
     AuditEvent.create(room=room, actor=actor, actor_email=actor.email if actor else actor_email,
                       action=action, target=target[:255], detail=detail)
+
+
+# --- reading the log --------------------------------------------------------------------------
+
+PER_PAGE = 50
+
+# What each action means, for the host reading the log. Unknown actions show their code.
+ACTION_WORDS = {
+    "room_created": "Created the room",
+    "room_edited": "Edited the room",
+    "room_deleted": "Deleted the room",
+    "host_message_set": "Set the message to waiting guests",
+    "host_message_cleared": "Removed the message to waiting guests",
+    "attachment_added": "Attached a file",
+    "attachment_removed": "Removed a file",
+    "guest_access_on": "Turned guest access on",
+    "guest_access_off": "Turned guest access off",
+    "link_created": "Created a guest link",
+    "link_deleted": "Deleted a guest link",
+    "link_extended": "Extended a guest link",
+    "link_limit_raised": "Raised a guest link's click limit",
+    "invited": "Invited a guest",
+    "invitation_emailed": "Emailed a guest link",
+    "invitation_reset": "Reset a guest link",
+    "invitation_removed": "Removed a guest",
+    "role_changed": "Changed a guest's role",
+    "guest_admitted": "Admitted a guest",
+    "guest_denied": "Denied a guest",
+    "user_added": "Added a user",
+    "user_signed_out": "Signed a user out everywhere",
+    "access_changed": "Changed a user's access",
+    "domain_rule_added": "Added a domain rule",
+    "domain_rule_removed": "Removed a domain rule",
+}
+
+
+def page_number() -> int:
+    """?page=N, anything else is page 1 (never a 500 on a made-up value)."""
+    raw = request.args.get("page", "")
+    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+
+
+def paginate(query, page: int) -> dict:
+    total = query.count()
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(page, pages)
+    events = list(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+                  .paginate(page, PER_PAGE))
+    return {"events": events, "page": page, "pages": pages, "total": total,
+            "action_words": ACTION_WORDS}

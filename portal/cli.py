@@ -12,9 +12,9 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
+from .owner import invitations, links
 
 DEMO_OWNER = "demo-owner@guestgate.example"
-SEEDERS: list = []  # functions (owner, rooms) -> None; later features add their demo data
 
 
 def init_app(app: Flask) -> None:
@@ -136,8 +136,10 @@ def seed_demo(as_json: bool):
             room.meeting_name = meetings.default_name(room.title, room.id)
             room.save()
         details = {r.id: {} for r in rooms}
-        for seeder in SEEDERS:
-            for room_id, extra in seeder(owner, rooms).items():
+        # Each feature's demo data, named here: {room id: details to print}.
+        for demo in (links.seed_guest_links(owner, rooms),
+                     invitations.seed_invitations(owner, rooms)):
+            for room_id, extra in demo.items():
                 details[room_id].update(extra)
     base = current_app.config["BASE_URL"]
     out = {

@@ -181,14 +181,6 @@ class AccessForm(FlaskForm):
                                             for a in ACCESS_LEVELS])
 
 
-class AccountForm(FlaskForm):
-    timezone = SelectField("Your time zone", validators=[DataRequired()])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = [(z, z) for z in timeutil.zone_names()]
-
-
 
 
 class LobbyForm(FlaskForm):

@@ -21,14 +21,15 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, join, mail, meetings, pagecache, tokens
+from . import access, decision, emails, join, mail, meetings, pagecache, tokens, waiting
 from .access import Door
+from .attachments import send_attachment
 from .decision import REASONS
 from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
-from .web import public_url, unchanged_since_last_poll
+from .web import answer, is_htmx, public_url, unchanged_since_last_poll
 
 bp = Blueprint("guest", __name__)
 
@@ -264,10 +265,7 @@ def place(room_id: int):
                        .order_by(Attachment.uploaded_at))
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
-        from .owner import waiting
-
-        context.update(waiting.waiting_context(room, waiting_endpoints=MODERATOR_ENDPOINTS,
-                                               waiting_by_owner=False))
+        context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
     return render_template("guest/room.html", attachments=attachments, **context)
 
 
@@ -356,8 +354,6 @@ def attachment(room_id: int, attachment_id: int):
                                   & (Attachment.room == room_id))
     if item is None:
         abort(404)
-    from .owner.rooms import send_attachment
-
     return send_attachment(item)
 
 
@@ -376,30 +372,24 @@ def _moderator(room_id: int) -> Participant:
     return participant
 
 
-def _moderator_waiting(moderator: Participant, notice: str | None = None, status: int = 200):
-    from .owner import waiting
-
-    context = waiting.waiting_context(moderator.room, waiting_notice=notice,
-                                      waiting_endpoints=MODERATOR_ENDPOINTS,
-                                      waiting_by_owner=False)
-    if unchanged_since_last_poll(context["waiting_fingerprint"]):
-        return make_response("", 204)
-    if request.htmx:
-        return render_template("owner/_waiting.html", room=moderator.room, **context), status
-    if notice:
-        flash(notice, "success")
-    return redirect(url_for("guest.place", room_id=moderator.room_id, _anchor="waiting-room"),
-                    303)
+def _moderator_list(moderator: Participant, **overrides) -> dict:
+    return {"room": moderator.room,
+            **waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
+                                      **overrides)}
 
 
 @bp.get("/s/<int:room_id>/waiting")
 def moderator_waiting(room_id: int):
-    return _moderator_waiting(_moderator(room_id))
+    moderator = _moderator(room_id)
+    context = _moderator_list(moderator)
+    if unchanged_since_last_poll(context["waiting_fingerprint"]):
+        return make_response("", 204)
+    if is_htmx():
+        return render_template("owner/_waiting.html", **context)
+    return redirect(url_for("guest.place", room_id=room_id, _anchor="waiting-room"), 303)
 
 
 def _moderator_decides(room_id: int, participant_id: int | None, status: str):
-    from .owner import waiting
-
     moderator = _moderator(room_id)
     room = moderator.room
     if participant_id is None:
@@ -412,12 +402,21 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
         guests = [guest]
     done = waiting.decide_waiting(room, guests, status, moderator=moderator)
     if participant_id is None:
-        notice = f"Admitted {len(done)}." if done else "Nobody is waiting."
+        notice = gettext("Admitted %(n)s.", n=len(done)) if done \
+            else gettext("Nobody is waiting.")
     elif not done:
-        notice = f"{guests[0].name} is no longer waiting."
+        notice = gettext("%(name)s is no longer waiting.", name=guests[0].name)
+    elif status == "admitted":
+        notice = gettext("%(name)s was admitted.", name=guests[0].name)
     else:
-        notice = f"{guests[0].name} was {'admitted' if status == 'admitted' else 'denied entry'}."
-    return _moderator_waiting(moderator, notice)
+        notice = gettext("%(name)s was denied entry.", name=guests[0].name)
+    # web.answer's rule; admitting is never refused, so the page is never rendered here.
+    def the_list():
+        return _moderator_list(moderator, waiting_notice=notice)
+
+    return answer("owner/_waiting.html", the_list, "owner/_waiting.html", the_list,
+                  back=url_for("guest.place", room_id=room_id, _anchor="waiting-room"),
+                  flashes=[("success", notice)])
 
 
 @bp.post("/s/<int:room_id>/waiting/<int:participant_id>/admit")

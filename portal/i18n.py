@@ -7,7 +7,6 @@ from functools import lru_cache
 from babel import dates
 from flask import Flask, request, session
 from flask_babel import Babel, get_locale
-from flask_babel import lazy_gettext as _l  # noqa: F401  (re-exported for forms)
 
 LANGUAGES = {"en": "English", "de": "Deutsch"}
 babel = Babel()

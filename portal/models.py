@@ -14,7 +14,6 @@ from peewee import (
     IntegerField,
     Model,
     TextField,
-    fn,
 )
 
 from .db import database
@@ -313,9 +312,3 @@ MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Particip
 
 def new_device_id() -> str:
     return secrets.token_urlsafe(24)
-
-
-def count_by(query, field):
-    return dict(query.select(field, fn.COUNT(SQL("*"))).group_by(field).tuples())
-
-

@@ -1,12 +1,14 @@
 """What every screen shares: the start page, htmx itself (served from its installed package),
 template filters for times, and the small htmx helpers."""
 
+from collections.abc import Callable, Iterable
 from importlib.resources import files
 
 from flask import (
     Blueprint,
     Flask,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -16,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
 
 from . import timeutil
@@ -71,9 +74,23 @@ def unchanged_since_last_poll(fingerprint: str) -> bool:
     return is_htmx() and request.args.get("seen") == fingerprint
 
 
-def fragment_or_page(fragment: str, page: str, **context):
-    """The same URL answers htmx with the fragment and a plain browser with the whole page."""
-    return render_template(fragment if is_htmx() else page, **context)
+def answer(fragment: str, fragment_context: Callable[[], dict], page: str,
+           page_context: Callable[[], dict], *, back: str, status: int = 200,
+           flashes: Iterable[tuple[str, str]] = ()):
+    """The one rule for what a form's POST answers, with htmx or without.
+
+    Done (`status` 2xx): htmx gets the fragment, its notice inside; a plain form gets `flashes`
+    ((category, text) pairs) and a 303 to `back` (post/redirect/get).
+    Refused (`status` 4xx): the error is shown where the form is. A plain form gets the whole
+    `page` with `status`; htmx gets the fragment with 422, the one error status base.html's
+    htmx-config tells htmx to swap (htmx 2 swaps no other 4xx)."""
+    if is_htmx():
+        return render_template(fragment, **fragment_context()), 422 if status >= 400 else status
+    if status >= 400:
+        return render_template(page, **page_context()), status
+    for category, text in flashes:
+        flash(text, category)
+    return redirect(back, 303)
 
 
 def see_other(endpoint: str, **values):
@@ -94,8 +111,15 @@ def user_zone() -> str:
     return g.user_zone
 
 
+def untranslated(text: str, **values) -> Markup:
+    """`_` for English-only screens in a template shared with translated guest pages: fills in
+    %(name)s values, escaped like Flask-Babel's `_`, and translates nothing."""
+    return Markup(text) % values if values else Markup(text)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["untranslated"] = untranslated
 
     @app.template_filter("owner_time")
     def owner_time(utc, fmt="%a %d %b %Y, %H:%M"):

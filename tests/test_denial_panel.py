@@ -111,7 +111,7 @@ def test_extend_after_the_session_ended_says_so(app, client, signed_in_owner, ro
     link = GuestLink.create(room=room, name="Customers", expires_at=ended)
     response = client.post(f"/rooms/{room.id}/denials/links/{link.id}/extend",
                            data={f"extend-{link.id}-days": "7"}, headers=HTMX)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "The session has ended: move its end (Edit room) before extending “Customers”." \
         in text_of(response)
     assert GuestLink.get_by_id(link.id).expires_at == ended
@@ -272,7 +272,7 @@ def test_bad_numbers_are_refused_in_words(app, client, signed_in_owner, room):
     url = f"/rooms/{room.id}/denials/links/{link.id}/extend"
     for value in ("abc", "0", "-3", "99999999999999999999", "", "7.5"):
         response = client.post(url, data={f"extend-{link.id}-days": value}, headers=HTMX)
-        assert response.status_code == 200, value
+        assert response.status_code == 422, value
         assert "has-error" in response.get_data(as_text=True), value
         response = client.post(url, data={f"extend-{link.id}-days": value})
         assert response.status_code == 422, value
@@ -281,7 +281,7 @@ def test_bad_numbers_are_refused_in_words(app, client, signed_in_owner, room):
         denials.record("link_used_up", room=room, link=full)
     response = client.post(f"/rooms/{room.id}/denials/links/{full.id}/raise",
                            data={f"raise-{full.id}-clicks": "lots"}, headers=HTMX)
-    assert response.status_code == 200 and "Enter a whole number" in text_of(response)
+    assert response.status_code == 422 and "Enter a whole number" in text_of(response)
     assert GuestLink.get_by_id(link.id).expires_at < utcnow()
     assert actions(room) == []
 
@@ -365,7 +365,8 @@ def test_rooms_list_counts_with_one_grouped_query(app, db, owner):
 
 def test_warning_when_a_link_is_about_to_run_out(client, signed_in_owner, room):
     GuestLink.create(room=room, name="Nearly full", max_uses=20, uses=18)
-    GuestLink.create(room=room, name="Ending", expires_at=utcnow() + timedelta(hours=3))
+    GuestLink.create(room=room, name="Ending", expires_at=utcnow() + timedelta(hours=3),
+                     created_at=utcnow() - timedelta(days=2))
     GuestLink.create(room=room, name="Fine", max_uses=20, uses=5,
                      expires_at=utcnow() + timedelta(days=3))
     html = client.get(f"/rooms/{room.id}").get_data(as_text=True)

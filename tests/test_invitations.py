@@ -3,6 +3,7 @@ per guest: role, Email / Copy / Reset guest link, Delete; Email links to all gue
 seed-demo. Plus the small pure pieces (address splitting, normalisation, domain matching)."""
 
 import json
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_limit_counts_live_invitations_only(app, client, signed_in_owner, db):
     response = invite(client, room, "\n".join(f"g{i}@example.com" for i in range(5)), htmx=True)
     page = text_of(response)
     assert "Added 3 guests" in page
-    assert "g3@example.com — over the limit of 3 a room" in page
+    assert "g3@example.com — over the limit of 3 per room" in page
     assert "g4@example.com — over the limit" in page
     assert "(3 of 3 invitations)" in page
     # Delete one: there is room for one more.
@@ -114,6 +115,31 @@ def test_limit_holds_under_concurrent_invites(app, signed_in_owner, db):
     assert len(errors) < 3
 
 
+def test_reinviting_with_another_role_says_where_to_change_it(app, client, signed_in_owner,
+                                                              db):
+    room = make_room(signed_in_owner)
+    invite(client, room, "a@example.com, b@example.com")
+    page = text_of(invite(client, room, "a@example.com", role="moderator", htmx=True))
+    assert "a@example.com — already invited as viewer: change the role in the list below" in page
+    page = text_of(invite(client, room, "b@example.com", role="viewer", htmx=True))
+    assert "b@example.com — already invited as viewer" in page
+    assert "change the role" not in page
+    assert invitation(room, "a@example.com").role == "viewer"
+
+
+def test_number_of_days_is_empty_unless_days_are_chosen(app, client, signed_in_owner, db):
+    room = make_room(signed_in_owner)
+
+    def days_input(html):
+        return re.search(r'<input[^>]*name="days"[^>]*>', html).group(0)
+
+    assert 'value="7"' not in days_input(client.get(f"/rooms/{room.id}").get_data(as_text=True))
+    after = invite(client, room, "a@example.com", validity="unlimited", htmx=True)
+    assert 'value="7"' not in days_input(after.get_data(as_text=True))
+    after = invite(client, room, "b@example.com", validity="days", days="7", htmx=True)
+    assert 'value="7"' in days_input(after.get_data(as_text=True))
+
+
 def test_validity_once_and_days(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     invite(client, room, "once@example.com", validity="once")
@@ -126,14 +152,14 @@ def test_validity_once_and_days(app, client, signed_in_owner, db):
     assert response.status_code == 422
     assert "Enter the number of days" in text_of(response)
     response = invite(client, room, "x@example.com", validity="days", days="0", htmx=True)
-    assert response.status_code == 200 and "Enter 1 to 365 days." in text_of(response)
+    assert response.status_code == 422 and "Enter 1 to 365 days." in text_of(response)
     assert Invitation.select().where(Invitation.email == "x@example.com").count() == 0
 
 
 def test_empty_and_bad_input_never_500(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     response = invite(client, room, "   ", htmx=True)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "Enter at least one email address." in text_of(response)
     response = invite(client, room, "a@example.com", role="owner")
     assert response.status_code == 422
@@ -227,7 +253,7 @@ def test_change_role_updates_guests_inside(app, client, signed_in_owner, db):
     assert "Speaker" in text_of(guest.get(f"/s/{room.id}"))
     assert "role_changed" in audit_actions(room)
     bad = client.post(f"/rooms/{room.id}/invitations/{inv.id}/role", data={"role": "king"})
-    assert bad.status_code == 303
+    assert bad.status_code == 422 and "Choose viewer, moderator or speaker." in text_of(bad)
     assert invitation(room, "a@example.com").role == "speaker"
 
 

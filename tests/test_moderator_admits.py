@@ -4,7 +4,7 @@ waiting list the owner has."""
 from datetime import timedelta
 
 import pytest
-from helpers import make_user, text_of
+from helpers import PASSWORD, make_user, text_of
 
 from portal import tokens
 from portal.models import AuditEvent, GuestLink, Invitation, Participant, Room
@@ -147,3 +147,27 @@ def test_a_shared_link_gives_a_viewer_even_to_an_invited_moderator(app, room):
     client.post(f"/i/{invite_token}", data={"name": "Y", "email": "y@example.com"})
     assert "Your role: Moderator" in text_of(client.get(f"/s/{room.id}"))
     assert Participant.select().where(Participant.email == "y@example.com").count() == 1
+
+
+def test_moderator_list_speaks_the_guests_language_owner_screens_stay_english(app, room):
+    moderator = invited(app, room, "mod@example.com", "moderator")
+    guest, waiting = waiting_guest(app, room)
+    german = {"Accept-Language": "de"}
+    page = text_of(moderator.get(f"/s/{room.id}", headers=german))
+    for words in ("Warteraum", "1 wartend", "Wartet seit", "Einlassen", "Abweisen",
+                  "Alle einlassen"):
+        assert words in page, words
+    html = moderator.get(f"/s/{room.id}", headers=german).get_data(as_text=True)
+    assert 'hx-confirm="Guest 1 abweisen? Die Person liest dann' in html
+    response = moderator.post(f"/s/{room.id}/waiting/{waiting.id}/admit",
+                              headers={"HX-Request": "true", **german})
+    assert "Guest 1 wurde eingelassen." in text_of(response)
+    assert "Niemand wartet." in text_of(response)
+
+    owner = app.test_client()
+    owner.post("/sign-in", data={"email": "owner@example.com", "password": PASSWORD})
+    waiting_guest(app, room, n=2)
+    page = text_of(owner.get(f"/rooms/{room.id}", headers=german))
+    assert "Waiting room" in page and "Admit all" in page and "Warteraum" not in page
+    html = owner.get(f"/rooms/{room.id}", headers=german).get_data(as_text=True)
+    assert "hx-confirm=\"Deny Guest 2? They'll read that the host didn't admit them.\"" in html

@@ -85,7 +85,8 @@ def test_channel_room_refuses_guest_access_and_links(client, signed_in_owner, ow
     assert "Guest access isn't supported for channel rooms." in text_of(response)
     response = client.post(f"/rooms/{channel.id}/guest-access", data={"enabled": "on"},
                            headers=HTMX)
-    assert response.status_code == 200  # htmx swaps only 2xx: the refusal is in the fragment
+    # htmx swaps 422 (base.html's htmx-config), not 403: the refusal is in the fragment
+    assert response.status_code == 422
     assert "Guest access isn't supported for channel rooms." in text_of(response)
     assert Room.get_by_id(channel.id).guest_access_enabled is False
     assert client.post(f"/rooms/{channel.id}/guest-access",
@@ -94,6 +95,36 @@ def test_channel_room_refuses_guest_access_and_links(client, signed_in_owner, ow
     assert new_link(client, channel).status_code == 403
     assert GuestLink.select().count() == 0
     assert actions(channel) == []
+
+
+def test_channel_room_sections_agree_that_guests_cant_come_in(client, signed_in_owner, owner,
+                                                              db):
+    channel = make_room(owner, kind="channel", guest_access_enabled=False, title="Channel")
+    page = text_of(client.get(f"/rooms/{channel.id}"))
+    assert "Invite people with an account instead" not in page
+    assert "guests can't enter with links or invitations here" in page
+    assert "guests can't be invited here" in page
+
+
+def test_runs_out_soon_only_in_a_links_last_quarter_or_hour(client, signed_in_owner, room):
+    Room.update(guest_access_enabled=True).where(Room.id == room.id).execute()  # links active
+    assert new_link(client, room, name="Day", duration_days="1").status_code == 303
+    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    assert "Runs out soon" not in html and "data-runs-out" not in html
+
+    now = utcnow()
+    GuestLink.update(created_at=now - timedelta(hours=19), expires_at=now + timedelta(hours=5)
+                     ).where(GuestLink.name == "Day").execute()
+    GuestLink.create(room=room, name="Short", created_at=now, expires_at=now + timedelta(hours=2))
+    GuestLink.create(room=room, name="Last hour", created_at=now - timedelta(minutes=10),
+                     expires_at=now + timedelta(minutes=50))
+    GuestLink.create(room=room, name="Month", created_at=now - timedelta(days=20),
+                     expires_at=now + timedelta(days=2))
+    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    sections = re.split(r'<li class="guest-link"', html)[1:]
+    flagged = {re.search(r"<strong>([^<]+)</strong>", s).group(1): "Runs out soon" in s
+               for s in sections}
+    assert flagged == {"Day": True, "Short": False, "Last hour": True, "Month": False}
 
 
 def test_create_link_answers_in_place_with_a_copyable_url(client, app, db):
@@ -170,7 +201,7 @@ def test_bad_link_input_is_explained_and_nothing_is_written(client, signed_in_ow
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
 
     response = new_link(client, room, headers=HTMX, **fields)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert error in text_of(response)
     assert GuestLink.select().count() == 0
     assert actions(room) == []
@@ -189,7 +220,7 @@ def test_at_most_three_links_then_the_button_is_disabled_and_the_server_refuses(
     assert response.status_code == 422
     assert "A room can have at most 3 guest links" in text_of(response)
     response = new_link(client, room, name="Fourth", headers=HTMX)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "A room can have at most 3 guest links" in text_of(response)
     assert room.live_links().count() == 3
     assert actions(room).count("link_created") == 3

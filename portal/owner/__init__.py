@@ -1,10 +1,13 @@
 """Owner screens: rooms, guest access and links, invitations, the waiting room. Every view here
 is for owners (broadcaster or admin) and reaches a room only through `owned_room`."""
 
-from flask import Blueprint, abort
+from collections.abc import Callable, Iterable
+
+from flask import Blueprint, abort, url_for
 from flask_login import current_user
 
 from ..models import Room
+from ..web import answer
 
 bp = Blueprint("owner", __name__, url_prefix="/rooms")
 
@@ -20,4 +23,27 @@ def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     return room
 
 
-from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (views register on bp)
+def room_context(room: Room) -> dict:
+    """Everything the room page shows, section by section, so the page and each section's
+    fragment render from the same data."""
+    context = rooms.details_context(room)
+    context.update(links.links_context(room))
+    context.update(waiting.owner_waiting_context(room))
+    context.update(invitations.invitations_section(room))
+    context.update(denials.denials_context(room))
+    return context
+
+
+def answer_section(room: Room, fragment: str, section: Callable[..., dict], anchor: str, *,
+                   status: int = 200, flashes: Iterable[tuple[str, str]] = (), **overrides):
+    """A room page section's answer (web.answer's rule): htmx gets `fragment` rendered from
+    `section(room, **overrides)`; a refused plain form the room page with `overrides`; a done
+    plain form the flashes and the room page at `#anchor`."""
+    return answer(fragment, lambda: {"room": room, **section(room, **overrides)},
+                  "owner/room.html", lambda: {**room_context(room), **overrides},
+                  back=url_for("owner.room", room_id=room.id, _anchor=anchor), status=status,
+                  flashes=flashes)
+
+
+# The views register on bp; room_context above calls the sections by name.
+from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (audit: its views)

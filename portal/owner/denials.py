@@ -4,15 +4,16 @@ to each reason the fix at hand — turn guest access on, extend a link, raise it
 invite again, copy or email the current link, open the domain rules (admins).
 
 The section polls itself every POLL_SECONDS; the answer is 204 while its fingerprint is
-unchanged. Each fix is one POST answering htmx with the section alone (200, errors included)
-and a plain form with a redirect back to the room (or the page with 422 on bad input). Each
+unchanged. Each fix is one POST answering by web.answer's rule: htmx gets the section alone, a
+plain form a redirect back to the room; a refusal is shown in the section (htmx: 422) or the
+room page (plain: 4xx). Each
 reaches the room through `owned_room` and writes an audit event in the same transaction."""
 
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN, Case, fn
@@ -23,11 +24,10 @@ from ..auth import owner_required
 from ..db import database
 from ..decision import REASONS
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
-from ..web import fragment_or_page, is_htmx, unchanged_since_last_poll
-from . import bp, owned_room
+from ..web import is_htmx, unchanged_since_last_poll
+from . import answer_section, bp, owned_room, room_context
 from .invitations import email_invitations, invitation_url, invite
 from .links import MAX_DAYS, MAX_USES, WholeNumberField
-from .rooms import ROOM_SECTIONS, room_context
 
 POLL_SECONDS = 10
 RECENT_EVENTS = 20
@@ -155,8 +155,6 @@ def denials_context(room: Room, **overrides) -> dict:
     return context
 
 
-ROOM_SECTIONS.append(denials_context)
-
 
 def fingerprint(room: Room, rows: list[ReasonRow], events: list[DenialEvent]) -> str:
     """Changes when a denial is recorded or a fix's target changes (so the section shows the
@@ -174,22 +172,14 @@ def fingerprint(room: Room, rows: list[ReasonRow], events: list[DenialEvent]) ->
 # --- answers --------------------------------------------------------------------------------------
 
 def _answer(room: Room, notice: str | None = None, error: str | None = None,
-            forms: dict | None = None):
-    """htmx: the section alone (200, errors included). Plain: flash and back to the room; bad
-    input re-renders the page with 422."""
-    overrides = {"denial_notice": notice, "denial_error": error, "denial_forms": forms or {}}
-    if is_htmx():
-        return render_template("owner/_denials.html", room=room,
-                               **denials_context(room, **overrides))
+            forms: dict | None = None, status: int = 200):
+    """web.answer's rule; a form with errors is a refusal (422)."""
     if forms:
-        context = room_context(room)
-        context.update(overrides)
-        return render_template("owner/room.html", **context), 422
-    if error:
-        flash(error, "error")
-    elif notice:
-        flash(notice, "success")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="denials"), 303)
+        status = 422
+    flashes = [("error", error)] if error else [("success", notice)] if notice else []
+    return answer_section(room, "owner/_denials.html", denials_context, "denials",
+                          status=status, flashes=flashes, denial_notice=notice,
+                          denial_error=error, denial_forms=forms or {})
 
 
 def _live_link(room: Room, link_id: int) -> GuestLink:
@@ -221,7 +211,7 @@ def denials_panel(room_id: int):
         return make_response("", 204)
     if is_htmx():
         return render_template("owner/_denials.html", room=room, **context)
-    return fragment_or_page("owner/_denials.html", "owner/room.html", **room_context(room))
+    return render_template("owner/room.html", **room_context(room))
 
 
 @bp.post("/<int:room_id>/denials/guest-access-on")
@@ -229,7 +219,8 @@ def denials_panel(room_id: int):
 def fix_guest_access(room_id: int):
     room = owned_room(room_id)
     if room.kind == "channel":
-        return _answer(room, error="Guest access isn't supported for channel rooms.")
+        return _answer(room, error="Guest access isn't supported for channel rooms.",
+                       status=403)
     with database.atomic():
         changed = Room.update(guest_access_enabled=True, updated_at=timeutil.utcnow()).where(
             (Room.id == room.id) & Room.deleted_at.is_null() & (Room.kind != "channel")
@@ -252,7 +243,7 @@ def extend_link(room_id: int, link_id: int):
     now = timeutil.utcnow()
     if room.ends_at <= now:
         return _answer(room, error="The session has ended: move its end (Edit room) before "
-                                   f"extending “{link.name}”.")
+                                   f"extending “{link.name}”.", status=422)
     # Never past the room's end: a link is no use after it, and without a ceiling repeated
     # extends overflowed the date. Compared before adding, so a far-out expiry can't overflow.
     start, days = max(now, link.expires_at or now), timedelta(days=form.days.data)
@@ -298,14 +289,15 @@ def invite_again(room_id: int, invitation_id: int):
         return _answer(room, notice=f"{invitation.email} is on the guest list: copy or email "
                                     "their current link.")
     if room.kind == "channel":
-        return _answer(room, error="Guest access isn't supported for channel rooms.")
+        return _answer(room, error="Guest access isn't supported for channel rooms.",
+                       status=403)
     # invite() takes the room's lock, checks the limit and the domain rules, and writes the
     # "invited" audit event in its own transaction.
     result = invite(room, [invitation.email], invitation.role, valid_once=invitation.valid_once,
                     actor=current_user._get_current_object())
     if result.refused:
         email, why = result.refused[0]
-        return _answer(room, error=f"{email} wasn't invited again: {why}.")
+        return _answer(room, error=f"{email} wasn't invited again: {why}.", status=422)
     return _answer(room, notice=f"{invitation.email} is invited again as {invitation.role}. "
                                 "Copy or email the new link.")
 

@@ -2,13 +2,14 @@
 a role, how long the link is valid, send now or later), and per guest: change the role, Email
 guest link, Copy guest link, Reset guest link, Delete; Email links to all guests.
 
-Every control answers htmx with the section alone and a plain form with post/redirect/get."""
+Every control answers by web.answer's rule: htmx gets the section alone, a plain form
+post/redirect/get; a refusal shows in the section (htmx: 422) or the room page (plain: 4xx)."""
 
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import IntegrityError
@@ -22,15 +23,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from .. import audit, cli, emails, mail, passwords, timeutil, tokens
+from .. import audit, emails, mail, passwords, timeutil, tokens
 from ..access import domain_rules
 from ..auth import owner_required
 from ..db import database
 from ..forms import strip
 from ..models import ROLES, Invitation, Participant, Room, User
 from ..web import is_htmx, public_url
-from . import bp, owned_room
-from .rooms import ROOM_SECTIONS, room_context
+from . import answer_section, bp, owned_room
 
 ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
 MAX_ADDRESSES_AT_ONCE = 100
@@ -52,7 +52,7 @@ class InviteForm(FlaskForm):
                                    SelectChoice("once", "Valid once (one device)"),
                                    SelectChoice("days", "For a number of days")],
                           default="unlimited")
-    days = IntegerField("Number of days", default=7,
+    days = IntegerField("Number of days",
                         validators=[Optional(),
                                     NumberRange(1, MAX_DAYS, f"Enter 1 to {MAX_DAYS} days.")])
     send_now = BooleanField("Send each guest a secure link now")
@@ -148,9 +148,10 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
             if not emails.domain_allowed(email, rules):
                 result.refused.append((email, BLOCKED))
             elif previous is not None and previous.removed_at is None:
-                result.refused.append((email, ALREADY))
+                change = "" if previous.role == role else ": change the role in the list below"
+                result.refused.append((email, f"{ALREADY} as {previous.role}{change}"))
             elif live >= limit:
-                result.refused.append((email, f"{OVER_LIMIT} of {limit} a room"))
+                result.refused.append((email, f"{OVER_LIMIT} of {limit} per room"))
             else:
                 invitation = _add(room, email, previous, role, valid_once, expires_at, actor, now)
                 live += 1
@@ -237,9 +238,10 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def invitations_section(room: Room) -> dict:
+def invitations_section(room: Room, **overrides) -> dict:
     invitations = list(room.live_invitations())
-    return {
+    context = {
+        "now": timeutil.utcnow(),
         "invitations": [(inv, invitation_url(inv)) for inv in invitations],
         "invite_form": InviteForm(formdata=None),
         "role_form": RoleForm(formdata=None),
@@ -247,32 +249,26 @@ def invitations_section(room: Room) -> dict:
         "mail_outbox_mode": mail.outbox_mode(),
         "invitation_notices": [],
     }
+    context.update(overrides)
+    return context
 
 
-ROOM_SECTIONS.append(invitations_section)
 
-
-def _answer(room: Room, notices: list[Notice], form: InviteForm | None = None):
-    """htmx: the section alone (200 even with errors, so htmx swaps it). Plain: the notices as
-    flashes and back to the room page; a form with errors re-renders the page (422)."""
-    has_errors = form is not None and bool(form.errors)
-    if is_htmx() or has_errors:
-        context = room_context(room)
-        context["invitation_notices"] = notices
-        if form is not None:
-            context["invite_form"] = form
-        if is_htmx():
-            return render_template("owner/_invitations.html", **context)
-        return render_template("owner/room.html", **context), 422
-    for notice in notices:
-        flash(notice.text + (" " + "; ".join(notice.items) if notice.items else ""),
-              notice.category)
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="invitations"), 303)
+def _answer(room: Room, notices: list[Notice], form: InviteForm | None = None,
+            status: int = 200):
+    """web.answer's rule; a form with errors is a refusal (422)."""
+    if form is not None and form.errors:
+        status = 422
+    overrides = {"invitation_notices": notices}
+    if form is not None:
+        overrides["invite_form"] = form
+    flashes = [(n.category, n.text + (" " + "; ".join(n.items) if n.items else ""))
+               for n in notices]
+    return answer_section(room, "owner/_invitations.html", invitations_section, "invitations",
+                          status=status, flashes=flashes, **overrides)
 
 
 def _invitation(room: Room, invitation_id: int) -> Invitation:
-    from flask import abort
-
     invitation = (Invitation.select(Invitation, User).join(User)
                   .where((Invitation.id == invitation_id) & (Invitation.room == room)
                          & Invitation.removed_at.is_null()).first())
@@ -287,7 +283,7 @@ def _invitation(room: Room, invitation_id: int) -> Invitation:
 def invitations(room_id: int):
     room = owned_room(room_id)
     if is_htmx():
-        return render_template("owner/_invitations.html", **room_context(room))
+        return render_template("owner/_invitations.html", room=room, **invitations_section(room))
     return redirect(url_for("owner.room", room_id=room.id, _anchor="invitations"), 303)
 
 
@@ -298,7 +294,7 @@ def add_invitations(room_id: int):
     form = InviteForm()
     if room.kind == "channel":
         return _answer(room, [Notice("error", "Guest access isn't supported for channel "
-                                     "rooms, so guests can't be invited here.")])
+                                     "rooms, so guests can't be invited here.")], status=403)
     if not form.validate_on_submit():
         return _answer(room, [], form)
     addresses = split_addresses(form.emails.data)
@@ -320,7 +316,8 @@ def add_invitations(room_id: int):
         notices += _sending_notices(email_invitations(result.invitations), by_id)
     # Keep the refused addresses in the box so the owner can correct them.
     form = InviteForm(formdata=None, role=form.role.data, validity=form.validity.data,
-                      days=form.days.data or 7, send_now=form.send_now.data,
+                      days=form.days.data if form.validity.data == "days" else None,
+                      send_now=form.send_now.data,
                       emails="\n".join(email for email, why in result.refused
                                        if why == INVALID))
     return _answer(room, notices, form)
@@ -333,7 +330,8 @@ def change_role(room_id: int, invitation_id: int):
     invitation = _invitation(room, invitation_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        return _answer(room, [Notice("error", "Choose viewer, moderator or speaker.")])
+        return _answer(room, [Notice("error", "Choose viewer, moderator or speaker.")],
+                       status=422)
     old, new = invitation.role, form.role.data
     if old != new:
         with database.atomic():
@@ -416,5 +414,3 @@ def seed_invitations(owner: User, rooms: list[Room]) -> dict:
             for inv in result.invitations]}
     return details
 
-
-cli.SEEDERS.append(seed_invitations)

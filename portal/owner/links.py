@@ -1,34 +1,28 @@
 """Guest access and shared guest links (Kaltura's "Manage guest access"): the Enable guest access
 toggle, Create new link, the links list with Copy link and Delete, and their demo data.
 
-Every view answers htmx with the #guest-access section alone and a plain form with a redirect
-back to the room page. Refusals (bad input, the link limit, a channel room) are shown in the
-section: htmx gets it with status 200 (htmx 2 doesn't swap 4xx), a plain form gets the room page
-with the errors and a 4xx status."""
+Every view answers by web.answer's rule: htmx gets the #guest-access section alone, a plain form
+a redirect back to the room page. Refusals (bad input, the link limit, a channel room) are shown
+in the section: htmx gets it with 422, a plain form the room page with the errors and a 4xx."""
 
 from datetime import timedelta
 
 from flask import (
     abort,
     current_app,
-    flash,
-    redirect,
-    render_template,
-    url_for,
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation
 
-from .. import access, audit, cli, decision, timeutil, tokens
+from .. import access, audit, decision, timeutil, tokens
 from ..auth import owner_required
 from ..db import database
 from ..forms import no_control_characters, strip
 from ..models import GuestLink, Room
-from ..web import is_htmx, public_url
-from . import bp, owned_room
-from .rooms import ROOM_SECTIONS, room_context
+from ..web import public_url
+from . import answer_section, bp, owned_room
 
 MAX_USES = 1_000_000
 MAX_DAYS = 3650
@@ -110,6 +104,17 @@ def link_state(link: GuestLink, room: Room, now) -> tuple[str, str]:
     return STATES.get(result.reason, ("inactive", "Inactive"))
 
 
+def expires_soon(link: GuestLink, now) -> bool:
+    """Worth a "Runs out soon" warning: under an hour left, or under a quarter of the link's
+    lifetime and at most a day (a 1-day link is flagged in its last 6 hours, a 30-day link in
+    its last day) — never a link created a moment ago."""
+    if link.expires_at is None:
+        return False
+    left = link.expires_at - now
+    lifetime = link.expires_at - link.created_at
+    return left <= timedelta(hours=1) or left <= min(lifetime / 4, timedelta(days=1))
+
+
 def max_links() -> int:
     return current_app.config["MAX_LINKS_PER_ROOM"]
 
@@ -117,8 +122,8 @@ def max_links() -> int:
 def links_context(room: Room, **overrides) -> dict:
     now = timeutil.utcnow()
     links = list(room.live_links())
-    rows = [{"link": link, "url": guest_link_url(link), "state": link_state(link, room, now)}
-            for link in links]
+    rows = [{"link": link, "url": guest_link_url(link), "state": link_state(link, room, now),
+             "expires_soon": expires_soon(link, now)} for link in links]
     context = {"guest_links": rows, "link_form": LinkForm(formdata=None),
                "links_full": len(links) >= max_links(), "max_links": max_links(),
                "guest_access_notice": None, "guest_access_error": None}
@@ -126,24 +131,12 @@ def links_context(room: Room, **overrides) -> dict:
     return context
 
 
-ROOM_SECTIONS.append(links_context)
-
 
 def _answer(room: Room, notice: str | None = None, error: str | None = None, status: int = 200,
             **overrides):
-    """htmx: the section alone (200, so htmx swaps it, errors included). Plain forms: a redirect
-    back to the room (post/redirect/get), or the whole page with the errors and `status`."""
-    if is_htmx():
-        context = links_context(room, guest_access_notice=notice, guest_access_error=error,
-                                **overrides)
-        return render_template("owner/_guest_access.html", room=room, **context)
-    if status >= 400:
-        context = room_context(room)
-        context.update(guest_access_error=error, **overrides)
-        return render_template("owner/room.html", **context), status
-    if notice:
-        flash(notice, "success")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="guest-access"), 303)
+    return answer_section(room, "owner/_guest_access.html", links_context, "guest-access",
+                          status=status, flashes=[("success", notice)] if notice else [],
+                          guest_access_notice=notice, guest_access_error=error, **overrides)
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -242,6 +235,3 @@ def seed_guest_links(owner, rooms) -> dict:
             "expires_at": timeutil.iso_utc(link.expires_at)}]}
     return details
 
-
-if seed_guest_links not in cli.SEEDERS:
-    cli.SEEDERS.append(seed_guest_links)

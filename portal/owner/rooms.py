@@ -2,7 +2,6 @@
 
 import secrets
 from datetime import timedelta
-from pathlib import Path
 
 from flask import (
     abort,
@@ -11,19 +10,19 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from .. import audit, denials, join, meetings, timeutil
+from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
-from ..web import is_htmx, see_other
-from . import bp, owned_room
+from ..web import answer, see_other
+from . import bp, owned_room, room_context
 
 # Types people share before a session; the served Content-Type comes from this table, never
 # from what the browser claimed.
@@ -122,21 +121,14 @@ def room(room_id: int):
     return render_template("owner/room.html", **room_context(room))
 
 
-def room_context(room: Room) -> dict:
-    """Everything the room page shows; each section adds what it needs through a hook so the
-    page and its fragments render from the same data."""
-    context = {"room": room, "now": timeutil.utcnow(),
-               "can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
-               "platform_labels": meetings.LABELS,
-               "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
-               "attachment_form": AttachmentForm(),
-               "message_form": HostMessageForm(message=room.host_message)}
-    for hook in ROOM_SECTIONS:
-        context.update(hook(room))
-    return context
-
-
-ROOM_SECTIONS: list = []  # functions room -> dict, registered by the sections of the page
+def details_context(room: Room) -> dict:
+    """The room page's own parts: details, the host's message, attachments."""
+    return {"room": room, "now": timeutil.utcnow(),
+            "can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
+            "platform_labels": meetings.LABELS,
+            "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
+            "attachment_form": AttachmentForm(),
+            "message_form": HostMessageForm(message=room.host_message)}
 
 
 @bp.route("/<int:room_id>/edit", methods=["GET", "POST"])
@@ -186,38 +178,27 @@ def host_message(room_id: int):
     """The host's message to everyone waiting (countdown and waiting pages pick it up)."""
     room = owned_room(room_id)
     form = HostMessageForm()
-    status = 200
-    if form.validate_on_submit():
-        room.host_message = form.message.data or ""
-        with database.atomic():
-            Room.update(host_message=room.host_message, updated_at=timeutil.utcnow()).where(
-                Room.id == room.id).execute()
-            audit.record("host_message_set" if room.host_message else "host_message_cleared",
-                         room, room.host_message)
-        if not is_htmx():
-            flash("Message to waiting guests saved." if room.host_message
-                  else "Message to waiting guests removed.", "success")
-            return redirect(url_for("owner.room", room_id=room.id, _anchor="host-message"), 303)
-        form = HostMessageForm(formdata=None, message=room.host_message)
-        saved = True
-    else:
-        saved = False
-        status = 200 if is_htmx() else 422
-    if is_htmx():
-        return render_template("owner/_host_message.html", room=room, message_form=form,
-                               message_saved=saved), status
-    context = room_context(room)
-    context.update(message_form=form)
-    return render_template("owner/room.html", **context), status
+    back = url_for("owner.room", room_id=room.id, _anchor="host-message")
+    if not form.validate_on_submit():
+        return answer("owner/_host_message.html",
+                      lambda: {"room": room, "message_form": form, "message_saved": False},
+                      "owner/room.html", lambda: {**room_context(room), "message_form": form},
+                      back=back, status=422)
+    room.host_message = form.message.data or ""
+    with database.atomic():
+        Room.update(host_message=room.host_message, updated_at=timeutil.utcnow()).where(
+            Room.id == room.id).execute()
+        audit.record("host_message_set" if room.host_message else "host_message_cleared",
+                     room, room.host_message)
+    saved = HostMessageForm(formdata=None, message=room.host_message)
+    return answer("owner/_host_message.html",
+                  lambda: {"room": room, "message_form": saved, "message_saved": True},
+                  "owner/room.html", lambda: room_context(room), back=back,
+                  flashes=[("success", "Message to waiting guests saved." if room.host_message
+                            else "Message to waiting guests removed.")])
 
 
 # --- attachments -------------------------------------------------------------------------------
-
-def upload_folder() -> Path:
-    path = Path(current_app.config["UPLOAD_FOLDER"])
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, like instance/
-    return path
-
 
 @bp.post("/<int:room_id>/attachments")
 @owner_required
@@ -282,16 +263,6 @@ def delete_attachment(room_id: int, attachment_id: int):
     (upload_folder() / attachment.stored_name).unlink(missing_ok=True)
     flash(f"“{attachment.filename}” removed.", "success")
     return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
-
-
-def send_attachment(attachment: Attachment):
-    """The owner's and the admitted guest's download."""
-    response = send_from_directory(upload_folder(), attachment.stored_name,
-                                   mimetype=attachment.content_type, as_attachment=True,
-                                   download_name=attachment.filename)
-    # As private as the room: no shared cache or browser keeps a copy after access ends.
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 @bp.get("/<int:room_id>/attachments/<int:attachment_id>")

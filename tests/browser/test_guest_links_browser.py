@@ -11,7 +11,7 @@ from helpers import PASSWORD
 from playwright.sync_api import expect
 
 from portal.db import database
-from portal.models import Room
+from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
 
 
@@ -83,3 +83,48 @@ def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, o
     response = third.goto(url)
     assert response.status == 410
     expect(third.get_by_role("heading", name="This link is no longer available")).to_be_visible()
+
+
+def test_a_refused_link_is_explained_in_place_by_htmx(page, owner, room):
+    """The server answers a refusal with 422 (htmx and plain forms alike); base.html's
+    htmx-config makes htmx swap it, so the error shows in the section, without a page load."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/rooms/{room.id}")
+    page.evaluate("window.notReloaded = true")
+
+    section = page.locator("#guest-access")
+    section.get_by_label("Name").fill("Customers")
+    section.get_by_label("Number of clicks (optional)").fill("0")
+    with page.expect_response(lambda r: r.url.endswith("/links")) as answer:
+        section.get_by_role("button", name="Create new link").click()
+    assert answer.value.status == 422
+    expect(section.get_by_text("The link wasn't created: correct the highlighted fields.")) \
+        .to_be_visible()
+    expect(section.get_by_text("Enter a whole number from 1 to 1,000,000.")).to_be_visible()
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_create_new_link_looks_disabled_at_the_limit(page, owner, room):
+    """At the link limit the form is disabled, and it looks it: grey, not the blue button, and
+    no pointer hand."""
+    with database.connection_context():
+        for n in range(3):
+            GuestLink.create(room=room, name=f"Link {n}")
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/rooms/{room.id}")
+
+    button = page.get_by_role("button", name="Create new link")
+    expect(button).to_be_disabled()
+    look = button.evaluate("b => { const s = getComputedStyle(b);"
+                           " return [s.cursor, s.backgroundColor, s.color]; }")
+    active = page.get_by_role("button", name="Upload").evaluate(
+        "b => getComputedStyle(b).cursor")
+    assert look[0] == "not-allowed" and active == "pointer"
+    assert look[1] != "rgb(11, 92, 173)"  # not the brand blue of an active button
+    expect(page.get_by_text("This room has 3 guest links, the most it can have.")).to_be_visible()

@@ -1,0 +1,68 @@
+"""The waiting list of a room whose guests wait to be admitted: who is waiting, the poll's
+fingerprint, and Admit / Deny. Shared by the owner's room page (portal/owner/waiting.py) and an
+invited moderator's room page (portal/guest.py); both render templates/owner/_waiting.html."""
+
+import hashlib
+
+from flask_login import current_user
+from peewee import JOIN
+
+from . import audit, timeutil
+from .db import database
+from .models import GuestLink, Participant, Room
+
+POLL_SECONDS = 5
+
+
+def waiting_guests(room: Room) -> list[Participant]:
+    """Those waiting, first come first: only what their row shows and the decision records (the
+    list is read on every poll of every host, and can be hundreds long). Not for saving."""
+    return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
+                                   Participant.name, Participant.email, Participant.created_at,
+                                   GuestLink.id, GuestLink.name)
+                .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+                .where((Participant.room == room) & (Participant.status == "waiting"))
+                .order_by(Participant.created_at, Participant.id))
+
+
+def fingerprint(guests: list[Participant]) -> str:
+    """Short and stable while nobody arrives or leaves: the poll answers 204 (nothing to swap)
+    while it is unchanged, so screen readers and focus aren't disturbed every few seconds."""
+    ids = ",".join(str(g.id) for g in guests)
+    return hashlib.sha256(ids.encode()).hexdigest()[:12]
+
+
+def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) -> dict:
+    """What _waiting.html shows; `endpoints` names the poll, admit, deny and admit_all views of
+    the audience (owner or moderator)."""
+    guests = waiting_guests(room)
+    context = {"waiting_guests": guests, "waiting_fingerprint": fingerprint(guests),
+               "waiting_poll": POLL_SECONDS, "waiting_notice": None,
+               "waiting_endpoints": endpoints, "waiting_by_owner": by_owner}
+    context.update(overrides)
+    return context
+
+
+def decide_waiting(room: Room, participants: list[Participant], status: str,
+                   moderator: Participant | None = None) -> list[Participant]:
+    """Admit or deny those still waiting, each with its audit event, in one transaction. The
+    signed-in owner decides, or an invited moderator from inside the room."""
+    now = timeutil.utcnow()
+    done = []
+    if moderator is None:
+        decided_by, actor = current_user.id, {}
+    else:
+        account = moderator.invitation.user if moderator.invitation_id else None
+        decided_by = account.id if account else None
+        actor = {"actor": account, "actor_email": moderator.email}
+    with database.atomic():
+        for participant in participants:
+            changed = Participant.update(status=status, decided_at=now,
+                                         decided_by=decided_by, updated_at=now).where(
+                (Participant.id == participant.id) & (Participant.status == "waiting")
+            ).execute()
+            if changed:
+                audit.record("guest_admitted" if status == "admitted" else "guest_denied",
+                             room, f"{participant.name} <{participant.email}>", **actor)
+                done.append(participant)
+    return done
