@@ -11,8 +11,6 @@ from . import audit, timeutil
 from .db import database
 from .models import GuestLink, Participant, Room
 
-POLL_SECONDS = 5
-
 
 def waiting_guests(room: Room) -> list[Participant]:
     """Those waiting, first come first: only what their row shows and the decision records (the
@@ -37,7 +35,7 @@ def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) ->
     the audience (owner or moderator)."""
     guests = waiting_guests(room)
     context = {"waiting_guests": guests, "waiting_fingerprint": fingerprint(guests),
-               "waiting_poll": POLL_SECONDS, "waiting_notice": None,
+               "waiting_notice": None,
                "waiting_endpoints": endpoints, "waiting_by_owner": by_owner}
     context.update(overrides)
     return context

@@ -3,11 +3,11 @@ all time (from the daily counters: a few rows whatever the flood), the newest ev
 to each reason the fix at hand — turn guest access on, extend a link, raise its click limit,
 invite again, copy or email the current link, open the domain rules (admins).
 
-The section polls itself every POLL_SECONDS; the answer is 204 while its fingerprint is
-unchanged. Each fix is one POST answering by web.answer's rule: htmx gets the section alone, a
-plain form a redirect back to the room; a refusal is shown in the section (htmx: 422) or the
-room page (plain: 4xx). Each
-reaches the room through `owned_room` and writes an audit event in the same transaction."""
+The section polls itself every POLL_DENIALS_SECONDS (a setting); the answer is 204 while its
+fingerprint is unchanged. Each fix is one POST answering by web.answer's rule: htmx gets the
+section alone, a plain form a redirect back to the room; a refusal is shown in the section (htmx:
+422) or the room page (plain: 4xx). Each reaches the room through `owned_room` and writes an
+audit event in the same transaction."""
 
 import hashlib
 from dataclasses import dataclass
@@ -29,7 +29,6 @@ from . import answer_section, bp, owned_room, room_context
 from .invitations import email_invitations, invitation_url, invite
 from .links import MAX_DAYS, MAX_USES, WholeNumberField
 
-POLL_SECONDS = 10
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
 FIX_LOOKBACK = 100
@@ -147,7 +146,7 @@ def denials_context(room: Room, **overrides) -> dict:
             for code, n in sorted(counts.items(), key=lambda item: (-item[1]["all"], item[0]))]
     top = {key: max([row.counts[key] for row in rows] or [0]) for key, _l, _h in WINDOWS}
     context = {"denial_rows": rows, "denial_top": top, "denial_windows": WINDOWS,
-               "denial_events": looked_at[:RECENT_EVENTS], "denial_poll": POLL_SECONDS,
+               "denial_events": looked_at[:RECENT_EVENTS],
                "denial_notice": None, "denial_error": None, "denial_forms": {},
                "extend_form": extend_form, "raise_form": raise_form, "reasons": REASONS}
     context["denial_fingerprint"] = fingerprint(room, rows, looked_at)
