@@ -2,31 +2,18 @@
 personal link back, and guests as separate browsers."""
 
 import re
-from datetime import timedelta
+
+from helpers import HTMX, OwnerActions, make_room  # noqa: F401  (one room maker, in helpers)
 
 from portal.db import database
-from portal.models import Invitation, Room
-from portal.timeutil import utcnow
-
-HTMX = {"HX-Request": "true"}
-
-
-def make_room(owner, starts_in=timedelta(minutes=-10), duration=timedelta(hours=2), **fields):
-    now = utcnow()
-    values = {"title": "Launch", "starts_at": now + starts_in,
-              "ends_at": now + starts_in + duration}
-    values.update(fields)
-    with database.connection_context():
-        return Room.create(owner=owner, **values)
+from portal.models import Invitation
 
 
 def invite(client, room, emails, role="viewer", validity="unlimited", days="", send_now=False,
            htmx=False):
-    data = {"emails": emails, "role": role, "validity": validity, "days": days}
-    if send_now:
-        data["send_now"] = "y"
-    return client.post(f"/rooms/{room.id}/invitations", data=data,
-                       headers=HTMX if htmx else None)
+    """OwnerActions.invite for tests holding a bare client."""
+    return OwnerActions(client).invite(room, emails, role=role, validity=validity, days=days,
+                                       send_now=send_now, htmx=htmx)
 
 
 def invitation(room, email) -> Invitation:
