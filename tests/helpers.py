@@ -143,7 +143,7 @@ class GuestActions:
     def open(self, path):
         return self.client.get(path)
 
-    def enter(self, path, name="Ada", email="ada@example.com", **fields):
+    def enter(self, path, name="Ada Guest", email="ada@example.com", **fields):
         """The lobby form sent: the response (303 to the room when let in)."""
         self.email = email
         return self.client.post(path, data={"name": name, "email": email, **fields})
