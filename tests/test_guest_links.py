@@ -3,39 +3,29 @@ submission consumes exactly one use, and every way a link stops working says why
 
 from datetime import timedelta
 
+import helpers
 import pytest
-from helpers import text_of
+from helpers import GuestActions, make_room, text_of
 
 from portal import tokens
-from portal.models import DenialEvent, GuestLink, Participant, Room
+from portal.models import DenialEvent, GuestLink, Participant
 from portal.timeutil import utcnow
-
-
-def make_room(owner, **fields):
-    now = utcnow()
-    values = {"title": "Launch", "starts_at": now - timedelta(minutes=10),
-              "ends_at": now + timedelta(hours=2), "guest_access_enabled": True}
-    values.update(fields)
-    return Room.create(owner=owner, **values)
 
 
 @pytest.fixture
 def room(db, owner):
-    return make_room(owner)
+    return make_room(owner, guest_access_enabled=True)
 
 
 @pytest.fixture
 def link_path(app):
-    def path(link):
-        token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, link.version)
-        return f"/g/{token}"
-    return path
+    return lambda link: helpers.link_path(app, link)
 
 
 def enter(app, path, name="Ada", email="ada@example.com", client=None):
     """A guest in their own browser (own cookie jar) submits the lobby form."""
-    guest = client or app.test_client()
-    return guest.post(path, data={"name": name, "email": email}), guest
+    guest = GuestActions(app, client)
+    return guest.enter(path, name, email), guest
 
 
 def test_get_never_consumes_then_a_submission_enters(app, room, link_path):
