@@ -7,10 +7,10 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import HTMX, invitation, invite, make_room, path_of
+from helpers import HTMX, PASSWORD, link_path, make_room, make_user, text_of
+from invite_helpers import invitation, invite, path_of
 
-from portal import denials, tokens
+from portal import denials
 from portal.decision import REASONS
 from portal.models import AuditEvent, DenialCount, DomainRule, GuestLink, Invitation, Room
 from portal.timeutil import utcnow
@@ -25,11 +25,6 @@ def room(db, owner):
 def guest(app):
     """The guest: a browser of their own, never signed in."""
     return app.test_client()
-
-
-def link_path(app, link) -> str:
-    return "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
-                                     link.version)
 
 
 def join(guest, path, name="Grace", email="grace@example.com"):
