@@ -131,14 +131,17 @@ AuthActions = OwnerActions
 
 class GuestActions:
     """One guest in their own browser (their own test client, so their own session cookie).
-    `.get`/`.post` are the client's, for anything else."""
+    Anything else (`.get`, `.post`, `.get_cookie`...) is the client's own."""
 
     def __init__(self, app, client=None):
         self.app = app
         self.client = client or app.test_client()
-        self.get = self.client.get
-        self.post = self.client.post
         self.email = None
+
+    def __getattr__(self, name):
+        if name == "client":  # not set yet (copy, pickle): no endless recursion
+            raise AttributeError(name)
+        return getattr(self.client, name)
 
     def open(self, path):
         return self.client.get(path)
