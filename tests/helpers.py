@@ -100,7 +100,7 @@ class OwnerActions:
         return self.client.post(f"/rooms/{_room_id(room)}/invitations", data=data,
                                 headers=HTMX if htmx else None)
 
-    def change_role(self, room, invitation, role, htmx=True):
+    def change_role(self, room, invitation, role, htmx=False):
         return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/role",
                                 data={"role": role}, headers=HTMX if htmx else None)
 

@@ -157,7 +157,7 @@ def test_a_demoted_or_removed_moderator_gets_the_lower_role_or_nothing(app, auth
     assert role_on(platform, client.join(room), bbb) == \
         ROLE_TABLE[platform]["moderator"]
     auth.sign_in()
-    auth.change_role(room, invitation, "viewer", htmx=False)
+    auth.change_role(room, invitation, "viewer")
     assert role_on(platform, client.join(room), bbb) == \
         ROLE_TABLE[platform]["viewer"]
     auth.remove_invitation(room, invitation)

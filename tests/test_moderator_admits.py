@@ -120,7 +120,7 @@ def test_a_demoted_moderator_who_also_used_the_shared_link_loses_every_power(app
     _guest, waiting = waiting_guest(app, room, n=2)
 
     owner = signed_in_owner_browser(app)
-    owner.change_role(room, invitation, "viewer", htmx=False)
+    owner.change_role(room, invitation, "viewer")
     owner.remove_invitation(room, invitation)
 
     page = text_of(client.place(room))
