@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from portal import passwords as pw
 from portal import tokens
 from portal.db import database
-from portal.models import Participant, Room, User
+from portal.models import Invitation, Participant, Room, User
 from portal.timeutil import utcnow
 
 PASSWORD = "correct horse battery"
@@ -73,6 +73,32 @@ def invitation_path(app, invitation) -> str:
     """The /i/... path of an invitation, at its version (the personal link the guest got)."""
     return "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id,
                                      invitation.version)
+
+
+def url_of(app, inv) -> str:
+    """The personal link as the owner's screen and the email show it (the app builds it)."""
+    from portal.owner.invitations import invitation_url
+
+    with app.app_context():
+        return invitation_url(Invitation.get_by_id(inv.id))
+
+
+def path_of(app, inv) -> str:
+    return url_of(app, inv).removeprefix(app.config["BASE_URL"])
+
+
+def invitation(room, email) -> Invitation:
+    with database.connection_context():
+        return Invitation.get((Invitation.room == room) & (Invitation.email == email))
+
+
+def links_on_page(html: str) -> list[str]:
+    return re.findall(r'id="invite-link-\d+" value="([^"]+)"', html)
+
+
+def invite(client, room, emails, **kw):
+    """OwnerActions.invite for tests holding a bare client."""
+    return OwnerActions(client).invite(room, emails, **kw)
 
 
 def _room_id(room) -> int:

@@ -5,8 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import invitation, invite, make_room
+from helpers import PASSWORD, invitation, invite, make_room, make_user, text_of
 
 from portal.models import AuditEvent, GuestLink, Participant, Room
 from portal.timeutil import utcnow

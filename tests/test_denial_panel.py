@@ -7,8 +7,17 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from helpers import HTMX, PASSWORD, link_path, make_room, make_user, text_of
-from invite_helpers import invitation, invite, path_of
+from helpers import (
+    HTMX,
+    PASSWORD,
+    invitation,
+    invite,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
 from portal import denials
 from portal.decision import REASONS

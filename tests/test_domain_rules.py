@@ -1,8 +1,17 @@
 """The admin's email-domain rules: the screen, and their effect on inviting and on the lobby."""
 
 import pytest
-from helpers import HTMX, GuestActions, link_path, make_room, make_user, text_of
-from invite_helpers import invitation, invite, path_of
+from helpers import (
+    HTMX,
+    GuestActions,
+    invitation,
+    invite,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
 from portal import emails
 from portal.admin import normalize_domain

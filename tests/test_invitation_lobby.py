@@ -3,8 +3,17 @@ Each `app.test_client()` is a separate browser."""
 
 from datetime import timedelta
 
-from helpers import PASSWORD, GuestActions, OwnerActions, link_path, make_room, make_user, text_of
-from invite_helpers import invitation, path_of
+from helpers import (
+    PASSWORD,
+    GuestActions,
+    OwnerActions,
+    invitation,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
 from portal.models import DenialEvent, DomainRule, GuestLink, Invitation, Participant, Room
 from portal.timeutil import utcnow

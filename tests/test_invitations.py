@@ -9,8 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import HTMX, PASSWORD, GuestActions, make_room, make_user, text_of
-from invite_helpers import invitation, invite, links_on_page, path_of, url_of
+from helpers import (
+    HTMX,
+    PASSWORD,
+    GuestActions,
+    invitation,
+    invite,
+    links_on_page,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+    url_of,
+)
 
 from portal import emails, passwords, tokens
 from portal.db import database
