@@ -84,6 +84,8 @@ def url_of(app, inv) -> str:
 
 
 def path_of(app, inv) -> str:
+    """url_of without the origin. Where a test checks the app's own link building; a test
+    that only needs a way in uses invitation_path."""
     return url_of(app, inv).removeprefix(app.config["BASE_URL"])
 
 
@@ -189,7 +191,8 @@ class GuestActions:
     @property
     def participant(self) -> Participant:
         """Their newest Participant row (by the email they entered with), read fresh."""
-        return (Participant.select().where(Participant.email == self.email)
+        email = self.email.strip().lower()  # as the lobby stores it
+        return (Participant.select().where(Participant.email == email)
                 .order_by(Participant.id.desc()).get())
 
 
