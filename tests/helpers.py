@@ -196,6 +196,17 @@ class GuestActions:
                 .order_by(Participant.id.desc()).get())
 
 
+def invited_guest(app, room, email, role="viewer") -> GuestActions:
+    """A guest account invited to `room` with `role`, inside by its personal link in a browser
+    of its own (`.invitation` is the row)."""
+    user = make_user(email, access="guest")
+    invitation = Invitation.create(room=room, user=user, email=email, role=role)
+    guest = GuestActions(app)
+    guest.invitation = invitation
+    assert guest.enter(invitation_path(app, invitation), role.title(), email).status_code == 303
+    return guest
+
+
 def text_of(response) -> str:
     """The visible text of an HTML response, whitespace collapsed (for "the user reads ...")."""
     html = response.get_data(as_text=True)

@@ -15,7 +15,7 @@ from bbb_server import TEST_SECRET as BBB_SECRET
 from helpers import (
     GuestActions,
     OwnerActions,
-    invitation_path,
+    invited_guest,
     link_path,
     make_room,
     make_user,
@@ -24,7 +24,7 @@ from helpers import (
 from livekit import api
 
 from portal.meetings import other
-from portal.models import GuestLink, Invitation, Room
+from portal.models import GuestLink, Room
 
 LIVEKIT = {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
            "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789"}
@@ -57,14 +57,6 @@ def link_guest(app, room, name="Ada Guest", email="ada@example.com"):
     guest = GuestActions(app)
     assert guest.enter(link_path(app, link), name, email).status_code == 303
     return guest
-
-
-def invited(app, room, email, role):
-    user = make_user(email, access="guest")
-    invitation = Invitation.create(room=room, user=user, email=email, role=role)
-    guest = GuestActions(app)
-    assert guest.enter(invitation_path(app, invitation), role.title(), email).status_code == 303
-    return guest, invitation
 
 
 def livekit_claims(response):
@@ -116,7 +108,7 @@ def test_role_mapping_on_every_platform(app, auth, room, bbb, platform):
     use(room, platform)
     expected = ROLE_TABLE[platform]
     for who in ("moderator", "speaker", "viewer"):
-        client, _ = invited(app, room, f"{who}@example.com", who)
+        client = invited_guest(app, room, f"{who}@example.com", who)
         assert role_on(platform, client.join(room), bbb) == expected[who], who
     guest = link_guest(app, room)
     assert role_on(platform, guest.join(room), bbb) == expected["link"]
@@ -152,7 +144,8 @@ def test_host_joins_as_moderator_from_the_room_page(app, auth, room):
 def test_a_demoted_or_removed_moderator_gets_the_lower_role_or_nothing(app, auth, room, bbb,
                                                                        platform):
     use(room, platform)
-    client, invitation = invited(app, room, "mod@example.com", "moderator")
+    client = invited_guest(app, room, "mod@example.com", "moderator")
+    invitation = client.invitation
     joins = len(bbb.joins)
     assert role_on(platform, client.join(room), bbb) == \
         ROLE_TABLE[platform]["moderator"]
@@ -237,7 +230,7 @@ def test_other_platform_ticket_says_a_link_guests_email_is_not_verified(app, roo
 
 def test_an_invited_guest_who_confirmed_the_email_is_verified_in_the_ticket(app, room):
     use(room, "other", join_url="https://live.example.com/r/7")
-    client, _ = invited(app, room, "sam@example.com", "speaker")
+    client = invited_guest(app, room, "sam@example.com", "speaker")
     ticket = parse_qs(urlsplit(client.join(room).location).query)
     claims, why = other.verify(
         app.config, ticket["guestgate_ticket"][0], audience="https://live.example.com")

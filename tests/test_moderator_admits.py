@@ -6,6 +6,7 @@ from helpers import (
     GuestActions,
     OwnerActions,
     invitation_path,
+    invited_guest,
     link_path,
     make_room,
     make_user,
@@ -18,15 +19,6 @@ from portal.models import AuditEvent, GuestLink, Invitation, Participant
 @pytest.fixture
 def room(app, db):
     return make_room(title="Round-table", guest_access_enabled=True, require_approval=True)
-
-
-def invited(app, room, email, role):
-    """A guest (a moderator, say) inside by their invitation, in their own browser."""
-    user = make_user(email, access="guest")
-    invitation = Invitation.create(room=room, user=user, email=email, role=role)
-    guest = GuestActions(app)
-    assert guest.enter(invitation_path(app, invitation), role.title(), email).status_code == 303
-    return guest
 
 
 def waiting_guest(app, room, n=1):
@@ -45,7 +37,7 @@ def signed_in_owner_browser(app):
 
 
 def test_moderator_sees_and_admits_waiting_guests(app, room):
-    moderator = invited(app, room, "mod@example.com", "moderator")
+    moderator = invited_guest(app, room, "mod@example.com", "moderator")
     guest, waiting = waiting_guest(app, room)
     assert "Waiting to be admitted" in text_of(guest.place(room))
 
@@ -62,7 +54,7 @@ def test_moderator_sees_and_admits_waiting_guests(app, room):
 
 
 def test_moderator_denies_and_admits_all(app, room):
-    moderator = invited(app, room, "mod@example.com", "moderator")
+    moderator = invited_guest(app, room, "mod@example.com", "moderator")
     _, first = waiting_guest(app, room, 1)
     _, second = waiting_guest(app, room, 2)
     _, third = waiting_guest(app, room, 3)
@@ -76,7 +68,7 @@ def test_moderator_denies_and_admits_all(app, room):
 
 
 def test_only_moderators_inside_the_room(app, room):
-    viewer = invited(app, room, "viewer@example.com", "viewer")
+    viewer = invited_guest(app, room, "viewer@example.com", "viewer")
     _, waiting = waiting_guest(app, room)
     assert "Admit" not in text_of(viewer.place(room))
     for client in (viewer, app.test_client()):
@@ -88,7 +80,7 @@ def test_only_moderators_inside_the_room(app, room):
     # A moderator of another room can't reach this room's guests.
     other = make_room(room.owner, title="Other", require_approval=True,
                       starts_at=room.starts_at, ends_at=room.ends_at)
-    moderator_elsewhere = invited(app, other, "mod2@example.com", "moderator")
+    moderator_elsewhere = invited_guest(app, other, "mod2@example.com", "moderator")
     assert moderator_elsewhere.post(
         f"/s/{room.id}/waiting/{waiting.id}/admit").status_code == 403
     assert moderator_elsewhere.post(
@@ -97,7 +89,7 @@ def test_only_moderators_inside_the_room(app, room):
 
 
 def test_moderator_list_poll_answers_204_while_unchanged(app, room):
-    moderator = invited(app, room, "mod@example.com", "moderator")
+    moderator = invited_guest(app, room, "mod@example.com", "moderator")
     waiting_guest(app, room)
     first = moderator.get(f"/s/{room.id}/waiting", headers={"HX-Request": "true"})
     assert first.status_code == 200 and 'id="waiting-room"' in first.get_data(as_text=True)
@@ -148,7 +140,7 @@ def test_a_shared_link_gives_a_viewer_even_to_an_invited_moderator(app, room):
 
 
 def test_moderator_list_speaks_the_guests_language_owner_screens_stay_english(app, room):
-    moderator = invited(app, room, "mod@example.com", "moderator")
+    moderator = invited_guest(app, room, "mod@example.com", "moderator")
     guest, waiting = waiting_guest(app, room)
     german = {"Accept-Language": "de"}
     page = text_of(moderator.get(f"/s/{room.id}", headers=german))
