@@ -153,10 +153,6 @@ class OwnerActions:
                                 headers=HTMX if htmx else None)
 
 
-# The flaskr name; the same browser.
-AuthActions = OwnerActions
-
-
 class GuestActions:
     """One guest in their own browser (their own test client, so their own session cookie).
     Anything else (`.get`, `.post`, `.get_cookie`...) is the client's own."""
