@@ -162,11 +162,11 @@ def test_used_up_link_raise_the_click_limit(app, client, guest, signed_in_owner,
     assert guest.enter(path, "Grace", "grace@example.com").status_code == 303
 
 
-def test_removed_invitation_invite_again(app, client, guest, signed_in_owner, room):
+def test_removed_invitation_invite_again(app, client, guest, owner_browser, room):
     invite(client, room, "ada@example.com", role="speaker")
     inv = invitation(room, "ada@example.com")
     old_path = path_of(app, inv)
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/delete")
+    owner_browser.remove_invitation(room, inv)
     assert guest.get(old_path).status_code == 410
 
     row = reason_row(panel(client, room), "invite_removed")
@@ -186,11 +186,11 @@ def test_removed_invitation_invite_again(app, client, guest, signed_in_owner, ro
     assert guest.enter(new_path, "Grace", "ada@example.com").status_code == 303
 
 
-def test_reset_invitation_offers_the_current_link(app, client, guest, signed_in_owner, room):
+def test_reset_invitation_offers_the_current_link(app, client, guest, owner_browser, room):
     invite(client, room, "bo@example.com")
     inv = invitation(room, "bo@example.com")
     old_path = path_of(app, inv)
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset")
+    owner_browser.reset_invitation(room, inv)
     assert guest.get(old_path).status_code == 410
     row = reason_row(panel(client, room), "invite_removed")
     current = app.config["BASE_URL"] + path_of(app, invitation(room, "bo@example.com"))
