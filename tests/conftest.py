@@ -8,7 +8,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from bbb_server import TEST_SECRET as BBB_SECRET
 from bbb_server import FakeBigBlueButton
-from helpers import PG_URL, AuthActions, LiveServer, make_user
+from helpers import PG_URL, LiveServer, OwnerActions, make_user
 
 from portal import create_app
 from portal.db import database
@@ -111,7 +111,7 @@ def db(app):
 
 @pytest.fixture
 def auth(client):
-    return AuthActions(client)
+    return OwnerActions(client)
 
 
 @pytest.fixture
@@ -123,6 +123,12 @@ def owner(app):
 def signed_in_owner(owner, auth):
     auth.sign_in()
     return owner
+
+
+@pytest.fixture
+def owner_browser(signed_in_owner, auth):
+    """The signed-in owner's browser, with the room screen's actions (tests/helpers.py)."""
+    return auth
 
 
 # --- a BigBlueButton API server that checks every checksum (tests/bbb_server.py) -------------

@@ -1,6 +1,7 @@
-"""Helpers shared by the tests: accounts, signing in, reading pages as a person does, a real
-server on 127.0.0.1 (in-process, or gunicorn with several worker processes), and guests talking
-to it over HTTP."""
+"""Helpers shared by the tests: accounts, rooms, the paths of guest links and invitations, an
+owner's and a guest's browser (OwnerActions / GuestActions), reading pages as a person does, a
+real server on 127.0.0.1 (in-process, or gunicorn with several worker processes), and guests
+talking to it over HTTP."""
 
 import functools
 import http.client
@@ -13,13 +14,18 @@ import sys
 import threading
 import time
 from contextlib import closing, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 from portal import passwords as pw
-from portal.models import User
+from portal import tokens
+from portal.db import database
+from portal.models import Invitation, Participant, Room, User
+from portal.timeutil import utcnow
 
 PASSWORD = "correct horse battery"
+HTMX = {"HX-Request": "true"}
 # The suite runs on PostgreSQL when DATABASE_URL names a server (each session makes its own
 # database in it), else on a SQLite file per test.
 PG_URL = os.environ.get("DATABASE_URL", "") if os.environ.get(
@@ -44,7 +50,67 @@ def make_user(email="owner@example.com", access="broadcaster", password=PASSWORD
                        timezone=timezone, name=name)
 
 
-class AuthActions:
+def make_room(owner=None, starts_in=timedelta(minutes=-10), duration=timedelta(hours=2),
+              **fields) -> Room:
+    """A room of `owner` (the default owner@example.com, made if missing); live by default:
+    started ten minutes ago, ending in two hours. Any other column through `fields`."""
+    now = utcnow()
+    values = {"title": "Launch", "starts_at": now + starts_in,
+              "ends_at": now + starts_in + duration, **fields}
+    with database.connection_context():
+        if owner is None:
+            owner = User.get_or_none(User.email == "owner@example.com") or make_user()
+        return Room.create(owner=owner, **values)
+
+
+def link_path(app, link) -> str:
+    """The /g/... path of a guest link, at its version (what the owner's screen shows)."""
+    return "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
+                                     link.version)
+
+
+def invitation_path(app, invitation) -> str:
+    """The /i/... path of an invitation, at its version (the personal link the guest got)."""
+    return "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id,
+                                     invitation.version)
+
+
+def url_of(app, inv) -> str:
+    """The personal link as the owner's screen and the email show it (the app builds it)."""
+    from portal.owner.invitations import invitation_url
+
+    with app.app_context():
+        return invitation_url(Invitation.get_by_id(inv.id))
+
+
+def path_of(app, inv) -> str:
+    """url_of without the origin. Where a test checks the app's own link building; a test
+    that only needs a way in uses invitation_path."""
+    return url_of(app, inv).removeprefix(app.config["BASE_URL"])
+
+
+def invitation(room, email) -> Invitation:
+    with database.connection_context():
+        return Invitation.get((Invitation.room == room) & (Invitation.email == email))
+
+
+def links_on_page(html: str) -> list[str]:
+    return re.findall(r'id="invite-link-\d+" value="([^"]+)"', html)
+
+
+def invite(client, room, emails, **kw):
+    """OwnerActions.invite for tests holding a bare client."""
+    return OwnerActions(client).invite(room, emails, **kw)
+
+
+def _room_id(room) -> int:
+    return room if isinstance(room, int) else room.id
+
+
+class OwnerActions:
+    """An owner (or admin) in their browser: signing in and out, and the room screen's common
+    actions. Every method returns the response."""
+
     def __init__(self, client):
         self.client = client
 
@@ -53,6 +119,88 @@ class AuthActions:
 
     def sign_out(self):
         return self.client.post("/sign-out")
+
+    def invite(self, room, emails, role="viewer", validity="unlimited", days="", send_now=False,
+               htmx=False):
+        data = {"emails": emails, "role": role, "validity": validity, "days": days}
+        if send_now:
+            data["send_now"] = "y"
+        return self.client.post(f"/rooms/{_room_id(room)}/invitations", data=data,
+                                headers=HTMX if htmx else None)
+
+    def change_role(self, room, invitation, role, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/role",
+                                data={"role": role}, headers=HTMX if htmx else None)
+
+    def reset_invitation(self, room, invitation, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/reset",
+                                headers=HTMX if htmx else None)
+
+    def remove_invitation(self, room, invitation, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/delete",
+                                headers=HTMX if htmx else None)
+
+    def admit(self, room, participant, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/waiting/{participant.id}/admit",
+                                headers=HTMX if htmx else None)
+
+    def deny(self, room, participant, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/waiting/{participant.id}/deny",
+                                headers=HTMX if htmx else None)
+
+    def admit_all(self, room, htmx=False):
+        return self.client.post(f"/rooms/{_room_id(room)}/waiting/admit-all",
+                                headers=HTMX if htmx else None)
+
+
+class GuestActions:
+    """One guest in their own browser (their own test client, so their own session cookie).
+    Anything else (`.get`, `.post`, `.get_cookie`...) is the client's own."""
+
+    def __init__(self, app, client=None):
+        self.app = app
+        self.client = client or app.test_client()
+        self.email = None
+
+    def __getattr__(self, name):
+        if name == "client":  # not set yet (copy, pickle): no endless recursion
+            raise AttributeError(name)
+        return getattr(self.client, name)
+
+    def open(self, path):
+        return self.client.get(path)
+
+    def enter(self, path, name="Ada Guest", email="ada@example.com", **fields):
+        """The lobby form sent: the response (303 to the room when let in)."""
+        self.email = email
+        return self.client.post(path, data={"name": name, "email": email, **fields})
+
+    def place(self, room):
+        return self.client.get(f"/s/{_room_id(room)}")
+
+    def join(self, room):
+        return self.client.get(f"/s/{_room_id(room)}/join")
+
+    def leave(self, room):
+        return self.client.post(f"/s/{_room_id(room)}/leave")
+
+    @property
+    def participant(self) -> Participant:
+        """Their newest Participant row (by the email they entered with), read fresh."""
+        email = self.email.strip().lower()  # as the lobby stores it
+        return (Participant.select().where(Participant.email == email)
+                .order_by(Participant.id.desc()).get())
+
+
+def invited_guest(app, room, email, role="viewer") -> GuestActions:
+    """A guest account invited to `room` with `role`, inside by its personal link in a browser
+    of its own (`.invitation` is the row)."""
+    user = make_user(email, access="guest")
+    invitation = Invitation.create(room=room, user=user, email=email, role=role)
+    guest = GuestActions(app)
+    guest.invitation = invitation
+    assert guest.enter(invitation_path(app, invitation), role.title(), email).status_code == 303
+    return guest
 
 
 def text_of(response) -> str:

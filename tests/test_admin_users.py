@@ -2,8 +2,7 @@
 guest-only profile) a host account."""
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import invitation, invite, make_room
+from helpers import PASSWORD, invitation, invite, make_room, make_user, text_of
 
 from portal.models import AuditEvent, Invitation, User
 

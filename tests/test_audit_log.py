@@ -5,8 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import invitation, invite, make_room
+from helpers import PASSWORD, invitation, make_room, make_user, text_of
 
 from portal.models import AuditEvent, GuestLink, Participant, Room
 from portal.timeutil import utcnow
@@ -23,7 +22,7 @@ def sign_in(app, email):
     return client
 
 
-def test_every_owner_action_is_recorded_and_shown(app, client, signed_in_owner, db):
+def test_every_owner_action_is_recorded_and_shown(app, client, owner_browser, db):
     start = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     end = (utcnow() + timedelta(days=1, hours=1)).strftime("%Y-%m-%dT%H:%M")
     form = {"title": "Board", "starts_at": start, "ends_at": end, "timezone": "UTC",
@@ -35,15 +34,15 @@ def test_every_owner_action_is_recorded_and_shown(app, client, signed_in_owner, 
     client.post(f"/rooms/{room.id}/links", data={"link-name": "Guests"})
     link = GuestLink.get(GuestLink.room == room)
     client.post(f"/rooms/{room.id}/links/{link.id}/delete")
-    invite(client, room, "ada@example.com")
+    owner_browser.invite(room, "ada@example.com")
     inv = invitation(room, "ada@example.com")
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/role", data={"role": "speaker"})
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset")
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/delete")
+    owner_browser.change_role(room, inv, "speaker")
+    owner_browser.reset_invitation(room, inv)
+    owner_browser.remove_invitation(room, inv)
     waiting = [Participant.create(room=room, name=n, email=f"{n}@example.com", device=n)
                for n in ("amy", "ben")]
-    client.post(f"/rooms/{room.id}/waiting/{waiting[0].id}/admit")
-    client.post(f"/rooms/{room.id}/waiting/{waiting[1].id}/deny")
+    owner_browser.admit(room, waiting[0])
+    owner_browser.deny(room, waiting[1])
     client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"})
 
     assert actions(room) == ["room_created", "room_edited", "guest_access_on", "link_created",

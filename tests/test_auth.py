@@ -1,7 +1,7 @@
 """Owner accounts: signing in and out, Argon2 passwords, access levels, the admin's user screen."""
 
 import pytest
-from helpers import CSRF, PASSWORD, AuthActions, make_user, text_of
+from helpers import CSRF, PASSWORD, OwnerActions, make_user, text_of
 
 from portal.models import AuditEvent, Room, User
 
@@ -239,7 +239,7 @@ class TestAdminSignsAUserOutEverywhere:
                                                                        owner, db):
         host, laptop = app.test_client(), app.test_client()
         for browser in (host, laptop):
-            AuthActions(browser).sign_in()
+            OwnerActions(browser).sign_in()
         make_user(email="admin@example.com", access="admin")
         auth.sign_in(email="admin@example.com")
         assert "Sign out everywhere" in text_of(client.get("/admin/users"))
@@ -253,7 +253,7 @@ class TestAdminSignsAUserOutEverywhere:
         event = AuditEvent.get(AuditEvent.action == "user_signed_out")
         assert event.target == "owner@example.com" and event.actor_email == "admin@example.com"
         assert client.get("/admin/users").status_code == 200  # the admin's own session goes on
-        assert AuthActions(host).sign_in().status_code == 303
+        assert OwnerActions(host).sign_in().status_code == 303
         assert host.get("/rooms/").status_code == 200
 
     def test_an_unknown_user_is_not_found(self, client, auth, db):

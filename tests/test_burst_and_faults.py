@@ -13,14 +13,12 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pytest
-from helpers import GunicornServer, open_lobby, submit_lobby
+from helpers import GunicornServer, link_path, make_room, open_lobby, submit_lobby
 
 from portal import tokens
-from portal.models import GuestLink, Invitation, Participant, Room
-from portal.timeutil import utcnow
+from portal.models import GuestLink, Invitation, Participant
 
 GUESTS = 500
 LIMIT = 300
@@ -37,12 +35,9 @@ def gunicorn(app, database_url, tmp_path):
 
 
 def limited_link(app, owner, limit=LIMIT):
-    now = utcnow()
-    room = Room.create(owner=owner, title="Launch", guest_access_enabled=True,
-                       starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
+    room = make_room(owner, title="Launch", guest_access_enabled=True)
     link = GuestLink.create(room=room, name="Burst", max_uses=limit)
-    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, link.version)
-    return room, link, "/g/" + token
+    return room, link, link_path(app, link)
 
 
 def open_all(port, path, pool):
@@ -152,24 +147,24 @@ def test_a_worker_killed_mid_burst_loses_nobody(app, db, owner, gunicorn, databa
 
 
 def test_the_access_log_never_holds_a_token(app, db, owner, database_url, tmp_path):
-    room, link, link_path = limited_link(app, owner, limit=None)
+    room, link, shared_path = limited_link(app, owner, limit=None)
     guest = owner  # any account: the invitation only needs a user row
     invitation = Invitation.create(room=room, user=guest, email=guest.email)
     invite_token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
     reset_token = tokens.timed_dumps(app.config["SECRET_KEYS"], tokens.RESET_SALT,
                                      [owner.id, owner.password_version])
-    link_token = link_path.removeprefix("/g/")
+    link_token = shared_path.removeprefix("/g/")
     access_log = tmp_path / "access.log"
     with GunicornServer(app, database_url, tmp_path, workers=1, threads=2, extra_args=(
             "--config", "python:portal.gunicorn_conf",
             "--access-logfile", str(access_log))) as server:
-        paths = [link_path, f"/i/{invite_token}", f"/reset-password/{reset_token}",
+        paths = [shared_path, f"/i/{invite_token}", f"/reset-password/{reset_token}",
                  f"/g/{link_token}?ref=mail", f"/s/{room.id}/join?ticket={link_token}",
                  f"/healthz?token={invite_token}"]
         for p in paths:
             status, cookie, csrf = open_lobby(server.port, p)
             assert status < 500, (p, status)
-        status, _ = submit_lobby(server.port, link_path, cookie="", csrf="", name="Ada",
+        status, _ = submit_lobby(server.port, shared_path, cookie="", csrf="", name="Ada",
                                  email="ada@example.com")
         assert status < 500
     text = access_log.read_text()

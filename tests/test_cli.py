@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from helpers import AuthActions, make_user
+from helpers import OwnerActions, make_user
 
 from portal.cli import DEMO_OWNER
 from portal.models import Room, User
@@ -17,7 +17,7 @@ def test_create_user_reads_the_password_from_stdin(app, runner, client, db):
     user = User.get(User.email == "host@example.com")
     assert user.access == "broadcaster" and user.name == "Host"
     assert user.password_hash.startswith("$argon2id$")
-    auth = AuthActions(client)
+    auth = OwnerActions(client)
     assert auth.sign_in(email="host@example.com",
                         password="a long enough password").status_code == 303
 
@@ -48,7 +48,7 @@ def test_create_user_upgrades_a_guest_only_profile(app, runner, client, db):
         in result.output
     ada = User.get(User.email == "ada@example.com")
     assert (ada.id, ada.name, ada.access) == (profile.id, "Ada", "broadcaster")
-    assert AuthActions(client).sign_in(email="ada@example.com",
+    assert OwnerActions(client).sign_in(email="ada@example.com",
                                        password="a long enough password").status_code == 303
 
 
@@ -107,7 +107,7 @@ def test_seed_demo_prints_sign_in_details_that_work(app, runner, client, db):
         assert title in result.output
     assert "http://guestgate.test/rooms/" in result.output
 
-    assert AuthActions(client).sign_in(email=DEMO_OWNER, password=password).status_code == 303
+    assert OwnerActions(client).sign_in(email=DEMO_OWNER, password=password).status_code == 303
     page = client.get("/rooms/").get_data(as_text=True)
     assert "Company channel" in page and "Customer round-table" in page
 
@@ -147,7 +147,7 @@ def test_seed_demo_runs_again_and_only_the_new_password_works(app, runner, clien
     assert User.select().where(User.email == DEMO_OWNER).count() == 1
     assert {r["id"] for r in second["rooms"]}.isdisjoint(r["id"] for r in first["rooms"])
 
-    auth = AuthActions(client)
+    auth = OwnerActions(client)
     assert auth.sign_in(email=DEMO_OWNER, password=first["owner"]["password"]).status_code == 401
     assert auth.sign_in(email=DEMO_OWNER, password=second["owner"]["password"]).status_code == 303
     for room in second["rooms"]:
@@ -156,7 +156,7 @@ def test_seed_demo_runs_again_and_only_the_new_password_works(app, runner, clien
 
 def test_seed_demo_signs_out_sessions_of_the_previous_password(app, runner, client, db):
     first = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
-    AuthActions(client).sign_in(email=DEMO_OWNER, password=first["owner"]["password"])
+    OwnerActions(client).sign_in(email=DEMO_OWNER, password=first["owner"]["password"])
     assert client.get("/rooms/").status_code == 200
     runner.invoke(args=["seed-demo", "--json"])
     assert client.get("/rooms/").status_code == 302

@@ -7,7 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import AuthActions, make_user
+from helpers import OwnerActions, make_user
 
 from portal import create_app, mail
 from portal.config import from_environment
@@ -147,7 +147,7 @@ def test_database_uploads_and_outbox_are_private_whatever_the_umask(config, tmp_
             room = Room.create(owner=make_user(), title="R", starts_at=now,
                                ends_at=now + timedelta(hours=1))
         client = app.test_client()
-        AuthActions(client).sign_in()
+        OwnerActions(client).sign_in()
         assert client.post(f"/rooms/{room.id}/attachments",
                            data={"file": (io.BytesIO(b"%PDF-1.7"), "agenda.pdf")},
                            content_type="multipart/form-data").status_code == 303

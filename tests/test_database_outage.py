@@ -10,9 +10,8 @@ import time
 from datetime import timedelta
 
 import pytest
-from helpers import PG_URL, text_of
+from helpers import PG_URL, link_path, text_of
 
-from portal import tokens
 from portal.models import GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
@@ -29,7 +28,7 @@ def guest_link(app, signed_in_owner, db):
                        starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
     link = GuestLink.create(room=room, name="Guests", max_uses=10)
     db.close()
-    return link, "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    return link, link_path(app, link)
 
 
 def pg_ctl(action: str):

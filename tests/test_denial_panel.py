@@ -7,10 +7,20 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import HTMX, invitation, invite, make_room, path_of
+from helpers import (
+    HTMX,
+    PASSWORD,
+    GuestActions,
+    invitation,
+    invite,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
-from portal import denials, tokens
+from portal import denials
 from portal.decision import REASONS
 from portal.models import AuditEvent, DenialCount, DomainRule, GuestLink, Invitation, Room
 from portal.timeutil import utcnow
@@ -24,16 +34,7 @@ def room(db, owner):
 @pytest.fixture
 def guest(app):
     """The guest: a browser of their own, never signed in."""
-    return app.test_client()
-
-
-def link_path(app, link) -> str:
-    return "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
-                                     link.version)
-
-
-def join(guest, path, name="Grace", email="grace@example.com"):
-    return guest.post(path, data={"name": name, "email": email})
+    return GuestActions(app)
 
 
 def panel(client, room) -> str:
@@ -62,7 +63,7 @@ def test_expired_link_extend_by_seven_days_lets_the_same_guest_in(app, client, g
                             expires_at=utcnow() - timedelta(hours=1))
     path = link_path(app, link)
     assert guest.get(path).status_code == 410
-    assert join(guest, path).status_code == 410
+    assert guest.enter(path, "Grace", "grace@example.com").status_code == 410
 
     page = client.get(f"/rooms/{room.id}")
     assert "Why guests couldn't join" in text_of(page)
@@ -84,7 +85,7 @@ def test_expired_link_extend_by_seven_days_lets_the_same_guest_in(app, client, g
     assert timedelta(days=6, hours=23) < expires - utcnow() <= timedelta(days=7)
     assert actions(room) == ["link_extended"]
 
-    entered = join(guest, path)
+    entered = guest.enter(path, "Grace", "grace@example.com")
     assert entered.status_code == 303 and entered.headers["Location"] == f"/s/{room.id}"
 
 
@@ -141,13 +142,13 @@ def test_guest_access_off_turn_it_on(app, client, guest, signed_in_owner, room):
     assert "Guest access is on now." in text_of_html(reason_row(panel(client, room),
                                                                  "guest_access_off"))
     assert guest.get(path).status_code == 200
-    assert join(guest, path).status_code == 303
+    assert guest.enter(path, "Grace", "grace@example.com").status_code == 303
 
 
 def test_used_up_link_raise_the_click_limit(app, client, guest, signed_in_owner, room):
     link = GuestLink.create(room=room, name="Press", max_uses=1)
     path = link_path(app, link)
-    assert join(app.test_client(), path, email="first@example.com").status_code == 303
+    assert GuestActions(app).enter(path, "Grace", "first@example.com").status_code == 303
     assert guest.get(path).status_code == 410
     row = reason_row(panel(client, room), "link_used_up")
     assert "Raise the click limit" in row and "“Press” used all 1 clicks." in text_of_html(row)
@@ -158,14 +159,14 @@ def test_used_up_link_raise_the_click_limit(app, client, guest, signed_in_owner,
     assert "“Press” now allows 6 clicks (5 left)." in text_of(response)
     assert GuestLink.get_by_id(link.id).max_uses == 6
     assert actions(room) == ["link_limit_raised"]
-    assert join(guest, path).status_code == 303
+    assert guest.enter(path, "Grace", "grace@example.com").status_code == 303
 
 
-def test_removed_invitation_invite_again(app, client, guest, signed_in_owner, room):
+def test_removed_invitation_invite_again(app, client, guest, owner_browser, room):
     invite(client, room, "ada@example.com", role="speaker")
     inv = invitation(room, "ada@example.com")
     old_path = path_of(app, inv)
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/delete")
+    owner_browser.remove_invitation(room, inv)
     assert guest.get(old_path).status_code == 410
 
     row = reason_row(panel(client, room), "invite_removed")
@@ -182,14 +183,14 @@ def test_removed_invitation_invite_again(app, client, guest, signed_in_owner, ro
     assert guest.get(old_path).status_code == 410
     new_path = path_of(app, again)
     assert guest.get(new_path).status_code == 200
-    assert join(guest, new_path, email="ada@example.com").status_code == 303
+    assert guest.enter(new_path, "Grace", "ada@example.com").status_code == 303
 
 
-def test_reset_invitation_offers_the_current_link(app, client, guest, signed_in_owner, room):
+def test_reset_invitation_offers_the_current_link(app, client, guest, owner_browser, room):
     invite(client, room, "bo@example.com")
     inv = invitation(room, "bo@example.com")
     old_path = path_of(app, inv)
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset")
+    owner_browser.reset_invitation(room, inv)
     assert guest.get(old_path).status_code == 410
     row = reason_row(panel(client, room), "invite_removed")
     current = app.config["BASE_URL"] + path_of(app, invitation(room, "bo@example.com"))
@@ -201,7 +202,7 @@ def test_email_mismatch_shows_the_invited_address_and_resends(app, client, guest
                                                              signed_in_owner, room):
     invite(client, room, "cy@example.com")
     inv = invitation(room, "cy@example.com")
-    response = join(guest, path_of(app, inv), email="cy@other.example")
+    response = guest.enter(path_of(app, inv), "Grace", "cy@other.example")
     assert response.status_code == 403
     row = reason_row(panel(client, room), "email_mismatch")
     assert "The email typed differs from the invited one" in row
@@ -220,7 +221,7 @@ def test_domain_blocked_offers_the_domain_rules_to_admins_only(app, client, gues
                                                                signed_in_owner, room):
     DomainRule.create(domain="blocked.example", mode="block")
     link = GuestLink.create(room=room, name="Open")
-    assert join(guest, link_path(app, link), email="x@blocked.example").status_code == 403
+    assert guest.enter(link_path(app, link), "Grace", "x@blocked.example").status_code == 403
     row = reason_row(panel(client, room), "domain_blocked")
     assert "blocked by a domain rule" in row
     assert "/admin/domains" not in row and "An admin can change" in row
@@ -237,7 +238,7 @@ def test_events_in_the_owners_zone_newest_first(app, client, guest, db):
     room = make_room(owner, guest_access_enabled=True)
     client.post("/sign-in", data={"email": owner.email, "password": PASSWORD})
     link = GuestLink.create(room=room, name="Late", expires_at=utcnow() - timedelta(days=1))
-    join(guest, link_path(app, link), email="late@example.com")
+    guest.enter(link_path(app, link), "Grace", "late@example.com")
     html = panel(client, room).split("denial-events", 1)[1]
     assert re.search(r"\d\d:\d\d CES?T", html)
     assert "Link “Late”" in html

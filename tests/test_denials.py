@@ -1,14 +1,12 @@
 """Denials are kept bounded: exact daily counters, only the newest events of each room."""
 
-from datetime import timedelta
 
 import pytest
-from helpers import count_queries, make_user, text_of
+from helpers import count_queries, make_room, make_user, text_of
 from peewee import fn
 
 from portal import denials
-from portal.models import DenialCount, DenialEvent, Room
-from portal.timeutil import utcnow
+from portal.models import DenialCount, DenialEvent
 
 
 @pytest.fixture(params=[False, True], ids=["rate limits off", "rate limits on"])
@@ -17,17 +15,10 @@ def config(request, config):
     return {**config, "RATELIMIT_ENABLED": request.param}
 
 
-def make_room(owner, **kw):
-    now = utcnow()
-    return Room.create(owner=owner, title=kw.pop("title", "Room"),
-                       starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1),
-                       **kw)
-
-
 def test_events_bounded_and_counters_exact(app, db):
     app.config["DENIAL_EVENTS_PER_ROOM"] = 50
     owner = make_user()
-    room, other = make_room(owner), make_room(owner, title="Other")
+    room, other = make_room(owner, title="Room"), make_room(owner, title="Other")
     with app.app_context():
         for i in range(400):
             denials.record("link_expired" if i % 2 else "link_used_up", room=room,

@@ -1,10 +1,19 @@
 """The admin's email-domain rules: the screen, and their effect on inviting and on the lobby."""
 
 import pytest
-from helpers import make_user, text_of
-from invite_helpers import HTMX, invitation, invite, make_room, path_of
+from helpers import (
+    HTMX,
+    GuestActions,
+    invitation,
+    invite,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
-from portal import emails, tokens
+from portal import emails
 from portal.admin import normalize_domain
 from portal.models import AuditEvent, DomainRule, GuestLink, Invitation
 
@@ -71,11 +80,11 @@ def test_an_internationalised_block_rule_refuses_the_address_in_the_lobby(app, c
     assert "xn--fa-hia.de is now blocked." in text_of(client.get("/admin/domains"))
     room = make_room(admin, guest_access_enabled=True)
     link = GuestLink.create(room=room, name="Guests")
-    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
-    refused = app.test_client().post(path, data={"name": "Ada", "email": "user@faß.de"})
+    path = link_path(app, link)
+    refused = GuestActions(app).enter(path, "Ada", "user@faß.de")
     assert refused.status_code == 403
     assert "Your organisation's email domain can't be used here" in text_of(refused)
-    allowed = app.test_client().post(path, data={"name": "Bo", "email": "user@fass.de"})
+    allowed = GuestActions(app).enter(path, "Bo", "user@fass.de")
     assert allowed.status_code == 303
 
 

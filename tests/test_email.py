@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import free_port, text_of
-from invite_helpers import HTMX, invitation, invite, make_room
+from helpers import HTMX, free_port, invitation, invite, make_room, text_of
 
 from portal import mail
 from portal.models import Invitation, Room

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 from flask import template_rendered
+from helpers import invitation_path, link_path
 
-from portal import tokens
 from portal.models import GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
@@ -21,8 +21,7 @@ def lobby(app, db, owner):
     room = Room.create(owner=owner, title="Town hall", guest_access_enabled=True,
                        starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2))
     link = GuestLink.create(room=room, name="Everyone")
-    return room, "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
-                                           link.version)
+    return room, link_path(app, link)
 
 
 @pytest.fixture
@@ -97,8 +96,7 @@ def test_an_invitations_lobby_shows_the_email_field_as_the_room_asks_now(app, db
                        ends_at=now + timedelta(hours=2), require_email_match=True)
     invited = User.create(email="ada@example.com", password_hash="x")
     invitation = Invitation.create(room=room, user=invited, email=invited.email)
-    path = "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id,
-                                     invitation.version)
+    path = invitation_path(app, invitation)
     assert 'name="email"' in app.test_client().get(path).get_data(as_text=True)
     Room.update(require_email_match=False).where(Room.id == room.id).execute()
     assert 'name="email"' not in app.test_client().get(path).get_data(as_text=True)

@@ -3,44 +3,28 @@ submission consumes exactly one use, and every way a link stops working says why
 
 from datetime import timedelta
 
+import helpers
 import pytest
-from helpers import text_of
+from helpers import GuestActions, make_room, text_of
 
 from portal import tokens
-from portal.models import DenialEvent, GuestLink, Participant, Room
+from portal.models import DenialEvent, GuestLink, Participant
 from portal.timeutil import utcnow
-
-
-def make_room(owner, **fields):
-    now = utcnow()
-    values = {"title": "Launch", "starts_at": now - timedelta(minutes=10),
-              "ends_at": now + timedelta(hours=2), "guest_access_enabled": True}
-    values.update(fields)
-    return Room.create(owner=owner, **values)
 
 
 @pytest.fixture
 def room(db, owner):
-    return make_room(owner)
+    return make_room(owner, guest_access_enabled=True)
 
 
 @pytest.fixture
 def link_path(app):
-    def path(link):
-        token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, link.version)
-        return f"/g/{token}"
-    return path
-
-
-def enter(app, path, name="Ada", email="ada@example.com", client=None):
-    """A guest in their own browser (own cookie jar) submits the lobby form."""
-    guest = client or app.test_client()
-    return guest.post(path, data={"name": name, "email": email}), guest
+    return lambda link: helpers.link_path(app, link)
 
 
 def test_get_never_consumes_then_a_submission_enters(app, room, link_path):
     link = GuestLink.create(room=room, name="Guests", max_uses=3)
-    guest = app.test_client()
+    guest = GuestActions(app)
     for _ in range(5):
         response = guest.get(link_path(link))
         assert response.status_code == 200
@@ -48,7 +32,7 @@ def test_get_never_consumes_then_a_submission_enters(app, room, link_path):
     assert GuestLink.get_by_id(link.id).uses == 0
     assert Participant.select().count() == 0
 
-    response, _ = enter(app, link_path(link), client=guest)
+    response = guest.enter(link_path(link), "Ada")
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/s/{room.id}")
     assert GuestLink.get_by_id(link.id).uses == 1
@@ -64,10 +48,9 @@ def test_get_never_consumes_then_a_submission_enters(app, room, link_path):
 def test_two_clicks_then_the_third_guest_is_turned_away(app, room, link_path):
     link = GuestLink.create(room=room, name="Two", max_uses=2)
     for n in range(2):
-        response, _ = enter(app, link_path(link), name=f"Guest {n}",
-                            email=f"g{n}@example.com")
+        response = GuestActions(app).enter(link_path(link), f"Guest {n}", f"g{n}@example.com")
         assert response.status_code == 303
-    response, _ = enter(app, link_path(link), name="Third", email="third@example.com")
+    response = GuestActions(app).enter(link_path(link), "Third", "third@example.com")
     assert response.status_code == 410
     assert "This link has already been used" in text_of(response)
     assert GuestLink.get_by_id(link.id).uses == 2
@@ -78,7 +61,7 @@ def test_two_clicks_then_the_third_guest_is_turned_away(app, room, link_path):
 def test_expired_link(app, room, link_path):
     link = GuestLink.create(room=room, name="Old", expires_at=utcnow() - timedelta(seconds=1))
     assert app.test_client().get(link_path(link)).status_code == 410
-    response, _ = enter(app, link_path(link))
+    response = GuestActions(app).enter(link_path(link), "Ada")
     assert response.status_code == 410
     assert "This link has expired" in text_of(response)
     assert GuestLink.get_by_id(link.id).uses == 0
@@ -87,7 +70,8 @@ def test_expired_link(app, room, link_path):
 def test_deleted_link(client, app, signed_in_owner, room, link_path):
     link = GuestLink.create(room=room, name="Gone")
     client.post(f"/rooms/{room.id}/links/{link.id}/delete")
-    for response in (app.test_client().get(link_path(link)), enter(app, link_path(link))[0]):
+    for response in (GuestActions(app).open(link_path(link)),
+                     GuestActions(app).enter(link_path(link), "Ada")):
         assert response.status_code == 410
         assert "This link is no longer available" in text_of(response)
     assert Participant.select().count() == 0
@@ -96,11 +80,12 @@ def test_deleted_link(client, app, signed_in_owner, room, link_path):
 def test_guest_access_off_refuses_new_guests_and_seated_guests_on_refresh(
         client, app, signed_in_owner, room, link_path):
     link = GuestLink.create(room=room, name="Guests")
-    _, seated = enter(app, link_path(link))
+    seated = GuestActions(app)
+    seated.enter(link_path(link), "Ada")
     assert seated.get(f"/s/{room.id}").status_code == 200
 
     client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"})
-    response, _ = enter(app, link_path(link), name="Late", email="late@example.com")
+    response = GuestActions(app).enter(link_path(link), "Late", "late@example.com")
     assert response.status_code == 403
     assert "The host has turned off guest access" in text_of(response)
     response = seated.get(f"/s/{room.id}")
@@ -118,7 +103,7 @@ def test_guest_access_off_refuses_new_guests_and_seated_guests_on_refresh(
 def test_channel_room_link_is_refused(app, owner, db, link_path):
     channel = make_room(owner, kind="channel", guest_access_enabled=True)
     link = GuestLink.create(room=channel, name="Should not exist")
-    response, _ = enter(app, link_path(link))
+    response = GuestActions(app).enter(link_path(link), "Ada")
     assert response.status_code == 403
     assert "Guest access isn't available for this room" in text_of(response)
     assert GuestLink.get_by_id(link.id).uses == 0
@@ -145,7 +130,7 @@ def test_garbled_and_forged_tokens(app, room, link_path):
 
 def test_lobby_validation_consumes_nothing(app, room, link_path):
     link = GuestLink.create(room=room, name="Guests", max_uses=1)
-    response, _ = enter(app, link_path(link), name="", email="not an email")
+    response = GuestActions(app).enter(link_path(link), "", "not an email")
     assert response.status_code == 422
     assert GuestLink.get_by_id(link.id).uses == 0
     assert Participant.select().count() == 0
@@ -155,7 +140,7 @@ def test_lobby_refuses_names_that_reverse_text(app, room, link_path):
     """U+202E and the other direction controls would show "Ada" as someone else on the host's
     screen: refused in the guest's language, nothing consumed."""
     link = GuestLink.create(room=room, name="Guests", max_uses=1)
-    response, _ = enter(app, link_path(link), name="\u202eadA")
+    response = GuestActions(app).enter(link_path(link), "\u202eadA")
     assert response.status_code == 422
     assert "Remove the invisible characters that change the direction of the text." \
         in text_of(response)
@@ -174,7 +159,8 @@ def test_a_browser_inside_that_submits_again_goes_back_in(app, room, link_path):
     tab) goes back in — even when the link has no use left, the form is empty, or the guest
     typed another address — and spends nothing."""
     link = GuestLink.create(room=room, name="Last seat", max_uses=1)
-    response, guest = enter(app, link_path(link))
+    guest = GuestActions(app)
+    response = guest.enter(link_path(link), "Ada")
     assert response.status_code == 303
     for data in ({"name": "Ada", "email": "ada@example.com"}, {},
                  {"name": "Ada", "email": "other@example.com"}):

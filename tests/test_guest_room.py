@@ -4,142 +4,138 @@ Leave, and the hand-off to the live session."""
 from datetime import timedelta
 
 import pytest
-from helpers import make_user, text_of
+from helpers import GuestActions, link_path, make_room, text_of
 
-from portal import tokens
 from portal.models import Attachment, GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
 
 @pytest.fixture
 def room(db):
-    owner = make_user()
-    now = utcnow()
-    return Room.create(owner=owner, title="Launch", description="All about it",
-                       speakers="Ada\nGrace", guest_access_enabled=True,
-                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1),
-                       join_url="https://meet.example/r/7?lang=en")
+    return make_room(title="Launch", description="All about it", speakers="Ada\nGrace",
+                     guest_access_enabled=True, join_url="https://meet.example/r/7?lang=en")
+
+
+@pytest.fixture
+def guest(app, client):
+    return GuestActions(app, client)
 
 
 def link_url(app, room, **kw):
     link = GuestLink.create(room=room, name="Guests", **kw)
-    return f"/g/{tokens.make_token(app.config['SECRET_KEYS'], tokens.LINK, link.id, 1)}", link
+    return link_path(app, link), link
 
 
-def enter(client, url, name="Ada Guest", email="ada@example.com"):
-    return client.post(url, data={"name": name, "email": email})
-
-
-def test_countdown_then_enter_when_the_start_comes(app, client, room):
+def test_countdown_then_enter_when_the_start_comes(app, guest, room):
     Room.update(starts_at=utcnow() + timedelta(minutes=10)).where(Room.id == room.id).execute()
     url, _ = link_url(app, room)
-    response = enter(client, url)
+    response = guest.enter(url)
     assert response.status_code == 303 and response.location.endswith(f"/s/{room.id}")
-    page = client.get(f"/s/{room.id}")
+    page = guest.place(room)
     assert "Waiting for the start" in text_of(page)
     assert 'http-equiv="refresh"' in page.get_data(as_text=True)  # without JavaScript
-    status = client.get(f"/s/{room.id}/status?state=countdown")
+    status = guest.get(f"/s/{room.id}/status?state=countdown")
     assert status.status_code == 204 and status.headers["Cache-Control"] == "no-store"
     # The host moves the start earlier: the poll notices and the page reloads into the room.
     Room.update(starts_at=utcnow() - timedelta(seconds=1)).where(Room.id == room.id).execute()
-    status = client.get(f"/s/{room.id}/status?state=countdown")
+    status = guest.get(f"/s/{room.id}/status?state=countdown")
     assert status.status_code == 200 and status.headers["HX-Refresh"] == "true"
     assert status.get_data(as_text=True) == "enter"
-    page = client.get(f"/s/{room.id}")
+    page = guest.place(room)
     assert "You're in" in text_of(page) and "Your role: Viewer" in text_of(page)
 
 
-def test_room_page_shows_details_and_role(app, client, room):
+def test_room_page_shows_details_and_role(app, guest, room):
     url, _ = link_url(app, room)
-    enter(client, url)
-    text = text_of(client.get(f"/s/{room.id}"))
+    guest.enter(url)
+    text = text_of(guest.place(room))
     for words in ("Launch", "All about it", "Ada", "Grace", "live session, chat",
                   "Join the live session", "Leave"):
         assert words in text
 
 
-def test_attachments_only_for_admitted_participants(app, client, room, tmp_path):
+def test_attachments_only_for_admitted_participants(app, guest, room, tmp_path):
     folder = tmp_path / "uploads"
     folder.mkdir(exist_ok=True)
     (folder / "abc.pdf").write_bytes(b"%PDF-1.4 slides")
     item = Attachment.create(room=room, filename="slides.pdf", stored_name="abc.pdf",
                              content_type="application/pdf", size=15)
     download = f"/s/{room.id}/attachments/{item.id}"
-    assert client.get(download).status_code == 403  # not in the room
+    assert guest.get(download).status_code == 403  # not in the room
 
     url, link = link_url(app, room)
-    enter(client, url)
-    response = client.get(download)
+    guest.enter(url)
+    response = guest.get(download)
     assert response.status_code == 200 and response.data == b"%PDF-1.4 slides"
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "private, no-store"
     response.close()
 
     # Another room's attachment is not reachable through this room.
-    other = Room.create(owner=room.owner, title="Other", starts_at=room.starts_at,
-                        ends_at=room.ends_at)
+    other = make_room(room.owner, title="Other", starts_at=room.starts_at,
+                      ends_at=room.ends_at)
     foreign = Attachment.create(room=other, filename="x.pdf", stored_name="abc2.pdf",
                                 content_type="application/pdf", size=1)
-    assert client.get(f"/s/{room.id}/attachments/{foreign.id}").status_code == 404
+    assert guest.get(f"/s/{room.id}/attachments/{foreign.id}").status_code == 404
 
     # The link is deleted: the next download is refused.
     GuestLink.update(deleted_at=utcnow()).where(GuestLink.id == link.id).execute()
-    assert client.get(download).status_code == 403
-    assert "This link is no longer available" in text_of(client.get(f"/s/{room.id}"))
+    assert guest.get(download).status_code == 403
+    assert "This link is no longer available" in text_of(guest.place(room))
 
 
-def test_waiting_guest_cannot_download(app, client, room, tmp_path):
+def test_waiting_guest_cannot_download(app, guest, room, tmp_path):
     Room.update(require_approval=True).where(Room.id == room.id).execute()
     item = Attachment.create(room=room, filename="s.pdf", stored_name="zz.pdf",
                              content_type="application/pdf", size=1)
     url, _ = link_url(app, room)
-    enter(client, url)
-    assert "Waiting to be admitted" in text_of(client.get(f"/s/{room.id}"))
-    assert client.get(f"/s/{room.id}/attachments/{item.id}").status_code == 403
+    guest.enter(url)
+    assert "Waiting to be admitted" in text_of(guest.place(room))
+    assert guest.get(f"/s/{room.id}/attachments/{item.id}").status_code == 403
 
 
-def test_leave_then_come_back_through_the_link(app, client, room, tmp_path):
+def test_leave_then_come_back_through_the_link(app, guest, room, tmp_path):
     url, link = link_url(app, room, max_uses=5)
-    enter(client, url)
-    response = client.post(f"/s/{room.id}/leave")
+    guest.enter(url)
+    response = guest.leave(room)
     assert response.status_code == 303
     assert Participant.get().status == "left"
-    page = client.get(f"/s/{room.id}")
+    page = guest.place(room)
     assert page.status_code == 403 and "You're not in this session" in text_of(page)
-    assert client.get(f"/s/{room.id}/join").status_code == 303  # back to /s: not a ticket
+    assert guest.join(room).status_code == 303  # back to /s: not a ticket
     # The link brings them back: a new entry, a new use.
-    assert client.get(url).status_code == 200
-    enter(client, url)
+    assert guest.open(url).status_code == 200
+    guest.enter(url)
     assert GuestLink.get_by_id(link.id).uses == 2
-    assert "You're in" in text_of(client.get(f"/s/{room.id}"))
+    assert "You're in" in text_of(guest.place(room))
 
 
-def test_returning_browser_is_not_asked_again_and_costs_no_click(app, client, room):
+def test_returning_browser_is_not_asked_again_and_costs_no_click(app, guest, room):
     url, link = link_url(app, room, max_uses=3)
-    enter(client, url)
-    again = client.get(url)
+    guest.enter(url)
+    again = guest.open(url)
     assert again.status_code == 303 and again.location.endswith(f"/s/{room.id}")
     assert GuestLink.get_by_id(link.id).uses == 1
 
 
-def test_session_ended_turns_the_guest_away(app, client, room):
+def test_session_ended_turns_the_guest_away(app, guest, room):
     url, _ = link_url(app, room)
-    enter(client, url)
+    guest.enter(url)
     Room.update(starts_at=utcnow() - timedelta(hours=2), ends_at=utcnow() - timedelta(
         seconds=1)).where(Room.id == room.id).execute()
-    page = client.get(f"/s/{room.id}")
+    page = guest.place(room)
     assert page.status_code == 410 and "This session has ended" in text_of(page)
-    assert client.get(f"/s/{room.id}/status?state=enter").get_data(as_text=True) == \
+    assert guest.get(f"/s/{room.id}/status?state=enter").get_data(as_text=True) == \
         "session_ended"
 
 
-def test_add_to_calendar(app, client, room):
+def test_add_to_calendar(app, guest, room):
     Room.update(starts_at=utcnow() + timedelta(hours=1)).where(Room.id == room.id).execute()
-    assert client.get(f"/s/{room.id}/calendar.ics").status_code == 403  # not in the room
+    assert guest.get(f"/s/{room.id}/calendar.ics").status_code == 403  # not in the room
     url, _ = link_url(app, room)
-    enter(client, url)
-    assert "Add to calendar" in text_of(client.get(f"/s/{room.id}"))
-    response = client.get(f"/s/{room.id}/calendar.ics")
+    guest.enter(url)
+    assert "Add to calendar" in text_of(guest.place(room))
+    response = guest.get(f"/s/{room.id}/calendar.ics")
     assert response.status_code == 200 and response.mimetype == "text/calendar"
     body = response.get_data(as_text=True)
     start = Room.get_by_id(room.id).starts_at
@@ -148,13 +144,12 @@ def test_add_to_calendar(app, client, room):
     assert url.split("/g/")[1] not in body  # the .ics never carries the link token
 
 
-def test_a_refused_submission_records_the_email_tried(app, client, room):
+def test_a_refused_submission_records_the_email_tried(app, guest, room):
     from portal.models import DenialEvent
 
     url, link = link_url(app, room, max_uses=1)
-    enter(client, url)
-    late = app.test_client()
-    response = late.post(url, data={"name": "Late", "email": " Late@Example.com "})
+    guest.enter(url)
+    response = GuestActions(app).enter(url, "Late", " Late@Example.com ")
     assert response.status_code == 410
     event = DenialEvent.get(DenialEvent.reason == "link_used_up")
     assert event.email == "late@example.com" and event.link_id == link.id

@@ -3,9 +3,8 @@ pages, and noticed by their polling."""
 
 from datetime import timedelta
 
-from helpers import make_user, text_of
+from helpers import GuestActions, link_path, make_user, text_of
 
-from portal import tokens
 from portal.models import AuditEvent, GuestLink, Room
 from portal.timeutil import utcnow
 
@@ -15,9 +14,8 @@ def test_owner_sets_message_and_waiting_guest_sees_it(app, client, signed_in_own
     room = Room.create(owner=signed_in_owner, title="Launch", guest_access_enabled=True,
                        starts_at=now + timedelta(minutes=30), ends_at=now + timedelta(hours=2))
     link = GuestLink.create(room=room, name="Guests")
-    guest = app.test_client()
-    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
-    guest.post(f"/g/{token}", data={"name": "Ada", "email": "ada@example.com"})
+    guest = GuestActions(app)
+    guest.enter(link_path(app, link), "Ada", "ada@example.com")
     assert guest.get(f"/s/{room.id}/status?state=countdown").status_code == 204
 
     response = client.post(f"/rooms/{room.id}/message",

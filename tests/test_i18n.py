@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from helpers import make_user, text_of
+from helpers import link_path, make_user, text_of
 
-from portal import tokens
 from portal.decision import REASONS
 from portal.models import GuestLink, Room
 from portal.timeutil import utcnow
@@ -24,7 +23,7 @@ def link(app, db):
     room = Room.create(owner=make_user(), title="Produktstart", guest_access_enabled=True,
                        starts_at=datetime(2030, 3, 14, 9, 30), ends_at=datetime(2030, 3, 14, 11))
     link = GuestLink.create(room=room, name="Gäste")
-    return room, "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    return room, link_path(app, link)
 
 
 def test_every_message_has_a_german_translation(tmp_path):

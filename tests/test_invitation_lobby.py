@@ -3,16 +3,24 @@ Each `app.test_client()` is a separate browser."""
 
 from datetime import timedelta
 
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import invitation, invite, make_room, path_of
+from helpers import (
+    PASSWORD,
+    GuestActions,
+    OwnerActions,
+    invitation,
+    link_path,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+)
 
-from portal import tokens
 from portal.models import DenialEvent, DomainRule, GuestLink, Invitation, Participant, Room
 from portal.timeutil import utcnow
 
 
 def invited(app, client, room, email="ada@example.com", **kw):
-    response = invite(client, room, email, **kw)
+    response = OwnerActions(client).invite(room, email, **kw)
     assert response.status_code == 303
     inv = invitation(room, email)
     return inv, path_of(app, inv)
@@ -26,17 +34,17 @@ def last_denial(room):
 def test_lobby_then_room(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, description="All about it")
     inv, path = invited(app, client, room, role="speaker")
-    guest = app.test_client()
+    guest = GuestActions(app)
     lobby = guest.get(path)
     page = text_of(lobby)
     assert lobby.status_code == 200
     assert "Launch" in page and "Login" in page
     assert "Enter the email address this invitation was sent to." in page
     assert "ada@example.com" not in page  # the invited email is never shown
-    response = guest.post(path, data={"name": "Ada", "email": " ADA@example.com "})
+    response = guest.enter(path, "Ada", " ADA@example.com ")
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/s/{room.id}")
-    inside = guest.get(f"/s/{room.id}")
+    inside = guest.place(room)
     assert inside.status_code == 200 and "Speaker" in text_of(inside)
     participant = Participant.get(Participant.invitation == inv.id)
     assert (participant.status, participant.role, participant.email) == (
@@ -48,16 +56,16 @@ def test_lobby_then_room(app, client, signed_in_owner, db):
 def test_countdown_before_the_start(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, starts_in=timedelta(hours=1))
     _inv, path = invited(app, client, room)
-    guest = app.test_client()
-    guest.post(path, data={"name": "Ada", "email": "ada@example.com"})
-    assert guest.get(f"/s/{room.id}").status_code == 200
+    guest = GuestActions(app)
+    guest.enter(path, "Ada", "ada@example.com")
+    assert guest.place(room).status_code == 200
     assert Participant.select().count() == 1
 
 
 def test_without_email_match_the_link_is_the_proof(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, require_email_match=False)
     inv, path = invited(app, client, room)
-    guest = app.test_client()
+    guest = GuestActions(app)
     assert 'name="email"' not in guest.get(path).get_data(as_text=True)
     assert guest.post(path, data={"name": "Ada"}).status_code == 303
     assert Participant.get(Participant.invitation == inv.id).email == "ada@example.com"
@@ -67,8 +75,8 @@ def test_email_mismatch_says_so_without_revealing_the_invited_email(app, client,
                                                                    signed_in_owner, db):
     room = make_room(signed_in_owner)
     inv, path = invited(app, client, room)
-    guest = app.test_client()
-    response = guest.post(path, data={"name": "Eve", "email": "eve@example.com"})
+    guest = GuestActions(app)
+    response = guest.enter(path, "Eve", "eve@example.com")
     page = text_of(response)
     assert response.status_code == 403
     assert "Use the email address that received the invitation" in page
@@ -79,35 +87,35 @@ def test_email_mismatch_says_so_without_revealing_the_invited_email(app, client,
     assert last_denial(room).email == "eve@example.com"
     assert Participant.select().count() == 0
     # Correcting it works.
-    assert guest.post(path, data={"name": "Ada", "email": "ada@example.com"}).status_code == 303
+    assert guest.enter(path, "Ada", "ada@example.com").status_code == 303
 
 
-def test_invite_removed_after_delete(app, client, signed_in_owner, db):
+def test_invite_removed_after_delete(app, client, signed_in_owner, owner_browser, db):
     room = make_room(signed_in_owner)
     inv, path = invited(app, client, room)
-    guest = app.test_client()
-    guest.post(path, data={"name": "Ada", "email": "ada@example.com"})
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/delete")
+    guest = GuestActions(app)
+    guest.enter(path, "Ada", "ada@example.com")
+    owner_browser.remove_invitation(room, inv)
     response = app.test_client().get(path)
     assert response.status_code == 410
     assert "This invitation is no longer valid" in text_of(response)
     # The guest who was inside is turned away on the next page load.
-    assert guest.get(f"/s/{room.id}").status_code == 410
+    assert guest.place(room).status_code == 410
     assert last_denial(room).reason == "invite_removed"
 
 
-def test_invite_removed_after_reset(app, client, signed_in_owner, db):
+def test_invite_removed_after_reset(app, client, signed_in_owner, owner_browser, db):
     room = make_room(signed_in_owner)
     inv, old_path = invited(app, client, room)
-    client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset")
+    owner_browser.reset_invitation(room, inv)
     response = app.test_client().get(old_path)
     assert response.status_code == 410
     assert "This invitation is no longer valid" in text_of(response)
     new_path = path_of(app, invitation(room, "ada@example.com"))
     assert new_path != old_path
-    guest = app.test_client()
+    guest = GuestActions(app)
     assert guest.get(new_path).status_code == 200
-    assert guest.post(new_path, data={"name": "Ada", "email": "ada@example.com"}).status_code \
+    assert guest.enter(new_path, "Ada", "ada@example.com").status_code \
         == 303
 
 
@@ -125,18 +133,18 @@ def test_link_expired(app, client, signed_in_owner, db):
 def test_valid_once_is_used_up_on_another_browser(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     inv, path = invited(app, client, room, validity="once")
-    first, second = app.test_client(), app.test_client()
+    first, second = GuestActions(app), GuestActions(app)
     # Opening the link (a mail scanner, a preview) doesn't use it up.
     assert second.get(path).status_code == 200
-    assert first.post(path, data={"name": "Ada", "email": "ada@example.com"}).status_code == 303
+    assert first.enter(path, "Ada", "ada@example.com").status_code == 303
     response = second.get(path)
     assert response.status_code == 410
     assert "This link has already been used" in text_of(response)
-    response = second.post(path, data={"name": "Ada", "email": "ada@example.com"})
+    response = second.enter(path, "Ada", "ada@example.com")
     assert response.status_code == 410
     assert Participant.select().count() == 1
     # The browser that used it still gets in.
-    assert first.get(f"/s/{room.id}").status_code == 200
+    assert first.place(room).status_code == 200
     assert first.get(path).status_code == 303
 
 
@@ -144,8 +152,8 @@ def test_domain_blocked(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     _inv, path = invited(app, client, room, email="ada@partner.example")
     DomainRule.create(domain="partner.example", mode="block")
-    guest = app.test_client()
-    response = guest.post(path, data={"name": "Ada", "email": "ada@partner.example"})
+    guest = GuestActions(app)
+    response = guest.enter(path, "Ada", "ada@partner.example")
     assert response.status_code == 403
     assert "Your organisation's email domain can't be used here" in text_of(response)
     assert last_denial(room).reason == "domain_blocked"
@@ -182,9 +190,8 @@ def test_role_upgrade_while_inside(app, client, signed_in_owner, db):
     opened while inside, upgrades the role without leaving."""
     room = make_room(signed_in_owner, guest_access_enabled=True, require_email_match=False)
     link = GuestLink.create(room=room, name="Everyone")
-    link_path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
-    guest = app.test_client()
-    guest.post(link_path, data={"name": "Ada", "email": "ada@example.com"})
+    guest = GuestActions(app)
+    guest.enter(link_path(app, link), "Ada", "ada@example.com")
     before = Participant.get(Participant.room == room)
     assert before.role == "viewer" and before.status == "admitted"
     inv, path = invited(app, client, room, role="moderator")
@@ -192,7 +199,7 @@ def test_role_upgrade_while_inside(app, client, signed_in_owner, db):
     after = Participant.get(Participant.room == room)
     assert after.id == before.id and after.status == "admitted"
     assert after.role == "moderator" and after.invitation_id == inv.id
-    assert "Moderator" in text_of(guest.get(f"/s/{room.id}"))
+    assert "Moderator" in text_of(guest.place(room))
     assert Participant.select().count() == 1
 
 
@@ -200,12 +207,12 @@ def test_broadcaster_invitee_must_sign_in(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     make_user("host@example.com", access="broadcaster")
     inv, path = invited(app, client, room, email="host@example.com")
-    host = app.test_client()
+    host = GuestActions(app)
     response = host.get(path)
     assert response.status_code == 401
     assert "Sign in to join" in text_of(response)
     # Typing the right email isn't enough for an account with host access.
-    assert host.post(path, data={"name": "H", "email": "host@example.com"}).status_code == 401
+    assert host.enter(path, "H", "host@example.com").status_code == 401
     assert Participant.select().count() == 0
     signed = host.post(f"/sign-in?next={path}",
                        data={"email": "host@example.com", "password": PASSWORD})
@@ -223,8 +230,7 @@ def test_my_sessions_for_an_invited_guest(app, client, signed_in_owner, db):
     make_user("ada@example.com", access="guest", name="Ada")
     for r in (room, other, gone):
         invited(app, client, r)
-    client.post(f"/rooms/{other.id}/invitations/{invitation(other, 'ada@example.com').id}"
-                "/delete")
+    OwnerActions(client).remove_invitation(other, invitation(other, "ada@example.com"))
     client.post(f"/rooms/{gone.id}/delete")
     guest = app.test_client()
     guest.post("/sign-in", data={"email": "ada@example.com", "password": PASSWORD})

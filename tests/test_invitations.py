@@ -9,8 +9,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from helpers import PASSWORD, make_user, text_of
-from invite_helpers import HTMX, invitation, invite, links_on_page, make_room, path_of, url_of
+from helpers import (
+    HTMX,
+    PASSWORD,
+    GuestActions,
+    invitation,
+    invite,
+    links_on_page,
+    make_room,
+    make_user,
+    path_of,
+    text_of,
+    url_of,
+)
 
 from portal import emails, passwords, tokens
 from portal.db import database
@@ -78,7 +89,7 @@ def test_already_invited_and_duplicates(app, client, signed_in_owner, db):
     assert Invitation.select().where(Invitation.room == room).count() == 2
 
 
-def test_limit_counts_live_invitations_only(app, client, signed_in_owner, db):
+def test_limit_counts_live_invitations_only(app, client, signed_in_owner, owner_browser, db):
     app.config["MAX_INVITATIONS_PER_ROOM"] = 3
     room = make_room(signed_in_owner)
     response = invite(client, room, "\n".join(f"g{i}@example.com" for i in range(5)), htmx=True)
@@ -89,7 +100,7 @@ def test_limit_counts_live_invitations_only(app, client, signed_in_owner, db):
     assert "(3 of 3 invitations)" in page
     # Delete one: there is room for one more.
     gone = invitation(room, "g0@example.com")
-    client.post(f"/rooms/{room.id}/invitations/{gone.id}/delete")
+    owner_browser.remove_invitation(room, gone)
     assert "Added 1 guest" in text_of(invite(client, room, "g3@example.com", htmx=True))
     assert room.live_invitations().count() == 3
 
@@ -182,19 +193,20 @@ def test_htmx_gets_the_section_alone(app, client, signed_in_owner, db):
     assert client.get(f"/rooms/{room.id}/invitations").status_code == 303
 
 
-def test_reinviting_a_removed_guest_revives_the_row(app, client, signed_in_owner, db):
+def test_reinviting_a_removed_guest_revives_the_row(app, client, signed_in_owner, owner_browser,
+                                                    db):
     room = make_room(signed_in_owner)
     invite(client, room, "back@example.com", role="viewer")
     first = invitation(room, "back@example.com")
     old_path = path_of(app, first)
-    client.post(f"/rooms/{room.id}/invitations/{first.id}/delete")
+    owner_browser.remove_invitation(room, first)
     response = invite(client, room, "back@example.com", role="moderator", htmx=True)
     assert "Added 1 guest" in text_of(response)
     again = invitation(room, "back@example.com")
     assert again.id == first.id and again.removed_at is None
     assert again.version == first.version + 1 and again.role == "moderator"
     assert again.email_status == "not_sent"
-    guest = app.test_client()
+    guest = GuestActions(app)
     assert guest.get(old_path).status_code == 410  # the old link stays dead
     assert guest.get(path_of(app, again)).status_code == 200
 
@@ -238,56 +250,55 @@ def test_link_never_built_from_the_host_header(app, client, signed_in_owner, db)
     assert all(link.startswith("http://guestgate.test/") for link in links_on_page(html))
 
 
-def test_change_role_updates_guests_inside(app, client, signed_in_owner, db):
+def test_change_role_updates_guests_inside(app, client, signed_in_owner, owner_browser, db):
     room = make_room(signed_in_owner, require_email_match=False)
     invite(client, room, "a@example.com")
     inv = invitation(room, "a@example.com")
-    guest = app.test_client()
+    guest = GuestActions(app)
     guest.post(path_of(app, inv), data={"name": "Ada"})
     assert Participant.get(Participant.invitation == inv.id).role == "viewer"
-    response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/role",
-                           data={"role": "speaker"}, headers=HTMX)
+    response = owner_browser.change_role(room, inv, "speaker", htmx=True)
     assert "a@example.com is now a speaker." in text_of(response)
     assert invitation(room, "a@example.com").role == "speaker"
     assert Participant.get(Participant.invitation == inv.id).role == "speaker"
-    assert "Speaker" in text_of(guest.get(f"/s/{room.id}"))
+    assert "Speaker" in text_of(guest.place(room))
     assert "role_changed" in audit_actions(room)
-    bad = client.post(f"/rooms/{room.id}/invitations/{inv.id}/role", data={"role": "king"})
+    bad = owner_browser.change_role(room, inv, "king")
     assert bad.status_code == 422 and "Choose viewer, moderator or speaker." in text_of(bad)
     assert invitation(room, "a@example.com").role == "speaker"
 
 
-def test_reset_kills_the_old_link_at_once(app, client, signed_in_owner, db):
+def test_reset_kills_the_old_link_at_once(app, client, signed_in_owner, owner_browser, db):
     room = make_room(signed_in_owner, require_email_match=False)
     invite(client, room, "a@example.com", validity="once")
     inv = invitation(room, "a@example.com")
     old_path = path_of(app, inv)
-    guest = app.test_client()
+    guest = GuestActions(app)
     guest.post(old_path, data={"name": "Ada"})
-    assert guest.get(f"/s/{room.id}").status_code == 200
-    response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset", headers=HTMX)
+    assert guest.place(room).status_code == 200
+    response = owner_browser.reset_invitation(room, inv, htmx=True)
     assert "the old link no longer works" in text_of(response)
     after = invitation(room, "a@example.com")
     assert after.version == inv.version + 1 and after.bound_device is None
     assert "invitation_reset" in audit_actions(room)
     # The guest inside through the old link is turned away on the next load; the old link too.
-    assert guest.get(f"/s/{room.id}").status_code == 410
+    assert guest.place(room).status_code == 410
     assert "This invitation is no longer valid" in text_of(app.test_client().get(old_path))
     assert app.test_client().get(path_of(app, after)).status_code == 200
 
 
-def test_delete_removes_the_guest(app, client, signed_in_owner, db):
+def test_delete_removes_the_guest(app, client, signed_in_owner, owner_browser, db):
     room = make_room(signed_in_owner)
     invite(client, room, "a@example.com, b@example.com")
     inv = invitation(room, "a@example.com")
-    response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/delete", headers=HTMX)
+    response = owner_browser.remove_invitation(room, inv, htmx=True)
     page = text_of(response)
     assert "a@example.com was removed from the guest list" in page
     assert len(links_on_page(response.get_data(as_text=True))) == 1
     assert invitation(room, "a@example.com").removed_at is not None
     assert "invitation_removed" in audit_actions(room)
     # A removed guest can't be acted on any more.
-    again = client.post(f"/rooms/{room.id}/invitations/{inv.id}/reset")
+    again = owner_browser.reset_invitation(room, inv)
     assert again.status_code == 404
 
 
@@ -336,7 +347,7 @@ def test_only_the_owner_or_an_admin_manages_invitations(app, client, auth, owner
     other_room = make_room(owner, title="Other")
     inv = invitation(room, "a@example.com")
     # An invitation is only reachable through its own room.
-    assert client.post(f"/rooms/{other_room.id}/invitations/{inv.id}/delete").status_code == 404
+    assert auth.remove_invitation(other_room, inv).status_code == 404
 
 
 # --- seed-demo --------------------------------------------------------------------------------

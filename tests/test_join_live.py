@@ -7,19 +7,24 @@ import base64
 import json
 import logging
 import re
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 from bbb_server import TEST_SECRET as BBB_SECRET
-from helpers import make_user, text_of
+from helpers import (
+    GuestActions,
+    OwnerActions,
+    invited_guest,
+    link_path,
+    make_room,
+    make_user,
+    text_of,
+)
 from livekit import api
 
-from portal import tokens
 from portal.meetings import other
-from portal.models import GuestLink, Invitation, Participant, Room
-from portal.timeutil import utcnow
+from portal.models import GuestLink, Room
 
 LIVEKIT = {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
            "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789"}
@@ -38,33 +43,20 @@ def config(config, bbb_settings, request):
 
 @pytest.fixture
 def room(app, db):
-    now = utcnow()
-    return Room.create(owner=make_user(name="Olivia Owner"), title="Launch",
-                       guest_access_enabled=True, platform="livekit", meeting_name="launch-1",
-                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
+    return make_room(make_user(name="Olivia Owner"), guest_access_enabled=True,
+                     platform="livekit", meeting_name="launch-1")
 
 
 def use(room, platform, **fields):
     Room.update(platform=platform, **fields).where(Room.id == room.id).execute()
 
 
-def link_guest(app, room, name="Ada Guest", email="ada@example.com", client=None):
+def link_guest(app, room, name="Ada Guest", email="ada@example.com"):
     link = GuestLink.get_or_none(GuestLink.room == room) or GuestLink.create(room=room,
                                                                              name="Guests")
-    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
-    client = client or app.test_client()
-    assert client.post(f"/g/{token}", data={"name": name, "email": email}).status_code == 303
-    return client
-
-
-def invited(app, room, email, role, client=None):
-    user = make_user(email, access="guest")
-    invitation = Invitation.create(room=room, user=user, email=email, role=role)
-    token = tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
-    client = client or app.test_client()
-    response = client.post(f"/i/{token}", data={"name": role.title(), "email": email})
-    assert response.status_code == 303
-    return client, invitation
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), name, email).status_code == 303
+    return guest
 
 
 def livekit_claims(response):
@@ -116,21 +108,20 @@ def test_role_mapping_on_every_platform(app, auth, room, bbb, platform):
     use(room, platform)
     expected = ROLE_TABLE[platform]
     for who in ("moderator", "speaker", "viewer"):
-        client, _ = invited(app, room, f"{who}@example.com", who)
-        assert role_on(platform, client.get(f"/s/{room.id}/join"), bbb) == expected[who], who
+        client = invited_guest(app, room, f"{who}@example.com", who)
+        assert role_on(platform, client.join(room), bbb) == expected[who], who
     guest = link_guest(app, room)
-    assert role_on(platform, guest.get(f"/s/{room.id}/join"), bbb) == expected["link"]
+    assert role_on(platform, guest.join(room), bbb) == expected["link"]
     auth.sign_in()
     assert role_on(platform, auth.client.get(f"/rooms/{room.id}/join"), bbb) == expected["host"]
 
 
 def test_guest_link_to_livekit_as_a_viewer_named_by_participant(app, room):
     guest = link_guest(app, room)
-    page = guest.get(f"/s/{room.id}")
+    page = guest.place(room)
     assert "Join the live session" in text_of(page)
-    claims = livekit_claims(guest.get(f"/s/{room.id}/join"))
-    participant = Participant.get(Participant.email == "ada@example.com")
-    assert claims.identity == f"participant-{participant.id}" and claims.name == "Ada Guest"
+    claims = livekit_claims(guest.join(room))
+    assert claims.identity == f"participant-{guest.participant.id}" and claims.name == "Ada Guest"
     assert claims.video.room == "launch-1" and claims.video.can_publish is False
 
 
@@ -145,8 +136,7 @@ def test_host_joins_as_moderator_from_the_room_page(app, auth, room):
     # Another owner can't enter this room's meeting as host.
     make_user("other@example.com")
     other = app.test_client()
-    other.post("/sign-in", data={"email": "other@example.com",
-                                 "password": "correct horse battery"})
+    OwnerActions(other).sign_in("other@example.com")
     assert other.get(f"/rooms/{room.id}/join").status_code == 404
 
 
@@ -154,19 +144,19 @@ def test_host_joins_as_moderator_from_the_room_page(app, auth, room):
 def test_a_demoted_or_removed_moderator_gets_the_lower_role_or_nothing(app, auth, room, bbb,
                                                                        platform):
     use(room, platform)
-    client, invitation = invited(app, room, "mod@example.com", "moderator")
+    client = invited_guest(app, room, "mod@example.com", "moderator")
+    invitation = client.invitation
     joins = len(bbb.joins)
-    assert role_on(platform, client.get(f"/s/{room.id}/join"), bbb) == \
+    assert role_on(platform, client.join(room), bbb) == \
         ROLE_TABLE[platform]["moderator"]
     auth.sign_in()
-    auth.client.post(f"/rooms/{room.id}/invitations/{invitation.id}/role",
-                     data={"role": "viewer"})
-    assert role_on(platform, client.get(f"/s/{room.id}/join"), bbb) == \
+    auth.change_role(room, invitation, "viewer")
+    assert role_on(platform, client.join(room), bbb) == \
         ROLE_TABLE[platform]["viewer"]
-    auth.client.post(f"/rooms/{room.id}/invitations/{invitation.id}/delete")
-    response = client.get(f"/s/{room.id}/join")
+    auth.remove_invitation(room, invitation)
+    response = client.join(room)
     assert response.status_code == 303 and response.location.endswith(f"/s/{room.id}")
-    assert "This invitation is no longer valid" in text_of(client.get(f"/s/{room.id}"))
+    assert "This invitation is no longer valid" in text_of(client.place(room))
     if platform == "bigbluebutton":
         assert len(bbb.joins) == joins + 2  # the removed moderator never reached BBB
 
@@ -180,12 +170,11 @@ def no_credential(response, room) -> bool:
 def test_waiting_or_denied_guests_get_no_credential(app, auth, room, bbb, platform):
     use(room, platform, require_approval=True, join_url="https://live.example.com/r/1")
     guest = link_guest(app, room)
-    assert no_credential(guest.get(f"/s/{room.id}/join"), room)
-    participant = Participant.get(Participant.email == "ada@example.com")
+    assert no_credential(guest.join(room), room)
     auth.sign_in()
-    auth.client.post(f"/rooms/{room.id}/waiting/{participant.id}/deny")
-    assert no_credential(guest.get(f"/s/{room.id}/join"), room)
-    assert "The host didn't admit you" in text_of(guest.get(f"/s/{room.id}"))
+    auth.deny(room, guest.participant)
+    assert no_credential(guest.join(room), room)
+    assert "The host didn't admit you" in text_of(guest.place(room))
     # Nor does someone who was never in the room.
     assert no_credential(app.test_client().get(f"/s/{room.id}/join"), room)
     assert bbb.calls["join"] == 0
@@ -198,7 +187,7 @@ def test_a_platform_that_refuses_or_hangs_gives_a_clear_page(app, auth, room, bb
     guest = link_guest(app, room)
     bbb.mode = mode
     with caplog.at_level(logging.WARNING):
-        response = guest.get(f"/s/{room.id}/join")
+        response = guest.join(room)
     assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     text = text_of(response)
     assert "The live session can't be reached right now" in text
@@ -207,15 +196,15 @@ def test_a_platform_that_refuses_or_hangs_gives_a_clear_page(app, auth, room, bb
     auth.sign_in()
     assert auth.client.get(f"/rooms/{room.id}/join").status_code == 503
     bbb.mode = "ok"
-    assert "/html5client/join" in guest.get(f"/s/{room.id}/join").location
+    assert "/html5client/join" in guest.join(room).location
 
 
 def test_a_platform_no_longer_configured_gives_the_clear_page(app, room):
     guest = link_guest(app, room)
     for key in LIVEKIT:
         app.config[key] = ""
-    assert "Join the live session" not in text_of(guest.get(f"/s/{room.id}"))
-    response = guest.get(f"/s/{room.id}/join")
+    assert "Join the live session" not in text_of(guest.place(room))
+    response = guest.join(room)
     assert response.status_code == 503
     assert "The live session can't be reached right now" in text_of(response)
 
@@ -231,7 +220,7 @@ def test_the_unreachable_page_speaks_german(app, room, bbb):
 def test_other_platform_ticket_says_a_link_guests_email_is_not_verified(app, room):
     use(room, "other", join_url="https://live.example.com/r/7")
     guest = link_guest(app, room)
-    response = guest.get(f"/s/{room.id}/join")
+    response = guest.join(room)
     ticket = parse_qs(urlsplit(response.location).query)["guestgate_ticket"][0]
     claims = jwt.decode(ticket, other.ticket_secret(app.config), algorithms=["HS256"],
                         audience="https://live.example.com")
@@ -241,8 +230,8 @@ def test_other_platform_ticket_says_a_link_guests_email_is_not_verified(app, roo
 
 def test_an_invited_guest_who_confirmed_the_email_is_verified_in_the_ticket(app, room):
     use(room, "other", join_url="https://live.example.com/r/7")
-    client, _ = invited(app, room, "sam@example.com", "speaker")
-    ticket = parse_qs(urlsplit(client.get(f"/s/{room.id}/join").location).query)
+    client = invited_guest(app, room, "sam@example.com", "speaker")
+    ticket = parse_qs(urlsplit(client.join(room).location).query)
     claims, why = other.verify(
         app.config, ticket["guestgate_ticket"][0], audience="https://live.example.com")
     assert why == "" and claims["email_verified"] is True
@@ -252,7 +241,7 @@ def test_an_invited_guest_who_confirmed_the_email_is_verified_in_the_ticket(app,
 def test_a_room_without_a_live_session_says_so(app, room):
     use(room, "other", join_url=None)
     guest = link_guest(app, room)
-    assert "Join the live session" not in text_of(guest.get(f"/s/{room.id}"))
+    assert "Join the live session" not in text_of(guest.place(room))
     response = guest.get(f"/s/{room.id}/join", follow_redirects=True)
     assert "This session has no live meeting to join yet." in text_of(response)
 

@@ -6,21 +6,11 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from helpers import PASSWORD, AuthActions, make_user, text_of
+from helpers import HTMX, PASSWORD, OwnerActions, make_room, make_user, text_of
 
 from portal import tokens
 from portal.models import AuditEvent, GuestLink, Room
 from portal.timeutil import utcnow
-
-HTMX = {"HX-Request": "true"}
-
-
-def make_room(owner, **fields):
-    now = utcnow()
-    values = {"title": "Launch", "starts_at": now - timedelta(minutes=10),
-              "ends_at": now + timedelta(hours=2), "guest_access_enabled": True}
-    values.update(fields)
-    return Room.create(owner=owner, **values)
 
 
 def new_link(client, room, headers=None, **fields):
@@ -129,8 +119,8 @@ def test_runs_out_soon_only_in_a_links_last_quarter_or_hour(client, signed_in_ow
 
 def test_create_link_answers_in_place_with_a_copyable_url(client, app, db):
     tokyo = make_user("tokyo@example.com", timezone="Asia/Tokyo")
-    room = make_room(tokyo)
-    AuthActions(client).sign_in("tokyo@example.com")
+    room = make_room(tokyo, guest_access_enabled=True)
+    OwnerActions(client).sign_in("tokyo@example.com")
     response = new_link(client, room, headers=HTMX, max_uses="5", duration_days="7",
                         name="Guest speakers")
     html = response.get_data(as_text=True)
@@ -281,7 +271,7 @@ def test_link_states_are_what_guests_would_meet(client, signed_in_owner, room):
 
 
 def test_links_of_another_room_are_not_found(client, signed_in_owner, owner, room, db):
-    other = make_room(owner, title="Other")
+    other = make_room(owner, title="Other", guest_access_enabled=True)
     link = GuestLink.create(room=other, name="Theirs")
     assert client.post(f"/rooms/{room.id}/links/{link.id}/delete").status_code == 404
     assert GuestLink.get_by_id(link.id).deleted_at is None
@@ -313,14 +303,14 @@ def _unchanged(room, link):
 
 @pytest.fixture
 def shared(db, owner):
-    room = make_room(owner)
+    room = make_room(owner, guest_access_enabled=True)
     return room, GuestLink.create(room=room, name="Guests")
 
 
 def test_another_broadcaster_gets_404(client, shared):
     room, link = shared
     make_user("other@example.com")
-    AuthActions(client).sign_in("other@example.com")
+    OwnerActions(client).sign_in("other@example.com")
     for method, url, data in _owner_requests(room, link):
         assert getattr(client, method)(url, data=data).status_code == 404, url
     _unchanged(room, link)
@@ -329,7 +319,7 @@ def test_another_broadcaster_gets_404(client, shared):
 def test_a_guest_account_gets_403(client, shared):
     room, link = shared
     make_user("guest@example.com", access="guest")
-    AuthActions(client).sign_in("guest@example.com")
+    OwnerActions(client).sign_in("guest@example.com")
     for method, url, data in _owner_requests(room, link):
         assert getattr(client, method)(url, data=data).status_code == 403, url
     _unchanged(room, link)
@@ -347,7 +337,7 @@ def test_anonymous_is_sent_to_sign_in(client, shared):
 def test_an_admin_manages_any_room(client, shared):
     room, link = shared
     make_user("admin@example.com", access="admin")
-    AuthActions(client).sign_in("admin@example.com")
+    OwnerActions(client).sign_in("admin@example.com")
     assert new_link(client, room, name="From admin").status_code == 303
     assert client.post(f"/rooms/{room.id}/links/{link.id}/delete").status_code == 303
     assert client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"}).status_code \

@@ -132,7 +132,7 @@ def test_expired_and_garbled_links(app, client, owner, db, monkeypatch):
 
 def test_invited_guest_chooses_a_password_and_sees_my_sessions(app, client, signed_in_owner,
                                                                 db):
-    from invite_helpers import invite, make_room
+    from helpers import invite, make_room
 
     room = make_room(signed_in_owner, title="Round-table")
     invite(client, room, "ada@example.com")
@@ -146,7 +146,7 @@ def test_invited_guest_chooses_a_password_and_sees_my_sessions(app, client, sign
 
 def test_invited_guest_without_a_password_sets_one_through_forgot_password(app, client,
                                                                           signed_in_owner, db):
-    from invite_helpers import invite, make_room
+    from helpers import invite, make_room
 
     invite(client, make_room(signed_in_owner), "grace@example.com")
     assert User.get(User.email == "grace@example.com").password_hash == passwords.UNUSABLE

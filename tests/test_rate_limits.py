@@ -2,16 +2,14 @@
 email-match tries per invitation, sign-in. The 429 page is in the product's style and says when
 to try again."""
 
-from datetime import timedelta
 
 import pytest
-from helpers import make_user, text_of
+from helpers import invitation_path, link_path, make_room, make_user, text_of
 
 from portal import create_app, tokens
 from portal.extensions import limiter
-from portal.models import GuestLink, Invitation, Room
+from portal.models import GuestLink, Invitation
 from portal.ratelimit import LocalStorage
-from portal.timeutil import utcnow
 
 
 @pytest.fixture
@@ -22,9 +20,7 @@ def config(config):
 
 @pytest.fixture
 def room(db):
-    now = utcnow()
-    return Room.create(owner=make_user(), title="Launch", guest_access_enabled=True,
-                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
+    return make_room(title="Launch", guest_access_enabled=True)
 
 
 def assert_429(response):
@@ -36,7 +32,7 @@ def assert_429(response):
 
 def test_lobby_submissions_per_ip(app, room):
     link = GuestLink.create(room=room, name="Guests")
-    url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    url = link_path(app, link)
     for i in range(3):
         guest = app.test_client()
         assert guest.post(url, data={"name": "A", "email": f"a{i}@example.com"}).status_code \
@@ -49,7 +45,7 @@ def test_lobby_submissions_per_ip(app, room):
 
 def test_lobby_submissions_per_link_across_addresses(app, room):
     link = GuestLink.create(room=room, name="Guests")
-    url = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    url = link_path(app, link)
     codes = []
     for i in range(6):
         guest = app.test_client()
@@ -61,7 +57,7 @@ def test_lobby_submissions_per_link_across_addresses(app, room):
 def test_email_match_tries_per_invitation(app, room):
     user = make_user("ada@example.com", access="guest")
     invitation = Invitation.create(room=room, user=user, email=user.email)
-    url = "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    url = invitation_path(app, invitation)
     for i in range(2):
         wrong = app.test_client().post(url, data={"name": "Eve", "email": "eve@example.com"},
                                        environ_base={"REMOTE_ADDR": f"10.0.1.{i + 1}"})

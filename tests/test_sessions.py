@@ -6,11 +6,10 @@ import time
 
 import flask
 import pytest
-from helpers import AuthActions, make_user
-from invite_helpers import make_room
+from helpers import GuestActions, OwnerActions, link_path, make_room, make_user
 from itsdangerous import TimestampSigner
 
-from portal import create_app, tokens
+from portal import create_app
 from portal.models import GuestLink, Participant
 
 
@@ -21,10 +20,8 @@ def room(db, owner):
 
 def _enter(app, room, email="ada@example.com"):
     link = GuestLink.create(room=room, name="Customers")
-    guest = app.test_client()
-    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
-                                     link.version)
-    assert guest.post(path, data={"name": "Ada", "email": email}).status_code == 303
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), "Ada", email).status_code == 303
     return guest
 
 
@@ -104,7 +101,7 @@ def test_a_session_signed_with_a_retired_key_opens_no_account(app, config, db):
 
 def test_a_rotation_signs_owners_out_and_keeps_guests_inside(app, config, room):
     owner = app.test_client()
-    AuthActions(owner).sign_in()
+    OwnerActions(owner).sign_in()
     guest = _enter(app, room)
     rotated = _rotated(config)
     after_owner, after_guest = rotated.test_client(), rotated.test_client()

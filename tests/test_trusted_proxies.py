@@ -2,14 +2,11 @@
 set to the number of proxy hops, the limits see the real client (X-Forwarded-For, as the proxy
 appended it); without it, a client can't pick its own bucket by sending the header."""
 
-from datetime import timedelta
-
 import pytest
-from helpers import make_user
+from helpers import link_path, make_room
 
-from portal import create_app, tokens
-from portal.models import GuestLink, Room
-from portal.timeutil import utcnow
+from portal import create_app
+from portal.models import GuestLink
 
 PROXY = "10.9.9.9"
 
@@ -22,11 +19,8 @@ def config(config):
 
 @pytest.fixture
 def lobby(app, db):
-    now = utcnow()
-    room = Room.create(owner=make_user(), title="Launch", guest_access_enabled=True,
-                       starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=1))
-    link = GuestLink.create(room=room, name="Guests")
-    return "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
+    room = make_room(title="Launch", guest_access_enabled=True)
+    return link_path(app, GuestLink.create(room=room, name="Guests"))
 
 
 def enter(app, lobby, forwarded_for: str, n: int) -> int:

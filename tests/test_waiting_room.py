@@ -2,24 +2,18 @@
 itself (an htmx fragment), Admit, Deny, Admit all, and who may do it."""
 
 import re
-from datetime import timedelta
 
 import pytest
-from helpers import AuthActions, make_user, text_of
+from helpers import HTMX, GuestActions, OwnerActions, link_path, make_room, make_user, text_of
 
-from portal import timeutil, tokens
+from portal import timeutil
 from portal.models import AuditEvent, GuestLink, Participant, Room
-from portal.timeutil import utcnow
-
-HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
 def room(db, owner):
-    now = utcnow()
-    return Room.create(owner=owner, title="Round-table", require_approval=True,
-                       guest_access_enabled=True, starts_at=now - timedelta(minutes=5),
-                       ends_at=now + timedelta(hours=1))
+    return make_room(owner, title="Round-table", require_approval=True,
+                     guest_access_enabled=True)
 
 
 @pytest.fixture
@@ -30,14 +24,9 @@ def link(room):
 @pytest.fixture
 def arrive(app, link):
     """A guest in their own browser enters through the link and waits."""
-    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id,
-                                     link.version)
-
     def arrive(name="Ada", email="ada@example.com"):
-        guest = app.test_client()
-        response = guest.post(path, data={"name": name, "email": email})
-        assert response.status_code == 303
-        guest.participant = Participant.get(Participant.email == email)
+        guest = GuestActions(app)
+        assert guest.enter(link_path(app, link), name, email).status_code == 303
         return guest
 
     return arrive
@@ -46,7 +35,7 @@ def arrive(app, link):
 def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
         client, signed_in_owner, room, arrive):
     guest = arrive()
-    response = guest.get(f"/s/{room.id}")
+    response = guest.place(room)
     assert "Waiting to be admitted" in text_of(response)
     assert guest.participant.status == "waiting"
     assert guest.get(f"/s/{room.id}/status?state=waiting").status_code == 204
@@ -86,10 +75,9 @@ def test_poll_answers_204_until_someone_arrives(client, signed_in_owner, room, a
     assert 'data-waiting-count="1"' in response.get_data(as_text=True)
 
 
-def test_admit(client, signed_in_owner, owner, room, arrive):
+def test_admit(owner_browser, owner, room, arrive):
     guest = arrive()
-    response = client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/admit",
-                           headers=HTMX)
+    response = owner_browser.admit(room, guest.participant, htmx=True)
     assert response.status_code == 200
     assert "Ada was admitted." in text_of(response)
     assert 'data-waiting-count="0"' in response.get_data(as_text=True)
@@ -99,40 +87,38 @@ def test_admit(client, signed_in_owner, owner, room, arrive):
 
     # the guest's waiting page learns it on its next poll and reloads into the room
     assert guest.get(f"/s/{room.id}/status?state=waiting").headers["HX-Refresh"] == "true"
-    assert "You're in" in text_of(guest.get(f"/s/{room.id}"))
+    assert "You're in" in text_of(guest.place(room))
     event = AuditEvent.get(AuditEvent.action == "guest_admitted")
     assert event.room_id == room.id and "ada@example.com" in event.target
 
 
-def test_deny(client, signed_in_owner, owner, room, arrive):
+def test_deny(client, owner_browser, owner, room, arrive):
     guest = arrive()
-    response = client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/deny")
+    response = owner_browser.deny(room, guest.participant)
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/rooms/{room.id}#waiting-room")
     assert "Ada was denied entry." in text_of(client.get(f"/rooms/{room.id}"))
     participant = Participant.get_by_id(guest.participant.id)
     assert participant.status == "rejected" and participant.decided_by_id == owner.id
-    response = guest.get(f"/s/{room.id}")
+    response = guest.place(room)
     assert response.status_code == 403
     assert "The host didn't admit you" in text_of(response)
     assert [e.action for e in AuditEvent.select()] == ["guest_denied"]
 
 
 def test_deny_holds_after_leave_on_any_link_and_from_another_browser(
-        app, client, signed_in_owner, room, link, arrive):
+        app, owner_browser, room, link, arrive):
     """Deny holds for that person in that room: pressing Leave and entering again, another
     shared link of the room, or a fresh browser with the same email all stay refused, and
     spend no click."""
     guest = arrive()
-    client.post(f"/rooms/{room.id}/waiting/{guest.participant.id}/deny")
-    assert guest.post(f"/s/{room.id}/leave").status_code == 303
-    path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, link.id, 1)
-    again = guest.post(path, data={"name": "Ada", "email": "ada@example.com"})
+    owner_browser.deny(room, guest.participant)
+    assert guest.leave(room).status_code == 303
+    again = guest.enter(link_path(app, link), "Ada", "ada@example.com")
     assert again.status_code == 403 and "The host didn't admit you" in text_of(again)
     second = GuestLink.create(room=room, name="Partners")
-    other_path = "/g/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.LINK, second.id, 1)
-    for browser, email in ((guest, "ada2@example.com"), (app.test_client(), "ada@example.com")):
-        response = browser.post(other_path, data={"name": "Ada", "email": email})
+    for browser, email in ((guest, "ada2@example.com"), (GuestActions(app), "ada@example.com")):
+        response = browser.enter(link_path(app, second), "Ada", email)
         assert response.status_code == 403 and "The host didn't admit you" in text_of(response)
     assert GuestLink.get_by_id(second.id).uses == 0
     assert GuestLink.get_by_id(link.id).uses == 1
@@ -147,11 +133,11 @@ def test_deny_has_a_confirmation(client, signed_in_owner, room, arrive):
     assert 'hx-confirm="Deny Ada?' in html
 
 
-def test_admit_all_and_deciding_twice(client, signed_in_owner, room, arrive):
+def test_admit_all_and_deciding_twice(owner_browser, room, arrive):
     ada, bob = arrive(), arrive("Bob", "bob@example.com")
-    client.post(f"/rooms/{room.id}/waiting/{bob.participant.id}/deny")
+    owner_browser.deny(room, bob.participant)
     carol = arrive("Carol", "carol@example.com")
-    response = client.post(f"/rooms/{room.id}/waiting/admit-all", headers=HTMX)
+    response = owner_browser.admit_all(room, htmx=True)
     assert "Admitted 2 guests." in text_of(response)
     statuses = {p.name: p.status for p in Participant.select()}
     assert statuses == {"Ada": "admitted", "Bob": "rejected", "Carol": "admitted"}
@@ -159,19 +145,16 @@ def test_admit_all_and_deciding_twice(client, signed_in_owner, room, arrive):
         "guest_admitted", "guest_admitted", "guest_denied"]
 
     # already decided: nothing changes, nothing is logged twice
-    response = client.post(f"/rooms/{room.id}/waiting/{ada.participant.id}/deny", headers=HTMX)
+    response = owner_browser.deny(room, ada.participant, htmx=True)
     assert "Ada is no longer waiting." in text_of(response)
     assert Participant.get_by_id(ada.participant.id).status == "admitted"
-    assert "Nobody is waiting." in text_of(
-        client.post(f"/rooms/{room.id}/waiting/admit-all", headers=HTMX))
+    assert "Nobody is waiting." in text_of(owner_browser.admit_all(room, htmx=True))
     assert AuditEvent.select().count() == 3
     assert carol.participant.id
 
 
 def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):
-    other = Room.create(owner=owner, title="Other", require_approval=True,
-                        guest_access_enabled=True, starts_at=utcnow(),
-                        ends_at=utcnow() + timedelta(hours=1))
+    other = make_room(owner, title="Other", require_approval=True, guest_access_enabled=True)
     guest = arrive()
     for action in ("admit", "deny"):
         url = f"/rooms/{other.id}/waiting/{guest.participant.id}/{action}"
@@ -187,7 +170,7 @@ def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner
 def test_only_the_owner_and_admins(client, app, room, arrive, who, access, status):
     guest = arrive()
     make_user(who, access=access)
-    AuthActions(client).sign_in(who)
+    OwnerActions(client).sign_in(who)
     pid = guest.participant.id
     assert client.get(f"/rooms/{room.id}/waiting", headers=HTMX).status_code == status
     for url in (f"/rooms/{room.id}/waiting/{pid}/admit", f"/rooms/{room.id}/waiting/{pid}/deny",
@@ -202,7 +185,7 @@ def test_only_the_owner_and_admins(client, app, room, arrive, who, access, statu
 
     make_user("admin@example.com", access="admin")
     admin = app.test_client()
-    AuthActions(admin).sign_in("admin@example.com")
+    OwnerActions(admin).sign_in("admin@example.com")
     assert admin.post(f"/rooms/{room.id}/waiting/{pid}/admit").status_code == 303
     assert Participant.get_by_id(pid).status == "admitted"
 

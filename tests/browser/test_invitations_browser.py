@@ -2,8 +2,7 @@
 the old link shows the denial page; the new one leads through the lobby (wrong email, then the
 right one) into the room."""
 
-from helpers import PASSWORD
-from invite_helpers import make_room
+from helpers import PASSWORD, make_room
 from playwright.sync_api import expect
 
 from portal.db import database
