@@ -12,6 +12,7 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectChoice,
@@ -20,7 +21,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional, StopValidation
 from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, passwords, timeutil
@@ -181,6 +182,29 @@ class AccessForm(FlaskForm):
                                             for a in ACCESS_LEVELS])
 
 
+
+
+class WholeNumberField(IntegerField):
+    """An optional whole number, with words a person understands when it isn't one."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        raw = valuelist[0].strip()
+        try:
+            # NumberRange compares as a float, which a 400-digit number overflows (a 500): such
+            # a number is refused here; a merely large one gets the range's own words.
+            self.data = int(raw) if len(raw) <= 100 else None
+        except ValueError:
+            self.data = None
+        if self.data is None:
+            raise ValueError("Enter a whole number, such as 10." if len(raw) <= 100
+                             else "That number is too large.")
+
+    def pre_validate(self, form):
+        if self.process_errors:  # one message is enough: skip the range check
+            raise StopValidation()
 
 
 class LobbyForm(FlaskForm):

@@ -440,3 +440,12 @@ def test_guest_profile_can_sign_in_after_choosing_a_password(app, client, signed
     guest.post("/sign-in", data={"email": "new@example.com", "password": PASSWORD})
     response = guest.get("/", follow_redirects=True)
     assert "My sessions" in text_of(response) and "Launch" in text_of(response)
+
+
+def test_a_number_of_days_too_large_is_refused_in_words(client, signed_in_owner):
+    room = make_room(signed_in_owner)
+    response = client.post(f"/rooms/{room.id}/invitations",
+                           data={"emails": "a@example.com", "role": "viewer",
+                                 "validity": "days", "days": "9" * 400})
+    assert response.status_code == 422 and "That number is too large." in text_of(response)
+    assert Invitation.select().count() == 0

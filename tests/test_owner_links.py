@@ -371,3 +371,13 @@ def test_seed_demo_turns_guest_access_on_with_one_link_a_room(runner, app, db):
 
     plain = runner.invoke(args=["seed-demo"])
     assert "guest link “Guests”: http" in plain.output
+
+
+@pytest.mark.parametrize("field", ["link-max_uses", "link-duration_days"])
+def test_a_number_too_large_for_any_limit_is_refused_in_words(client, signed_in_owner, field):
+    """Found by the fuzz test: 500 digits overflowed the range check into a 500."""
+    room = make_room(signed_in_owner, guest_access_enabled=True)
+    data = {"link-name": "Big", "link-max_uses": "", "link-duration_days": "", field: "1" * 500}
+    response = client.post(f"/rooms/{room.id}/links", data=data)
+    assert response.status_code == 422 and "That number is too large." in text_of(response)
+    assert GuestLink.select().count() == 0

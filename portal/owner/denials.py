@@ -23,11 +23,12 @@ from .. import audit, denials, timeutil
 from ..auth import owner_required
 from ..db import database
 from ..decision import REASONS
+from ..forms import WholeNumberField
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
 from ..web import is_htmx, unchanged_since_last_poll
 from . import answer_section, bp, owned_room, room_context
 from .invitations import email_invitations, invitation_url, invite
-from .links import MAX_DAYS, MAX_USES, WholeNumberField
+from .links import MAX_DAYS, MAX_USES
 
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).

@@ -15,7 +15,6 @@ from flask_wtf import FlaskForm
 from peewee import IntegrityError
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -27,7 +26,7 @@ from .. import audit, emails, mail, passwords, timeutil, tokens
 from ..access import domain_rules
 from ..auth import owner_required
 from ..db import database
-from ..forms import strip
+from ..forms import WholeNumberField, strip
 from ..models import ROLES, Invitation, Participant, Room, User
 from ..web import is_htmx, public_url
 from . import answer_section, bp, owned_room
@@ -52,7 +51,7 @@ class InviteForm(FlaskForm):
                                    SelectChoice("once", "Valid once (one device)"),
                                    SelectChoice("days", "For a number of days")],
                           default="unlimited")
-    days = IntegerField("Number of days",
+    days = WholeNumberField("Number of days",
                         validators=[Optional(),
                                     NumberRange(1, MAX_DAYS, f"Enter 1 to {MAX_DAYS} days.")])
     send_now = BooleanField("Send each guest a secure link now")

@@ -13,13 +13,13 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, StopValidation
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from .. import access, audit, decision, timeutil, tokens
 from ..auth import owner_required
 from ..db import database
-from ..forms import no_control_characters, strip
+from ..forms import WholeNumberField, no_control_characters, strip
 from ..models import GuestLink, Room
 from ..web import public_url
 from . import answer_section, bp, owned_room
@@ -28,24 +28,6 @@ MAX_USES = 1_000_000
 MAX_DAYS = 3650
 
 CHANNEL_REFUSAL = "Guest access isn't supported for channel rooms."
-
-
-class WholeNumberField(IntegerField):
-    """An optional whole number, with words a person understands when it isn't one."""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        try:
-            self.data = int(valuelist[0].strip())
-        except ValueError:
-            self.data = None
-            raise ValueError("Enter a whole number, such as 10.")
-
-    def pre_validate(self, form):
-        if self.process_errors:  # one message is enough: skip the range check
-            raise StopValidation()
 
 
 class GuestAccessForm(FlaskForm):
