@@ -356,3 +356,12 @@ def count_queries():
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def sign_in_in_browser(page, email="owner@example.com", password=PASSWORD):
+    """Signing in on the real form in Chromium, until the page has left the form."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/sign-in" not in url)

@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from helpers import PASSWORD, make_user
+from helpers import make_user, sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal import tokens
@@ -58,10 +58,7 @@ def test_guest_who_must_be_admitted_waits_then_the_owners_admit_brings_them_in(
     assert "the host will let you in shortly" in page.content()
 
     owner = new_context().new_page()
-    owner.goto("/sign-in")
-    owner.get_by_label("Email").fill("owner@example.com")
-    owner.get_by_label("Password").fill(PASSWORD)
-    owner.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(owner, "owner@example.com")
     owner.goto(f"/rooms/{room.id}")
     owner.locator("#waiting-room").get_by_role("button", name="Admit Ada Guest").click()
     owner.get_by_text("Ada Guest was admitted.").wait_for()

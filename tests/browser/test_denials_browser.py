@@ -5,7 +5,7 @@ default), and the same guest gets in on the next try."""
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD
+from helpers import sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal import tokens
@@ -26,10 +26,7 @@ def link(owner):
 
 def test_owner_extends_an_expired_link_and_the_guest_gets_in(app, page, new_context, owner,
                                                              link):
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, owner.email)
     page.goto(f"/rooms/{link.room_id}")
     section = page.locator("#denials")
     expect(section.get_by_text("Nobody has been turned away from this room.")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD
+from helpers import sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal.db import database
@@ -24,10 +24,7 @@ def room(owner):
 
 
 def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, owner, room):
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, owner.email)
     page.goto(f"/rooms/{room.id}")
 
     switch = page.get_by_role("switch", name="Enable guest access")
@@ -88,10 +85,7 @@ def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, o
 def test_a_refused_link_is_explained_in_place_by_htmx(page, owner, room):
     """The server answers a refusal with 422 (htmx and plain forms alike); base.html's
     htmx-config makes htmx swap it, so the error shows in the section, without a page load."""
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, owner.email)
     page.goto(f"/rooms/{room.id}")
     page.evaluate("window.notReloaded = true")
 
@@ -113,10 +107,7 @@ def test_create_new_link_looks_disabled_at_the_limit(page, owner, room):
     with database.connection_context():
         for n in range(3):
             GuestLink.create(room=room, name=f"Link {n}")
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, owner.email)
     page.goto(f"/rooms/{room.id}")
 
     button = page.get_by_role("button", name="Create new link")

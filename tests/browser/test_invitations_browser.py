@@ -2,7 +2,7 @@
 the old link shows the denial page; the new one leads through the lobby (wrong email, then the
 right one) into the room."""
 
-from helpers import PASSWORD, make_room
+from helpers import make_room, sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal.db import database
@@ -11,11 +11,7 @@ from portal.models import Invitation
 
 def test_invite_copy_reset_and_join(page, new_context, live_server, owner):
     room = make_room(owner, title="Launch party")
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/rooms/")
+    sign_in_in_browser(page, "owner@example.com")
 
     page.goto(f"/rooms/{room.id}")
     page.get_by_label("Email addresses").fill("ada@example.com\ngrace@example.com")

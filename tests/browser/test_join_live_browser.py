@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD
+from helpers import sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal import tokens
@@ -44,10 +44,7 @@ def test_guest_and_host_land_in_the_meeting_with_their_roles(page, new_context, 
     expect(guest).to_have_url(re.compile(re.escape(bbb.base_url) + r"/html5client/join\?"))
     assert bbb.joins[-1]["fullName"] == "Ada Guest" and bbb.joins[-1]["role"] == "VIEWER"
 
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, owner.email)
     page.goto(f"/rooms/{room.id}")
     page.get_by_role("link", name="Join as host").click()
     expect(page).to_have_url(re.compile(re.escape(bbb.base_url) + r"/html5client/join\?"))

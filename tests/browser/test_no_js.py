@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD
+from helpers import sign_in_in_browser
 from playwright.sync_api import expect
 
 from portal import tokens
@@ -55,10 +55,7 @@ def test_guest_path_works_without_javascript(app, new_context, room):
 
 def test_owner_manages_links_and_admits_without_javascript(new_context, room):
     page = new_context(**NO_JS).new_page()
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill("owner@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_in_browser(page, "owner@example.com")
     expect(page.get_by_role("heading", name="Rooms")).to_be_visible()
     page.get_by_role("link", name="Plain HTML hour").click()
 

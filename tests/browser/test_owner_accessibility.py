@@ -4,7 +4,7 @@ tied to their fields and focus lands on the first one."""
 
 import pytest
 from a11y import assert_accessible
-from helpers import PASSWORD
+from helpers import sign_in_in_browser as sign_in
 from playwright.sync_api import expect
 from scenes import ADMIN, GUEST, seed
 
@@ -18,12 +18,6 @@ def scene(app):
     return seed(app)
 
 
-def sign_in(page, email, password=PASSWORD):
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/sign-in" not in url)
 
 
 def owner_screens(page, scene):
