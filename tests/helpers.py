@@ -120,37 +120,35 @@ class OwnerActions:
     def sign_out(self):
         return self.client.post("/sign-out")
 
+    def _room_post(self, room, path, htmx, data=None):
+        """A POST to one of the room's screens, as htmx sends it or as a plain form."""
+        return self.client.post(f"/rooms/{_room_id(room)}/{path}", data=data,
+                                headers=HTMX if htmx else None)
+
     def invite(self, room, emails, role="viewer", validity="unlimited", days="", send_now=False,
                htmx=False):
         data = {"emails": emails, "role": role, "validity": validity, "days": days}
         if send_now:
             data["send_now"] = "y"
-        return self.client.post(f"/rooms/{_room_id(room)}/invitations", data=data,
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, "invitations", htmx, data)
 
     def change_role(self, room, invitation, role, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/role",
-                                data={"role": role}, headers=HTMX if htmx else None)
+        return self._room_post(room, f"invitations/{invitation.id}/role", htmx, {"role": role})
 
     def reset_invitation(self, room, invitation, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/reset",
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, f"invitations/{invitation.id}/reset", htmx)
 
     def remove_invitation(self, room, invitation, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/invitations/{invitation.id}/delete",
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, f"invitations/{invitation.id}/delete", htmx)
 
     def admit(self, room, participant, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/waiting/{participant.id}/admit",
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, f"waiting/{participant.id}/admit", htmx)
 
     def deny(self, room, participant, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/waiting/{participant.id}/deny",
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, f"waiting/{participant.id}/deny", htmx)
 
     def admit_all(self, room, htmx=False):
-        return self.client.post(f"/rooms/{_room_id(room)}/waiting/admit-all",
-                                headers=HTMX if htmx else None)
+        return self._room_post(room, "waiting/admit-all", htmx)
 
 
 class GuestActions:
