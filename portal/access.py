@@ -49,10 +49,19 @@ def device_id() -> str:
     return device
 
 
+def read_token(kind: str, token: str) -> tuple[int, int] | None:
+    """The (id, version) a token names, verified once a request: a lobby submission's limits
+    count by it and its door is opened by it."""
+    verified = g.setdefault("verified_tokens", {})
+    if (kind, token) not in verified:
+        verified[kind, token] = tokens.read_token(current_app.config["SECRET_KEYS"], kind, token)
+    return verified[kind, token]
+
+
 def open_door(kind: str, token: str) -> Door | None:
     """The link or invitation a token names, or None when the token isn't valid (bad signature,
     wrong kind, unknown id): those are all `link_invalid` and reveal nothing."""
-    parsed = tokens.read_token(current_app.config["SECRET_KEYS"], kind, token)
+    parsed = read_token(kind, token)
     if parsed is None:
         return None
     obj_id, version = parsed

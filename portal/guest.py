@@ -72,7 +72,7 @@ def _door_key() -> str:
     """What a lobby's limits count by: the link or invitation the token names — never the
     token's spelling, which an attacker can vary — or one shared bucket for invalid tokens."""
     kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
-    parsed = tokens.read_token(_config("SECRET_KEYS"), kind, request.view_args.get("token", ""))
+    parsed = access.read_token(kind, request.view_args.get("token", ""))
     return f"{kind}:{parsed[0]}" if parsed else f"{kind}:invalid"
 
 
