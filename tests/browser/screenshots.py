@@ -57,13 +57,14 @@ def enter(page, url, name="Ada Guest", email="ada.guest@example.com"):
 
 def guest_pages(page, scene):
     """Each guest page in turn; yields its file name once it is shown."""
+    from playwright.sync_api import expect
     page.goto(scene["live"][1])
     yield "lobby"
     page.locator("button[type=submit]").click()
     page.wait_for_load_state()
     yield "lobby-errors"
     enter(page, scene["later"][1])
-    page.wait_for_function("document.querySelector('[data-countdown]').textContent !== ''")
+    expect(page.locator("[data-countdown]")).not_to_have_text("")
     yield "countdown"
     enter(page, scene["approval"][1])
     yield "waiting"

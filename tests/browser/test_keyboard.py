@@ -4,6 +4,7 @@ room, and an owner signs in, turns guest access on, creates a link, copies it an
 first Tab stop, and whatever has focus shows a visible outline."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -46,10 +47,21 @@ def tab_to(page, matches, what: str, key="Tab") -> dict:
     raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of {key}")
 
 
+def wait_until(page, expression, timeout=5.0):
+    """Until the expression is true in the page. Not page.wait_for_function: Playwright polls a
+    predicate with eval(), which the portal's Content Security Policy refuses once the first
+    check comes back false; page.evaluate goes through DevTools and is allowed."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(25)
+
+
 def wait_for_htmx(page):
     """Until htmx has processed the page (on DOMContentLoaded; the page's load comes after):
     a key pressed before that submits a form without htmx, the no-JS path."""
-    page.wait_for_function("window.htmx !== undefined && document.readyState === 'complete'")
+    wait_until(page, "window.htmx !== undefined && document.readyState === 'complete'")
 
 
 def by_id(element_id):
@@ -124,7 +136,7 @@ def test_lobby_error_takes_focus_to_the_field(app, new_context, owner):
     tab_to(guest, by_text("^Join$"), "Join button")
     guest.keyboard.press("Enter")
     guest.wait_for_selector("[aria-invalid=true]")
-    guest.wait_for_function("document.activeElement !== document.body")
+    wait_until(guest, "document.activeElement !== document.body")
     info = focused(guest)
     assert info["name"] == "name", info
     assert_focus_visible(info)
@@ -178,8 +190,7 @@ def test_owner_manages_guest_access_with_the_keyboard(page, new_context, owner_r
     expect(waiting.get_by_role("status")).to_have_text("Wendy Waiting was admitted.")
     assert Participant.get(Participant.email == "wendy@example.com").status == "admitted"
     # Focus stays in the waiting room (on its message) though the guest's row went away.
-    page.wait_for_function("document.activeElement.closest('#waiting-room') !== null",
-                           timeout=5_000)
+    wait_until(page, "document.activeElement.closest('#waiting-room') !== null")
     assert "was admitted" in focused(page)["text"]
 
 
