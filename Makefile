@@ -46,10 +46,16 @@ run: install
 	  --bind 127.0.0.1:$(PORT) app:app
 
 ## make test: the whole suite (browser and PostgreSQL tests skip with a reason when their
-## server is missing, except in CI where a skip is a failure)
+## server is missing, except in CI where a skip is a failure). TEST_WORKERS processes share the
+## tests (pytest-xdist, default: one per core); tests marked serial run alone afterwards.
+## Exit status 5 is pytest's "no tests collected": a PYTEST_ARGS selection may hold none of a part.
+TEST_WORKERS ?= auto
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS); \
+	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 5 ] || exit $$s
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS); \
+	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 5 ] || exit $$s
 
 lint: install-test
 	$(BIN)/ruff check .

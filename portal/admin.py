@@ -2,10 +2,11 @@
 
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN, IntegrityError
+from playhouse.flask_utils import get_object_or_404
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
@@ -96,9 +97,7 @@ def users():
 @bp.post("/users/<int:user_id>/access")
 @admin_required
 def set_access(user_id: int):
-    user = User.get_or_none(User.id == user_id)
-    if user is None:
-        abort(404)
+    user = get_object_or_404(User, User.id == user_id)
     form = AccessForm()
     if not form.validate_on_submit():
         flash(f"Choose admin, broadcaster or guest access for {user.email}.", "error")
@@ -118,9 +117,7 @@ def set_access(user_id: int):
 @admin_required
 def sign_out_everywhere(user_id: int):
     """For a lost laptop or a stolen cookie: every session of the user ends, wherever it is."""
-    user = User.get_or_none(User.id == user_id)
-    if user is None:
-        abort(404)
+    user = get_object_or_404(User, User.id == user_id)
     with database.atomic():
         user.end_sessions()
         audit.record("user_signed_out", None, user.email)
@@ -195,9 +192,7 @@ def domains():
 @bp.post("/domains/<int:rule_id>/delete")
 @admin_required
 def delete_domain(rule_id: int):
-    rule = DomainRule.get_or_none(DomainRule.id == rule_id)
-    if rule is None:
-        abort(404)
+    rule = get_object_or_404(DomainRule, DomainRule.id == rule_id)
     with database.atomic():
         rule.delete_instance()
         audit.record("domain_rule_removed", None, rule.domain, detail=rule.mode)

@@ -15,6 +15,8 @@ from helpers import PG_URL, link_path, text_of
 from portal.models import GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
+# Stops the PostgreSQL server every other test uses: runs alone, after the parallel part.
+pytestmark = pytest.mark.serial
 
 @pytest.fixture
 def config(config):

@@ -133,7 +133,8 @@ base_text = st.one_of(
     st.text(max_size=30),
     st.text(st.characters(categories=["Cc", "Cf", "Zl", "Zp", "Zs"]), max_size=8),
     st.sampled_from(NASTY),
-    st.builds(lambda ch, n: (ch or "A") * n, st.characters(), st.sampled_from(SIZES)),
+    # codec: a lone surrogate can't be sent at all (the test client fails to encode it)
+    st.builds(lambda ch, n: (ch or "A") * n, st.characters(codec="utf-8"), st.sampled_from(SIZES)),
     st.integers().map(str),
     st.floats(allow_nan=True).map(str),
 )

@@ -11,14 +11,7 @@ import pytest
 from helpers import count_queries
 from peewee import Insert, Model, SelectBase
 
-from portal.models import (
-    DomainRule,
-    GuestLink,
-    Invitation,
-    Participant,
-    Room,
-    User,
-)
+from portal.models import DomainRule, GuestLink, Invitation, Participant, Room, User
 from portal.prepared import REGISTRY
 
 
