@@ -307,7 +307,7 @@ def calendar(room_id: int):
     body = mail.icalendar_event(uid=f"guestgate-room-{room.id}@{mail.uid_host()}",
                                 title=room.title, starts_at=room.starts_at,
                                 ends_at=room.ends_at, description=room.description,
-                                url=place_url)
+                                url=place_url, zone=room.timezone)
     response = make_response(body)
     response.mimetype = "text/calendar"
     response.headers["Content-Disposition"] = 'attachment; filename="session.ics"'
