@@ -26,7 +26,7 @@ def _emailed(query):
     return query.where(Invitation.removed_at.is_null() & (Invitation.email_status == "sent"))
 
 
-def prepare(room: Room, kind: str) -> list[int]:
+def prepare(room: Room) -> list[int]:
     """In the caller's transaction: one more SEQUENCE for each emailed invitation of the room;
     their ids, for `send_later`."""
     ids = [i.id for i in _emailed(Invitation.select(Invitation.id)

@@ -159,7 +159,7 @@ def edit_room(room_id: int):
                              detail=f"version {room.consent_version}")
             # Calendars that hold the invitation follow a new time or title.
             updated = calendar_updates.event_facts(room) != before \
-                and calendar_updates.prepare(room, calendar_updates.UPDATE)
+                and calendar_updates.prepare(room)
         if updated:
             calendar_updates.send_later(updated, calendar_updates.UPDATE)
         flash("Room saved.", "success")
@@ -188,7 +188,7 @@ def delete_room(room_id: int):
         Room.update(deleted_at=timeutil.utcnow(), guest_access_enabled=False).where(
             Room.id == room.id).execute()
         audit.record("room_deleted", room, room.title)
-        cancelled = calendar_updates.prepare(room, calendar_updates.CANCEL)
+        cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL)
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
