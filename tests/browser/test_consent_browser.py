@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 from a11y import assert_accessible
-from helpers import sign_in_in_browser
+from helpers import make_user, sign_in_in_browser
 from playwright.sync_api import expect
 from test_guest_accessibility import PHONE
 
 from portal import tokens
-from portal.models import GuestLink, Participant, Room
+from portal.models import GuestLink, Invitation, Participant, Room
 from portal.timeutil import utcnow
 
 NOTICE = ("This session is recorded. The recording is published on our website for a year; "
@@ -116,3 +116,28 @@ def test_consent_lobby_fits_a_phone(new_context, link_url):
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     box = page.get_by_role("checkbox", name="I agree").bounding_box()
     assert box["height"] >= 44  # a tap target a thumb hits
+
+
+def test_invited_guest_agrees_with_the_keyboard_alone(app, new_context, room):
+    guest = make_user("ivy@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=guest, email=guest.email, role="speaker")
+    url = "/i/" + tokens.make_token(app.config["SECRET_KEYS"], tokens.INVITE, invitation.id, 1)
+    page = new_context(locale="de-DE").new_page()
+    page.goto(url)
+    expect(page.get_by_text(NOTICE)).to_be_visible()
+    # Name, email, the box, the button: in that order by Tab.
+    page.get_by_label("Ihr Name").focus()
+    page.keyboard.type("Ivy")
+    page.keyboard.press("Tab")
+    page.keyboard.type("ivy@example.com")
+    page.keyboard.press("Tab")
+    box = page.get_by_role("checkbox", name="Ich stimme zu")
+    expect(box).to_be_focused()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(page.locator("button[type=submit]")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/s/{room.id}$"))
+    participant = Participant.get()
+    assert (participant.email, participant.role, participant.consent_version) == (
+        "ivy@example.com", "speaker", 1)
