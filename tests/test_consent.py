@@ -163,6 +163,22 @@ def test_a_signed_in_invited_guest_is_asked_too(app, room):
     assert participant.email == "sam@example.com" and participant.consent_version == 1
 
 
+def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owner, db):
+    room = make_room(signed_in_owner, consent_required=True, consent_text=NOTICE,
+                     consent_version=2)
+    user = make_user("ivy@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email)
+    Invitation.create(room=room, user=make_user("not-yet@example.com", access="guest"),
+                      email="not-yet@example.com")
+    guest = GuestActions(app)
+    assert guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com",
+                       consent="y").status_code == 303
+    agreed = guest.participant.consented_at
+    page = client.get(f"/rooms/{room.id}")
+    assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
+    assert text_of(page).count("Agreed ") == 1  # the guest who hasn't entered shows nothing
+
+
 # --- a new text ---------------------------------------------------------------------------------
 
 def test_a_new_text_asks_again_on_the_next_visit_without_turning_anyone_out(

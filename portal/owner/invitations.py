@@ -239,11 +239,23 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def agreements(room: Room) -> dict[int, Participant]:
+    """When each invited guest last agreed to the room's text, and to which version, by
+    invitation id (invited guests never wait, so this list is where the owner sees it)."""
+    rows = (Participant.select(Participant.invitation, Participant.consented_at,
+                               Participant.consent_version)
+            .where((Participant.room == room) & Participant.invitation.is_null(False)
+                   & Participant.consented_at.is_null(False))
+            .order_by(Participant.consented_at))
+    return {row.invitation_id: row for row in rows}  # the latest agreement wins
+
+
 def invitations_section(room: Room, **overrides) -> dict:
     invitations = list(room.live_invitations())
     context = {
         "now": timeutil.utcnow(),
         "invitations": [(inv, invitation_url(inv)) for inv in invitations],
+        "invitation_agreements": agreements(room) if room.consent_version else {},
         "invite_form": InviteForm(formdata=None),
         "role_form": RoleForm(formdata=None),
         "invitation_limit": current_app.config["MAX_INVITATIONS_PER_ROOM"],
