@@ -184,9 +184,10 @@ def email_source(door: Door) -> str:
     return "confirmed" if door.room.require_email_match else "invitation"
 
 
-def enter(door: Door, name: str, email: str) -> Participant:
+def enter(door: Door, name: str, email: str, consent_version: int | None = None) -> Participant:
     """Consume one use and make (or move) this browser's presence, in one transaction: a use is
     never counted without its participant, and a participant never exists without its use.
+    `consent_version`: the version of the room's text the guest just agreed to, if it asks.
 
     A presence follows the door it last came through: its role is that door's, and a shared
     link after an invitation means the link's waiting room, as for anyone with the link."""
@@ -194,6 +195,8 @@ def enter(door: Door, name: str, email: str) -> Participant:
     now = utcnow()
     role = role_through(door)
     source = email_source(door)
+    consent = {} if consent_version is None else {"consented_at": now,
+                                                  "consent_version": consent_version}
     with database.atomic() as transaction:
         if door.link is not None:
             if not door.link.claim():
@@ -213,6 +216,10 @@ def enter(door: Door, name: str, email: str) -> Participant:
         existing = None if g.get("new_device") else Participant.current(door.room.id, device)
         if existing is not None and _same_door(existing, door):
             transaction.rollback()  # already in through this door: the use goes back
+            if consent:  # agreed again, to the host's newer text
+                Participant.update(**consent).where(Participant.id == existing.id).execute()
+                existing.consented_at = now
+                existing.consent_version = consent_version
             return existing
         if existing is not None and existing.status in ("admitted", "waiting") \
                 and existing.email == email:
@@ -224,14 +231,16 @@ def enter(door: Door, name: str, email: str) -> Participant:
                 role=role, status=status, link=door.link.id if door.link else None,
                 invitation=door.invitation.id if door.invitation else None,
                 door_version=door.token_version, email_source=source, updated_at=now,
-                decided_at=now if status == "admitted" else None,
+                decided_at=now if status == "admitted" else None, **consent,
             ).where(Participant.id == existing.id).execute()
             return Participant.get_by_id(existing.id)
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
                       name=name, email=email, role=role, email_source=source, status=status,
                       device=device, door_version=door.token_version, created_at=now,
-                      updated_at=now, decided_at=now if status == "admitted" else None)
+                      updated_at=now, decided_at=now if status == "admitted" else None,
+                      consented_at=consent.get("consented_at"),
+                      consent_version=consent.get("consent_version"))
         participant = Participant(id=_new_participant.insert(**fields), **fields)
         participant.room, participant.link = door.room, door.link
         participant.invitation = door.invitation
@@ -256,11 +265,13 @@ def _denied_here(room_id, device, email):
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
 @prepared
 def _new_participant(room, link, invitation, name, email, role, email_source, status, device,
-                     door_version, created_at, updated_at, decided_at):
+                     door_version, created_at, updated_at, decided_at, consented_at,
+                     consent_version):
     return Participant.insert(
         room=room, link=link, invitation=invitation, name=name, email=email, role=role,
         email_source=email_source, status=status, device=device, door_version=door_version,
-        created_at=created_at, updated_at=updated_at, decided_at=decided_at)
+        created_at=created_at, updated_at=updated_at, decided_at=decided_at,
+        consented_at=consented_at, consent_version=consent_version)
 
 
 def _presence_query(room_id, device, *columns):

@@ -122,6 +122,27 @@ def _v5_user_session_generation(migrator, models):
                                     allow_not_null=True))
 
 
+def _v6_consent_and_calendar_updates(migrator, models):
+    Invitation, Participant, Room = models.Invitation, models.Participant, models.Room
+    added = {"room": [("timezone", Room.timezone), ("consent_required", Room.consent_required),
+                      ("consent_text", Room.consent_text),
+                      ("consent_version", Room.consent_version)],
+             "participant": [("consented_at", Participant.consented_at),
+                             ("consent_version", Participant.consent_version)],
+             "invitation": [("ics_sequence", Invitation.ics_sequence)]}
+    steps = []
+    for table, columns in added.items():
+        have = {c.name for c in database.get_columns(table)}
+        # NOT NULL columns come with their DEFAULT in one statement: SQLite would otherwise
+        # rebuild these tables, which others refer to.
+        steps += [migrator.add_column(table, name, field, allow_not_null=True)
+                  for name, field in columns if name not in have]
+    migrate(*steps)
+    # Rooms made before the zone was kept: their owner's zone, the one the form showed them.
+    database.execute_sql('UPDATE room SET timezone = (SELECT "user".timezone FROM "user" '
+                         'WHERE "user".id = room.owner_id)')
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -131,6 +152,8 @@ MIGRATIONS = {
         _v4_meeting_platforms),
     5: ("user: session generation, so signing out ends every copy of a session",
         _v5_user_session_generation),
+    6: ("room: time zone and consent text; participant: consent; invitation: calendar sequence",
+        _v6_consent_and_calendar_updates),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

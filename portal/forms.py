@@ -108,6 +108,9 @@ class RoomForm(FlaskForm):
                       default="regular", validators=[DataRequired()])
     require_approval = BooleanField("Guests wait to be admitted")
     require_email_match = BooleanField("Guests confirm the invited email", default=True)
+    consent_required = BooleanField("Guests must agree before they enter")
+    consent_text = TextAreaField("What guests agree to", filters=[strip, unix_newlines],
+                                 validators=[Length(max=2000), no_control_characters(True)])
     platform = SelectField("Meeting platform")
     meeting_name = StringField("Meeting name", filters=[strip, lower],
                                validators=[Optional(), Length(max=64)])
@@ -136,6 +139,11 @@ class RoomForm(FlaskForm):
     def validate_join_url(self, field):
         if field.data and not field.data.lower().startswith(("https://", "http://")):
             raise WTFValidationError("Enter a web address starting with https:// or http://.")
+
+    def validate_consent_text(self, field):
+        if self.consent_required.data and not field.data:
+            raise WTFValidationError("Enter the text guests agree to, such as a recording "
+                                     "notice or your terms.")
 
     def _in_utc(self, field):
         """The wall-clock time in the chosen zone, in UTC (how it is stored and compared)."""
@@ -215,6 +223,11 @@ class LobbyForm(FlaskForm):
                                    no_control_characters()])
     email = EmailField(_l("Email"), filters=[strip],
                        validators=[DataRequired(_l("Enter your email address.")), valid_email])
+    # Only in rooms that ask for it (the view removes it otherwise); the host's text is shown
+    # beside it, and what was agreed to is recorded with the participant.
+    consent = BooleanField(_l("I agree"),
+                           validators=[DataRequired(_l("To enter, tick “I agree”: the host asks "
+                                                       "everyone to agree first."))])
 
 
 class HostMessageForm(FlaskForm):

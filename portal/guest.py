@@ -118,18 +118,19 @@ def _lobby(token: str):
     if request.method == "GET":
         inside = access.presence_through(door)
         if inside is not None:
-            return _back_again(door, inside)
+            return _back_again(door, inside, token)
 
-    def refuse(answer):
+    def refuse(answer, form=None):
         """Any answer but entering (made only if it is the answer: a denial is recorded)."""
         if request.method == "POST":
             inside = access.presence_through(door)
             if inside is not None:
-                return _back_again(door, inside)
+                return _back_again(door, inside, token, form)
         return answer()
 
     personal = door.invitation is not None
     ask_email = _asks_email(door)
+    asks_consent = door.room.asks_consent
 
     result = access.decide_for(door)
     if result.outcome == decision.SIGN_IN:
@@ -140,29 +141,35 @@ def _lobby(token: str):
 
     signed_in_as_invited = personal and current_user.is_authenticated \
         and current_user.email == door.invitation.email
-    if request.method == "GET" and not signed_in_as_invited:
+    # A signed-in invited user's sign-in is the proof of who they are: they enter without a
+    # form, unless the host asks everyone to agree first.
+    enters_without_form = signed_in_as_invited and not asks_consent
+    if request.method == "GET" and not enters_without_form:
         form = None
-        if personal and not ask_email and current_user.is_authenticated:
-            form = _lobby_form(door)
+        if signed_in_as_invited or (personal and not ask_email
+                                    and current_user.is_authenticated):
+            form = _lobby_form(door, signed_in_as_invited)
             form.name.data = current_user.name
         return _lobby_page(door, token, form)
 
     # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
-    # what was typed, then consume one use atomically.
-    if signed_in_as_invited:
+    # what was typed, then consume one use atomically. The form (with the agreement, when the
+    # room asks for it) is checked first: a refusal stores nothing and spends no use.
+    if enters_without_form:
         name = current_user.name or door.invitation.email.split("@")[0]
         email = door.invitation.email
     else:
-        form = _lobby_form(door)
+        form = _lobby_form(door, signed_in_as_invited)
         if not form.validate_on_submit():
-            return refuse(lambda: _lobby_page(door, token, form, status=422))
+            return refuse(lambda: _lobby_page(door, token, form, status=422), form)
         name = form.name.data
-        email = form.email.data if ask_email else door.invitation.email
+        email = form.email.data if "email" in form else door.invitation.email
     result = access.decide_for(door, email_typed=email)
     if result.denied:
         return refuse(lambda: _refused_submission(result, door, token, form, email))
     try:
-        access.enter(door, name, email)
+        access.enter(door, name, email,
+                     consent_version=door.room.consent_version if asks_consent else None)
     except access.UsedUp:
         return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
     except access.NotAdmitted:
@@ -170,11 +177,23 @@ def _lobby(token: str):
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
-def _back_again(door: Door, inside: Participant):
-    """Back again from the same browser: no second click, no form."""
+def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | None = None):
+    """Back again from the same browser: no second click, no form — unless the host's text to
+    agree to is newer than the one this guest agreed to: then the lobby asks again (they stay
+    inside meanwhile; nobody is turned out by a changed text)."""
     result = access.decide_for(door, participant=inside)
     if result.denied:
         return denied_page(result, door, inside.email)
+    if door.room.asks_consent and inside.consent_version != door.room.consent_version:
+        if form is None:
+            form = _lobby_form(door, signed_in_as_invited=current_user.is_authenticated
+                               and door.invitation is not None
+                               and current_user.email == door.invitation.email)
+            form.name.data = inside.name
+            if "email" in form:
+                form.email.data = inside.email  # what this browser typed itself
+        return _lobby_page(door, token, form, status=422 if form.errors else 200,
+                           consent_again=inside.consent_version is not None)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
@@ -209,22 +228,29 @@ def _asks_email_in(room: Room, personal: bool) -> bool:
     return not personal or room.require_email_match
 
 
-def _lobby_form(door: Door) -> LobbyForm:
-    return _new_lobby_form(door.room, door.invitation is not None)
+def _lobby_form(door: Door, signed_in_as_invited: bool = False) -> LobbyForm:
+    form = _new_lobby_form(door.room, door.invitation is not None)
+    if signed_in_as_invited and "email" in form:
+        del form.email  # their account is the proof
+    return form
 
 
 def _new_lobby_form(room: Room, personal: bool) -> LobbyForm:
     form = LobbyForm()
     if not _asks_email_in(room, personal):
         del form.email  # Socialive's way: the personal link itself is the proof
+    if not room.asks_consent:
+        del form.consent
     return form
 
 
-def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: int = 200):
+def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: int = 200,
+                consent_again: bool = False):
     """The lobby with `form` (its errors, what was typed), or with a new, empty form."""
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
-    context = {"room": door.room, "action": action, "personal": door.invitation is not None}
+    context = {"room": door.room, "action": action, "personal": door.invitation is not None,
+               "consent_again": consent_again}
     if form is None and pagecache.applies():
         # The empty form is made from the keyed context alone, and only when the page is
         # rendered: building it costs more than finding the kept page.
@@ -307,7 +333,7 @@ def calendar(room_id: int):
     body = mail.icalendar_event(uid=f"guestgate-room-{room.id}@{mail.uid_host()}",
                                 title=room.title, starts_at=room.starts_at,
                                 ends_at=room.ends_at, description=room.description,
-                                url=place_url)
+                                url=place_url, zone=room.timezone)
     response = make_response(body)
     response.mimetype = "text/calendar"
     response.headers["Content-Disposition"] = 'attachment; filename="session.ics"'

@@ -13,12 +13,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
 from flask import current_app
 from flask_mail import Connection, Message, email_dispatched
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from . import timeutil
 from .config import private_folder
@@ -104,14 +104,17 @@ class _TimedConnection(Connection):
 
 class _Message(Message):
     """A Message whose calendar part says its charset and method (Flask-Mail's attachments
-    take only "type/subtype")."""
+    take only "type/subtype"): calendar clients act on an invitation, an update or a
+    cancellation by the part's method, which must match the file's METHOD."""
+
+    calendar_method = "PUBLISH"
 
     def _message(self):
         msg = super()._message()
         for part in msg.walk():
             if part.get_content_type() == "text/calendar":
                 part.set_param("charset", "UTF-8")
-                part.set_param("method", "PUBLISH")
+                part.set_param("method", self.calendar_method)
         return msg
 
 
@@ -197,24 +200,57 @@ def _utc_text(value: datetime) -> str:
     return value.strftime("%a %d %b %Y, %H:%M UTC")
 
 
-def invitation_message(invitation, url: str) -> Message:
-    """The personal invitation: plain text, HTML and the session as an .ics file."""
+def _zone_text(value: datetime, zone: str) -> str:
+    """A stored (UTC) time as the room's owner gave it: in the room's zone, named."""
+    if _zone_name(zone) == "UTC":
+        return _utc_text(value)
+    local = timeutil.to_local(value, zone)
+    return f"{local:%a %d %b %Y, %H:%M} {local.tzname()} ({zone})"
+
+
+def _zone_name(zone: str | None) -> str:
+    return zone if zone and zone != "Etc/UTC" and timeutil.is_valid_zone(zone) else "UTC"
+
+
+# What an invitation's email is: the invitation itself, an update of its time or title, or its
+# cancellation (room or invitation deleted) — iTIP's REQUEST, REQUEST again, and CANCEL.
+INVITE, UPDATE, CANCEL = "invite", "update", "cancel"
+_SUBJECTS = {INVITE: "You're invited: {}", UPDATE: "Updated invitation: {}",
+             CANCEL: "Cancelled: {}"}
+
+
+def invitation_uid(invitation) -> str:
+    """One UID per invitation, for good: the invitation, its updates and its cancellation are
+    the same event to the guest's calendar."""
+    return f"guestgate-room-{invitation.room_id}-invitation-{invitation.id}@{uid_host()}"
+
+
+def invitation_message(invitation, url: str, kind: str = INVITE) -> Message:
+    """The personal invitation (or its update, or its cancellation): plain text, HTML and the
+    session as an .ics file that calendar clients add, move or remove."""
     room = invitation.room
     title = header_safe(room.title)
-    context = {"invitation": invitation, "room": room, "url": url,
+    zone = _zone_name(room.timezone)
+    context = {"invitation": invitation, "room": room, "url": url, "kind": kind,
                "host": header_safe(room.owner.name or "", 120),
-               "starts": _utc_text(room.starts_at), "ends": _utc_text(room.ends_at),
-               "expires": _utc_text(invitation.expires_at) if invitation.expires_at else None,
+               "starts": _zone_text(room.starts_at, zone), "ends": _zone_text(room.ends_at, zone),
+               "expires": _zone_text(invitation.expires_at, zone)
+               if invitation.expires_at else None,
                "host_account": invitation.user.access in ("admin", "broadcaster")}
-    message = _Message(subject=f"You're invited: {title}", recipients=[invitation.email],
+    template = "email/invitation_cancelled" if kind == CANCEL else "email/invitation"
+    message = _Message(subject=_SUBJECTS[kind].format(title), recipients=[invitation.email],
                        sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
-                       body=render_email("email/invitation.txt", **context),
-                       html=render_email("email/invitation.html", **context))
+                       body=render_email(f"{template}.txt", **context),
+                       html=render_email(f"{template}.html", **context))
+    message.calendar_method = "CANCEL" if kind == CANCEL else "REQUEST"
+    description = room.description if kind == CANCEL else \
+        f"{room.description}\n\nYour personal link (don't share it): {url}".strip()
     calendar = icalendar_event(
-        uid=f"guestgate-room-{room.id}-invitation-{invitation.id}@{uid_host()}",
-        title=room.title, starts_at=room.starts_at, ends_at=room.ends_at,
-        description=f"{room.description}\n\nYour personal link (don't share it): {url}".strip(),
-        url=url)
+        uid=invitation_uid(invitation), title=room.title, starts_at=room.starts_at,
+        ends_at=room.ends_at, description=description, url=None if kind == CANCEL else url,
+        zone=zone, method=message.calendar_method, sequence=invitation.ics_sequence,
+        organizer=(room.owner.email, header_safe(room.owner.name or "", 120)),
+        attendee=invitation.email)
     message.attach("invitation.ics", "text/calendar", calendar.encode("utf-8"))
     return message
 
@@ -244,24 +280,52 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)  # stored times are naive UTC; written as ...Z
 
 
+def _in_zone(value: datetime, zone: str) -> datetime:
+    """A stored time in `zone`: written with its TZID (and the zone's VTIMEZONE), or as ...Z."""
+    return _utc(value) if zone == "UTC" else _utc(value).astimezone(timeutil.zone(zone))
+
+
 def icalendar_event(uid: str, title: str, starts_at: datetime, ends_at: datetime,
-                    description: str = "", url: str | None = None) -> str:
+                    description: str = "", url: str | None = None, zone: str = "UTC",
+                    method: str = "PUBLISH", sequence: int = 0,
+                    organizer: tuple[str, str] | None = None,
+                    attendee: str | None = None) -> str:
+    """One event as an iCalendar file (RFC 5545; RFC 5546's METHOD for invitations).
+    `organizer` is (email, name). Times are in `zone` with its VTIMEZONE, or in UTC."""
+    zone = _zone_name(zone)
     calendar = Calendar()
     calendar.add("prodid", "-//Guestgate//Invitations//EN")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "PUBLISH")
+    calendar.add("method", method)
     event = Event()
     event.add("uid", uid)
+    event.add("sequence", sequence)
     event.add("dtstamp", _utc(timeutil.utcnow()))
-    event.add("dtstart", _utc(starts_at))
-    event.add("dtend", _utc(ends_at))
+    event.add("dtstart", _in_zone(starts_at, zone))
+    event.add("dtend", _in_zone(ends_at, zone))
     event.add("summary", _ical_text(title))
+    if method != "PUBLISH":
+        event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    if organizer:
+        email, name = organizer
+        event.add("organizer", vCalAddress(f"mailto:{email}"),
+                  parameters={"CN": _ical_text(name)} if name else None)
+    if attendee:
+        # RSVP=FALSE: Guestgate reads no replies; the personal link is how the guest answers.
+        event.add("attendee", vCalAddress(f"mailto:{attendee}"),
+                  parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION",
+                              "RSVP": "FALSE"})
     if description:
         event.add("description", _ical_text(description))
     if url:
         event.add("url", url)
     calendar.add_component(event)
+    if zone != "UTC":
+        # The zone's rules written out, from a year before the session to a year after it:
+        # enough for any calendar to place it right, across daylight-saving changes too.
+        calendar.add_missing_timezones(first_date=(starts_at - timedelta(days=366)).date(),
+                                       last_date=(ends_at + timedelta(days=366)).date())
     return calendar.to_ical().decode("utf-8")
 
 

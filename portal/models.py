@@ -92,12 +92,24 @@ class Room(BaseModel):
     platform = CharField(max_length=16, default="other")
     meeting_name = CharField(max_length=64, default="")
     host_message = CharField(max_length=500, default="")
+    # The zone the owner gave start and end in (they are stored in UTC): calendar invites are
+    # written in it, so a calendar keeps the session at the owner's wall-clock time.
+    timezone = CharField(max_length=64, default="UTC", constraints=[SQL("DEFAULT 'UTC'")])
+    # "Guests must agree before they enter": the owner's text, and its version — bumped whenever
+    # the text changes, so each participant's agreement says which text they agreed to.
+    consent_required = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
+    consent_text = TextField(default="", constraints=[SQL("DEFAULT ''")])
+    consent_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     deleted_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("owner", "deleted_at", "starts_at"), False),)
+
+    @property
+    def asks_consent(self) -> bool:
+        return self.consent_required and bool(self.consent_text)
 
     @property
     def is_deleted(self) -> bool:
@@ -187,6 +199,9 @@ class Invitation(BaseModel):
                              constraints=[Check("email_status IN ('not_sent', 'sent', 'failed')")])
     emailed_at = DateTimeField(null=True)
     email_error = CharField(max_length=500, default="")
+    # The SEQUENCE of the calendar event this invitation's emails carry (its UID is fixed):
+    # one more for every update or cancellation sent, so calendars apply the newest.
+    ics_sequence = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     removed_at = DateTimeField(null=True)
@@ -225,6 +240,9 @@ class Participant(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
     decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # When they ticked "I agree" in the lobby, and the version of the room's text it showed
+    consented_at = DateTimeField(null=True)
+    consent_version = IntegerField(null=True)
 
     class Meta:
         indexes = (

@@ -17,6 +17,7 @@ def waiting_guests(room: Room) -> list[Participant]:
     list is read on every poll of every host, and can be hundreds long). Not for saving."""
     return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
                                    Participant.name, Participant.email, Participant.created_at,
+                                   Participant.consented_at, Participant.consent_version,
                                    GuestLink.id, GuestLink.name)
                 .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
                 .where((Participant.room == room) & (Participant.status == "waiting"))

@@ -11,7 +11,7 @@ from playhouse.migrate import migrate
 from portal import create_app
 from portal import db as portal_db
 from portal.db import LATEST_VERSION, database, make_database, schema_version
-from portal.models import MODELS, Room, SchemaVersion, User
+from portal.models import MODELS, Invitation, Participant, Room, SchemaVersion, User
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(tmp_path):
@@ -48,6 +48,14 @@ def test_unknown_database_url_is_refused_with_its_scheme():
 
 V2_COLUMNS = {"join_url", "host_message"}
 V4_COLUMNS = {"platform", "meeting_name"}
+V6_COLUMNS = {"room": ["timezone", "consent_required", "consent_text", "consent_version"],
+              "participant": ["consented_at", "consent_version"],
+              "invitation": ["ics_sequence"]}
+
+
+def _drop_v6_columns(migrator):
+    return [migrator.drop_column(table, c) for table, columns in V6_COLUMNS.items()
+            for c in columns]
 
 
 def _room_columns() -> set[str]:
@@ -66,7 +74,7 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
-                migrator.drop_column("user", "session_generation"))
+                migrator.drop_column("user", "session_generation"), *_drop_v6_columns(migrator))
         if record_version:
             SchemaVersion.create(version=1)
         else:
@@ -182,7 +190,7 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
-                migrator.drop_column("user", "session_generation"))
+                migrator.drop_column("user", "session_generation"), *_drop_v6_columns(migrator))
         SchemaVersion.create(version=3)
     database.close()
     try:
@@ -192,10 +200,71 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
         assert "upgraded to schema version 4: room: meeting platform" in result.output
         assert "upgraded to schema version 5: user: session generation" in result.output
         with database.connection_context():
-            assert schema_version() == 5
+            assert schema_version() == LATEST_VERSION
             user = User.get(User.email == "host@example.com")
             assert user.session_generation == 1
             User.update(session_generation=User.session_generation + 1).execute()
             assert User.get_by_id(user.id).session_generation == 2
+    finally:
+        _close_all()
+
+
+def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
+        config, database_url):
+    """Version 6: rooms keep the zone their owner gave the times in (the owner's zone, for rooms
+    made before), ask for no agreement, and invitations start their calendar sequence at 0."""
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        owner = User.create(email="berlin@example.com", password_hash="x",
+                            access="broadcaster", timezone="Europe/Berlin")
+        guest = User.create(email="guest@example.com", password_hash="x", access="guest")
+        migrate(*_drop_v6_columns(portal_db._migrator()))
+        SchemaVersion.create(version=5)
+        p = database.param
+        database.execute_sql(
+            "INSERT INTO room (owner_id, title, description, speakers, starts_at, ends_at, kind, "
+            "guest_access_enabled, require_approval, require_email_match, join_url, platform, "
+            "meeting_name, host_message, created_at, updated_at)"
+            f" VALUES ({', '.join([p] * 16)})",
+            (owner.id, "Made by version 5", "", "", "2030-01-15 09:00:00",
+             "2030-01-15 10:00:00", "regular", True, False, True, None, "other", "", "",
+             "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
+        room_id = database.execute_sql("SELECT id FROM room").fetchone()[0]
+        database.execute_sql(
+            "INSERT INTO invitation (room_id, user_id, email, role, valid_once, version, "
+            "email_status, email_error, created_at)"
+            f" VALUES ({', '.join([p] * 9)})",
+            (room_id, guest.id, guest.email, "viewer", False, 1, "sent", "",
+             "2029-12-01 12:00:00"))
+        database.execute_sql(
+            "INSERT INTO participant (room_id, name, email, role, email_source, status, device, "
+            "door_version, created_at, updated_at)"
+            f" VALUES ({', '.join([p] * 10)})",
+            (room_id, "Early guest", "early@example.com", "viewer", "unverified", "admitted",
+             "device-1", 1, "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
+    database.close()
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "upgraded to schema version 6: room: time zone and consent text" in result.output
+        with database.connection_context():
+            assert schema_version() == 6
+            room = Room.get(Room.title == "Made by version 5")
+            assert room.timezone == "Europe/Berlin"
+            assert (room.consent_required, room.consent_text, room.consent_version) == (
+                False, "", 0)
+            assert room.starts_at == datetime(2030, 1, 15, 9, 0)
+            assert Invitation.get().ics_sequence == 0
+            early = Participant.get()
+            assert early.consented_at is None and early.consent_version is None
+            # The new columns are usable.
+            Room.update(consent_required=True, consent_text="Recorded.",
+                        consent_version=1).where(Room.id == room.id).execute()
+            Invitation.update(ics_sequence=Invitation.ics_sequence + 1).execute()
+            assert Room.get_by_id(room.id).consent_version == 1
+            assert Invitation.get().ics_sequence == 1
     finally:
         _close_all()

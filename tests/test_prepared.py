@@ -58,7 +58,7 @@ def _entry(r, minute):
     return dict(room=r["room"], link=r["open_link"], invitation=None, name=f"Guest {minute}",
                 email=f"g{minute}@example.com", role="viewer", email_source="unverified",
                 status="waiting", device=f"device-{minute}0", door_version=3, created_at=at,
-                updated_at=at, decided_at=None)
+                updated_at=at, decided_at=None, consented_at=None, consent_version=None)
 
 
 # Parameters for every prepared query of the app: each must find rows with some and not others.

@@ -22,7 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from .. import audit, emails, mail, passwords, timeutil, tokens
+from .. import audit, calendar_updates, emails, mail, passwords, timeutil, tokens
 from ..access import domain_rules
 from ..auth import owner_required
 from ..db import database
@@ -178,6 +178,8 @@ def _add(room, email, previous, role, valid_once, expires_at, actor, now) -> Inv
     previous.created_by = actor
     previous.created_at = now
     previous.removed_at = None
+    # The same UID comes back: a sequence above its cancellation's makes calendars take it.
+    previous.ics_sequence += 1
     previous.save()
     return previous
 
@@ -237,11 +239,23 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def agreements(room: Room) -> dict[int, Participant]:
+    """When each invited guest last agreed to the room's text, and to which version, by
+    invitation id (invited guests never wait, so this list is where the owner sees it)."""
+    rows = (Participant.select(Participant.invitation, Participant.consented_at,
+                               Participant.consent_version)
+            .where((Participant.room == room) & Participant.invitation.is_null(False)
+                   & Participant.consented_at.is_null(False))
+            .order_by(Participant.consented_at))
+    return {row.invitation_id: row for row in rows}  # the latest agreement wins
+
+
 def invitations_section(room: Room, **overrides) -> dict:
     invitations = list(room.live_invitations())
     context = {
         "now": timeutil.utcnow(),
         "invitations": [(inv, invitation_url(inv)) for inv in invitations],
+        "invitation_agreements": agreements(room) if room.consent_version else {},
         "invite_form": InviteForm(formdata=None),
         "role_form": RoleForm(formdata=None),
         "invitation_limit": current_app.config["MAX_INVITATIONS_PER_ROOM"],
@@ -388,9 +402,12 @@ def delete_invitation(room_id: int, invitation_id: int):
     room = owned_room(room_id)
     invitation = _invitation(room, invitation_id)
     with database.atomic():
+        cancelled = calendar_updates.prepare_invitation(invitation)
         Invitation.update(removed_at=timeutil.utcnow()).where(
             Invitation.id == invitation.id).execute()
         audit.record("invitation_removed", room, invitation.email)
+    if cancelled:  # their calendar drops the event
+        calendar_updates.send_later(cancelled, calendar_updates.CANCEL)
     return _answer(room, [Notice("success", f"{invitation.email} was removed from the guest "
                                  "list; their link no longer works.")])
 

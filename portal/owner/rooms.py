@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, denials, join, meetings, timeutil
+from .. import audit, calendar_updates, denials, join, meetings, timeutil
 from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
@@ -67,8 +67,11 @@ def _room_form(room: Room | None = None) -> RoomForm:
         start = start.replace(minute=0, second=0, tzinfo=None)
         form = RoomForm(starts_at=start, ends_at=start + timedelta(hours=1), timezone=zone)
     else:
-        form = RoomForm(obj=room, timezone=zone)
+        # The room's own zone (its obj value wins over the keyword): the times read as entered.
+        form = RoomForm(obj=room)
         if request.method == "GET":
+            zone = room.timezone if timeutil.is_valid_zone(room.timezone) else zone
+            form.timezone.data = zone
             if "meeting_name" in form:
                 form.meeting_name.data = room.meeting
             form.starts_at.data = timeutil.to_local(room.starts_at, zone).replace(tzinfo=None)
@@ -83,9 +86,17 @@ def _apply(form: RoomForm, room: Room) -> None:
                               if s.strip())
     room.starts_at = timeutil.to_utc(form.starts_at.data, form.timezone.data)
     room.ends_at = timeutil.to_utc(form.ends_at.data, form.timezone.data)
+    room.timezone = form.timezone.data
     room.kind = form.kind.data
     room.require_approval = form.require_approval.data
     room.require_email_match = form.require_email_match.data
+    room.consent_required = form.consent_required.data
+    text = form.consent_text.data or ""
+    if text != room.consent_text:
+        # A new version for a new text: each agreement keeps the version its guest read, and
+        # anyone who agreed to an older one is asked again when they next open their link.
+        room.consent_text = text
+        room.consent_version = (room.consent_version or 0) + 1 if text else room.consent_version
     room.join_url = form.join_url.data or None
     if "platform" in form:  # only when a platform is configured
         room.platform = form.platform.data
@@ -137,10 +148,20 @@ def edit_room(room_id: int):
     room = owned_room(room_id)
     form = _room_form(room)
     if form.validate_on_submit():
+        before = calendar_updates.event_facts(room)
+        consent_before = room.consent_version
         _apply(form, room)
         with database.atomic():
             room.save()
             audit.record("room_edited", room, room.title)
+            if room.consent_version != consent_before:
+                audit.record("consent_text_changed", room, room.title,
+                             detail=f"version {room.consent_version}")
+            # Calendars that hold the invitation follow a new time or title.
+            updated = calendar_updates.event_facts(room) != before \
+                and calendar_updates.prepare(room)
+        if updated:
+            calendar_updates.send_later(updated, calendar_updates.UPDATE)
         flash("Room saved.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
@@ -167,6 +188,9 @@ def delete_room(room_id: int):
         Room.update(deleted_at=timeutil.utcnow(), guest_access_enabled=False).where(
             Room.id == room.id).execute()
         audit.record("room_deleted", room, room.title)
+        cancelled = calendar_updates.prepare(room)
+    if cancelled:
+        calendar_updates.send_later(cancelled, calendar_updates.CANCEL)
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
           "available.", "success")
     return see_other("owner.rooms")

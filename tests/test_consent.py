@@ -1,0 +1,221 @@
+"""Consent before entry: the owner's "Guests must agree before they enter" with their text; the
+lobbies of shared links and invitations ask for "I agree", refuse without it (nothing stored, no
+use spent), keep when each guest agreed and to which version, and ask again after the owner
+changes the text — without turning anyone out."""
+
+from datetime import timedelta
+
+import pytest
+from helpers import (
+    GuestActions,
+    OwnerActions,
+    invitation_path,
+    link_path,
+    make_room,
+    make_user,
+    text_of,
+)
+
+from portal import timeutil
+from portal.models import AuditEvent, GuestLink, Invitation, Participant, Room
+
+NOTICE = "Recording: this session is recorded and published on our website."
+GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
+
+
+def edit_room(client, room, **overrides):
+    """The owner's Edit room form as the browser sends it, with `overrides`."""
+    room = Room.get_by_id(room.id)
+    zone = room.timezone
+    data = {"title": room.title, "description": room.description, "speakers": room.speakers,
+            "starts_at": f"{timeutil.to_local(room.starts_at, zone):%Y-%m-%dT%H:%M}",
+            "ends_at": f"{timeutil.to_local(room.ends_at, zone):%Y-%m-%dT%H:%M}",
+            "timezone": zone, "kind": room.kind, "require_email_match": "y", "join_url": ""}
+    data.update(overrides)
+    return client.post(f"/rooms/{room.id}/edit", data={k: v for k, v in data.items()
+                                                       if v is not None})
+
+
+@pytest.fixture
+def room(db, owner):
+    return make_room(owner, guest_access_enabled=True, consent_required=True,
+                     consent_text=NOTICE, consent_version=1)
+
+
+@pytest.fixture
+def link(room):
+    return GuestLink.create(room=room, name="Guests", max_uses=5)
+
+
+# --- the owner's option --------------------------------------------------------------------------
+
+def test_owner_turns_consent_on_with_a_text_and_a_new_text_is_a_new_version(
+        client, signed_in_owner, db):
+    room = make_room(signed_in_owner)
+    form = text_of(client.get(f"/rooms/{room.id}/edit"))
+    assert "Guests must agree before they enter" in form and "What guests agree to" in form
+
+    response = edit_room(client, room, consent_required="y", consent_text=NOTICE)
+    assert response.status_code == 303
+    room = Room.get_by_id(room.id)
+    assert (room.consent_required, room.consent_text, room.consent_version) == (True, NOTICE, 1)
+    page = text_of(client.get(f"/rooms/{room.id}"))
+    assert "Guests must agree before they enter Yes (text version 1)" in page
+    assert NOTICE in page
+
+    # Saving the room again with the same text keeps the version; a new text makes version 2.
+    assert edit_room(client, room, consent_required="y", consent_text=NOTICE).status_code == 303
+    assert Room.get_by_id(room.id).consent_version == 1
+    assert edit_room(client, room, consent_required="y",
+                     consent_text="New terms.").status_code == 303
+    assert Room.get_by_id(room.id).consent_version == 2
+    assert AuditEvent.select().where(AuditEvent.action == "consent_text_changed").count() == 2
+
+
+def test_consent_without_a_text_is_refused_on_the_form(client, signed_in_owner, db):
+    room = make_room(signed_in_owner)
+    response = edit_room(client, room, consent_required="y", consent_text="  ")
+    assert response.status_code == 422
+    assert "Enter the text guests agree to" in text_of(response)
+    assert Room.get_by_id(room.id).consent_required is False
+
+
+# --- the shared link's lobby ---------------------------------------------------------------------
+
+def test_lobby_shows_the_hosts_text_with_a_required_checkbox(app, room, link):
+    page = GuestActions(app).get(link_path(app, link))
+    html = page.get_data(as_text=True)
+    assert NOTICE in text_of(page)
+    assert "The host asks you to agree before you enter" in text_of(page)
+    assert 'type="checkbox"' in html and 'name="consent"' in html
+    assert 'aria-describedby="consent-text"' in html and "required" in html
+
+
+def test_without_the_checkbox_nothing_is_stored_and_no_use_is_spent(app, room, link):
+    guest = GuestActions(app)
+    response = guest.enter(link_path(app, link), "Ada")
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "To enter, tick “I agree”: the host asks everyone to agree first." in page
+    assert "Ada" in response.get_data(as_text=True)  # what was typed is kept
+    assert Participant.select().count() == 0
+    assert GuestLink.get_by_id(link.id).uses == 0
+    # The same guest, now agreeing: in, with the time and the version of the text.
+    before = timeutil.utcnow()
+    response = guest.enter(link_path(app, link), "Ada", consent="y")
+    assert response.status_code == 303
+    participant = guest.participant
+    assert participant.consent_version == 1
+    assert before - timedelta(seconds=1) <= participant.consented_at <= timeutil.utcnow()
+    assert GuestLink.get_by_id(link.id).uses == 1
+
+
+def test_the_refusal_reads_in_german(app, room, link):
+    response = GuestActions(app).post(link_path(app, link), headers=GERMAN,
+                                      data={"name": "Ada", "email": "ada@example.com"})
+    assert response.status_code == 422
+    page = text_of(response)
+    assert "Um einzutreten, kreuzen Sie „Ich stimme zu“ an" in page
+    assert "Der Host bittet Sie, vor dem Eintreten zuzustimmen" in page
+
+
+def test_rooms_without_the_option_ask_nothing(app, owner, db):
+    room = make_room(owner, guest_access_enabled=True, consent_text="Old text, option off")
+    link = GuestLink.create(room=room, name="Guests")
+    guest = GuestActions(app)
+    assert 'name="consent"' not in guest.get(link_path(app, link)).get_data(as_text=True)
+    assert guest.enter(link_path(app, link)).status_code == 303
+    assert guest.participant.consented_at is None and guest.participant.consent_version is None
+
+
+# --- the invitation's lobby ----------------------------------------------------------------------
+
+def test_invitation_lobby_refuses_without_agreeing_and_binds_nothing(app, room):
+    user = make_user("ivy@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email, valid_once=True)
+    guest = GuestActions(app)
+    response = guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com")
+    assert response.status_code == 422
+    assert "tick “I agree”" in text_of(response)
+    assert Participant.select().count() == 0
+    assert Invitation.get_by_id(invitation.id).bound_device is None  # the single use is intact
+
+    response = guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com",
+                           consent="y")
+    assert response.status_code == 303
+    assert guest.participant.consent_version == 1
+
+
+def test_a_signed_in_invited_guest_is_asked_too(app, room):
+    user = make_user("sam@example.com", access="guest", name="Sam")
+    invitation = Invitation.create(room=room, user=user, email=user.email)
+    guest = GuestActions(app)
+    OwnerActions(guest.client).sign_in("sam@example.com")
+    # Normally their sign-in lets them straight in; here the lobby asks first.
+    page = guest.get(invitation_path(app, invitation))
+    assert page.status_code == 200 and NOTICE in text_of(page)
+    assert 'name="email"' not in page.get_data(as_text=True)  # their account says who they are
+    assert guest.post(invitation_path(app, invitation), data={"name": "Sam"}).status_code == 422
+    assert Participant.select().count() == 0
+    response = guest.post(invitation_path(app, invitation), data={"name": "Sam", "consent": "y"})
+    assert response.status_code == 303
+    participant = Participant.get()
+    assert participant.email == "sam@example.com" and participant.consent_version == 1
+
+
+def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owner, db):
+    room = make_room(signed_in_owner, consent_required=True, consent_text=NOTICE,
+                     consent_version=2)
+    user = make_user("ivy@example.com", access="guest")
+    invitation = Invitation.create(room=room, user=user, email=user.email)
+    Invitation.create(room=room, user=make_user("not-yet@example.com", access="guest"),
+                      email="not-yet@example.com")
+    guest = GuestActions(app)
+    assert guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com",
+                       consent="y").status_code == 303
+    agreed = guest.participant.consented_at
+    page = client.get(f"/rooms/{room.id}")
+    assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
+    assert text_of(page).count("Agreed ") == 1  # the guest who hasn't entered shows nothing
+
+
+# --- a new text ---------------------------------------------------------------------------------
+
+def test_a_new_text_asks_again_on_the_next_visit_without_turning_anyone_out(
+        app, client, signed_in_owner, room, link):
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    assert edit_room(client, room, consent_required="y",
+                     consent_text="We now also record the chat.").status_code == 303
+
+    # Still inside: the room page doesn't ask.
+    assert "You're in" in text_of(guest.place(room))
+    # Opening the link again shows the new text and asks again, with their name filled in.
+    again = guest.get(link_path(app, link))
+    assert again.status_code == 200
+    page = text_of(again)
+    assert "The host changed what guests agree to" in page
+    assert "We now also record the chat." in page
+    assert 'value="Ada"' in again.get_data(as_text=True)
+    # Not agreeing: told so, still inside, nothing changed.
+    refused = guest.post(link_path(app, link), data={"name": "Ada", "email": "ada@example.com"})
+    assert refused.status_code == 422 and "tick “I agree”" in text_of(refused)
+    assert guest.participant.consent_version == 1
+    # Agreeing: version 2 recorded on the same presence, and no second click is spent.
+    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    assert Participant.select().count() == 1
+    assert guest.participant.consent_version == 2
+    assert GuestLink.get_by_id(link.id).uses == 1
+    assert guest.get(link_path(app, link)).status_code == 303  # agreed: straight back in
+
+
+def test_the_owner_sees_when_a_waiting_guest_agreed(app, client, signed_in_owner, db):
+    room = make_room(signed_in_owner, guest_access_enabled=True, require_approval=True,
+                     consent_required=True, consent_text=NOTICE, consent_version=3)
+    link = GuestLink.create(room=room, name="Guests")
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), "Wanda", "wanda@example.com",
+                       consent="y").status_code == 303
+    agreed = guest.participant.consented_at
+    page = text_of(client.get(f"/rooms/{room.id}"))
+    assert f"Wanda Agreed {agreed:%H:%M} UTC (text version 3)" in page
