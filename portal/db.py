@@ -122,6 +122,14 @@ def _v5_user_session_generation(migrator, models):
                                     allow_not_null=True))
 
 
+def _v6_participant_removed_and_moved(migrator, models):
+    Participant = models.Participant
+    have = {c.name for c in database.get_columns("participant")}
+    migrate(*[migrator.add_column("participant", name, field)
+              for name, field in (("removed_at", Participant.removed_at),
+                                  ("moved_at", Participant.moved_at)) if name not in have])
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -131,6 +139,8 @@ MIGRATIONS = {
         _v4_meeting_platforms),
     5: ("user: session generation, so signing out ends every copy of a session",
         _v5_user_session_generation),
+    6: ("participant: when a host removed a guest or moved them to the waiting room",
+        _v6_participant_removed_and_moved),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

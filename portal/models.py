@@ -225,6 +225,13 @@ class Participant(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField(null=True)
     decided_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # A host's Remove: the presence is refused (status rejected) and the guest reads that they
+    # were removed, not that they weren't admitted. Nullable columns, not a new status: SQLite
+    # can't change the status CHECK in place.
+    removed_at = DateTimeField(null=True)
+    # A host's Move to waiting room: the guest waits (status waiting) whatever their door, until
+    # Admit; cleared by Admit.
+    moved_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (

@@ -135,7 +135,7 @@ def test_every_reason_has_status_words_and_next_step():
     assert set(REASONS) == {
         "link_invalid", "link_deleted", "invite_removed", "room_unavailable", "channel_room",
         "guest_access_off", "link_expired", "link_used_up", "session_ended", "email_mismatch",
-        "domain_blocked", "not_admitted"}
+        "domain_blocked", "not_admitted", "removed"}
     for reason in REASONS.values():
         assert reason.status in (403, 404, 410)
         assert reason.title and reason.next_step and reason.host_words
