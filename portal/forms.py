@@ -226,4 +226,4 @@ class HostMessageForm(FlaskForm):
 class PresenceRoleForm(FlaskForm):
     """In the room: the role of someone inside (the select is labelled in the template, in the
     page's language)."""
-    role = SelectField("Role", choices=[(role, role) for role in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(role, role) for role in ROLES])
