@@ -249,11 +249,18 @@ def enter(door: Door, name: str, email: str) -> Participant:
                 decided_at=now if status == "admitted" else None,
             ).where(Participant.id == existing.id).execute()
             return Participant.get_by_id(existing.id)
+        moved_at = None
+        if status == "admitted" and not g.get("new_device") \
+                and _left_while_moved.execute(room_id=door.room.id, device=device):
+            # Left while a host had moved them to the waiting room: back there, not inside
+            # (the hold passes to the new presence, so Admit ends it for good).
+            status, moved_at = "waiting", now
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
                       name=name, email=email, role=role, email_source=source, status=status,
                       device=device, door_version=door.token_version, created_at=now,
-                      updated_at=now, decided_at=now if status == "admitted" else None)
+                      updated_at=now, decided_at=now if status == "admitted" else None,
+                      moved_at=moved_at)
         participant = Participant(id=_new_participant.insert(**fields), **fields)
         participant.room, participant.link = door.room, door.link
         participant.invitation = door.invitation
@@ -275,14 +282,24 @@ def _denied_here(room_id, device, email):
         & ((Participant.device == device) | (Participant.email == email))).limit(1)
 
 
+# A browser that left while moved to the waiting room: the hold is taken off that old presence
+# (and given to the new one by `enter`).
+@prepared
+def _left_while_moved(room_id, device):
+    return Participant.update(moved_at=None).where(
+        (Participant.room == room_id) & (Participant.device == device)
+        & (Participant.status == "left") & Participant.moved_at.is_null(False))
+
+
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
 @prepared
 def _new_participant(room, link, invitation, name, email, role, email_source, status, device,
-                     door_version, created_at, updated_at, decided_at):
+                     door_version, created_at, updated_at, decided_at, moved_at):
     return Participant.insert(
         room=room, link=link, invitation=invitation, name=name, email=email, role=role,
         email_source=email_source, status=status, device=device, door_version=door_version,
-        created_at=created_at, updated_at=updated_at, decided_at=decided_at)
+        created_at=created_at, updated_at=updated_at, decided_at=decided_at,
+        moved_at=moved_at)
 
 
 def _presence_query(room_id, device, *columns):

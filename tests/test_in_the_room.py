@@ -151,12 +151,21 @@ def test_move_to_waiting_room_and_admit_brings_them_back(app, owner_browser, roo
         assert guest.get(f"/s/{room.id}/status?state=enter"
                          + (".speaker" if guest is sam else "")).headers["HX-Refresh"]
         assert "Waiting to be admitted" in text_of(guest.place(room))
-    # Entering again by another way doesn't skip it either.
+    # Opening the invitation again doesn't skip it, nor Leave and entering again.
+    assert sam.open(invitation_path(app, sam.invitation)).status_code == 303
+    assert "Waiting to be admitted" in text_of(sam.place(room))
+    sam.leave(room)
+    assert sam.enter(invitation_path(app, sam.invitation), "Speaker",
+                     "sam@example.com").status_code == 303
     assert "Waiting to be admitted" in text_of(sam.place(room))
 
     for guest in (ada, sam):
         owner_browser.admit(room, guest.participant)
     assert "You're in" in text_of(ada.place(room))
+    assert "Your role: Speaker" in text_of(sam.place(room))
+    # Admitted, the hold is over: Leave and entering again lets them straight in.
+    sam.leave(room)
+    sam.enter(invitation_path(app, sam.invitation), "Speaker", "sam@example.com")
     assert "Your role: Speaker" in text_of(sam.place(room))
     assert AuditEvent.select().where(AuditEvent.action == "guest_moved_to_waiting").count() == 2
 
