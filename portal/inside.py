@@ -17,7 +17,7 @@ from peewee import JOIN, fn
 from . import audit, timeutil
 from .db import database
 from .decision import N_
-from .models import ROLES, GuestLink, Invitation, Participant, Room
+from .models import GuestLink, Invitation, Participant, Room
 
 # The turned-away list shows the latest few: enough to find who to let in again.
 TURNED_AWAY_SHOWN = 30
@@ -91,7 +91,8 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
     context = {"inside_guests": inside, "turned_away": away,
                "inside_fingerprint": fingerprint(inside, away), "inside_notice": None,
                "inside_error": False, "inside_endpoints": endpoints, "inside_by_owner": by_owner,
-               "inside_me": me.id if me is not None else None, "inside_roles": ROLES,
+               "inside_me": me.id if me is not None else None,
+               "inside_roles": ("viewer", "speaker", "moderator"),  # by what they may do
                "role_of": role_of}
     context.update(overrides)
     return context

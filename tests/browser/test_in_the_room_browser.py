@@ -176,3 +176,35 @@ def test_remove_and_move_without_javascript(app, new_context, room, link):
     assert Participant.get(Participant.email == "nora@example.com").removed_at is not None
     owner.locator("#in-the-room").get_by_role("button", name="Allow again Nora").click()
     expect(owner.get_by_text("Nora can enter again.")).to_be_visible()
+
+
+def test_owner_changes_the_role_moves_and_removes_with_the_keyboard(
+        app, page, new_context, room, link):
+    from test_keyboard import tab_to, wait_for_htmx
+
+    guest = guest_enters(new_context, link_path(app, link), "Ada", "ada@example.com")
+    expect(guest.get_by_role("heading", name="Your role: Viewer")).to_be_visible()
+    me = Participant.get(Participant.email == "ada@example.com")
+    owner_room_page(page, room)
+    wait_for_htmx(page)
+
+    tab_to(page, lambda info: info["id"] == f"role-{me.id}", "role of Ada")
+    page.keyboard.press("ArrowDown")  # viewer → speaker
+    tab_to(page, lambda info: info["id"] == f"set-role-{me.id}", "Change role")
+    page.keyboard.press("Enter")
+    expect(page.locator("#in-the-room [role=status]")).to_have_text("Ada is now: speaker.")
+    expect(page.locator("#in-the-room [role=status]")).to_be_focused()  # what happened
+    expect(guest.get_by_role("heading", name="Your role: Speaker")).to_be_visible()
+
+    tab_to(page, lambda info: info["id"] == f"move-{me.id}", "Move to waiting room")
+    page.keyboard.press("Enter")
+    expect(guest.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
+    tab_to(page, lambda info: info["id"] == f"admit-{me.id}", "Admit", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(guest.get_by_role("heading", name="Your role: Speaker")).to_be_visible()
+
+    expect(page.locator(f"#remove-{me.id}")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    tab_to(page, lambda info: info["id"] == f"remove-{me.id}", "Remove")
+    page.keyboard.press("Space")
+    expect(guest.get_by_role("heading", name="You were removed from this session")).to_be_visible()
