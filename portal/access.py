@@ -224,7 +224,10 @@ def enter(door: Door, name: str, email: str) -> Participant:
         # Looked up after the claim, which holds the link's row until commit: a second
         # submission from this browser, sent at the same moment, waits here and then finds the
         # presence the first one made.
-        refused = _denied_here.first(room_id=door.room.id, device=device, email=email) \
+        holds = _host_holds.all(room_id=door.room.id, device=device, email=email)
+        # Deny and Remove hold against shared links; personal invitations answer to their own
+        # removal and reset.
+        refused = next((h for h in holds if h.status == "rejected"), None) \
             if door.link is not None else None
         if refused is not None:
             transaction.rollback()  # the host's Deny or Remove holds: no use spent on a refusal
@@ -250,11 +253,13 @@ def enter(door: Door, name: str, email: str) -> Participant:
             ).where(Participant.id == existing.id).execute()
             return Participant.get_by_id(existing.id)
         moved_at = None
-        if status == "admitted" and not g.get("new_device") \
-                and _left_while_moved.execute(room_id=door.room.id, device=device):
-            # Left while a host had moved them to the waiting room: back there, not inside
-            # (the hold passes to the new presence, so Admit ends it for good).
+        left_while_moved = [h.id for h in holds if h.status == "left"]
+        if left_while_moved:
+            # Left while a host had moved them to the waiting room: back there, whatever the
+            # door. The hold passes to the new presence, so Admit ends it for good.
             status, moved_at = "waiting", now
+            Participant.update(moved_at=None).where(
+                Participant.id.in_(left_while_moved)).execute()
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
                       name=name, email=email, role=role, email_source=source, status=status,
@@ -274,21 +279,17 @@ def _same_door(participant: Participant, door: Door) -> bool:
     return same and participant.door_version == door.token_version
 
 
-# A host denied this browser, or this email, in this room: Leave and a new link don't undo it.
+# A host's holds in this room, in the one query an entry makes for them: this browser or this
+# email denied or removed (Leave and a new link don't undo it), or this browser gone while
+# moved to the waiting room (Leave and entering again don't skip the waiting room).
 @prepared
-def _denied_here(room_id, device, email):
-    return Participant.select(Participant.id, Participant.removed_at).where(
-        (Participant.room == room_id) & (Participant.status == "rejected")
-        & ((Participant.device == device) | (Participant.email == email))).limit(1)
-
-
-# A browser that left while moved to the waiting room: the hold is taken off that old presence
-# (and given to the new one by `enter`).
-@prepared
-def _left_while_moved(room_id, device):
-    return Participant.update(moved_at=None).where(
-        (Participant.room == room_id) & (Participant.device == device)
-        & (Participant.status == "left") & Participant.moved_at.is_null(False))
+def _host_holds(room_id, device, email):
+    return Participant.select(Participant.id, Participant.status, Participant.removed_at).where(
+        (Participant.room == room_id)
+        & (((Participant.status == "rejected")
+            & ((Participant.device == device) | (Participant.email == email)))
+           | ((Participant.status == "left") & (Participant.device == device)
+              & Participant.moved_at.is_null(False))))
 
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.

@@ -76,7 +76,8 @@ CASES = {
     "portal.access._invitation_with_room_and_user": lambda r: [
         dict(invitation_id=r["invitation"]), dict(invitation_id=r["invitation"] + 99)],
     "portal.access._domain_rules": lambda r: [{}],
-    "portal.access._denied_here": lambda r: [
+    "portal.access._host_holds": lambda r: [
+        dict(room_id=r["room"], device="device-4", email="new@example.com"),
         dict(room_id=r["room"], device="device-3", email="new@example.com"),
         dict(room_id=r["room"], device="device-9", email="cy@example.com"),
         dict(room_id=r["room"], device="device-2", email="bo@example.com"),
@@ -90,9 +91,6 @@ CASES = {
         dict(invitation_id=r["invitation"], device="device-1"),
         dict(invitation_id=r["invitation"] + 99, device="device-1")],
     "portal.access._new_participant": lambda r: [_entry(r, 1), _entry(r, 2)],
-    "portal.access._left_while_moved": lambda r: [
-        dict(room_id=r["room"], device="device-4"), dict(room_id=r["room"], device="device-2"),
-        dict(room_id=r["empty"], device="device-4")],
 }
 
 
