@@ -95,6 +95,10 @@ def test_remove_turns_the_guest_away_in_words_until_allowed_again(
     again = ada.enter(link_path(app, link), "Ada", "ada@example.com")
     assert again.status_code == 403 and "You were removed" in text_of(again)
     assert GuestLink.get_by_id(link.id).uses == 1  # a refusal spends no use
+    # The host reads why in the denial panel, with the fix at hand.
+    panel = text_of(owner_browser.client.get(f"/rooms/{room.id}")).split("couldn't join")[1]
+    assert "A host removed the guest from the room" in panel
+    assert "Allow again, under In the room" in panel
 
     allowed = owner_browser.allow_again(room, me)
     assert allowed.status_code == 303
