@@ -199,3 +199,33 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
             assert User.get_by_id(user.id).session_generation == 2
     finally:
         _close_all()
+
+
+def test_a_version_5_database_gets_the_hosts_remove_and_move_times(config, database_url):
+    from portal.models import Participant
+
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        room = Room.create(owner=owner, title="Kept", starts_at=datetime(2030, 1, 1, 10),
+                           ends_at=datetime(2030, 1, 1, 11))
+        Participant.create(room=room, name="Ada", email="ada@example.com", device="d",
+                           status="admitted")
+        migrate(*[portal_db._migrator().drop_column("participant", c)
+                  for c in ("removed_at", "moved_at")])
+        SchemaVersion.create(version=5)
+    database.close()
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "upgraded to schema version 6: participant: when a host removed a guest" \
+            in result.output
+        with database.connection_context():
+            assert schema_version() == LATEST_VERSION
+            ada = Participant.get(Participant.email == "ada@example.com")
+            assert ada.status == "admitted" and ada.removed_at is None and ada.moved_at is None
+    finally:
+        _close_all()
