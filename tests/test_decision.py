@@ -10,8 +10,10 @@ from portal.decision import (
     COUNTDOWN,
     DENIED,
     ENTER,
+    HELD,
     LOBBY,
     REASONS,
+    REMOVED,
     SIGN_IN,
     WAITING,
     InviteFacts,
@@ -85,6 +87,19 @@ def outcome(result):
      LINK, None, COUNTDOWN),
     # personal invitations are vetted by the host: no waiting room
     (SUBMITTED, replace(ROOM, require_approval=True), None, INVITE, ENTER),
+    # a host's Remove: said in words, by any door
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, LINK, None, "removed"),
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, None, INVITE, "removed"),
+    # ... but what is wrong with the link or room comes first
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, None,
+     replace(INVITE, removed=True), "invite_removed"),
+    # a host's Move to waiting room: waiting by any door, in any room
+    (Visitor(device="d1", participant_status=HELD), ROOM, LINK, None, WAITING),
+    (Visitor(device="d1", participant_status=HELD), ROOM, None, INVITE, WAITING),
+    (Visitor(device="d1", participant_status=HELD), replace(ROOM, require_approval=True),
+     None, INVITE, WAITING),
+    (Visitor(device="d1", participant_status=HELD),
+     replace(ROOM, starts_at=NOW + timedelta(minutes=5)), LINK, None, COUNTDOWN),
 ])
 def test_each_outcome(visitor, room, link, invite, expected):
     assert outcome(decide(NOW, visitor, room, link=link, invite=invite)) == expected

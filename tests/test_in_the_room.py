@@ -152,6 +152,8 @@ def test_move_to_waiting_room_and_admit_brings_them_back(app, owner_browser, roo
         # The waiting room comes along out of band, with the guest in it.
         assert '<section class="card" id="waiting-room"' in html and 'hx-swap-oob="true"' in html
         assert f'id="admit-{guest.participant.id}"' in html
+        # Someone the host moved isn't news: the owner's sound and notification stay quiet.
+        assert 'data-waiting-ids=""' in html
         assert guest.get(f"/s/{room.id}/status?state=enter"
                          + (".speaker" if guest is sam else "")).headers["HX-Refresh"]
         assert "Waiting to be admitted" in text_of(guest.place(room))
