@@ -127,11 +127,22 @@ def decide_for(door: Door, participant: Participant | None = None,
                email_typed: str | None = None) -> Decision:
     """The decision for this door and this browser: `participant` is the browser's presence
     through this door, if any; `email_typed` what the lobby form submitted, if anything."""
-    status = participant.status if participant else None
+    status = visitor_status(participant.status, participant.removed_at,
+                            participant.moved_at) if participant else None
     if door.link is not None:
         return _decide(room_facts(door.room), status, email_typed, link=link_facts(door.link))
     return _decide(room_facts(door.room), status, email_typed,
                    invite=invite_facts(door.invitation, door.token_version))
+
+
+def visitor_status(status: str, removed_at, moved_at) -> str:
+    """A presence's status as the decision reads it: a host's Remove and Move to waiting room
+    are kept as times beside the status (see Participant), and named here."""
+    if status == "rejected" and removed_at is not None:
+        return decision.REMOVED
+    if status == "waiting" and moved_at is not None:
+        return decision.HELD
+    return status
 
 
 def _decide(room: RoomFacts, participant_status: str | None, email_typed: str | None,
@@ -166,12 +177,19 @@ class UsedUp(Exception):
 
 
 class NotAdmitted(Exception):
-    """A host denied this browser in this room; entering again through a link doesn't undo it."""
+    """A host denied or removed this browser in this room; entering again through a link
+    doesn't undo it (until the host's Allow again). `reason`: not_admitted or removed."""
+
+    def __init__(self, reason: str = "not_admitted"):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def role_through(door: Door) -> str:
-    """The role a door gives: a shared link makes a viewer; an invitation its role as it is now
-    (so a host's change of role, or removing the invitation, reaches whoever came in by it)."""
+    """The role a door gives on entry: a shared link makes a viewer; an invitation its role as
+    it is now (so a host's change of role, or removing the invitation, reaches whoever came in
+    by it). Inside, a link guest keeps the role a host gave them from In the room until they
+    enter again; an invited guest always has the invitation's role."""
     return door.invitation.role if door.invitation is not None else "viewer"
 
 
@@ -209,10 +227,14 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
         # Looked up after the claim, which holds the link's row until commit: a second
         # submission from this browser, sent at the same moment, waits here and then finds the
         # presence the first one made.
-        if door.link is not None and _denied_here.first(room_id=door.room.id, device=device,
-                                                        email=email) is not None:
-            transaction.rollback()  # the host's Deny holds: no use is spent on a refusal
-            raise NotAdmitted()
+        holds = _host_holds.all(room_id=door.room.id, device=device, email=email)
+        # Deny and Remove hold against shared links; personal invitations answer to their own
+        # removal and reset.
+        refused = next((h for h in holds if h.status == "rejected"), None) \
+            if door.link is not None else None
+        if refused is not None:
+            transaction.rollback()  # the host's Deny or Remove holds: no use spent on a refusal
+            raise NotAdmitted("removed" if refused.removed_at is not None else "not_admitted")
         existing = None if g.get("new_device") else Participant.current(door.room.id, device)
         if existing is not None and _same_door(existing, door):
             transaction.rollback()  # already in through this door: the use goes back
@@ -227,6 +249,9 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
             # never from an invitation to a shared link.
             if existing.status == "admitted" and existing.link_id is not None:
                 status = "admitted"
+            # Moved to the waiting room by a host: another door doesn't let them skip it.
+            if existing.status == "waiting" and existing.moved_at is not None:
+                status = "waiting"
             Participant.update(
                 role=role, status=status, link=door.link.id if door.link else None,
                 invitation=door.invitation.id if door.invitation else None,
@@ -234,13 +259,21 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
                 decided_at=now if status == "admitted" else None, **consent,
             ).where(Participant.id == existing.id).execute()
             return Participant.get_by_id(existing.id)
+        moved_at = None
+        left_while_moved = [h.id for h in holds if h.status == "left"]
+        if left_while_moved:
+            # Left while a host had moved them to the waiting room: back there, whatever the
+            # door. The hold passes to the new presence, so Admit ends it for good.
+            status, moved_at = "waiting", now
+            Participant.update(moved_at=None).where(
+                Participant.id.in_(left_while_moved)).execute()
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
                       name=name, email=email, role=role, email_source=source, status=status,
                       device=device, door_version=door.token_version, created_at=now,
                       updated_at=now, decided_at=now if status == "admitted" else None,
                       consented_at=consent.get("consented_at"),
-                      consent_version=consent.get("consent_version"))
+                      consent_version=consent.get("consent_version"), moved_at=moved_at)
         participant = Participant(id=_new_participant.insert(**fields), **fields)
         participant.room, participant.link = door.room, door.link
         participant.invitation = door.invitation
@@ -254,24 +287,29 @@ def _same_door(participant: Participant, door: Door) -> bool:
     return same and participant.door_version == door.token_version
 
 
-# A host denied this browser, or this email, in this room: Leave and a new link don't undo it.
+# A host's holds in this room, in the one query an entry makes for them: this browser or this
+# email denied or removed (Leave and a new link don't undo it), or this browser gone while
+# moved to the waiting room (Leave and entering again don't skip the waiting room).
 @prepared
-def _denied_here(room_id, device, email):
-    return Participant.select(Participant.id).where(
-        (Participant.room == room_id) & (Participant.status == "rejected")
-        & ((Participant.device == device) | (Participant.email == email))).limit(1)
+def _host_holds(room_id, device, email):
+    return Participant.select(Participant.id, Participant.status, Participant.removed_at).where(
+        (Participant.room == room_id)
+        & (((Participant.status == "rejected")
+            & ((Participant.device == device) | (Participant.email == email)))
+           | ((Participant.status == "left") & (Participant.device == device)
+              & Participant.moved_at.is_null(False))))
 
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.
 @prepared
 def _new_participant(room, link, invitation, name, email, role, email_source, status, device,
                      door_version, created_at, updated_at, decided_at, consented_at,
-                     consent_version):
+                     consent_version, moved_at):
     return Participant.insert(
         room=room, link=link, invitation=invitation, name=name, email=email, role=role,
         email_source=email_source, status=status, device=device, door_version=door_version,
         created_at=created_at, updated_at=updated_at, decided_at=decided_at,
-        consented_at=consented_at, consent_version=consent_version)
+        consented_at=consented_at, consent_version=consent_version, moved_at=moved_at)
 
 
 def _presence_query(room_id, device, *columns):
@@ -305,6 +343,8 @@ _FACT_COLUMNS = (
     Participant.id.alias("participant_id"), Participant.status.alias("status"),
     Participant.link.alias("link_id"), Participant.invitation.alias("invitation_id"),
     Participant.door_version.alias("door_version"), Participant.role.alias("role_at_entry"),
+    Participant.removed_at.alias("removed_at"), Participant.moved_at.alias("moved_at"),
+    Participant.created_at.alias("created_at"),
     Room.deleted_at.alias("room_deleted_at"), Room.kind.alias("room_kind"),
     Room.guest_access_enabled.alias("room_guest_access_enabled"),
     Room.require_approval.alias("room_require_approval"),
@@ -341,7 +381,8 @@ def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
         door = Door(tokens.INVITE, row.door_version, room=room, invitation=row.invitation)
     else:  # the link or invitation row is gone altogether (its reference was cleared)
         return row, Door(tokens.LINK, row.door_version, room=None)
-    row.role = role_through(door)  # the door's role now, whatever was written at entry
+    if door.invitation is not None:
+        row.role = door.invitation.role  # the invitation's role now (see role_through)
     return row, door
 
 
@@ -356,7 +397,8 @@ class PresenceFacts:
     """A browser's presence in a room as plain values, for deciding again (the status poll).
     `link` and `invite` are both None when the link or invitation row is gone altogether."""
     participant_id: int
-    status: str
+    status: str  # as visitor_status names it
+    created_at: object  # for the place in the queue
     role: str  # the door's role now (see role_through)
     host_message: str
     room: RoomFacts
@@ -370,10 +412,8 @@ class PresenceFacts:
 
 
 def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
-    """As `role_through`: the door's role now; with no door left, the role written at entry."""
-    if invite is not None:
-        return row["invitation_role"]
-    return "viewer" if link is not None else row["role_at_entry"]
+    """As `current_presence`: an invitation's role now; otherwise the presence's own."""
+    return row["invitation_role"] if invite is not None else row["role_at_entry"]
 
 
 def presence_facts(room_id: int) -> PresenceFacts | None:
@@ -399,7 +439,19 @@ def presence_facts(room_id: int) -> PresenceFacts | None:
                              valid_once=row["invitation_valid_once"],
                              bound_device=row["invitation_bound_device"],
                              email=row["invitation_email"], account_access=row["user_access"])
-    return PresenceFacts(participant_id=row["participant_id"], status=row["status"],
+    status = visitor_status(row["status"], row["removed_at"], row["moved_at"])
+    return PresenceFacts(participant_id=row["participant_id"], status=status,
+                         created_at=row["created_at"],
                          role=_role_now(row, link, invite),
                          host_message=row["room_host_message"], room=room, link=link,
                          invite=invite)
+
+
+def queue_position(room_id: int, participant_id: int, created_at) -> int:
+    """1 for the next to be admitted, in the waiting room's order (waiting.waiting_guests):
+    one count over the (room, status, created_at) index, only for guests who wait."""
+    return Participant.select(Participant.id).where(
+        (Participant.room == room_id) & (Participant.status == "waiting")
+        & ((Participant.created_at < created_at)
+           | ((Participant.created_at == created_at) & (Participant.id < participant_id)))
+    ).count() + 1

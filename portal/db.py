@@ -143,6 +143,14 @@ def _v6_consent_and_calendar_updates(migrator, models):
                          'WHERE "user".id = room.owner_id)')
 
 
+def _v7_participant_removed_and_moved(migrator, models):
+    Participant = models.Participant
+    have = {c.name for c in database.get_columns("participant")}
+    migrate(*[migrator.add_column("participant", name, field)
+              for name, field in (("removed_at", Participant.removed_at),
+                                  ("moved_at", Participant.moved_at)) if name not in have])
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -154,6 +162,8 @@ MIGRATIONS = {
         _v5_user_session_generation),
     6: ("room: time zone and consent text; participant: consent; invitation: calendar sequence",
         _v6_consent_and_calendar_updates),
+    7: ("participant: when a host removed a guest or moved them to the waiting room",
+        _v7_participant_removed_and_moved),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -72,7 +72,15 @@ REASONS = {r.code: r for r in [
     Reason("not_admitted", 403, N_("The host didn't admit you"),
            N_("Contact the organizer if you think this is an error."),
            "A moderator declined the guest in the waiting room"),
+    Reason("removed", 403, N_("You were removed from this session"),
+           N_("The host removed you. Contact the organizer if you think this is an error."),
+           "A host removed the guest from the room"),
 ]}
+
+# What a presence's status can be for the decision: the stored status, or one of these two,
+# made from it by a host's action (see access.visitor_status).
+REMOVED = "removed"  # rejected by Remove: the guest reads that they were removed
+HELD = "held"  # waiting because a host moved them to the waiting room, whatever their door
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,8 @@ class InviteFacts:
 @dataclass(frozen=True)
 class Visitor:
     device: str | None = None
-    # this browser's presence in the room through this link or invitation, if any
+    # this browser's presence in the room through this link or invitation, if any: its status,
+    # or REMOVED / HELD after a host's Remove / Move to waiting room
     participant_status: str | None = None
     # the email typed in the lobby (normalised); None when nothing was submitted
     email_typed: str | None = None
@@ -181,10 +190,16 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
         if not visitor.domain_allowed:
             return deny("domain_blocked")
 
+    if visitor.participant_status == REMOVED:
+        return deny("removed")
     if visitor.participant_status == "rejected":
         return deny("not_admitted")
     if now < room.starts_at:
         return Decision(COUNTDOWN)
+    # Sent back by a host: they wait, also when they came by an invitation or the room lets
+    # link guests straight in.
+    if visitor.participant_status == HELD:
+        return Decision(WAITING)
     # Invitations are personal and already vetted by the host; the waiting room is for shared links.
     if link is not None and room.require_approval and visitor.participant_status != "admitted":
         return Decision(WAITING)

@@ -25,7 +25,7 @@ from wtforms.validators import URL, DataRequired, InputRequired, Length, Optiona
 from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, passwords, timeutil
-from .models import ACCESS_LEVELS
+from .models import ACCESS_LEVELS, ROLES
 
 # Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
@@ -234,3 +234,9 @@ class HostMessageForm(FlaskForm):
     message = StringField("Message to everyone waiting", filters=[strip],
                           validators=[Length(max=500, message="Use at most 500 characters."),
                                       no_control_characters()])
+
+
+class PresenceRoleForm(FlaskForm):
+    """In the room: the role of someone inside (the select is labelled in the template, in the
+    page's language)."""
+    role = SelectField("Role", choices=[SelectChoice(role, role) for role in ROLES])

@@ -17,16 +17,16 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, join, mail, meetings, pagecache, tokens, waiting
+from . import access, decision, emails, inside, join, mail, meetings, pagecache, tokens, waiting
 from .access import Door
 from .attachments import send_attachment
 from .decision import REASONS
 from .extensions import limiter
-from .forms import LobbyForm
+from .forms import LobbyForm, PresenceRoleForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
 from .web import answer, is_htmx, public_url, unchanged_since_last_poll
@@ -43,7 +43,20 @@ ROLE_FEATURES = {
 
 @bp.context_processor
 def _roles():
-    return {"role_names": ROLE_NAMES, "role_features": ROLE_FEATURES}
+    return {"role_names": ROLE_NAMES, "role_features": ROLE_FEATURES, "queue_place": queue_place}
+
+
+def queue_place(position: int) -> str:
+    """The waiting page's "You're 3rd in line", with the ordinal each language writes."""
+    if position <= 1:
+        return gettext("You're next in line.")
+    if str(get_locale()).startswith("de"):
+        place = f"{position}."
+    else:
+        suffix = "th" if 10 <= position % 100 <= 20 else \
+            {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+        place = f"{position}{suffix}"
+    return gettext("You're %(place)s in line.", place=place)
 
 # How often a waiting page asks whether anything changed: POLL_WAITING_SECONDS and
 # POLL_COUNTDOWN_SECONDS (portal/config.py). A countdown also asks once, just after the start:
@@ -172,8 +185,9 @@ def _lobby(token: str):
                      consent_version=door.room.consent_version if asks_consent else None)
     except access.UsedUp:
         return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
-    except access.NotAdmitted:
-        return refuse(lambda: denied_page(decision.deny("not_admitted"), door, email))
+    except access.NotAdmitted as refused:
+        reason = refused.reason
+        return refuse(lambda: denied_page(decision.deny(reason), door, email))
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
@@ -274,8 +288,10 @@ def place(room_id: int):
     if result.denied:
         return denied_page(result, door, participant.email)
     room = door.room
-    context = {"room": room, "participant": participant,
-               "state": page_state(result, room.host_message)}
+    position = access.queue_position(room.id, participant.id, participant.created_at) \
+        if result.outcome == decision.WAITING else None
+    context = {"room": room, "participant": participant, "position": position,
+               "state": page_state(result, room.host_message, participant.role, position)}
     if result.outcome == decision.COUNTDOWN:
         poll = current_app.config["POLL_COUNTDOWN_SECONDS"]
         starts_in = (room.starts_at - utcnow()).total_seconds()
@@ -292,13 +308,24 @@ def place(room_id: int):
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
         context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
-    return render_template("guest/room.html", attachments=attachments, **context)
+        context.update(inside.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
+                                             me=participant))
+    # The room page polls too: a host's Remove, Move to waiting room or change of role
+    # reaches the guest within one poll.
+    return render_template("guest/room.html", attachments=attachments,
+                           poll=current_app.config["POLL_WAITING_SECONDS"], **context)
 
 
-def page_state(result: decision.Decision, host_message: str) -> str:
-    """What a guest page shows, in one short word: the outcome (or reason), plus a checksum of
-    the host's message, so a new message also makes waiting pages reload."""
+def page_state(result: decision.Decision, host_message: str, role: str | None = None,
+               position: int | None = None) -> str:
+    """What a guest page shows, in one short word: the outcome (or reason); a role other than
+    viewer inside, a place in the queue after the first; and a checksum of the host's message,
+    so a new message, role or place also makes the page reload."""
     state = result.reason or result.outcome
+    if result.outcome == decision.ENTER and role and role != "viewer":
+        state += f".{role}"
+    if result.outcome == decision.WAITING and position and position > 1:
+        state += f".{position}"
     if host_message and result.outcome in (decision.COUNTDOWN, decision.WAITING):
         state += f".{zlib.crc32(host_message.encode()):08x}"
     return state
@@ -311,7 +338,13 @@ def status(room_id: int):
     page load again, and the full page load decides."""
     # The hottest route: decided from plain values read in one narrow query.
     presence = access.presence_facts(room_id)
-    state = "gone" if presence is None else page_state(presence.decide(), presence.host_message)
+    if presence is None:
+        state = "gone"
+    else:
+        result = presence.decide()
+        position = access.queue_position(room_id, presence.participant_id, presence.created_at) \
+            if result.outcome == decision.WAITING else None
+        state = page_state(result, presence.host_message, presence.role, position)
     if state == request.args.get("state"):
         response = make_response("", 204)
     else:
@@ -458,6 +491,89 @@ def moderator_deny(room_id: int, participant_id: int):
 @bp.post("/s/<int:room_id>/waiting/admit-all")
 def moderator_admit_all(room_id: int):
     return _moderator_decides(room_id, None, "admitted")
+
+
+# --- ... and manage who is inside: In the room --------------------------------------------------
+
+MODERATOR_INSIDE_ENDPOINTS = {"poll": "guest.moderator_inside",
+                              "remove": "guest.moderator_remove",
+                              "move": "guest.moderator_move", "role": "guest.moderator_role",
+                              "allow": "guest.moderator_allow"}
+
+
+def _moderator_inside(moderator: Participant, with_waiting: bool = False, **overrides) -> dict:
+    room = moderator.room
+    context = {"room": room, **inside.inside_context(room, MODERATOR_INSIDE_ENDPOINTS,
+                                                     by_owner=False, me=moderator, **overrides)}
+    if with_waiting:  # after Move: the waiting room out of band, where the page shows it
+        context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False),
+                       waiting_oob=True)
+    return context
+
+
+@bp.get("/s/<int:room_id>/inside")
+def moderator_inside(room_id: int):
+    moderator = _moderator(room_id)
+    context = _moderator_inside(moderator)
+    if unchanged_since_last_poll(context["inside_fingerprint"]):
+        return make_response("", 204)
+    if is_htmx():
+        return render_template("owner/_inside.html", **context)
+    return redirect(url_for("guest.place", room_id=room_id, _anchor="in-the-room"), 303)
+
+
+def _moderator_acts(room_id: int, participant_id: int, act):
+    """`act(room, guest, moderator)` gives the notice's key (and its values)."""
+    moderator = _moderator(room_id)
+    guest = inside.participant_of(moderator.room, participant_id)
+    if guest is None:
+        abort(404)
+    key, values = act(moderator.room, guest, moderator)
+    text = inside.notice(key, False, name=guest.name, **values)
+    status = 422 if key == "bad_role" else 200
+
+    def the_section():
+        return _moderator_inside(moderator, with_waiting=key == "moved", inside_notice=text,
+                                 inside_error=status >= 400)
+
+    if status >= 400 and not is_htmx():
+        flash(text, "error")  # the room page is decided again; the message goes with it
+        return redirect(url_for("guest.place", room_id=room_id, _anchor="in-the-room"), 303)
+    return answer("owner/_inside.html", the_section, "owner/_inside.html", the_section,
+                  back=url_for("guest.place", room_id=room_id, _anchor="in-the-room"),
+                  status=status, flashes=[("success", text)])
+
+
+@bp.post("/s/<int:room_id>/inside/<int:participant_id>/remove")
+def moderator_remove(room_id: int, participant_id: int):
+    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
+        "removed" if inside.remove(room, guest, mod) else "not_inside", {}))
+
+
+@bp.post("/s/<int:room_id>/inside/<int:participant_id>/move")
+def moderator_move(room_id: int, participant_id: int):
+    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
+        "moved" if inside.move_to_waiting(room, guest, mod) else "not_inside", {}))
+
+
+@bp.post("/s/<int:room_id>/inside/<int:participant_id>/role")
+def moderator_role(room_id: int, participant_id: int):
+    def act(room, guest, mod):
+        form = PresenceRoleForm()
+        if not form.validate_on_submit():
+            return "bad_role", {}
+        if guest.status != "admitted":
+            return "not_inside", {}
+        inside.change_role(room, guest, form.role.data, mod)
+        return "role", {"role": ROLE_NAMES[form.role.data]}
+
+    return _moderator_acts(room_id, participant_id, act)
+
+
+@bp.post("/s/<int:room_id>/inside/<int:participant_id>/allow")
+def moderator_allow(room_id: int, participant_id: int):
+    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
+        "allowed" if inside.allow_again(room, guest, mod) else "not_turned_away", {}))
 
 
 @bp.get("/my-sessions")

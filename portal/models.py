@@ -243,6 +243,13 @@ class Participant(BaseModel):
     # When they ticked "I agree" in the lobby, and the version of the room's text it showed
     consented_at = DateTimeField(null=True)
     consent_version = IntegerField(null=True)
+    # A host's Remove: the presence is refused (status rejected) and the guest reads that they
+    # were removed, not that they weren't admitted. Nullable columns, not a new status: SQLite
+    # can't change the status CHECK in place.
+    removed_at = DateTimeField(null=True)
+    # A host's Move to waiting room: the guest waits (status waiting) whatever their door, until
+    # Admit; cleared by Admit.
+    moved_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (

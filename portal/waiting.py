@@ -18,7 +18,7 @@ def waiting_guests(room: Room) -> list[Participant]:
     return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
                                    Participant.name, Participant.email, Participant.created_at,
                                    Participant.consented_at, Participant.consent_version,
-                                   GuestLink.id, GuestLink.name)
+                                   Participant.moved_at, GuestLink.id, GuestLink.name)
                 .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
                 .where((Participant.room == room) & (Participant.status == "waiting"))
                 .order_by(Participant.created_at, Participant.id))
@@ -56,7 +56,8 @@ def decide_waiting(room: Room, participants: list[Participant], status: str,
         actor = {"actor": account, "actor_email": moderator.email}
     with database.atomic():
         for participant in participants:
-            changed = Participant.update(status=status, decided_at=now,
+            # Admit ends a host's Move to waiting room (moved_at): the door decides again.
+            changed = Participant.update(status=status, decided_at=now, moved_at=None,
                                          decided_by=decided_by, updated_at=now).where(
                 (Participant.id == participant.id) & (Participant.status == "waiting")
             ).execute()

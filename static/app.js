@@ -3,6 +3,7 @@
 // server and htmx: confirmations (hx-confirm), the page title and announcements of the waiting
 // room (out-of-band parts of its fragment), focus after a swap (autofocus), the countdown's
 // check at the start (hx-trigger "load delay:"), table labels for phones (data-label).
+// And the owner's opt-in alerts when someone new starts waiting (a sound, a notification).
 (function () {
   "use strict";
 
@@ -68,10 +69,103 @@
     });
   }
 
+  // Hosts notice who waits (owner/room.html's #waiting-alerts): a sound, synthesised here (no
+  // audio file, nothing from elsewhere), and a browser notification, each only when chosen;
+  // the choice is kept in this browser. Only someone new rings: those listed when the page
+  // loaded, and those a host moved back to the waiting room, don't (data-waiting-ids).
+  var ALERTS = { sound: "guestgate.alert.sound", notify: "guestgate.alert.notify" };
+  var knownWaiting = null, audio = null;
+
+  function chosen(kind) {
+    try { return localStorage.getItem(ALERTS[kind]) === "on"; } catch (e) { return false; }
+  }
+  function choose(kind, on) {
+    try { localStorage.setItem(ALERTS[kind], on ? "on" : "off"); } catch (e) { /* private mode */ }
+  }
+  function canNotify() { return "Notification" in window && Notification.permission === "granted"; }
+  function count(box, name) { box.dataset[name] = String(Number(box.dataset[name] || 0) + 1); }
+
+  function chime() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return; }
+    try {
+      audio = audio || new Context();
+      if (audio.state === "suspended") { audio.resume(); }
+      var tone = audio.createOscillator(), gain = audio.createGain(), t = audio.currentTime;
+      tone.frequency.setValueAtTime(880, t);
+      tone.frequency.setValueAtTime(660, t + 0.15);
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.2, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.4);
+      tone.connect(gain);
+      gain.connect(audio.destination);
+      tone.start(t);
+      tone.stop(t + 0.45);
+    } catch (e) { /* no sound: the title and the list still say it */ }
+  }
+
+  function checkWaiting() {
+    var box = document.getElementById("waiting-alerts");
+    var section = document.getElementById("waiting-room");
+    if (!box || !section || !section.hasAttribute("data-waiting-ids")) { return; }
+    var ids = section.getAttribute("data-waiting-ids").split(" ").filter(Boolean);
+    var fresh = knownWaiting === null ? [] : ids.filter(function (id) {
+      return knownWaiting.indexOf(id) < 0;
+    });
+    knownWaiting = ids;
+    if (!fresh.length) { return; }
+    if (chosen("sound")) { chime(); count(box, "sounds"); }
+    if (chosen("notify") && canNotify()) {
+      try {
+        new Notification(document.title, { tag: "guestgate-waiting",
+          body: fresh.length === 1 ? "Someone started waiting to be admitted."
+            : fresh.length + " people started waiting to be admitted." });
+        count(box, "notifications");
+      } catch (e) { /* not allowed here after all */ }
+    }
+  }
+
+  function setUpAlerts() {
+    var box = document.getElementById("waiting-alerts");
+    if (!box) { return; }
+    var status = document.getElementById("alert-status");
+    var say = function (text) { if (status) { status.textContent = text; } };
+    box.hidden = false;
+    box.querySelectorAll("input[data-alert]").forEach(function (input) {
+      var kind = input.dataset.alert;
+      input.checked = chosen(kind) && (kind === "sound" || canNotify());
+      input.addEventListener("change", function () {
+        if (kind === "sound" || !input.checked) {
+          choose(kind, input.checked);
+          if (kind === "sound" && input.checked) { chime(); say("A sound plays when someone starts waiting."); }
+          return;
+        }
+        if (!("Notification" in window)) {
+          input.checked = false;
+          say("This browser can't show notifications.");
+          return;
+        }
+        Notification.requestPermission().then(function (answer) {
+          var on = answer === "granted";
+          input.checked = on;
+          choose(kind, on);
+          say(on ? "A notification shows when someone starts waiting."
+            : "Notifications are blocked for this site in the browser's settings.");
+        });
+      });
+    });
+    checkWaiting();  // who waits already: no alert for them
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);
     tick();
     setInterval(tick, 1000);
+    setUpAlerts();
   });
-  document.addEventListener("htmx:afterSwap", function (event) { localize(event.target); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    localize(event.target);
+    checkWaiting();
+  });
+  document.addEventListener("htmx:oobAfterSwap", checkWaiting);
 })();

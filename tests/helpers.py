@@ -150,6 +150,19 @@ class OwnerActions:
     def admit_all(self, room, htmx=False):
         return self._room_post(room, "waiting/admit-all", htmx)
 
+    # In the room
+    def remove(self, room, participant, htmx=False):
+        return self._room_post(room, f"inside/{participant.id}/remove", htmx)
+
+    def move_to_waiting(self, room, participant, htmx=False):
+        return self._room_post(room, f"inside/{participant.id}/move", htmx)
+
+    def set_role(self, room, participant, role, htmx=False):
+        return self._room_post(room, f"inside/{participant.id}/role", htmx, {"role": role})
+
+    def allow_again(self, room, participant, htmx=False):
+        return self._room_post(room, f"inside/{participant.id}/allow", htmx)
+
 
 class GuestActions:
     """One guest in their own browser (their own test client, so their own session cookie).

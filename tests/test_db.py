@@ -53,9 +53,13 @@ V6_COLUMNS = {"room": ["timezone", "consent_required", "consent_text", "consent_
               "invitation": ["ics_sequence"]}
 
 
-def _drop_v6_columns(migrator):
-    return [migrator.drop_column(table, c) for table, columns in V6_COLUMNS.items()
-            for c in columns]
+V7_COLUMNS = {"participant": ["removed_at", "moved_at"]}
+
+
+def _drop_columns_since_v6(migrator):
+    """The columns versions 6 and later added: a database as version 5 left it."""
+    return [migrator.drop_column(table, c) for added in (V6_COLUMNS, V7_COLUMNS)
+            for table, columns in added.items() for c in columns]
 
 
 def _room_columns() -> set[str]:
@@ -74,7 +78,8 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
-                migrator.drop_column("user", "session_generation"), *_drop_v6_columns(migrator))
+                migrator.drop_column("user", "session_generation"),
+                *_drop_columns_since_v6(migrator))
         if record_version:
             SchemaVersion.create(version=1)
         else:
@@ -190,7 +195,8 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
-                migrator.drop_column("user", "session_generation"), *_drop_v6_columns(migrator))
+                migrator.drop_column("user", "session_generation"),
+                *_drop_columns_since_v6(migrator))
         SchemaVersion.create(version=3)
     database.close()
     try:
@@ -220,7 +226,7 @@ def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
         owner = User.create(email="berlin@example.com", password_hash="x",
                             access="broadcaster", timezone="Europe/Berlin")
         guest = User.create(email="guest@example.com", password_hash="x", access="guest")
-        migrate(*_drop_v6_columns(portal_db._migrator()))
+        migrate(*_drop_columns_since_v6(portal_db._migrator()))
         SchemaVersion.create(version=5)
         p = database.param
         database.execute_sql(
@@ -251,7 +257,7 @@ def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
         assert result.exit_code == 0, result.output
         assert "upgraded to schema version 6: room: time zone and consent text" in result.output
         with database.connection_context():
-            assert schema_version() == 6
+            assert schema_version() == LATEST_VERSION
             room = Room.get(Room.title == "Made by version 5")
             assert room.timezone == "Europe/Berlin"
             assert (room.consent_required, room.consent_text, room.consent_version) == (
@@ -266,5 +272,35 @@ def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
             Invitation.update(ics_sequence=Invitation.ics_sequence + 1).execute()
             assert Room.get_by_id(room.id).consent_version == 1
             assert Invitation.get().ics_sequence == 1
+    finally:
+        _close_all()
+
+
+def test_a_version_6_database_gets_the_hosts_remove_and_move_times(config, database_url):
+    from portal.models import Participant
+
+    database.initialize(make_database(database_url))
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        room = Room.create(owner=owner, title="Kept", starts_at=datetime(2030, 1, 1, 10),
+                           ends_at=datetime(2030, 1, 1, 11))
+        Participant.create(room=room, name="Ada", email="ada@example.com", device="d",
+                           status="admitted")
+        migrate(*[portal_db._migrator().drop_column(table, c)
+                  for table, columns in V7_COLUMNS.items() for c in columns])
+        SchemaVersion.create(version=6)
+    database.close()
+    try:
+        app = create_app({**config, "AUTO_UPGRADE": False})
+        result = app.test_cli_runner().invoke(args=["init-db"])
+        assert result.exit_code == 0, result.output
+        assert "upgraded to schema version 7: participant: when a host removed a guest" \
+            in result.output
+        with database.connection_context():
+            assert schema_version() == LATEST_VERSION
+            ada = Participant.get(Participant.email == "ada@example.com")
+            assert ada.status == "admitted" and ada.removed_at is None and ada.moved_at is None
     finally:
         _close_all()

@@ -10,8 +10,10 @@ from portal.decision import (
     COUNTDOWN,
     DENIED,
     ENTER,
+    HELD,
     LOBBY,
     REASONS,
+    REMOVED,
     SIGN_IN,
     WAITING,
     InviteFacts,
@@ -85,6 +87,19 @@ def outcome(result):
      LINK, None, COUNTDOWN),
     # personal invitations are vetted by the host: no waiting room
     (SUBMITTED, replace(ROOM, require_approval=True), None, INVITE, ENTER),
+    # a host's Remove: said in words, by any door
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, LINK, None, "removed"),
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, None, INVITE, "removed"),
+    # ... but what is wrong with the link or room comes first
+    (Visitor(device="d1", participant_status=REMOVED), ROOM, None,
+     replace(INVITE, removed=True), "invite_removed"),
+    # a host's Move to waiting room: waiting by any door, in any room
+    (Visitor(device="d1", participant_status=HELD), ROOM, LINK, None, WAITING),
+    (Visitor(device="d1", participant_status=HELD), ROOM, None, INVITE, WAITING),
+    (Visitor(device="d1", participant_status=HELD), replace(ROOM, require_approval=True),
+     None, INVITE, WAITING),
+    (Visitor(device="d1", participant_status=HELD),
+     replace(ROOM, starts_at=NOW + timedelta(minutes=5)), LINK, None, COUNTDOWN),
 ])
 def test_each_outcome(visitor, room, link, invite, expected):
     assert outcome(decide(NOW, visitor, room, link=link, invite=invite)) == expected
@@ -135,7 +150,7 @@ def test_every_reason_has_status_words_and_next_step():
     assert set(REASONS) == {
         "link_invalid", "link_deleted", "invite_removed", "room_unavailable", "channel_room",
         "guest_access_off", "link_expired", "link_used_up", "session_ended", "email_mismatch",
-        "domain_blocked", "not_admitted"}
+        "domain_blocked", "not_admitted", "removed"}
     for reason in REASONS.values():
         assert reason.status in (403, 404, 410)
         assert reason.title and reason.next_step and reason.host_words

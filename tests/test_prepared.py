@@ -17,8 +17,9 @@ from portal.prepared import REGISTRY
 
 @pytest.fixture
 def rows(app, db):
-    """A room with guests through an invitation and links: admitted, waiting, denied, left,
-    and one whose link was deleted altogether; a room with nobody; and domain rules."""
+    """A room with guests through an invitation and links: admitted, waiting, denied, left
+    (while moved to the waiting room), and one whose link was deleted altogether; a room with
+    nobody; and domain rules."""
     owner = User.create(email="owner@example.com", password_hash="x", access="broadcaster")
     room = Room.create(owner=owner, title="Prepared", starts_at=datetime(2030, 1, 1, 10),
                        ends_at=datetime(2030, 1, 1, 11), guest_access_enabled=True,
@@ -38,7 +39,7 @@ def rows(app, db):
     Participant.create(room=room, link=open_link, name="Cy", email="cy@example.com",
                        status="rejected", device="device-3")
     Participant.create(room=room, link=open_link, name="Di", email="di@example.com",
-                       status="left", device="device-4")
+                       status="left", device="device-4", moved_at=datetime(2030, 1, 1, 10, 5))
     Participant.create(room=room, link=gone, name="Ed", email="ed@example.com",
                        status="admitted", device="device-5")
     gone.delete_instance()  # the participant's link reference is cleared
@@ -58,7 +59,8 @@ def _entry(r, minute):
     return dict(room=r["room"], link=r["open_link"], invitation=None, name=f"Guest {minute}",
                 email=f"g{minute}@example.com", role="viewer", email_source="unverified",
                 status="waiting", device=f"device-{minute}0", door_version=3, created_at=at,
-                updated_at=at, decided_at=None, consented_at=None, consent_version=None)
+                updated_at=at, decided_at=None, consented_at=None, consent_version=None,
+                moved_at=None)
 
 
 # Parameters for every prepared query of the app: each must find rows with some and not others.
@@ -68,7 +70,8 @@ CASES = {
     "portal.access._invitation_with_room_and_user": lambda r: [
         dict(invitation_id=r["invitation"]), dict(invitation_id=r["invitation"] + 99)],
     "portal.access._domain_rules": lambda r: [{}],
-    "portal.access._denied_here": lambda r: [
+    "portal.access._host_holds": lambda r: [
+        dict(room_id=r["room"], device="device-4", email="new@example.com"),
         dict(room_id=r["room"], device="device-3", email="new@example.com"),
         dict(room_id=r["room"], device="device-9", email="cy@example.com"),
         dict(room_id=r["room"], device="device-2", email="bo@example.com"),

@@ -1,5 +1,6 @@
-"""Owner screens: rooms, guest access and links, invitations, the waiting room. Every view here
-is for owners (broadcaster or admin) and reaches a room only through `owned_room`."""
+"""Owner screens: rooms, guest access and links, invitations, the waiting room, in the room.
+Every view here is for owners (broadcaster or admin) and reaches a room only through
+`owned_room`."""
 
 from collections.abc import Callable, Iterable
 
@@ -29,6 +30,7 @@ def room_context(room: Room) -> dict:
     context = rooms.details_context(room)
     context.update(links.links_context(room))
     context.update(waiting.owner_waiting_context(room))
+    context.update(inside.owner_inside_context(room))
     context.update(invitations.invitations_section(room))
     context.update(denials.denials_context(room))
     return context
@@ -46,4 +48,12 @@ def answer_section(room: Room, fragment: str, section: Callable[..., dict], anch
 
 
 # The views register on bp; room_context above calls the sections by name.
-from . import audit, denials, invitations, links, rooms, waiting  # noqa: E402,F401  (audit: its views)
+from . import (  # noqa: E402,F401  (audit: its views)
+    audit,
+    denials,
+    inside,
+    invitations,
+    links,
+    rooms,
+    waiting,
+)

@@ -132,6 +132,8 @@ def fix_for(code: str, room: Room, event: DenialEvent | None, now) -> Fix:
         return Fix("domains")
     if code == "session_ended":
         return Fix("edit_room")
+    if code in ("not_admitted", "removed"):
+        return Fix("allow_again")  # under In the room's Turned away
     return Fix()
 
 

@@ -66,6 +66,16 @@ def seed(app) -> dict:
         Participant.create(room=room, link=links[0], name=name, email=email,
                            device=f"seed-device-{i}", status="waiting",
                            created_at=now - timedelta(minutes=3 - i))
+    # In the room: a guest by a link, one by their invitation; and one a host removed.
+    Participant.create(room=room, link=links[0], name="Inés Inside", email="ines@example.org",
+                       device="seed-device-inside", status="admitted",
+                       decided_at=now - timedelta(minutes=2))
+    Participant.create(room=room, invitation=invitations[0], name="Ada Lovelace",
+                       email=guest_user.email, role="speaker", device="seed-device-ada",
+                       status="admitted", decided_at=now - timedelta(minutes=1))
+    Participant.create(room=room, link=links[0], name="Rex Removed", email="rex@example.org",
+                       device="seed-device-removed", status="rejected", removed_at=now,
+                       decided_at=now)
     uploads = Path(app.config["UPLOAD_FOLDER"])
     uploads.mkdir(parents=True, exist_ok=True)
     for i, (filename, kind) in enumerate([("Agenda.pdf", "application/pdf"),

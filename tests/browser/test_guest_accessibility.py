@@ -39,6 +39,12 @@ def rooms(app):
     guest = make_user("ada@example.com", access="guest")
     invitation = Invitation.create(room=live, user=guest, email=guest.email, role="moderator")
     invite_url = "/i/" + tokens.make_token(keys, tokens.INVITE, invitation.id, 1)
+    # Someone inside and someone turned away, for the moderator's In the room.
+    live_link = GuestLink.get(GuestLink.room == live)
+    Participant.create(room=live, link=live_link, name="Inés Inside", email="ines@example.org",
+                       device="seed-inside", status="admitted", decided_at=now)
+    Participant.create(room=live, link=live_link, name="Rex Removed", email="rex@example.org",
+                       device="seed-removed", status="rejected", removed_at=now)
     return {"live": (live, live_url), "later": (later, later_url),
             "approval": (approval, approval_url), "off": (off, off_url), "invite": invite_url}
 
@@ -64,6 +70,9 @@ def guest_pages(page, rooms):
     yield "lobby with an error"
     enter(page, live_url)
     yield "room"
+    enter(page, rooms["invite"])
+    assert page.locator("#in-the-room .inside-table tbody tr").count() == 2  # Inés, Ada herself
+    yield "room (moderator, with In the room)"
     enter(page, rooms["later"][1])
     yield "countdown"
     enter(page, rooms["approval"][1])

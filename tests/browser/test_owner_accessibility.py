@@ -45,6 +45,8 @@ def owner_screens(page, scene):
     yield "edit room"
     page.goto(f"/rooms/{room.id}")
     expect(page.locator("#waiting-room")).to_contain_text("Linus Waiting")
+    expect(page.locator("#in-the-room")).to_contain_text("Inés Inside")
+    expect(page.locator("#in-the-room")).to_contain_text("Rex Removed")
     yield "room page with every section"
     page.goto(f"/rooms/{room.id}/audit")
     yield "room audit log"
@@ -81,6 +83,8 @@ def test_owner_screens_pass_axe(new_context, scene, size):
             # The stacked waiting table still says which column each value is.
             cell = page.locator("#waiting-room tbody tr").first.locator("td").nth(2)
             expect(cell).to_have_attribute("data-label", "Link")
+            cell = page.locator("#in-the-room tbody tr").first.locator("td").nth(3)
+            expect(cell).to_have_attribute("data-label", "Came in by")
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -1,0 +1,184 @@
+"""In the room: who is inside a room now, and what a host does about them — Remove, Move to
+waiting room, change the role — plus Allow again for the people turned away (denied in the
+waiting room, or removed). Shared by the owner's room page (portal/owner/inside.py) and an
+invited moderator's room page (portal/guest.py); both render templates/owner/_inside.html.
+
+What a role change means follows the door (access.role_through): for someone who came by a
+personal invitation it changes the invitation's role (as the guests list's Change role does, so
+it holds the next time they enter); for someone who came by a shared link it is the role of this
+visit only — entering through the link again makes them a viewer, as for anyone with it."""
+
+import hashlib
+
+from flask_babel import gettext
+from flask_login import current_user
+from peewee import JOIN, fn
+
+from . import audit, timeutil
+from .db import database
+from .decision import N_
+from .models import GuestLink, Invitation, Participant, Room
+
+# The turned-away list shows the latest few: enough to find who to let in again.
+TURNED_AWAY_SHOWN = 30
+
+NOTICES = {
+    "removed": N_("%(name)s was removed from the session."),
+    "moved": N_("%(name)s was moved to the waiting room."),
+    "not_inside": N_("%(name)s is no longer in the room."),
+    "role": N_("%(name)s is now: %(role)s."),
+    "bad_role": N_("Choose viewer, speaker or moderator."),
+    "allowed": N_("%(name)s can enter again."),
+    "not_turned_away": N_("%(name)s isn't turned away."),
+}
+
+
+def notice(key: str, by_owner: bool, **values) -> str:
+    """A notice in the moderator's language; owner screens stay English."""
+    text = NOTICES[key]
+    return (text if by_owner else gettext(text)) % values
+
+
+def inside_guests(room: Room) -> list[Participant]:
+    """Those admitted whose door is still open (a removed or reset invitation, a deleted link
+    turns them away on their next page load), longest inside first. Not for saving."""
+    since = fn.COALESCE(Participant.decided_at, Participant.created_at)
+    return list(
+        Participant.select(Participant.id, Participant.name, Participant.email,
+                           Participant.role, Participant.link, Participant.invitation,
+                           Participant.created_at, Participant.decided_at,
+                           GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
+        .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+        .switch(Participant)
+        .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+        .where((Participant.room == room) & (Participant.status == "admitted")
+               & ((Participant.link.is_null(False) & GuestLink.deleted_at.is_null())
+                  | (Participant.invitation.is_null(False) & Invitation.removed_at.is_null()
+                     & (Invitation.version == Participant.door_version))))
+        .order_by(since, Participant.id))
+
+
+def turned_away(room: Room) -> list[Participant]:
+    """The latest people a host denied or removed here: they can't queue again until Allow
+    again."""
+    return list(Participant.select(Participant.id, Participant.name, Participant.email,
+                                   Participant.decided_at, Participant.removed_at,
+                                   Participant.updated_at)
+                .where((Participant.room == room) & (Participant.status == "rejected"))
+                .order_by(Participant.updated_at.desc(), Participant.id.desc())
+                .limit(TURNED_AWAY_SHOWN))
+
+
+def role_of(participant: Participant) -> str:
+    """The role they have now: an invitation's own, else the presence's (see role_through)."""
+    if participant.invitation_id and participant.invitation:
+        return participant.invitation.role
+    return participant.role
+
+
+def fingerprint(inside: list[Participant], away: list[Participant]) -> str:
+    """Unchanged while nobody enters, leaves or changes role: the poll then answers 204."""
+    parts = [f"{p.id}:{role_of(p)}" for p in inside] + ["|"] + [str(p.id) for p in away]
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()[:12]
+
+
+def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant | None = None,
+                   **overrides) -> dict:
+    """What _inside.html shows; `endpoints` names the poll, remove, move, role and allow views
+    of the audience (owner or moderator); `me` is the moderator looking (no controls on their
+    own row)."""
+    inside, away = inside_guests(room), turned_away(room)
+    context = {"inside_guests": inside, "turned_away": away,
+               "inside_fingerprint": fingerprint(inside, away), "inside_notice": None,
+               "inside_error": False, "inside_endpoints": endpoints, "inside_by_owner": by_owner,
+               "inside_me": me.id if me is not None else None,
+               "inside_roles": ("viewer", "speaker", "moderator"),  # by what they may do
+               "role_of": role_of}
+    context.update(overrides)
+    return context
+
+
+def _actor(moderator: Participant | None) -> tuple[int | None, dict]:
+    """Who decides: the signed-in owner, or an invited moderator (by their invited account)."""
+    if moderator is None:
+        return current_user.id, {}
+    account = moderator.invitation.user if moderator.invitation_id else None
+    return (account.id if account else None), {"actor": account,
+                                               "actor_email": moderator.email}
+
+
+def _who(participant: Participant) -> str:
+    return f"{participant.name} <{participant.email}>"
+
+
+def remove(room: Room, participant: Participant, moderator: Participant | None = None) -> bool:
+    """Out, and held out: their next page load says they were removed; the same browser or
+    email can't come back by a shared link until Allow again."""
+    now = timeutil.utcnow()
+    decided_by, actor = _actor(moderator)
+    with database.atomic():
+        done = Participant.update(status="rejected", removed_at=now, moved_at=None,
+                                  decided_at=now, decided_by=decided_by, updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
+        if done:
+            audit.record("guest_removed", room, _who(participant), **actor)
+    return bool(done)
+
+
+def move_to_waiting(room: Room, participant: Participant,
+                    moderator: Participant | None = None) -> bool:
+    """Back to the waiting room, whatever their door, until someone admits them."""
+    now = timeutil.utcnow()
+    decided_by, actor = _actor(moderator)
+    with database.atomic():
+        done = Participant.update(status="waiting", moved_at=now, decided_at=now,
+                                  decided_by=decided_by, updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
+        if done:
+            audit.record("guest_moved_to_waiting", room, _who(participant), **actor)
+    return bool(done)
+
+
+def change_role(room: Room, participant: Participant, role: str,
+                moderator: Participant | None = None) -> bool:
+    """See the module's note: an invitation's role, or this visit's."""
+    now = timeutil.utcnow()
+    _decided_by, actor = _actor(moderator)
+    old = role_of(participant)
+    if old == role:
+        return True
+    with database.atomic():
+        if participant.invitation_id:
+            Invitation.update(role=role).where(
+                Invitation.id == participant.invitation_id).execute()
+            # Everyone inside through this invitation (as the guests list's Change role).
+            Participant.update(role=role, updated_at=now).where(
+                (Participant.invitation == participant.invitation_id)
+                & Participant.status.in_(("waiting", "admitted"))).execute()
+            detail = f"{old} → {role}"
+        else:
+            Participant.update(role=role, updated_at=now).where(
+                Participant.id == participant.id).execute()
+            detail = f"{old} → {role} (this visit, shared link)"
+        audit.record("role_changed", room, _who(participant), detail=detail, **actor)
+    return True
+
+
+def allow_again(room: Room, participant: Participant,
+                moderator: Participant | None = None) -> bool:
+    """Lifts a Deny or Remove: their presence ends (as if they had left), so they come back
+    the ordinary way, by their link — and through a shared link wait again where guests wait."""
+    now = timeutil.utcnow()
+    _decided_by, actor = _actor(moderator)
+    with database.atomic():
+        done = Participant.update(status="left", removed_at=None, moved_at=None,
+                                  updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "rejected")).execute()
+        if done:
+            audit.record("guest_allowed_again", room, _who(participant), **actor)
+    return bool(done)
+
+
+def participant_of(room: Room, participant_id: int) -> Participant | None:
+    return Participant.get_or_none((Participant.id == participant_id)
+                                   & (Participant.room == room))
