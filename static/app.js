@@ -168,4 +168,17 @@
     checkWaiting();
   });
   document.addEventListener("htmx:oobAfterSwap", checkWaiting);
+
+  // A status poll answered while this page is already navigating away (Leave, a link) must not
+  // reload it: the reload would cancel that navigation and show this page's URL again. If the
+  // page is still here a while later (a download, a cancelled navigation), polls count again;
+  // the poll keeps answering the change until the page has reloaded, so nothing is missed.
+  var leavingUntil = 0;
+  window.addEventListener("beforeunload", function () { leavingUntil = Date.now() + 10000; });
+  window.addEventListener("pageshow", function () { leavingUntil = 0; });
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    if (Date.now() < leavingUntil && event.detail.elt.hasAttribute("data-status-poll")) {
+      event.preventDefault();
+    }
+  });
 })();

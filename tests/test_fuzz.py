@@ -31,6 +31,7 @@ from portal.forms import (
     HostMessageForm,
     LobbyForm,
     NewUserForm,
+    PresenceRoleForm,
     RoomForm,
     SignInForm,
 )
@@ -57,6 +58,10 @@ FORMS = {
     "guest.moderator_admit": None,
     "guest.moderator_deny": None,
     "guest.moderator_admit_all": None,
+    "guest.moderator_remove": None,
+    "guest.moderator_move": None,
+    "guest.moderator_role": PresenceRoleForm,
+    "guest.moderator_allow": None,
     "auth.sign_in": SignInForm,
     "auth.sign_out": None,
     "auth.forgot_password": ForgotPasswordForm,
@@ -79,6 +84,10 @@ FORMS = {
     "owner.admit": None,
     "owner.deny": None,
     "owner.admit_all": None,
+    "owner.remove_guest": None,
+    "owner.move_guest": None,
+    "owner.guest_role": PresenceRoleForm,
+    "owner.allow_again": None,
     "admin.users": NewUserForm,
     "admin.sign_out_everywhere": None,
     "admin.set_access": AccessForm,
@@ -100,7 +109,8 @@ FEWER = {"owner.new_room": 3, "owner.edit_room": 3}  # divisors
 # Routes that change the shared world (undone after each example), or make users or files.
 CHANGES_WORLD = ("owner.delete_", "owner.admit", "owner.deny", "owner.edit_room",
                  "owner.extend_link", "owner.raise_link_limit", "owner.invite_again",
-                 "admin.delete_domain", "guest.leave", "guest.moderator_")
+                 "admin.delete_domain", "guest.leave", "guest.moderator_", "owner.remove_guest",
+                 "owner.move_guest", "owner.guest_role", "owner.allow_again")
 MAKES_USERS_OR_FILES = ("admin.users", "admin.domains", "owner.add_invitations",
                         "auth.reset_password", "owner.upload_attachment",
                         "owner.delete_attachment")
@@ -368,8 +378,9 @@ def revive(world):
     GuestLink.update(deleted_at=None, max_uses=25, expires_at=None).where(
         GuestLink.id == v["link_id"]).execute()
     Invitation.update(removed_at=None).where(Invitation.id == v["invitation_id"]).execute()
-    Participant.update(status="waiting").where(Participant.id == v["participant_id"]).execute()
-    Participant.update(status="admitted", role="moderator").where(
+    Participant.update(status="waiting", removed_at=None, moved_at=None).where(
+        Participant.id == v["participant_id"]).execute()
+    Participant.update(status="admitted", role="moderator", removed_at=None, moved_at=None).where(
         Participant.id == world["moderator"]).execute()
     if not DomainRule.get_or_none(DomainRule.id == v["rule_id"]):
         v["rule_id"] = DomainRule.create(domain=f"blocked{utcnow().timestamp():.0f}.example",
