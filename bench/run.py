@@ -47,17 +47,23 @@ THREADS = int(os.environ.get("THREADS", "4"))
 
 # name, what, method, expected status
 ROUTES = [
-    ("ceiling", "GET /healthz (no work, same app and middleware)", "GET", 200),
+    ("ceiling", "GET /: a bare Flask 'hello' app, same gunicorn settings (its own server)",
+     "GET", 200),
+    ("raw_wsgi", "GET /: a raw WSGI callable, no framework, same gunicorn settings", "GET", 200),
+    ("healthz", "GET /healthz: the portal's app, hooks and middleware, no work", "GET", 200),
     ("lobby_get", "GET /g/<token>: lobby of a guest link, new visitor", "GET", 200),
-    ("lobby_post", "POST /g/<token>: consume + participant + redirect, new guest each", "POST",
-     303),
+    ("lobby_post", "POST /g/<token>: a new browser that opened the lobby first (its device id "
+     "and CSRF token): consume + participant + redirect", "POST", 303),
     ("status", "GET /s/<room>/status?state=waiting: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
     ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
      "GET", 200),
 ]
 GET_ROUTES = ("lobby_get", "status", "guest_room", "owner_room")
-TARGETS = {"lobby_get": 0.6, "status": 0.8, "lobby_post": 0.3}
+# Ratios to the bare Flask ceiling (issue 18)
+TARGETS = {"lobby_get": 0.5, "status": 0.8, "lobby_post": 0.3}
+# Served by the ceiling servers, not the portal's
+CEILING_APPS = {"ceiling": "bench.app_ceiling:hello", "raw_wsgi": "bench.app_ceiling:raw"}
 P99_LIMIT_MS = 50.0
 SIZE_TOLERANCE = 0.10
 
@@ -162,22 +168,25 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn as `make run` starts it, on the bench app and database."""
+    """gunicorn as `make run` starts it, on the bench app and database (or on `app`, a ceiling,
+    with the same settings)."""
 
-    def __init__(self, database_url: str, run_dir: Path):
+    def __init__(self, database_url: str, run_dir: Path, app: str = "bench.app_bench:make_app()",
+                 ready_path: str = "/healthz", env: dict | None = None):
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
+        self.ready_path = ready_path
         self.log_path = run_dir / f"gunicorn-{self.port}.log"
         self.env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
                     "BASE_URL": self.url, "GUESTGATE_BENCH_DIR": str(run_dir),
-                    "OLD_SECRET_KEYS": ""}
+                    "OLD_SECRET_KEYS": "", **(env or {})}
         self.command = [sys.executable, "-m", "gunicorn",
                         "--config", "python:portal.gunicorn_conf",
                         "--workers", str(WORKERS), "--threads", str(THREADS),
                         "--bind", f"{HOST}:{self.port}",
                         # its own control socket: another gunicorn on the machine has the default
                         "--control-socket", str(run_dir / f"gunicorn-{self.port}.ctl"),
-                        "bench.app_bench:make_app()"]
+                        app]
 
     def __enter__(self):
         self.log_file = open(self.log_path, "w")
@@ -189,7 +198,7 @@ class Server:
             if self.process.poll() is not None:
                 raise Failure(f"gunicorn exited ({self.process.returncode}):\n{self.log_text()}")
             with contextlib.suppress(OSError):
-                status, _, _ = client.Browser(HOST, self.port).get("/healthz")
+                status, _, _ = client.Browser(HOST, self.port).get(self.ready_path)
                 if status == 200 and self.log_text().count("Booting worker") >= WORKERS:
                     return self
             time.sleep(0.2)
@@ -199,6 +208,15 @@ class Server:
     def log_text(self) -> str:
         self.log_file.flush()
         return self.log_path.read_text(errors="replace")
+
+    def pids(self) -> list[int]:
+        """The master's and its workers' process ids (for their CPU time in /proc)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            workers = [int(p) for p in children.read_text().split()]
+        except OSError:
+            workers = []
+        return [self.process.pid, *workers]
 
     def worker_class(self) -> str:
         match = re.search(r"Using worker: (\S+)", self.log_text())
@@ -243,6 +261,7 @@ def wrk(url: str, *, seconds: int, connections: int, script: str, headers: dict,
         "connections": connections,
         "errors": raw["errors"],
         "statuses": raw["statuses"],
+        "reused": raw.get("reused", 0),
     }
 
 
@@ -282,30 +301,47 @@ def profile_routes(database_url: str, requests: dict, repeat: int) -> dict:
     """{route: {queries, cpu_ms, status}}: one request of each route through the Flask test
     client on the same database, counting SQL statements, then `repeat` more timing the CPU this
     thread spends (the median): unlike req/s, CPU time hardly moves with the machine's load."""
+    from werkzeug.test import Client
+
+    from bench import app_ceiling
     from bench.app_bench import make_app
 
     app = make_app({"DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,
                     "SECRET_KEYS": [SECRET_KEY]})
-    test_client = app.test_client(use_cookies=False)
+    clients = {"ceiling": app_ceiling.hello.test_client(use_cookies=False),
+               "raw_wsgi": Client(app_ceiling.raw, use_cookies=False)}
+    portal_client = app.test_client(use_cookies=False)
     counter = QueryCounter()
     profile = {}
 
-    def send(method, path, cookie, form):
+    def prepare(name, method, path, cookie, form):
+        """The request as (client, kwargs); a POST is a new browser's, after its lobby GET
+        (not timed), with that GET's cookie and CSRF token and a new email."""
         headers = {"User-Agent": client.USER_AGENT}
         if cookie:
             headers["Cookie"] = cookie
-        if form is not None:  # each POST a new guest
-            form = {**form, "email": f"profiled-{uuid.uuid4().hex[:12]}@guest.example"}
-        return test_client.open(path, method=method, headers=headers, data=form)
+        if form is not None:
+            lobby = portal_client.get(path, headers=dict(headers))
+            jar = {}
+            for value in lobby.headers.getlist("Set-Cookie"):
+                key, _, rest = value.partition("=")
+                jar[key] = rest.split(";", 1)[0]
+            headers["Cookie"] = client.cookie_header(jar)
+            form = {**form, "csrf_token": client.csrf_token(lobby.get_data(as_text=True)),
+                    "email": f"profiled-{uuid.uuid4().hex[:12]}@guest.example"}
+        return clients.get(name, portal_client), {"path": path, "method": method,
+                                                   "headers": headers, "data": form}
 
     try:
         for name, request in requests.items():
+            test_client, kw = prepare(name, *request)
             with counter.counting():
-                response = send(*request)
+                response = test_client.open(**kw)
             times = []
             for _ in range(repeat):
+                test_client, kw = prepare(name, *request)
                 started = time.thread_time_ns()
-                send(*request)
+                test_client.open(**kw)
                 times.append(time.thread_time_ns() - started)
             times.sort()
             profile[name] = {"queries": counter.count, "status": response.status_code,
@@ -334,26 +370,50 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                   "post": seed.token_of(keys, fx.open_link_post),
                   "poll": seed.token_of(keys, fx.owner_room_poll_link),
                   "burst": seed.token_of(keys, fx.burst_link)}
-        with Server(url, run_dir) as server:
+        with contextlib.ExitStack() as servers:
+            server = servers.enter_context(Server(url, run_dir))
+            # The ceilings, each on its own gunicorn with the portal's settings, up beside it
+            # for the whole run (idle, they cost nothing the portal would notice).
+            ceiling_servers = {name: servers.enter_context(Server(url, run_dir, app, "/"))
+                               for name, app in CEILING_APPS.items()}
             worker_class = server.worker_class()
             log(f"gunicorn {server.url}: worker class {worker_class}, {WORKERS} workers x "
-                f"{THREADS} threads (--config python:portal.gunicorn_conf)", stamp=True)
+                f"{THREADS} threads (--config python:portal.gunicorn_conf); ceilings "
+                + ", ".join(f"{n} {s.url}" for n, s in ceiling_servers.items()), stamp=True)
             sessions = prepare_sessions(server, fx, tokens)
             if size.crowd:
                 with database.connection_context():
                     added = seed.add_crowd(fx, size)
                 log(f"{added:,} past guests arrived after the measured guests", stamp=True)
             paths = {
-                "ceiling": "/healthz",
+                "ceiling": "/",
+                "raw_wsgi": "/",
+                "healthz": "/healthz",
                 "lobby_get": f"/g/{tokens['get']}",
                 "lobby_post": f"/g/{tokens['post']}",
                 "status": f"/s/{fx.owner_room}/status?state=waiting",
                 "guest_room": f"/s/{fx.open_room}",
                 "owner_room": f"/rooms/{fx.owner_room}",
             }
-            cookies = {"ceiling": "", "lobby_get": "", "lobby_post": sessions["form_cookie"],
+            bases = {name: ceiling_servers[name].url if name in ceiling_servers else server.url
+                     for name in paths}
+            cookies = {"ceiling": "", "raw_wsgi": "", "healthz": "", "lobby_get": "",
+                       "lobby_post": "",
                        "status": sessions["waiting_cookie"], "guest_room":
                        sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
+
+            post_rates = []  # the lobby POST's segments so far: how many browsers the next needs
+
+            def browsers_for(seconds: int) -> Path:
+                """A file of new browsers that each opened the lobby (one lobby GET each), enough
+                for `seconds` of POSTs: 1.5 x the fastest POST segment so far, or at first the
+                lobby GET's rate (a POST is always slower than the GET before it)."""
+                rate = max(post_rates) * 1.5 if post_rates else routes["lobby_get"]["rps"] * 1.2
+                count = max(100, int(rate * seconds))
+                browsers = client.lobby_sessions(HOST, server.port, paths["lobby_post"], count)
+                path = run_dir / "lobby-browsers.txt"
+                path.write_text("".join(f"{cookie}\t{csrf}\n" for cookie, csrf in browsers))
+                return path
 
             def measure(name: str, label: str, seconds: int, first: bool = True) -> dict:
                 # Every request on a new connection, as guests' requests come: a waiting guest
@@ -365,14 +425,23 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                     headers["Cookie"] = cookies[name]
                 post = name == "lobby_post"
                 kw = {"connections": plan.post_connections if post else plan.connections,
-                      "script": "lobby_post.lua" if post else "get.lua", "headers": headers,
-                      "args": [sessions["form_csrf"], f"{size.name}-{label}"] if post else []}
+                      "script": "lobby_post.lua" if post else "get.lua", "headers": headers}
+
+                def post_args(seconds):
+                    return {"args": [str(browsers_for(seconds)), "2", f"{size.name}-{label}"]} \
+                        if post else {}
+                url = bases[name] + paths[name]
                 if first:
-                    prime(server, name, paths[name], cookies[name], sessions["form_csrf"],
-                          plan.prime_requests)
+                    prime(ceiling_servers[name].port if name in ceiling_servers else server.port,
+                          name, paths[name], cookies[name], plan.prime_requests)
                     if plan.warmup:
-                        wrk(server.url + paths[name], seconds=plan.warmup, **kw)
-                result = wrk(server.url + paths[name], seconds=seconds, **kw)
+                        wrk(url, seconds=plan.warmup, **kw, **post_args(plan.warmup))
+                result = wrk(url, seconds=seconds, **kw, **post_args(seconds))
+                if post:
+                    post_rates.append(result["rps"])
+                    if result["reused"]:
+                        raise Failure(f"lobby_post: {result['reused']} POSTs reused a browser "
+                                      "(the harness prepared too few): not a browser's path")
                 result["path"] = re.sub(r"/g/[^/?]+", "/g/<token>", paths[name])
                 # Timeouts (no answer within 30 s) are slowness, reported with the figures;
                 # any other error means the route isn't answering as it should.
@@ -396,6 +465,8 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             seconds = max(1, plan.duration // plan.segments)
             routes = {}
             ceilings = [measure("ceiling", "start", seconds)]
+            # The ceiling server's first request is primed above; the others' are primed in
+            # measure() when their first segment comes.
             for name, *_ in ROUTES[1:]:
                 if name == "lobby_post":
                     with database.connection_context():
@@ -438,9 +509,10 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
 
         profile = profile_routes(url, {
             "ceiling": ("GET", paths["ceiling"], "", None),
+            "raw_wsgi": ("GET", paths["raw_wsgi"], "", None),
+            "healthz": ("GET", paths["healthz"], "", None),
             "lobby_get": ("GET", paths["lobby_get"], "", None),
-            "lobby_post": ("POST", paths["lobby_post"], sessions["form_cookie"],
-                           {"csrf_token": sessions["form_csrf"], "name": "Profiled guest"}),
+            "lobby_post": ("POST", paths["lobby_post"], "", {"name": "Profiled guest"}),
             "status": ("GET", paths["status"], sessions["waiting_cookie"], None),
             "guest_room": ("GET", paths["guest_room"], sessions["admitted_cookie"], None),
             "owner_room": ("GET", paths["owner_room"], sessions["owner_cookie"], None),
@@ -521,18 +593,20 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
             "form_csrf": csrf}
 
 
-def prime(server: Server, name: str, path: str, cookie: str, csrf: str, requests: int):
+def prime(port: int, name: str, path: str, cookie: str, requests: int):
     """A few requests from 8 threads before measuring, so every worker thread has loaded its
     templates and connections (a 1 s quick run otherwise measures mostly first requests), and
     the previous route's queued requests are done."""
     from concurrent.futures import ThreadPoolExecutor
 
     def one(i):
-        browser = client.Browser(HOST, server.port)
+        browser = client.Browser(HOST, port)
         if cookie:
             browser.cookies = dict(c.split("=", 1) for c in cookie.split("; "))
-        if name == "lobby_post":
-            return browser.post(path, {"csrf_token": csrf, "name": "Warm-up",
+        if name == "lobby_post":  # a browser's path: the lobby first, then the submission
+            status, _, html = browser.get(path)
+            client.expect(status, 200, "lobby GET before the warm-up POST", html)
+            return browser.post(path, {"csrf_token": client.csrf_token(html), "name": "Warm-up",
                                        "email": f"prime-{uuid.uuid4().hex[:12]}@guest.example"})[0]
         return browser.get(path)[0]
 
