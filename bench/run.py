@@ -853,11 +853,17 @@ def evaluate_event(result: dict) -> list[dict]:
                          "detail": f"{s['guests_inside']} inside, 5xx {s['server_errors_5xx']}, "
                                    f"client errors {s['client_errors'] or 0}, database "
                                    f"{s.get('database')}"})
-        verdicts.append({"target": f"event {name}: portal CPU <= 50% of the machine while "
-                                   f"{n:,} wait", "met": s["wait"]["portal_cpu_share"] <= 0.5,
-                         "detail": f"{s['wait']['portal_cpu_share']:.0%} (generator "
-                                   f"{s['wait']['generator_cpu_share']:.0%}, machine busy "
-                                   f"{s['wait']['machine_busy_share']:.0%})"})
+        wait = s["wait"]
+        # Met only if the portal answered the polls the pages asked for: behind, it would have
+        # used more CPU had the machine's other load left it any.
+        verdicts.append({"target": f"event {name}: {n:,} wait, every poll answered, the portal "
+                                   "using <= 50% of the machine",
+                         "met": wait["kept_up"] and wait["portal_cpu_share"] <= 0.5,
+                         "detail": f"{wait['portal_cpu_share']:.0%} (generator "
+                                   f"{wait['generator_cpu_share']:.0%}, machine busy "
+                                   f"{wait['machine_busy_share']:.0%}); polls answered "
+                                   f"{wait['polls_per_second']}/s of "
+                                   f"{wait['polls_due_per_second']}/s due"})
         to_all = s["to_all_inside_s"]
         what = "the start" if name == "start" else "the Admit all click"
         verdicts.append({"target": f"event {name}: every guest inside within 10 s of {what}",
@@ -876,12 +882,13 @@ def evaluate_event(result: dict) -> list[dict]:
 
 def print_event(result: dict) -> None:
     log(f"\nevent, {result['guests']:,} guests | arrival s | portal CPU | generator | "
-        "machine | polls/s | knows p50 / p99 s | all inside s | 5xx")
+        "machine | polls/s (due) | knows p50 / p99 s | all inside s | 5xx")
     for name, s in result["scenarios"].items():
         w = s["wait"]
         log(f"  {name:<25} | {s['arrival_seconds']:>9} | {w['portal_cpu_share']:>10.0%} | "
             f"{w['generator_cpu_share']:>9.0%} | {w['machine_busy_share']:>7.0%} | "
-            f"{w['polls_per_second']:>7} | {s['page_knows_p50_s']} / {s['page_knows_p99_s']} | "
+            f"{w['polls_per_second']:>7} ({w['polls_due_per_second']}) | "
+            f"{s['page_knows_p50_s']} / {s['page_knows_p99_s']} | "
             f"{s['to_all_inside_s']} | {s['server_errors_5xx']}")
     log("(CPU: share of the whole machine while the guests wait; knows: from the start or the "
         "Admit all click to the poll that says so; all inside: to the last room page loaded)")
