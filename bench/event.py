@@ -58,6 +58,7 @@ class EventPlan:
     concurrency: int  # guests arriving at the same moment (each one request at a time)
     lead_seconds: float  # from the end of the measured wait to the start / the click
     timeout_seconds: float  # after the start / the click, for every guest to be inside
+    arrival_timeout_seconds: float  # for every guest to arrive: past it the scenario stops
 
 
 def plan_for(quick: bool, guests: int | None, poll_scale: float | None) -> EventPlan:
@@ -67,7 +68,8 @@ def plan_for(quick: bool, guests: int | None, poll_scale: float | None) -> Event
     poll = {k: round(v * scale, 3) for k, v in PRODUCTION_POLL.items()}
     return EventPlan(guests=guests or (200 if quick else 10_000), poll=poll,
                      concurrency=16 if quick else 64, lead_seconds=1.0 if quick else 3.0,
-                     timeout_seconds=60.0 if quick else 300.0)
+                     timeout_seconds=60.0 if quick else 300.0,
+                     arrival_timeout_seconds=120.0 if quick else 600.0)
 
 
 # --- CPU, from /proc ------------------------------------------------------------------------------
@@ -161,6 +163,29 @@ class Crowd:
 
 class GuestFailed(Exception):
     pass
+
+
+class Incomplete(Exception):
+    """The crowd didn't arrive in time: the scenario is reported as failed, with how far it got."""
+
+    def __init__(self, message: str, arrived: int):
+        super().__init__(message)
+        self.arrived = arrived
+
+
+def incomplete_result(name: str, plan: EventPlan, exc: Incomplete) -> dict:
+    """A scenario stopped during the arrival: failed, with no timings."""
+    return {"scenario": name, "guests": plan.guests, "incomplete": str(exc),
+            "arrived": exc.arrived, "arrival_seconds": None,
+            "wait": {"seconds": 0, "portal_cpu_share": 0.0, "generator_cpu_share": 0.0,
+                     "machine_busy_share": 0.0, "polls_per_second": 0.0,
+                     "polls_due_per_second": 0.0, "kept_up": False},
+            "all_inside": False, "to_all_inside_s": None,
+            **_times("to_inside", []), **_times("page_knows", []),
+            **({"admit_all_seconds": None, **_times("page_knows_after_answer", [])}
+               if name == "admit_all" else {}),
+            "statuses": {}, "server_errors_5xx": 0, "client_errors": {}, "guests_inside": 0,
+            "failures": [str(exc)], "failed_guests": plan.guests - exc.arrived}
 
 
 class Guest:
@@ -309,9 +334,22 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     started = time.monotonic()
     tasks = [asyncio.create_task(one(g)) for g in guests]
     reporter = asyncio.create_task(progress()) if len(guests) >= 1000 else None
-    await arrived.wait()
-    if reporter is not None:
-        reporter.cancel()
+    try:
+        await asyncio.wait_for(arrived.wait(), plan.arrival_timeout_seconds)
+    except TimeoutError:
+        # A machine too slow (or too busy) for this crowd: stop here rather than run for hours,
+        # and say how far it got (counted before cancelling: a cancelled guest counts as done).
+        so_far = state["done"]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise Incomplete(f"only {so_far:,} of {len(guests):,} guests arrived within "
+                         f"{plan.arrival_timeout_seconds:g} s; the server answered "
+                         f"{dict(crowd.statuses)}, client errors {dict(crowd.client_errors)}",
+                         so_far) from None
+    finally:
+        if reporter is not None:
+            reporter.cancel()
     return tasks, round(time.monotonic() - started, 1), failures
 
 
@@ -490,14 +528,21 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
             f"{plan.poll['POLL_COUNTDOWN_SECONDS']:g} s (countdown) / "
             f"{plan.poll['POLL_WAITING_SECONDS']:g} s (waiting)", stamp=True)
         scenarios = result["scenarios"]
-        scenarios["start"] = asyncio.run(run_start(
-            client_host(server), server.port, server.pids(),
-            seed.token_of(keys, start_link.id), start_room.id, plan, move_start))
-        _log_scenario(log, scenarios["start"])
-        scenarios["admit_all"] = asyncio.run(run_admit_all(
-            client_host(server), server.port, server.pids(),
-            seed.token_of(keys, admit_link.id), admit_room.id, plan, host.cookie_header))
-        _log_scenario(log, scenarios["admit_all"])
+        for name, scenario in (
+                ("start", lambda: run_start(
+                    client_host(server), server.port, server.pids(),
+                    seed.token_of(keys, start_link.id), start_room.id, plan, move_start)),
+                ("admit_all", lambda: run_admit_all(
+                    client_host(server), server.port, server.pids(),
+                    seed.token_of(keys, admit_link.id), admit_room.id, plan,
+                    host.cookie_header))):
+            try:
+                scenarios[name] = asyncio.run(scenario())
+            except Incomplete as exc:
+                scenarios[name] = incomplete_result(name, plan, exc)
+                log(f"    {name}: INCOMPLETE — {exc}", stamp=True)
+                continue
+            _log_scenario(log, scenarios[name])
 
     with database.connection_context():
         for name, room_id, link_id in (("start", start_room.id, start_link.id),

@@ -731,6 +731,9 @@ def parse_args(argv):
     parser.add_argument("--event-poll-scale", type=float,
                         help="the pages' poll intervals as a fraction of production's "
                              "(default 1; quick 0.2)")
+    parser.add_argument("--event-arrival-timeout", type=float,
+                        help="seconds for every guest to arrive before the scenario stops, "
+                             "failed (default 600; quick 120)")
     parser.add_argument("--no-event", dest="event", action="store_false",
                         help="skip the event scenario")
     parser.add_argument("--event-only", action="store_true",
@@ -838,6 +841,8 @@ def main(argv=None) -> int:
 def run_event(plan: argparse.Namespace, run_dir: Path) -> dict:
     """bench/event.py on its own copy of the small database and its own server."""
     eplan = event.plan_for(plan.quick, plan.event_guests, plan.event_poll_scale)
+    if plan.event_arrival_timeout:
+        eplan.arrival_timeout_seconds = plan.event_arrival_timeout
     log(f"\n== event: {eplan.guests:,} guests (small database) ==")
     with bench_database(seed.SIZES["small"], plan.data_dir, plan.cache) as (url, fx, _counts):
         return event.run(url, fx.owner_email, fx.owner_password, eplan, run_dir, Server,
@@ -886,7 +891,7 @@ def print_event(result: dict) -> None:
         "machine | polls/s (due) | knows p50 / p99 s | all inside s | 5xx")
     for name, s in result["scenarios"].items():
         w = s["wait"]
-        log(f"  {name:<25} | {s['arrival_seconds']:>9} | {w['portal_cpu_share']:>10.0%} | "
+        log(f"  {name:<25} | {s['arrival_seconds']!s:>9} | {w['portal_cpu_share']:>10.0%} | "
             f"{w['generator_cpu_share']:>9.0%} | {w['machine_busy_share']:>7.0%} | "
             f"{w['polls_per_second']:>7} ({w['polls_due_per_second']}) | "
             f"{s['page_knows_p50_s']} / {s['page_knows_p99_s']} | "
