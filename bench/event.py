@@ -272,13 +272,13 @@ class Guest:
                 next_tick += self.every * math.ceil((now - next_tick) / self.every + 1e-9)
             if reply is None or reply.status == 204:
                 continue
-            if reply.status >= 500:
-                raise GuestFailed(f"status poll: HTTP {reply.status}")
-            if reply.header("HX-Refresh"):
-                if self.knows_at is None:
-                    self.knows_at = now
-                await self.load_page()
-                next_tick, queued = self.page_at + self.every, False
+            if reply.status != 200 or not reply.header("HX-Refresh"):
+                # the poll answers 204 or "changed, reload": anything else is a fault
+                raise GuestFailed(f"status poll: HTTP {reply.status} {reply.text[:100]}")
+            if self.knows_at is None:
+                self.knows_at = now
+            await self.load_page()
+            next_tick, queued = self.page_at + self.every, False
 
 
 # --- the scenarios --------------------------------------------------------------------------------
