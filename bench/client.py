@@ -93,6 +93,103 @@ def fresh_form_session(browser: Browser) -> str:
     return csrf_token(html)
 
 
+# --- asyncio: many browsers at once ------------------------------------------------------------
+
+class Reply:
+    """One HTTP answer, read whole (the server closes the connection after it)."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+    def cookies(self) -> dict[str, str]:
+        """The cookies this answer sets (name: value), as a browser would keep them."""
+        jar = {}
+        for key, value in self.headers:
+            if key.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                jar[name.strip()] = rest.split(";", 1)[0]
+        return jar
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+async def fetch(host: str, port: int, method: str, path: str, headers: dict | None = None,
+                body: bytes = b"", timeout: float = 120.0) -> Reply:
+    """One request on its own connection (Connection: close), on raw asyncio streams: no
+    library, no per-request object beyond the answer, so thousands of simulated browsers fit
+    beside the server on the same two cores."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", f"User-Agent: {USER_AGENT}",
+             "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+    async def exchange():
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            return await reader.read()  # until the server closes
+        finally:
+            writer.close()
+
+    raw = await asyncio.wait_for(exchange(), timeout)
+    head, _, content = raw.partition(b"\r\n\r\n")
+    if not head:
+        raise ConnectionError("the server closed the connection without an answer")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parsed = []
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        parsed.append((name.strip(), value.strip()))
+    reply = Reply(int(status_line.split()[1]), parsed, content)
+    if (reply.header("Transfer-Encoding") or "").lower() == "chunked":
+        reply.body = _unchunk(content)
+    return reply
+
+
+def _unchunk(data: bytes) -> bytes:
+    out, rest = [], data
+    while rest:
+        size_line, _, rest = rest.partition(b"\r\n")
+        size = int(size_line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(rest[:size])
+        rest = rest[size + 2:]
+    return b"".join(out)
+
+
+def cookie_header(jar: dict[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+async def _lobby_sessions(host, port, path, count, concurrency):
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one():
+        async with gate:
+            reply = await fetch(host, port, "GET", path)
+        expect(reply.status, 200, "lobby GET for a browser session", reply.text)
+        return cookie_header(reply.cookies()), csrf_token(reply.text)
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def lobby_sessions(host: str, port: int, path: str, count: int,
+                   concurrency: int = 16) -> list[tuple[str, str]]:
+    """`count` new browsers that each opened the lobby at `path`: (Cookie header, CSRF token).
+    The cookie holds the device id the lobby GET gave, as a real browser's submission does."""
+    return asyncio.run(_lobby_sessions(host, port, path, count, concurrency))
+
+
 # --- the burst -------------------------------------------------------------------------------
 
 async def _one_entry(host, port, path, cookie, csrf, email, timeout):

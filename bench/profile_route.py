@@ -3,7 +3,9 @@
 Seeds the small benchmark database in a temporary directory, makes the same sessions as the
 harness through the Flask test client (no gunicorn), then runs the route's requests under
 pyinstrument (`pip install pyinstrument`) and prints the call tree, plus the SQL of one request.
-Routes: ceiling, lobby_get, lobby_post, status, guest_room, owner_room."""
+Routes: ceiling (bare Flask), raw_wsgi, healthz, lobby_get, lobby_post (each POST a new browser
+that opened the lobby first; its GET is made beforehand, not profiled), status, guest_room,
+owner_room."""
 
 import argparse
 import os
@@ -63,14 +65,27 @@ def main(argv=None) -> int:
     assert owner.post("/sign-in", headers=headers, data={
         "csrf_token": csrf_of(page), "email": fx.owner_email,
         "password": fx.owner_password}).status_code == 303
-    form_browser = app.test_client()
-    form_csrf = csrf_of(form_browser.get("/sign-in", headers=headers))
-    form_cookie = form_browser.get_cookie("session").value
+    from werkzeug.test import Client
+
+    from bench import app_ceiling
+
+    def browsers_at_the_lobby(count: int):
+        """New browsers that each opened the lobby (its cookie has their device id), one for
+        each POST to profile: made now, so the profile holds the submissions alone."""
+        for _ in range(count):
+            browser = app.test_client()
+            page = browser.get(f"/g/{token['post']}", headers=headers)
+            yield browser, csrf_of(page)
+
+    lobby_browsers = iter(list(browsers_at_the_lobby(args.requests + 7))) \
+        if args.route == "lobby_post" else iter(())
 
     calls = {
-        "ceiling": lambda: app.test_client().get("/healthz", headers=headers),
+        "ceiling": lambda: app_ceiling.hello.test_client().get("/", headers=headers),
+        "raw_wsgi": lambda: Client(app_ceiling.raw).get("/", headers=headers),
+        "healthz": lambda: app.test_client().get("/healthz", headers=headers),
         "lobby_get": lambda: app.test_client().get(f"/g/{token['get']}", headers=headers),
-        "lobby_post": lambda: _post(app, token["post"], form_cookie, form_csrf, headers),
+        "lobby_post": lambda: _post(token["post"], *next(lobby_browsers), headers),
         "status": (lambda b: lambda: b.get(f"/s/{fx.owner_room}/status?state=waiting",
                                            headers=headers))(
             guest(token["poll"], "poller@guest.example")),
@@ -113,9 +128,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _post(app, link_token, cookie, csrf, headers):
-    browser = app.test_client()
-    browser.set_cookie("session", cookie)
+def _post(link_token, browser, csrf, headers):
     return browser.post(f"/g/{link_token}", headers=headers, data={
         "csrf_token": csrf, "name": "Profiled",
         "email": f"p-{uuid.uuid4().hex[:12]}@guest.example"})

@@ -9,7 +9,9 @@ end
 
 function done(summary, latency, requests)
   local statuses = {}
+  local reused = 0
   for _, thread in ipairs(threads) do
+    reused = reused + (thread:get("reused") or 0)
     local counts = thread:get("statuses")
     if counts then
       for status, n in pairs(counts) do
@@ -26,9 +28,9 @@ function done(summary, latency, requests)
     'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
     '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
     '"latency_us": {"p50": %d, "p90": %d, "p99": %d, "max": %d, "mean": %.1f}, ' ..
-    '"statuses": {%s}}\n',
+    '"statuses": {%s}, "reused": %d}\n',
     summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean, table.concat(parts, ", ")))
+    latency.mean, table.concat(parts, ", "), reused))
 end
