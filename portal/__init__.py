@@ -53,11 +53,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from . import db, extensions, i18n, models, ratelimit, security
 
-    ratelimit.complete_settings(app.config)
     db.init_app(app, models)
     extensions.csrf.init_app(app)
     extensions.htmx.init_app(app)
-    extensions.limiter.init_app(app)
+    ratelimit.init_app(extensions.limiter, app)
     extensions.mail.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -22,6 +22,7 @@ from functools import cache
 
 from flask import current_app, has_request_context, request
 from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
 from limits.strategies import FixedWindowRateLimiter
 
 from .db import database, is_sqlite
@@ -105,8 +106,12 @@ def _within_garbled_bound() -> bool:
     address = (request.remote_addr if has_request_context() else None) or "-"
     try:
         return counter.hit(per_minute, "guestgate-garbled-denials", address)
-    except counter.storage.base_exceptions:
+    except (StorageError, *_as_tuple(counter.storage.base_exceptions)):
         return False
+
+
+def _as_tuple(exceptions) -> tuple:
+    return exceptions if isinstance(exceptions, tuple) else (exceptions,)
 
 
 def _id_of(obj) -> int | None:

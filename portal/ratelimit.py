@@ -41,8 +41,8 @@ def complete_settings(config: dict) -> None:
     answers as usual — a guest at the door of a live session isn't turned away because a
     counter can't be reached; a link's click limit and a single-use invitation are counted
     in the database and still hold. Service is whole again with the first request after Redis
-    is back. Redis answers within a second or two or counts as down, so a hung server can't
-    hold requests. RATELIMIT_SWALLOW_ERRORS=false refuses instead: the "briefly unavailable"
+    is back. Redis answers within half a second or counts as down, so a hung server can't
+    hold requests long. RATELIMIT_SWALLOW_ERRORS=false refuses instead: the "briefly unavailable"
     page (503, security.py), never a 500.
 
     database://: never let go. The database down is the app down (the same 503 page), and a
@@ -51,10 +51,29 @@ def complete_settings(config: dict) -> None:
     redis = uri.startswith(REDIS_SCHEMES)
     config.setdefault("RATELIMIT_SWALLOW_ERRORS", redis)
     if redis:
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
         config.setdefault("RATELIMIT_STORAGE_OPTIONS", {
-            "socket_connect_timeout": 1, "socket_timeout": 2,
+            "socket_connect_timeout": 0.5, "socket_timeout": 0.5,
+            # One quick retry: a pooled connection that died with a restarted Redis is replaced
+            # at once. (redis-py's default, 3 retries backing off up to 10 s, would hold every
+            # request for seconds while Redis is down.)
+            "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
             "wrap_exceptions": True,  # limits' StorageError, which security.py answers with 503
         })
+
+
+def init_app(limiter, app) -> None:
+    """The limiter (one object: routes are decorated with it at import) on this app, with this
+    app's settings. Flask-Limiter keeps the first app's RATELIMIT_SWALLOW_ERRORS and adds each
+    app's storage options to the last's; a process serves one app, but tests make many, each
+    with its own storage — so both start afresh here. (Private attributes of Flask-Limiter 4.x,
+    which pyproject.toml's bounds hold.)"""
+    complete_settings(app.config)
+    limiter._swallow_errors = None
+    limiter._storage_options = {}
+    limiter.init_app(app)
 
 
 class LocalStorage(Storage):
