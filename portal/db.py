@@ -122,6 +122,12 @@ def _v5_user_session_generation(migrator, models):
                                     allow_not_null=True))
 
 
+def _v6_rate_limit_counters(migrator, models):
+    # Made with the other missing tables just before (upgrade); here only if that was skipped.
+    if models.RateLimitCounter._meta.table_name not in database.get_tables():
+        database.create_tables([models.RateLimitCounter])
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -131,6 +137,8 @@ MIGRATIONS = {
         _v4_meeting_platforms),
     5: ("user: session generation, so signing out ends every copy of a session",
         _v5_user_session_generation),
+    6: ("rate-limit counters in the database, shared by every worker and host",
+        _v6_rate_limit_counters),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -173,7 +173,7 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, databa
         _close_all()
 
 
-def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
+def test_a_version_3_database_upgrades_through_4_5_and_6(config, database_url):
     database.initialize(make_database(database_url))
     with database.connection_context():
         database.drop_tables(MODELS)
@@ -191,8 +191,9 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
         assert result.exit_code == 0, result.output
         assert "upgraded to schema version 4: room: meeting platform" in result.output
         assert "upgraded to schema version 5: user: session generation" in result.output
+        assert "upgraded to schema version 6: rate-limit counters" in result.output
         with database.connection_context():
-            assert schema_version() == 5
+            assert schema_version() == LATEST_VERSION == 6
             user = User.get(User.email == "host@example.com")
             assert user.session_generation == 1
             User.update(session_generation=User.session_generation + 1).execute()
