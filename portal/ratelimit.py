@@ -176,11 +176,12 @@ class DatabaseStorage(Storage):
 
     def _window(self, key: str) -> tuple[int, float] | None:
         now = time.time()
-        seen = self._seen().get(key)
-        if seen is not None:
-            return seen if seen[1] > now else None
-        row = database.execute_sql(_statements(database.param)["get"], (key, now)).fetchone()
-        return (row[0], row[1]) if row else None
+        seen = self._seen()
+        if key not in seen:
+            row = database.execute_sql(_statements(database.param)["get"], (key, now)).fetchone()
+            seen[key] = (row[0], row[1]) if row else (0, 0.0)  # (0, 0.0): no open window
+        window = seen[key]
+        return window if window[1] > now else None
 
     def get(self, key: str) -> int:
         window = self._window(key)
