@@ -49,12 +49,15 @@ run: install
 ## server is missing, except in CI where a skip is a failure). TEST_WORKERS processes share the
 ## tests (pytest-xdist, default: one per core); tests marked serial run alone afterwards.
 ## Exit status 5 is pytest's "no tests collected": a PYTEST_ARGS selection may hold none of a part.
+## MARKS selects further by marker (MARKS="not two_hosts"); pytest keeps only the last -m, so
+## PYTEST_ARGS must not carry one.
 TEST_WORKERS ?= auto
+AND_MARKS = $(if $(MARKS), and ($(MARKS)))
 test: install-test
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial$(AND_MARKS)" $(PYTEST_ARGS); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 5 ] || exit $$s
-	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -m "serial$(AND_MARKS)" $(PYTEST_ARGS); \
 	  s=$$?; [ $$s -eq 0 ] || [ $$s -eq 5 ] || exit $$s
 
 lint: install-test

@@ -552,7 +552,10 @@ def _median_segment(segments: list[dict], ceilings_around: list[float]) -> dict:
     """One route's figures from its segments: those of the segment whose ratio to its
     surrounding ceilings is the median, with every segment's rate and ratio kept too, and the
     requests, errors and statuses of all segments summed."""
-    ratios = [seg["rps"] / around for seg, around in zip(segments, ceilings_around, strict=True)]
+    # A ceiling that answered nothing (the machine stalled: seen with 64 connections on the
+    # owner's page while other jobs held both cores) gives no ratio, rather than ending the run.
+    ratios = [seg["rps"] / around if around else 0.0
+              for seg, around in zip(segments, ceilings_around, strict=True)]
     pick = sorted(range(len(segments)), key=lambda i: ratios[i])[len(segments) // 2]
     result = dict(segments[pick])
     result.update(

@@ -51,12 +51,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["WTF_CSRF_SSL_STRICT"] = False  # SameSite=Lax + token; proxies may rewrite Referer
     settings.private_folder(app.config["UPLOAD_FOLDER"])
 
-    from . import db, extensions, i18n, models, security
+    from . import db, extensions, i18n, models, ratelimit, security
 
     db.init_app(app, models)
     extensions.csrf.init_app(app)
     extensions.htmx.init_app(app)
-    extensions.limiter.init_app(app)
+    ratelimit.init_app(extensions.limiter, app)
     extensions.mail.init_app(app)
     security.init_app(app)
     i18n.init_app(app)

@@ -101,7 +101,12 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_OUTBOX": str(instance_path / "outbox"),
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "local://"),
+        # database:// keeps the counters in DATABASE_URL's database, shared by every worker and
+        # host; redis://... in Redis; local:// in each process (see portal/ratelimit.py).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
+        or "database://",
+        **({"RATELIMIT_SWALLOW_ERRORS": _bool(os.environ["RATELIMIT_SWALLOW_ERRORS"])}
+           if os.environ.get("RATELIMIT_SWALLOW_ERRORS", "").strip() else {}),
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),

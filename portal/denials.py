@@ -22,13 +22,14 @@ from functools import cache
 
 from flask import current_app, has_request_context, request
 from limits import RateLimitItemPerMinute
+from limits.errors import StorageError
 from limits.strategies import FixedWindowRateLimiter
 
 from .db import database, is_sqlite
 from .decision import REASONS
 from .extensions import limiter
 from .models import DenialCount, DenialEvent
-from .ratelimit import LocalStorage
+from .ratelimit import DatabaseStorage, LocalStorage
 from .timeutil import utcnow
 
 NO_ROOM = 0
@@ -93,20 +94,26 @@ _GARBLED_COUNTER = "guestgate_garbled_denials"  # app.extensions key
 
 def _within_garbled_bound() -> bool:
     """Whether this client address may have one more denial without a room recorded this
-    minute. Counted in the rate limiter's storage (with Redis, shared by every worker), or in
-    the app's own memory when rate limits are off: this bound protects the database either way.
-    If the limiter's storage is down, the denial isn't recorded; the page still answers."""
+    minute. Counted in Redis when the rate limiter keeps its counters there (shared by every
+    worker); otherwise in this process's memory — never in the database, which this bound
+    protects: a counter there would be a write for every garbled link. If Redis is down, the
+    denial isn't recorded; the page still answers."""
     app = current_app._get_current_object()
     counter = app.extensions.get(_GARBLED_COUNTER)
     if counter is None:
-        storage = limiter.storage if limiter.enabled else LocalStorage()
+        shared = limiter.enabled and not isinstance(limiter.storage, DatabaseStorage)
+        storage = limiter.storage if shared else LocalStorage()
         counter = app.extensions.setdefault(_GARBLED_COUNTER, FixedWindowRateLimiter(storage))
     per_minute = RateLimitItemPerMinute(app.config["GARBLED_DENIALS_PER_MINUTE"])
     address = (request.remote_addr if has_request_context() else None) or "-"
     try:
         return counter.hit(per_minute, "guestgate-garbled-denials", address)
-    except counter.storage.base_exceptions:
+    except (StorageError, *_as_tuple(counter.storage.base_exceptions)):
         return False
+
+
+def _as_tuple(exceptions) -> tuple:
+    return exceptions if isinstance(exceptions, tuple) else (exceptions,)
 
 
 def _id_of(obj) -> int | None:

@@ -7,7 +7,7 @@ from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from . import ratelimit  # noqa: F401 - registers the local:// rate-limit storage
+from . import ratelimit  # noqa: F401 - registers database:// and local://
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

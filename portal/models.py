@@ -10,6 +10,7 @@ from peewee import (
     Check,
     DateField,
     DateTimeField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -309,6 +310,14 @@ class AuditEvent(BaseModel):
         indexes = ((("room", "created_at"), False), (("action", "created_at"), False))
 
 
+class RateLimitCounter(BaseModel):
+    """One fixed window of a rate limit (portal/ratelimit.py, `database://`): every worker and
+    host using the database counts in the same row. `expires_at` is a Unix time (seconds)."""
+    key = TextField(primary_key=True)
+    count = BigIntegerField(default=0)
+    expires_at = DoubleField(index=True)  # the sweep of expired windows walks this index
+
+
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
 def _claim_link(link_id):
@@ -332,7 +341,7 @@ def _current_presence(room_id, device):
 
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
-          DenialEvent, DenialCount, DomainRule, AuditEvent]
+          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter]
 
 
 def new_device_id() -> str:

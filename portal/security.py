@@ -3,6 +3,7 @@
 from flask import Flask, abort, g, render_template, request
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -87,6 +88,12 @@ def init_app(app: Flask) -> None:
         discard_connection()
         # The page must not ask the database who is signed in.
         g._login_user = AnonymousUserMixin()
+        return error_page(503, **{"Retry-After": "5"})
+
+    @app.errorhandler(StorageError)
+    def _ratelimit_storage_down(exc):
+        # Only with RATELIMIT_SWALLOW_ERRORS=false (portal/ratelimit.py): refuse, clearly.
+        app.logger.warning("rate-limit storage unavailable: %s", exc)
         return error_page(503, **{"Retry-After": "5"})
 
     @app.errorhandler(Exception)

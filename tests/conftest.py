@@ -2,13 +2,15 @@
 one), the Flask test client, CLI runner, and helpers that keep tests short."""
 
 import os
+import shutil
 import uuid
 from urllib.parse import urlparse, urlunparse
 
 import pytest
 from bbb_server import TEST_SECRET as BBB_SECRET
 from bbb_server import FakeBigBlueButton
-from helpers import PG_URL, LiveServer, OwnerActions, make_user
+from helpers import PG_URL, LiveServer, OwnerActions, free_port, make_user
+from servers import RedisServer
 
 from portal import create_app
 from portal.db import database
@@ -154,6 +156,30 @@ def live_server(app):
         yield server
 
 
+# --- real servers from Debian's packages: skipped, saying why, when missing (a failure in CI) ----
+
+def require_program(program: str, package: str) -> None:
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed: apt-get install -y {package} (CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def redis_server():
+    """A real redis-server for the module's tests, emptied before each by `redis_url`."""
+    require_program("redis-server", "redis-server")
+    pytest.importorskip("redis", reason="pip install redis (the test extra has it)")
+    with RedisServer(free_port()) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    if redis_server.proc is None:  # a test that stopped it failed before starting it again
+        redis_server.start()
+    redis_server.flush()
+    return redis_server.url
+
+
 # --- CI: a skipped test is a failure there ------------------------------------------------------
 
 def pytest_sessionfinish(session, exitstatus):
@@ -163,5 +189,5 @@ def pytest_sessionfinish(session, exitstatus):
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if skipped:
         reporter.write_line(f"CI: {len(skipped)} test(s) skipped; in CI every browser, "
-                            "PostgreSQL and SMTP test must run.", red=True)
+                            "PostgreSQL, Redis, nginx and SMTP test must run.", red=True)
         session.exitstatus = 1

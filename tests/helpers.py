@@ -8,12 +8,13 @@ import http.client
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -253,13 +254,19 @@ class GunicornServer:
     with the test app's secret key, so tokens made in the test work there."""
 
     def __init__(self, app, database_url: str, log_dir: Path, workers: int = 4, threads: int = 4,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), env: dict | None = None):
+        """`env` adds or overrides settings (a value of None removes the variable)."""
         self.port = free_port()
         self.env = {**os.environ, "DATABASE_URL": database_url,
-                    "SECRET_KEY": app.config["SECRET_KEY"],
+                    "SECRET_KEY": app.config["SECRET_KEY"] if app is not None else "",
                     "BASE_URL": f"http://127.0.0.1:{self.port}", "RATELIMIT_ENABLED": "false",
                     "PORT": str(self.port), "MAIL_OUTBOX": str(log_dir / "outbox")}
         self.env.pop("MAIL_SERVER", None)
+        for name, value in (env or {}).items():
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
         self.args = [str(GUNICORN), *extra_args, "--workers", str(workers), "--threads",
                      str(threads), "--worker-class", "gthread", "--bind",
                      f"127.0.0.1:{self.port}", "--log-level", "warning", "portal:create_app()"]
@@ -305,6 +312,14 @@ class GunicornServer:
             if int(fields[1]) == self.proc.pid and fields[0] not in ("Z", "X"):
                 pids.append(int(stat.parent.name))
         return sorted(pids)
+
+    def kill(self) -> None:
+        """The whole instance gone at once, as when its host dies: master and workers SIGKILLed
+        together (a worker outliving its master would finish what it had)."""
+        for pid in [self.proc.pid, *self.worker_pids()]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait(10)
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:

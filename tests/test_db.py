@@ -186,7 +186,7 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, databa
         _close_all()
 
 
-def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
+def test_a_version_3_database_upgrades_through_every_later_version(config, database_url):
     database.initialize(make_database(database_url))
     with database.connection_context():
         database.drop_tables(MODELS)
@@ -205,6 +205,7 @@ def test_a_version_3_database_upgrades_through_4_and_5(config, database_url):
         assert result.exit_code == 0, result.output
         assert "upgraded to schema version 4: room: meeting platform" in result.output
         assert "upgraded to schema version 5: user: session generation" in result.output
+        assert "upgraded to schema version 8: rate-limit counters" in result.output
         with database.connection_context():
             assert schema_version() == LATEST_VERSION
             user = User.get(User.email == "host@example.com")

@@ -1,6 +1,6 @@
-"""Rate limits (Flask-Limiter, the local:// storage here): lobby submissions per IP and per link,
-email-match tries per invitation, sign-in. The 429 page is in the product's style and says when
-to try again."""
+"""Rate limits (Flask-Limiter, on the default database:// storage): lobby submissions per IP
+and per link, email-match tries per invitation, sign-in. The 429 page is in the product's style
+and says when to try again."""
 
 
 import pytest
@@ -8,8 +8,8 @@ from helpers import invitation_path, link_path, make_room, make_user, text_of
 
 from portal import create_app, tokens
 from portal.extensions import limiter
-from portal.models import GuestLink, Invitation
-from portal.ratelimit import LocalStorage
+from portal.models import GuestLink, Invitation, RateLimitCounter
+from portal.ratelimit import DatabaseStorage
 
 
 @pytest.fixture
@@ -108,10 +108,14 @@ def test_one_address_cannot_try_every_account(config, db):
     assert codes == [401, 401, 401, 429]
 
 
-def test_counters_live_in_this_process_without_a_timer_thread(app):
-    # The default storage is local:// (portal/ratelimit.py); the tests above ran on it.
-    assert app.config["RATELIMIT_STORAGE_URI"] == "local://"
-    assert isinstance(limiter.storage, LocalStorage)
+def test_counters_live_in_the_database_by_default(app, room):
+    # The default storage is database:// (portal/ratelimit.py); the tests above ran on it.
+    assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
+    assert isinstance(limiter.storage, DatabaseStorage)
+    # One wrong password: one row for each of the four sign-in limits (10/min and 50/h for
+    # the account from this address, the account, the address).
+    app.test_client().post("/sign-in", data={"email": "x@example.com", "password": "wrong"})
+    assert RateLimitCounter.select().where(RateLimitCounter.count == 1).count() == 4
 
 
 def respelled(token: str, n: int) -> str:

@@ -1,13 +1,15 @@
-"""The local:// rate-limit storage (portal/ratelimit.py): fixed windows that end on time, expired
-counters dropped as requests come by, and no thread started for any of it (limits' memory://
-starts a timer thread whenever a counter moves)."""
+"""The rate-limit storages (portal/ratelimit.py). database://, the default: fixed windows in
+the database, exact between threads, ended windows swept out. local://: fixed windows that end
+on time, expired counters dropped as requests come by, and no thread started for any of it
+(limits' memory:// starts a timer thread whenever a counter moves)."""
 
 import threading
 
 import pytest
 
 from portal import ratelimit
-from portal.ratelimit import LocalStorage
+from portal.models import RateLimitCounter
+from portal.ratelimit import DatabaseStorage, LocalStorage
 
 
 class Clock:
@@ -79,3 +81,51 @@ def test_no_thread_is_started_by_hits_and_threads_share_one_count():
     for t in workers:
         t.join()
     assert storage.get("shared") == 2000  # no hit lost between threads
+
+
+# --- database://, the default: counters every worker and host share ----------------------------
+
+def test_database_counters_count_within_a_window_and_start_again_after_it(app, db, clock):
+    storage = DatabaseStorage()
+    assert [storage.incr("ip:1", 60) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("ip:1") == 3
+    assert storage.get_expiry("ip:1") == clock.now + 60
+    clock.now += 59.9
+    assert storage.incr("ip:1", 60) == 4  # the window began at the first hit, not the last
+    clock.now += 0.1
+    assert storage.get("ip:1") == 0
+    assert storage.get_expiry("ip:1") == clock.now
+    assert storage.incr("ip:1", 60, amount=2) == 2  # a new window, in the same row
+    assert storage.get_expiry("ip:1") == clock.now + 60
+    storage.clear("ip:1")
+    assert storage.get("ip:1") == 0
+
+
+def test_expired_database_counters_are_swept(app, db, clock):
+    storage = DatabaseStorage()
+    for i in range(200):  # one counter per guest address, say
+        storage.incr(f"ip:{i}", 60)
+    storage.incr("sign-in:hour", 3600)
+    clock.now += 30
+    storage.incr("ip:new", 60)
+    assert storage.kept() == 202  # nothing ended yet
+    clock.now += 31  # the first minute's windows have ended, and a minute since the last sweep
+    storage.incr("ip:newer", 60)
+    assert sorted(c.key for c in RateLimitCounter.select()) == ["ip:new", "ip:newer",
+                                                                 "sign-in:hour"]
+
+
+def test_threads_hitting_one_database_counter_lose_no_hit(app, db):
+    storage = DatabaseStorage()
+
+    def hit():
+        for _ in range(100):
+            storage.incr("shared", 60)
+        db.close()
+
+    workers = [threading.Thread(target=hit) for _ in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert storage.get("shared") == 400
