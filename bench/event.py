@@ -14,7 +14,8 @@ X-Forwarded-For address; the per-address lobby limit as in production):
 The simulated browser does what htmx does: a poll fires every N seconds from the page's load,
 whatever the previous one is doing; a tick that comes while a poll is in flight is sent as soon
 as it is answered (htmx's default queue, "last"), further ticks are dropped. An answer with
-HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself.
+HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself
+(whose own poll then runs on; the scenario stops counting there).
 
 The load generator is raw asyncio streams (bench/client.fetch): one coroutine a guest, one
 connection a request (Connection: close, as the route benchmark and real polling guests), no
@@ -31,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from . import client
 from .client import Failure
@@ -231,7 +232,10 @@ class Guest:
         page = await self._request("GET", self.place, 200)
         now = asyncio.get_running_loop().time()
         found = _POLL.search(page.text)
-        if found is None:  # the room itself: no status poll
+        # The room itself: its poll's state is "enter..." (the room page polls too, so a host's
+        # Remove or Move reaches the guest); older pages had no poll there at all.
+        if found is None or parse_qs(urlsplit(html.unescape(found.group(1))).query).get(
+                "state", [""])[0].startswith("enter"):
             self.inside_at = now
             return
         self.page_at = now

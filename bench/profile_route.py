@@ -80,15 +80,21 @@ def main(argv=None) -> int:
     lobby_browsers = iter(list(browsers_at_the_lobby(args.requests + 7))) \
         if args.route == "lobby_post" else iter(())
 
+    def poller():
+        """A waiting guest and the state their page has (it names their place in the queue)."""
+        browser = guest(token["poll"], "poller@guest.example")
+        state = browser.get(f"/s/{fx.owner_room}/status?state=", headers=headers).get_data(
+            as_text=True)
+        return browser, state
+
     calls = {
         "ceiling": lambda: app_ceiling.hello.test_client().get("/", headers=headers),
         "raw_wsgi": lambda: Client(app_ceiling.raw).get("/", headers=headers),
         "healthz": lambda: app.test_client().get("/healthz", headers=headers),
         "lobby_get": lambda: app.test_client().get(f"/g/{token['get']}", headers=headers),
         "lobby_post": lambda: _post(token["post"], *next(lobby_browsers), headers),
-        "status": (lambda b: lambda: b.get(f"/s/{fx.owner_room}/status?state=waiting",
-                                           headers=headers))(
-            guest(token["poll"], "poller@guest.example")),
+        "status": (lambda b, state: lambda: b.get(f"/s/{fx.owner_room}/status?state={state}",
+                                                  headers=headers))(*poller()),
         "guest_room": (lambda b: lambda: b.get(f"/s/{fx.open_room}", headers=headers))(
             guest(token["get"], "admitted@guest.example")),
         "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}", headers=headers),

@@ -57,7 +57,7 @@ ROUTES = [
     ("lobby_get", "GET /g/<token>: lobby of a guest link, new visitor", "GET", 200),
     ("lobby_post", "POST /g/<token>: a new browser that opened the lobby first (its device id "
      "and CSRF token): consume + participant + redirect", "POST", 303),
-    ("status", "GET /s/<room>/status?state=waiting: a waiting guest's poll", "GET", 204),
+    ("status", "GET /s/<room>/status?state=waiting.N: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
     ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
      "GET", 200),
@@ -394,7 +394,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 "healthz": "/healthz",
                 "lobby_get": f"/g/{tokens['get']}",
                 "lobby_post": f"/g/{tokens['post']}",
-                "status": f"/s/{fx.owner_room}/status?state=waiting",
+                "status": f"/s/{fx.owner_room}/status?state={sessions['waiting_state']}",
                 "guest_room": f"/s/{fx.open_room}",
                 "owner_room": f"/rooms/{fx.owner_room}",
             }
@@ -585,7 +585,13 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
 
     waiting = client.Browser(HOST, server.port)
     client.enter_lobby(waiting, tokens["poll"], "Polling guest", "polling@guest.example")
-    status, _, html = waiting.get(f"/s/{fx.owner_room}/status?state=waiting")
+    # The page's state names the guest's place in the queue ("waiting.201"): ask once with
+    # none, as a page that changed would, then poll with what the answer says.
+    status, _, state = waiting.get(f"/s/{fx.owner_room}/status?state=")
+    client.expect(status, 200, "waiting guest's first status poll", state)
+    if not state.startswith("waiting"):
+        raise Failure(f"the polling guest isn't waiting: {state}")
+    status, _, html = waiting.get(f"/s/{fx.owner_room}/status?state={state}")
     client.expect(status, 204, "waiting guest's status poll", html)
     status, _, html = owner.get(f"/rooms/{fx.owner_room}")
     if f"{seed.OWNER_ROOM_WAITING} waiting" not in html:
@@ -603,7 +609,8 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
             "csrf_token": csrf, "name": "Probe", "email": f"probe{i}@guest.example"})
         client.expect(status, 303, "lobby POST with the shared form session", html)
     return {"owner_cookie": owner.cookie_header, "admitted_cookie": admitted.cookie_header,
-            "waiting_cookie": waiting.cookie_header, "form_cookie": form.cookie_header,
+            "waiting_cookie": waiting.cookie_header, "waiting_state": state,
+            "form_cookie": form.cookie_header,
             "form_csrf": csrf}
 
 

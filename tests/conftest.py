@@ -2,7 +2,6 @@
 one), the Flask test client, CLI runner, and helpers that keep tests short."""
 
 import os
-import shutil
 import uuid
 from urllib.parse import urlparse, urlunparse
 
@@ -10,7 +9,7 @@ import pytest
 from bbb_server import TEST_SECRET as BBB_SECRET
 from bbb_server import FakeBigBlueButton
 from helpers import PG_URL, LiveServer, OwnerActions, free_port, make_user
-from servers import RedisServer
+from servers import RedisServer, require_program
 
 from portal import create_app
 from portal.db import database
@@ -157,11 +156,6 @@ def live_server(app):
 
 
 # --- real servers from Debian's packages: skipped, saying why, when missing (a failure in CI) ----
-
-def require_program(program: str, package: str) -> None:
-    if shutil.which(program) is None:
-        pytest.skip(f"{program} is not installed: apt-get install -y {package} (CI installs it)")
-
 
 @pytest.fixture(scope="module")
 def redis_server():

@@ -11,10 +11,20 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 USER_AGENT = "guestgate-tests"  # one browser keeps one User-Agent (Flask-Login checks it)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def require_program(program: str, package: str) -> None:
+    """Skip (with the reason) when a server program isn't installed; CI fails on any skip.
+    Here rather than in conftest.py: a test module importing `conftest` may get
+    tests/browser/conftest.py instead, depending on which was imported first."""
+    if shutil.which(program) is None:
+        pytest.skip(f"{program} is not installed: apt-get install -y {package} (CI installs it)")
 
 
 def wait_for(check, what: str, timeout: float = 30):

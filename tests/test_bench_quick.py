@@ -20,7 +20,8 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--out", str(out),
          "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=420)
+        # the timeout is a guard, not a measure: minutes on a busy machine
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     results = json.loads(out.read_text())
 

@@ -30,10 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import require_program
 from helpers import PASSWORD, GunicornServer, free_port, invitation_path, link_path, make_room
 from helpers import make_user as make_account
-from servers import Browser, NginxServer
+from servers import Browser, NginxServer, require_program
 
 from portal.models import GuestLink, Invitation, Participant
 

@@ -113,13 +113,39 @@ def test_an_invited_moderator_moves_and_removes_from_their_room_page(
     expect(ada.get_by_role("heading", name="You were removed from this session")).to_be_visible()
 
 
+FAKE_NOTIFICATIONS_AND_AUDIO = """
+window.shownNotifications = [];
+window.tonesPlayed = 0;
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.shownNotifications.push({title, body: options.body}); }
+};
+window.AudioContext = class {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  resume() { return Promise.resolve(); }
+  createGain() {
+    const param = {setValueAtTime() {}, exponentialRampToValueAtTime() {}};
+    return {gain: param, connect() {}};
+  }
+  createOscillator() {
+    return {frequency: {setValueAtTime() {}}, connect() {},
+            start() { window.tonesPlayed += 1; }, stop() {}};
+  }
+};
+"""
+
+
 def test_owner_hears_and_sees_new_waiting_guests_when_chosen(app, page, new_context, owner):
     room = make_room(owner, title="Approval", guest_access_enabled=True, require_approval=True)
     link = GuestLink.create(room=room, name="Guests")
     first = guest_enters(new_context, link_path(app, link), "Early", "early@example.com")
     expect(first.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
 
-    page.context.grant_permissions(["notifications"])
+    # The browser's notification and audio APIs, recorded instead of reaching the machine: a real
+    # notification goes to the desktop's notification service (D-Bus), which a headless Chromium
+    # in CI doesn't have — it wedged the browser there. Set up before the page's own script runs.
+    page.context.add_init_script(FAKE_NOTIFICATIONS_AND_AUDIO)
     sign_in(page)
     page.goto(f"/rooms/{room.id}")
     alerts = page.locator("#waiting-alerts")
@@ -141,6 +167,9 @@ def test_owner_hears_and_sees_new_waiting_guests_when_chosen(app, page, new_cont
     expect(alerts).to_have_attribute("data-sounds", "1")
     expect(alerts).to_have_attribute("data-notifications", "1")
     expect(page).to_have_title(re.compile(r"^\(2 waiting\) Approval"))
+    shown = page.evaluate("window.shownNotifications")
+    assert [n["body"] for n in shown] == ["Someone started waiting to be admitted."], shown
+    assert page.evaluate("window.tonesPlayed") == 1
 
 
 def test_queue_position_updates_on_the_waiting_page(app, page, new_context, owner):
