@@ -47,6 +47,7 @@ def inside_guests(room: Room) -> list[Participant]:
         Participant.select(Participant.id, Participant.name, Participant.email,
                            Participant.role, Participant.link, Participant.invitation,
                            Participant.created_at, Participant.decided_at,
+                           Participant.consented_at, Participant.consent_version,
                            GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
         .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
         .switch(Participant)
@@ -77,8 +78,10 @@ def role_of(participant: Participant) -> str:
 
 
 def fingerprint(inside: list[Participant], away: list[Participant]) -> str:
-    """Unchanged while nobody enters, leaves or changes role: the poll then answers 204."""
-    parts = [f"{p.id}:{role_of(p)}" for p in inside] + ["|"] + [str(p.id) for p in away]
+    """Unchanged while nobody enters, leaves, changes role or agrees to a new text: the poll
+    then answers 204."""
+    parts = [f"{p.id}:{role_of(p)}:{p.consent_version}" for p in inside] + ["|"] + \
+        [str(p.id) for p in away]
     return hashlib.sha256(",".join(parts).encode()).hexdigest()[:12]
 
 

@@ -3,10 +3,12 @@ lobbies of shared links and invitations ask for "I agree", refuse without it (no
 use spent), keep when each guest agreed and to which version, and ask again after the owner
 changes the text — without turning anyone out."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from helpers import (
+    HTMX,
     GuestActions,
     OwnerActions,
     invitation_path,
@@ -176,7 +178,8 @@ def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owne
     agreed = guest.participant.consented_at
     page = client.get(f"/rooms/{room.id}")
     assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
-    assert text_of(page).count("Agreed ") == 1  # the guest who hasn't entered shows nothing
+    # On the guest list and in In the room; the guest who hasn't entered shows nothing.
+    assert text_of(page).count("Agreed ") == 2
 
 
 # --- a new text ---------------------------------------------------------------------------------
@@ -219,3 +222,22 @@ def test_the_owner_sees_when_a_waiting_guest_agreed(app, client, signed_in_owner
     agreed = guest.participant.consented_at
     page = text_of(client.get(f"/rooms/{room.id}"))
     assert f"Wanda Agreed {agreed:%H:%M} UTC (text version 3)" in page
+
+
+def test_the_owner_sees_in_the_room_when_each_guest_agreed(
+        app, client, signed_in_owner, room, link):
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), "Ada", "ada@example.com",
+                       consent="y").status_code == 303
+    agreed = guest.participant.consented_at
+    page = client.get(f"/rooms/{room.id}")
+    assert f"Ada Agreed {agreed:%H:%M} UTC (text version 1)" in text_of(page)
+    # The section's poll redraws when a guest inside agrees to a new text.
+    inside = client.get(f"/rooms/{room.id}/inside", headers=HTMX).get_data(as_text=True)
+    seen = re.search(r"seen=(\w+)", inside).group(1)
+    assert client.get(f"/rooms/{room.id}/inside?seen={seen}", headers=HTMX).status_code == 204
+    assert edit_room(client, room, consent_required="y",
+                     consent_text="We now also record the chat.").status_code == 303
+    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    redrawn = client.get(f"/rooms/{room.id}/inside?seen={seen}", headers=HTMX)
+    assert redrawn.status_code == 200 and "(text version 2)" in text_of(redrawn)
