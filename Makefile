@@ -85,8 +85,8 @@ screenshots: install-test
 i18n: install
 	$(BIN)/pybabel extract -F portal/translations/babel.cfg -k _l -k N_ -k lazy_gettext \
 	  --no-location --sort-output --omit-header -o portal/translations/messages.pot .
-	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations \
-	  --no-location --omit-header
+	@# update has no --no-location (the template has none to pass on) and keeps each .po's header
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
