@@ -8,7 +8,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from bbb_server import TEST_SECRET as BBB_SECRET
 from bbb_server import FakeBigBlueButton
-from helpers import PG_URL, LiveServer, OwnerActions, free_port, make_user
+from helpers import PG_URL, GuestActions, LiveServer, OwnerActions, free_port, link_path, make_user
 from servers import RedisServer, require_program
 
 from portal import create_app
@@ -133,6 +133,18 @@ def owner_browser(signed_in_owner, auth):
 
 
 # --- a BigBlueButton API server that checks every checksum (tests/bbb_server.py) -------------
+
+@pytest.fixture
+def arrive(app, link):
+    """arrive(name, email): a guest in a browser of their own enters through the test module's
+    `link` fixture (and lands in the room, or waits, as the room says)."""
+    def arrive(name="Ada", email="ada@example.com"):
+        guest = GuestActions(app)
+        assert guest.enter(link_path(app, link), name, email).status_code == 303
+        return guest
+
+    return arrive
+
 
 @pytest.fixture
 def bbb():

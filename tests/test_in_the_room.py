@@ -31,17 +31,6 @@ def link(room):
     return GuestLink.create(room=room, name="Customers")
 
 
-@pytest.fixture
-def arrive(app, link):
-    """A guest in their own browser enters through the shared link."""
-    def arrive(name="Ada", email="ada@example.com"):
-        guest = GuestActions(app)
-        assert guest.enter(link_path(app, link), name, email).status_code == 303
-        return guest
-
-    return arrive
-
-
 def test_owner_sees_who_is_inside_with_role_door_and_time(
         app, client, owner_browser, room, arrive):
     ada = arrive()

@@ -21,17 +21,6 @@ def link(room):
     return GuestLink.create(room=room, name="Customers")
 
 
-@pytest.fixture
-def arrive(app, link):
-    """A guest in their own browser enters through the link and waits."""
-    def arrive(name="Ada", email="ada@example.com"):
-        guest = GuestActions(app)
-        assert guest.enter(link_path(app, link), name, email).status_code == 303
-        return guest
-
-    return arrive
-
-
 def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
         client, signed_in_owner, room, arrive):
     guest = arrive()
