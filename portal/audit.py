@@ -5,16 +5,28 @@ from flask import request
 from flask_login import current_user
 
 from .models import AuditEvent
+from .timeutil import utcnow
 
 
 def record(action: str, room=None, target: str = "", detail: str = "", actor=None,
            actor_email: str = "") -> None:
     """By default the signed-in user acted; an invited moderator in the room passes their
     invited account (or just their email) instead."""
+    record_many(action, room, [target], detail, actor, actor_email)
+
+
+def record_many(action: str, room, targets: list[str], detail: str = "", actor=None,
+                actor_email: str = "", batch: int = 2000) -> None:
+    """The same action on many targets (Admit all): one event each, written 2,000 rows per
+    statement (7 values a row stays below SQLite's and PostgreSQL's limits on parameters)."""
     if actor is None and not actor_email and getattr(current_user, "is_authenticated", False):
         actor = current_user
-    AuditEvent.create(room=room, actor=actor, actor_email=actor.email if actor else actor_email,
-                      action=action, target=target[:255], detail=detail)
+    now = utcnow()
+    rows = [{"room": room, "actor": actor, "actor_email": actor.email if actor else actor_email,
+             "action": action, "target": target[:255], "detail": detail,
+             "created_at": now} for target in targets]
+    for start in range(0, len(rows), batch):
+        AuditEvent.insert_many(rows[start:start + batch]).execute()
 
 
 # --- reading the log --------------------------------------------------------------------------

@@ -452,7 +452,7 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
     moderator = _moderator(room_id)
     room = moderator.room
     if participant_id is None:
-        guests = waiting.waiting_guests(room)
+        guests = None  # everyone waiting
     else:
         guest = Participant.get_or_none((Participant.id == participant_id)
                                         & (Participant.room == room))

@@ -42,27 +42,29 @@ def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) ->
     return context
 
 
-def decide_waiting(room: Room, participants: list[Participant], status: str,
+def decide_waiting(room: Room, participants: list[Participant] | None, status: str,
                    moderator: Participant | None = None) -> list[Participant]:
-    """Admit or deny those still waiting, each with its audit event, in one transaction. The
-    signed-in owner decides, or an invited moderator from inside the room."""
+    """Admit or deny those of `participants` still waiting (None: everyone waiting now, as
+    Admit all), each with its audit event, in one transaction of two statements however many
+    there are: Admit all for thousands is one UPDATE, not a loop. The signed-in owner decides,
+    or an invited moderator from inside the room. Gives those decided (id, name, email)."""
     now = timeutil.utcnow()
-    done = []
     if moderator is None:
         decided_by, actor = current_user.id, {}
     else:
         account = moderator.invitation.user if moderator.invitation_id else None
         decided_by = account.id if account else None
         actor = {"actor": account, "actor_email": moderator.email}
+    still_waiting = (Participant.room == room) & (Participant.status == "waiting")
+    if participants is not None:
+        still_waiting &= Participant.id.in_([p.id for p in participants])
     with database.atomic():
-        for participant in participants:
-            # Admit ends a host's Move to waiting room (moved_at): the door decides again.
-            changed = Participant.update(status=status, decided_at=now, moved_at=None,
-                                         decided_by=decided_by, updated_at=now).where(
-                (Participant.id == participant.id) & (Participant.status == "waiting")
-            ).execute()
-            if changed:
-                audit.record("guest_admitted" if status == "admitted" else "guest_denied",
-                             room, f"{participant.name} <{participant.email}>", **actor)
-                done.append(participant)
+        # Admit ends a host's Move to waiting room (moved_at): the door decides again.
+        done = sorted(Participant.update(status=status, decided_at=now, moved_at=None,
+                                         decided_by=decided_by, updated_at=now)
+                      .where(still_waiting)
+                      .returning(Participant.id, Participant.name, Participant.email)
+                      .execute(), key=lambda p: p.id)
+        audit.record_many("guest_admitted" if status == "admitted" else "guest_denied", room,
+                          [f"{p.name} <{p.email}>" for p in done], **actor)
     return done

@@ -4,7 +4,16 @@ itself (an htmx fragment), Admit, Deny, Admit all, and who may do it."""
 import re
 
 import pytest
-from helpers import HTMX, GuestActions, OwnerActions, link_path, make_room, make_user, text_of
+from helpers import (
+    HTMX,
+    GuestActions,
+    OwnerActions,
+    count_queries,
+    link_path,
+    make_room,
+    make_user,
+    text_of,
+)
 
 from portal import timeutil
 from portal.models import AuditEvent, GuestLink, Participant, Room
@@ -140,6 +149,29 @@ def test_admit_all_and_deciding_twice(owner_browser, room, arrive):
     assert "Nobody is waiting." in text_of(owner_browser.admit_all(room, htmx=True))
     assert AuditEvent.select().count() == 3
     assert carol.participant.id
+
+
+def test_admit_all_for_a_crowd_admits_everyone_at_once(owner_browser, room, link, arrive):
+    """Admit all for hundreds is one decision: everyone waiting is in, each with their audit
+    event, and it takes as many statements as it does for two (it once took two a guest)."""
+    def crowd(first, n):
+        Participant.insert_many([{"room": room, "link": link, "name": f"Guest {i}",
+                                  "email": f"g{i}@example.com", "device": f"device-{i}"}
+                                 for i in range(first, first + n)]).execute()
+
+    crowd(0, 2)
+    with count_queries() as for_two:
+        assert "Admitted 2 guests." in text_of(owner_browser.admit_all(room, htmx=True))
+    crowd(2, 600)
+    ada = arrive()  # one who left before the click stays out
+    ada.post(f"/s/{room.id}/leave")
+    with count_queries() as for_many:
+        assert "Admitted 600 guests." in text_of(owner_browser.admit_all(room, htmx=True))
+    assert len(for_many) == len(for_two)
+    assert Participant.select().where(Participant.status == "admitted").count() == 602
+    assert Participant.get(Participant.name == "Ada").status == "left"
+    logged = {e.target for e in AuditEvent.select().where(AuditEvent.action == "guest_admitted")}
+    assert logged == {f"Guest {i} <g{i}@example.com>" for i in range(602)}
 
 
 def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):

@@ -8,7 +8,7 @@ from flask import abort, make_response, render_template
 
 from ..auth import owner_required
 from ..models import Participant, Room
-from ..waiting import decide_waiting, waiting_context, waiting_guests
+from ..waiting import decide_waiting, waiting_context
 from ..web import is_htmx, unchanged_since_last_poll
 from . import answer_section, bp, owned_room, room_context
 
@@ -70,7 +70,7 @@ def deny(room_id: int, participant_id: int):
 @owner_required
 def admit_all(room_id: int):
     room = owned_room(room_id)
-    done = decide_waiting(room, waiting_guests(room), "admitted")
+    done = decide_waiting(room, None, "admitted")
     if not done:
         return _answer(room, "Nobody is waiting.")
     return _answer(room, f"Admitted {len(done)} {'guest' if len(done) == 1 else 'guests'}.")
