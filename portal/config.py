@@ -132,6 +132,9 @@ def from_environment(instance_path: Path) -> dict:
         or "sha1",
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
         "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
+        # The hosts' waiting list shows the first this many, in order of arrival, and counts
+        # the rest: a list of thousands, redrawn on every poll, helps no host and costs a lot.
+        "WAITING_ROWS_SHOWN": int(os.environ.get("WAITING_ROWS_SHOWN", "50")),
         # How often pages ask the server whether something changed (seconds; fractions allowed).
         # Each poll is cheap (204 while nothing changed); tests make them short.
         "POLL_WAITING_SECONDS": _seconds("POLL_WAITING_SECONDS", 5),

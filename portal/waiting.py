@@ -4,6 +4,7 @@ invited moderator's room page (portal/guest.py); both render templates/owner/_wa
 
 import hashlib
 
+from flask import current_app
 from flask_login import current_user
 from peewee import JOIN
 
@@ -12,30 +13,40 @@ from .db import database
 from .models import GuestLink, Participant, Room
 
 
-def waiting_guests(room: Room) -> list[Participant]:
-    """Those waiting, first come first: only what their row shows and the decision records (the
-    list is read on every poll of every host, and can be hundreds long). Not for saving."""
+def waiting_guests(room: Room, limit: int | None = None) -> list[Participant]:
+    """Those waiting, first come first (the first `limit`): only what their row shows and the
+    decision records (the list is read on every poll of every host). Not for saving."""
     return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
                                    Participant.name, Participant.email, Participant.created_at,
                                    Participant.consented_at, Participant.consent_version,
                                    Participant.moved_at, GuestLink.id, GuestLink.name)
                 .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
                 .where((Participant.room == room) & (Participant.status == "waiting"))
-                .order_by(Participant.created_at, Participant.id))
+                .order_by(Participant.created_at, Participant.id).limit(limit))
 
 
-def fingerprint(guests: list[Participant]) -> str:
+def waiting_count(room: Room) -> int:
+    """How many wait: one count over the (room, status, created_at) index."""
+    return Participant.select(Participant.id).where(
+        (Participant.room == room) & (Participant.status == "waiting")).count()
+
+
+def fingerprint(guests: list[Participant], total: int) -> str:
     """Short and stable while nobody arrives or leaves: the poll answers 204 (nothing to swap)
     while it is unchanged, so screen readers and focus aren't disturbed every few seconds."""
     ids = ",".join(str(g.id) for g in guests)
-    return hashlib.sha256(ids.encode()).hexdigest()[:12]
+    return hashlib.sha256(f"{total}:{ids}".encode()).hexdigest()[:12]
 
 
 def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) -> dict:
     """What _waiting.html shows; `endpoints` names the poll, admit, deny and admit_all views of
     the audience (owner or moderator)."""
-    guests = waiting_guests(room)
-    context = {"waiting_guests": guests, "waiting_fingerprint": fingerprint(guests),
+    shown = current_app.config["WAITING_ROWS_SHOWN"]
+    guests = waiting_guests(room, shown)
+    # Counted only when the list is full: below it, the list is the count.
+    total = waiting_count(room) if len(guests) >= shown else len(guests)
+    context = {"waiting_guests": guests, "waiting_total": total,
+               "waiting_fingerprint": fingerprint(guests, total),
                "waiting_notice": None,
                "waiting_endpoints": endpoints, "waiting_by_owner": by_owner}
     context.update(overrides)

@@ -39,7 +39,9 @@ def test_owner_room_page_makes_one_query_per_list_not_one_per_row(client, db,
     assert page.status_code == 200
 
     html = page.get_data(as_text=True)
-    assert "200 waiting" in html and "Waiting guest 199" in html
+    # the first 50 waiting are listed, the rest counted (one more statement, whatever the crowd)
+    assert "200 waiting" in html and "Waiting guest 49<" in html
+    assert "Waiting guest 50<" not in html and "…and 150 more waiting" in html
     assert "invited19-" in html and "Link 2" in html
-    assert len(many) == len(few), "\n".join(many)
-    assert len(many) <= 10, "\n".join(many)
+    assert len(many) == len(few) + 1, "\n".join(many)
+    assert len(many) <= 11, "\n".join(many)

@@ -174,6 +174,28 @@ def test_admit_all_for_a_crowd_admits_everyone_at_once(owner_browser, room, link
     assert logged == {f"Guest {i} <g{i}@example.com>" for i in range(602)}
 
 
+def test_a_long_waiting_list_shows_the_first_and_counts_the_rest(app, owner_browser, room,
+                                                                 arrive):
+    app.config["WAITING_ROWS_SHOWN"] = 3
+    guests = [arrive(f"Guest {i}", f"g{i}@example.com") for i in range(5)]
+    page = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
+    assert "(5 waiting)" in page and "5 waiting" in page
+    assert [f"Guest {i}" in page for i in range(5)] == [True, True, True, False, False]
+    assert "…and 2 more waiting, in order of arrival" in page
+
+    owner_browser.admit(room, guests[0].participant)
+    fragment = owner_browser.client.get(f"/rooms/{room.id}/waiting", headers=HTMX)
+    assert fragment.status_code == 200
+    text = text_of(fragment)
+    assert [f"Guest {i}" in text for i in range(5)] == [False, True, True, True, False]
+    assert "…and 1 more waiting" in text and "4 waiting" in text
+
+    # the list is full both times; only the one counted past it changes
+    guests[4].post(f"/s/{room.id}/leave")
+    text = text_of(owner_browser.client.get(f"/rooms/{room.id}/waiting", headers=HTMX))
+    assert "more waiting" not in text and "3 waiting" in text
+
+
 def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):
     other = make_room(owner, title="Other", require_approval=True, guest_access_enabled=True)
     guest = arrive()
