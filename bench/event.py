@@ -204,6 +204,7 @@ class Guest:
         self.check_at: float | None = None  # the countdown's one poll just after the start
         self.knows_at: float | None = None  # the poll that first said "changed"
         self.inside_at: float | None = None
+        self.places_swapped = 0  # polls that brought a new place in line (no reload)
 
     async def _request(self, method, path, expected, form=None):
         for _ in range(ATTEMPTS):
@@ -276,8 +277,16 @@ class Guest:
                 next_tick += self.every * math.ceil((now - next_tick) / self.every + 1e-9)
             if reply is None or reply.status == 204:
                 continue
+            swapped = _POLL.search(reply.text) if reply.status == 200 else None
+            if swapped is not None and not reply.header("HX-Refresh"):
+                # a new place in line: htmx swaps in the poll that knows it, whose `every`
+                # counts from the swap
+                self.poll_path = html.unescape(swapped.group(1))
+                self.places_swapped += 1
+                next_tick, queued = now + self.every, False
+                continue
             if reply.status != 200 or not reply.header("HX-Refresh"):
-                # the poll answers 204 or "changed, reload": anything else is a fault
+                # the poll answers 204, a new place, or "changed, reload": else it's a fault
                 raise GuestFailed(f"status poll: HTTP {reply.status} {reply.text[:100]}")
             if self.knows_at is None:
                 self.knows_at = now
@@ -379,6 +388,7 @@ def _summary(crowd: Crowd, guests: list[Guest], failures: list[str]) -> dict:
             "server_errors_5xx": sum(v for k, v in crowd.statuses.items() if k >= 500),
             "client_errors": dict(crowd.client_errors),
             "guests_inside": sum(1 for g in guests if g.inside_at is not None),
+            "places_swapped": sum(g.places_swapped for g in guests),
             "failures": failures[:5], "failed_guests": len(failures)}
 
 

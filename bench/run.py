@@ -22,6 +22,7 @@ runs on PostgreSQL (one throwaway database per size)."""
 import argparse
 import contextlib
 import hashlib
+import html as htmllib
 import json
 import logging
 import os
@@ -57,7 +58,7 @@ ROUTES = [
     ("lobby_get", "GET /g/<token>: lobby of a guest link, new visitor", "GET", 200),
     ("lobby_post", "POST /g/<token>: a new browser that opened the lobby first (its device id "
      "and CSRF token): consume + participant + redirect", "POST", 303),
-    ("status", "GET /s/<room>/status?state=waiting.N: a waiting guest's poll", "GET", 204),
+    ("status", "GET /s/<room>/status?state=waiting&place=N: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
     ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
      "GET", 200),
@@ -394,7 +395,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 "healthz": "/healthz",
                 "lobby_get": f"/g/{tokens['get']}",
                 "lobby_post": f"/g/{tokens['post']}",
-                "status": f"/s/{fx.owner_room}/status?state={sessions['waiting_state']}",
+                "status": sessions["waiting_poll"],
                 "guest_room": f"/s/{fx.open_room}",
                 "owner_room": f"/rooms/{fx.owner_room}",
             }
@@ -591,7 +592,11 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
     client.expect(status, 200, "waiting guest's first status poll", state)
     if not state.startswith("waiting"):
         raise Failure(f"the polling guest isn't waiting: {state}")
+    # its place in line comes with the poll that knows it (guest/_queue_place.html)
     status, _, html = waiting.get(f"/s/{fx.owner_room}/status?state={state}")
+    client.expect(status, 200, "waiting guest's poll learning its place", html)
+    poll_path = htmllib.unescape(re.search(r'hx-get="([^"]+)"', html).group(1))
+    status, _, html = waiting.get(poll_path)
     client.expect(status, 204, "waiting guest's status poll", html)
     status, _, html = owner.get(f"/rooms/{fx.owner_room}")
     if f"{seed.OWNER_ROOM_WAITING} waiting" not in html:
@@ -609,7 +614,7 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
             "csrf_token": csrf, "name": "Probe", "email": f"probe{i}@guest.example"})
         client.expect(status, 303, "lobby POST with the shared form session", html)
     return {"owner_cookie": owner.cookie_header, "admitted_cookie": admitted.cookie_header,
-            "waiting_cookie": waiting.cookie_header, "waiting_state": state,
+            "waiting_cookie": waiting.cookie_header, "waiting_poll": poll_path,
             "form_cookie": form.cookie_header,
             "form_csrf": csrf}
 

@@ -72,4 +72,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(guest.bp)
     cli.init_app(app)
+    if app.config["QUICK_POLL"]:
+        from .quickpoll import QuickPoll
+
+        app.wsgi_app = QuickPoll(app, app.wsgi_app)  # outermost: an unchanged poll ends here
     return app

@@ -146,13 +146,14 @@ def visitor_status(status: str, removed_at, moved_at) -> str:
 
 
 def _decide(room: RoomFacts, participant_status: str | None, email_typed: str | None,
-            link: LinkFacts | None = None, invite: InviteFacts | None = None) -> Decision:
+            link: LinkFacts | None = None, invite: InviteFacts | None = None,
+            device: str | None = None) -> Decision:
     # Only invitations ask who is signed in (a shared link never does).
     signed_in = signed_in_email() if invite is not None else None
     email_for_domain = email_typed
     if email_for_domain is None and invite is not None and signed_in == invite.email:
         email_for_domain = invite.email
-    visitor = Visitor(device=device_id(), participant_status=participant_status,
+    visitor = Visitor(device=device or device_id(), participant_status=participant_status,
                       email_typed=email_typed, signed_in_email=signed_in,
                       domain_allowed=email_domain_allowed(email_for_domain))
     return decision.decide(utcnow(), visitor, room, link=link, invite=invite)
@@ -405,10 +406,13 @@ class PresenceFacts:
     link: LinkFacts | None
     invite: InviteFacts | None
 
-    def decide(self) -> Decision:
+    def decide(self, device: str | None = None) -> Decision:
+        """`device`: this browser's, when the caller read it itself (outside a request; then
+        only for a link's presence: an invitation's decision asks who is signed in)."""
         if self.link is None and self.invite is None:
             return decision.deny("link_deleted")
-        return _decide(self.room, self.status, None, link=self.link, invite=self.invite)
+        return _decide(self.room, self.status, None, link=self.link, invite=self.invite,
+                       device=device)
 
 
 def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
@@ -416,10 +420,11 @@ def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> 
     return row["invitation_role"] if invite is not None else row["role_at_entry"]
 
 
-def presence_facts(room_id: int) -> PresenceFacts | None:
+def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | None:
     """What `current_presence` and `decide_presence` would decide with, read from one narrow
-    row: every waiting guest's page asks this every few seconds."""
-    row = _presence_facts.first(room_id=room_id, device=device_id())
+    row: every waiting guest's page asks this every few seconds. `device`: this browser's,
+    when the caller has read it (portal/quickpoll.py, outside a request)."""
+    row = _presence_facts.first(room_id=room_id, device=device or device_id())
     if row is None:
         return None
     room = RoomFacts(deleted=row["room_deleted_at"] is not None, kind=row["room_kind"],
@@ -447,11 +452,12 @@ def presence_facts(room_id: int) -> PresenceFacts | None:
                          invite=invite)
 
 
-def queue_position(room_id: int, participant_id: int, created_at) -> int:
-    """1 for the next to be admitted, in the waiting room's order (waiting.waiting_guests):
-    one count over the (room, status, created_at) index, only for guests who wait."""
+def queue_position(room_id: int, participant_id: int, created_at, counted: int) -> int:
+    """1 for the next to be admitted, in the waiting room's order (waiting.waiting_guests);
+    past `counted` ahead, counted + 1: every waiting guest's poll asks this, so it walks the
+    (room, status, created_at) index at most that far, however long the queue."""
     return Participant.select(Participant.id).where(
         (Participant.room == room_id) & (Participant.status == "waiting")
         & ((Participant.created_at < created_at)
            | ((Participant.created_at == created_at) & (Participant.id < participant_id)))
-    ).count() + 1
+    ).limit(counted).count() + 1

@@ -132,15 +132,18 @@ def from_environment(instance_path: Path) -> dict:
         or "sha1",
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
         "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
-        # The hosts' waiting list shows the first this many, in order of arrival, and counts
-        # the rest: a list of thousands, redrawn on every poll, helps no host and costs a lot.
-        "WAITING_ROWS_SHOWN": int(os.environ.get("WAITING_ROWS_SHOWN", "50")),
+        # The hosts' waiting list shows the first this many (in order of arrival), In the room
+        # the last this many to come in, and both count the rest: a list of thousands, redrawn
+        # on every poll, helps no host and costs a lot.
+        "HOST_LIST_ROWS": int(os.environ.get("HOST_LIST_ROWS", "50")),
         # How often pages ask the server whether something changed (seconds; fractions allowed).
         # Each poll is cheap (204 while nothing changed); tests make them short.
         "POLL_WAITING_SECONDS": _seconds("POLL_WAITING_SECONDS", 5),
         "POLL_COUNTDOWN_SECONDS": _seconds("POLL_COUNTDOWN_SECONDS", 15),
         "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
+        # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
+        "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }
 
 

@@ -46,10 +46,16 @@ def _roles():
     return {"role_names": ROLE_NAMES, "role_features": ROLE_FEATURES, "queue_place": queue_place}
 
 
+# The waiting page names a place in line up to this one; behind it, "At least 100 … ahead".
+QUEUE_COUNTED = 100
+
+
 def queue_place(position: int) -> str:
     """The waiting page's "You're 3rd in line", with the ordinal each language writes."""
     if position <= 1:
         return gettext("You're next in line.")
+    if position > QUEUE_COUNTED:
+        return gettext("At least %(n)s people are ahead of you in line.", n=QUEUE_COUNTED)
     if str(get_locale()).startswith("de"):
         place = f"{position}."
     else:
@@ -288,10 +294,11 @@ def place(room_id: int):
     if result.denied:
         return denied_page(result, door, participant.email)
     room = door.room
-    position = access.queue_position(room.id, participant.id, participant.created_at) \
+    position = access.queue_position(room.id, participant.id, participant.created_at,
+                                     QUEUE_COUNTED) \
         if result.outcome == decision.WAITING else None
     context = {"room": room, "participant": participant, "position": position,
-               "state": page_state(result, room.host_message, participant.role, position)}
+               "state": page_state(result, room.host_message, participant.role)}
     if result.outcome == decision.COUNTDOWN:
         poll = current_app.config["POLL_COUNTDOWN_SECONDS"]
         starts_in = (room.starts_at - utcnow()).total_seconds()
@@ -316,16 +323,13 @@ def place(room_id: int):
                            poll=current_app.config["POLL_WAITING_SECONDS"], **context)
 
 
-def page_state(result: decision.Decision, host_message: str, role: str | None = None,
-               position: int | None = None) -> str:
+def page_state(result: decision.Decision, host_message: str, role: str | None = None) -> str:
     """What a guest page shows, in one short word: the outcome (or reason); a role other than
-    viewer inside, a place in the queue after the first; and a checksum of the host's message,
-    so a new message, role or place also makes the page reload."""
+    viewer inside; and a checksum of the host's message, so a new message or role also makes
+    the page reload. (The place in line is not part of it: see `status`.)"""
     state = result.reason or result.outcome
     if result.outcome == decision.ENTER and role and role != "viewer":
         state += f".{role}"
-    if result.outcome == decision.WAITING and position and position > 1:
-        state += f".{position}"
     if host_message and result.outcome in (decision.COUNTDOWN, decision.WAITING):
         state += f".{zlib.crc32(host_message.encode()):08x}"
     return state
@@ -335,23 +339,31 @@ def page_state(result: decision.Decision, host_message: str, role: str | None = 
 @limiter.exempt
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
-    page load again, and the full page load decides."""
+    page load again, and the full page load decides. When only a waiting guest's place in line
+    moved (every Admit moves everyone behind), the new place is swapped in, with the poll that
+    knows it: a reload of every waiting page on every Admit would cost a page each."""
     # The hottest route: decided from plain values read in one narrow query.
     presence = access.presence_facts(room_id)
+    position = None
     if presence is None:
         state = "gone"
     else:
         result = presence.decide()
-        position = access.queue_position(room_id, presence.participant_id, presence.created_at) \
-            if result.outcome == decision.WAITING else None
-        state = page_state(result, presence.host_message, presence.role, position)
-    if state == request.args.get("state"):
-        response = make_response("", 204)
-    else:
+        state = page_state(result, presence.host_message, presence.role)
+        if result.outcome == decision.WAITING:
+            position = access.queue_position(room_id, presence.participant_id,
+                                             presence.created_at, QUEUE_COUNTED)
+    if state != request.args.get("state"):
         response = make_response(state, 200)
         response.headers["HX-Refresh"] = "true"
+        response.mimetype = "text/plain"
+    elif position is not None and str(position) != request.args.get("place"):
+        response = make_response(render_template(
+            "guest/_queue_place.html", room={"id": room_id}, state=state, position=position,
+            poll=current_app.config["POLL_WAITING_SECONDS"]))
+    else:
+        response = make_response("", 204)
     response.headers["Cache-Control"] = "no-store"
-    response.mimetype = "text/plain"
     return response
 
 

@@ -10,6 +10,7 @@ visit only — entering through the link again makes them a viewer, as for anyon
 
 import hashlib
 
+from flask import current_app
 from flask_babel import gettext
 from flask_login import current_user
 from peewee import JOIN, fn
@@ -39,24 +40,36 @@ def notice(key: str, by_owner: bool, **values) -> str:
     return (text if by_owner else gettext(text)) % values
 
 
-def inside_guests(room: Room) -> list[Participant]:
+def _inside_query(room: Room, *columns):
     """Those admitted whose door is still open (a removed or reset invitation, a deleted link
-    turns them away on their next page load), longest inside first. Not for saving."""
+    turns them away on their next page load)."""
+    return (Participant.select(*columns)
+            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+            .switch(Participant)
+            .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+            .where((Participant.room == room) & (Participant.status == "admitted")
+                   & ((Participant.link.is_null(False) & GuestLink.deleted_at.is_null())
+                      | (Participant.invitation.is_null(False)
+                         & Invitation.removed_at.is_null()
+                         & (Invitation.version == Participant.door_version)))))
+
+
+def inside_guests(room: Room, limit: int | None = None) -> list[Participant]:
+    """Those inside, longest inside first; with `limit`, only the last `limit` to come in.
+    Not for saving."""
     since = fn.COALESCE(Participant.decided_at, Participant.created_at)
-    return list(
-        Participant.select(Participant.id, Participant.name, Participant.email,
-                           Participant.role, Participant.link, Participant.invitation,
-                           Participant.created_at, Participant.decided_at,
-                           Participant.consented_at, Participant.consent_version,
-                           GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
-        .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-        .switch(Participant)
-        .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
-        .where((Participant.room == room) & (Participant.status == "admitted")
-               & ((Participant.link.is_null(False) & GuestLink.deleted_at.is_null())
-                  | (Participant.invitation.is_null(False) & Invitation.removed_at.is_null()
-                     & (Invitation.version == Participant.door_version))))
-        .order_by(since, Participant.id))
+    query = _inside_query(room, Participant.id, Participant.name, Participant.email,
+                          Participant.role, Participant.link, Participant.invitation,
+                          Participant.created_at, Participant.decided_at,
+                          Participant.consented_at, Participant.consent_version,
+                          GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
+    if limit is None:
+        return list(query.order_by(since, Participant.id))
+    return list(query.order_by(since.desc(), Participant.id.desc()).limit(limit))[::-1]
+
+
+def inside_count(room: Room) -> int:
+    return _inside_query(room, Participant.id).count()
 
 
 def turned_away(room: Room) -> list[Participant]:
@@ -77,10 +90,10 @@ def role_of(participant: Participant) -> str:
     return participant.role
 
 
-def fingerprint(inside: list[Participant], away: list[Participant]) -> str:
+def fingerprint(inside: list[Participant], total: int, away: list[Participant]) -> str:
     """Unchanged while nobody enters, leaves, changes role or agrees to a new text: the poll
     then answers 204."""
-    parts = [f"{p.id}:{role_of(p)}:{p.consent_version}" for p in inside] + ["|"] + \
+    parts = [f"{p.id}:{role_of(p)}:{p.consent_version}" for p in inside] + [f"|{total}|"] + \
         [str(p.id) for p in away]
     return hashlib.sha256(",".join(parts).encode()).hexdigest()[:12]
 
@@ -90,9 +103,12 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
     """What _inside.html shows; `endpoints` names the poll, remove, move, role and allow views
     of the audience (owner or moderator); `me` is the moderator looking (no controls on their
     own row)."""
-    inside, away = inside_guests(room), turned_away(room)
-    context = {"inside_guests": inside, "turned_away": away,
-               "inside_fingerprint": fingerprint(inside, away), "inside_notice": None,
+    shown = current_app.config["HOST_LIST_ROWS"]
+    inside, away = inside_guests(room, shown), turned_away(room)
+    # Counted only when the list is full: below it, the list is the count.
+    total = inside_count(room) if len(inside) >= shown else len(inside)
+    context = {"inside_guests": inside, "inside_total": total, "turned_away": away,
+               "inside_fingerprint": fingerprint(inside, total, away), "inside_notice": None,
                "inside_error": False, "inside_endpoints": endpoints, "inside_by_owner": by_owner,
                "inside_me": me.id if me is not None else None,
                "inside_roles": ("viewer", "speaker", "moderator"),  # by what they may do

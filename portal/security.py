@@ -30,6 +30,23 @@ ERROR_WORDS = {
 }
 
 
+def headers_for(config) -> list[tuple[str, str]]:
+    """The headers every response carries unless it sets its own (portal/quickpoll.py's 204s
+    too, which never reach Flask)."""
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        # Tokens travel in URLs: never leak them to another site through Referer.
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if config["BASE_URL"].startswith("https://"):
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_nul():
@@ -42,15 +59,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("X-Frame-Options", "DENY")
-        # Tokens travel in URLs: never leak them to another site through Referer.
-        h.setdefault("Referrer-Policy", "no-referrer")
-        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config["BASE_URL"].startswith("https://"):
-            h.setdefault("Strict-Transport-Security", "max-age=31536000")
+        for name, value in headers_for(app.config):
+            h.setdefault(name, value)
         if "Cache-Control" not in h:
             h["Cache-Control"] = "no-store"  # pages carry personal data; files set their own
         h.add("Vary", "HX-Request")

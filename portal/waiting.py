@@ -41,7 +41,7 @@ def fingerprint(guests: list[Participant], total: int) -> str:
 def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) -> dict:
     """What _waiting.html shows; `endpoints` names the poll, admit, deny and admit_all views of
     the audience (owner or moderator)."""
-    shown = current_app.config["WAITING_ROWS_SHOWN"]
+    shown = current_app.config["HOST_LIST_ROWS"]
     guests = waiting_guests(room, shown)
     # Counted only when the list is full: below it, the list is the count.
     total = waiting_count(room) if len(guests) >= shown else len(guests)

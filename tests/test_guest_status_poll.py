@@ -2,11 +2,11 @@
 it decides from plain values read in one narrow query, and must answer as the full page
 would decide."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import flask
 
-from portal import access, guest
+from portal import access, create_app, guest, timeutil
 from portal.models import GuestLink, Invitation, Participant, Room, User
 
 
@@ -73,3 +73,74 @@ def test_a_browser_with_no_presence_polls_gone(app, client, db):
     assert response.status_code == 200 and response.get_data(as_text=True) == "gone"
     assert response.headers["HX-Refresh"] == "true"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def _crowd_of_every_kind():
+    """Guests whose polls answer each way: waiting 1st and 2nd in line, inside with a role,
+    removed, on a countdown, through a deleted link. Devices d1..d6."""
+    now = timeutil.utcnow()
+    owner = User.create(email="owner@example.com", password_hash="x", access="broadcaster")
+    live = Room.create(owner=owner, title="Live", starts_at=now - timedelta(minutes=5),
+                       ends_at=now + timedelta(hours=1), guest_access_enabled=True,
+                       require_approval=True, host_message="Welcome")
+    later = Room.create(owner=owner, title="Later", starts_at=now + timedelta(hours=2),
+                        ends_at=now + timedelta(hours=3), guest_access_enabled=True)
+    link, soon, gone = (GuestLink.create(room=r, name=n)
+                        for r, n in ((live, "Live"), (later, "Later"), (live, "Gone")))
+    for device, room, door, status, extra in (
+            ("d1", live, link, "waiting", {}), ("d2", live, link, "waiting", {}),
+            ("d3", live, link, "admitted", {"role": "speaker"}),
+            ("d4", live, link, "admitted", {"removed_at": now}),
+            ("d5", later, soon, "admitted", {}), ("d6", live, gone, "admitted", {})):
+        Participant.create(room=room, link=door, name=device, email=f"{device}@example.com",
+                           status=status, device=device, created_at=now - timedelta(
+                               seconds=10 - int(device[1])), **extra)
+    gone.delete_instance()
+    return live, later
+
+
+def test_the_quick_answer_before_flask_is_the_routes_answer(app, config, db):
+    """portal/quickpoll.py answers unchanged polls before Flask: for every kind of link guest
+    and every state and place a page may hold, it answers exactly as the route does without it,
+    and each kind's unchanged poll never reaches Flask."""
+    slow_app = create_app({**config, "QUICK_POLL": False})
+    reached_flask = []
+    app.before_request(lambda: reached_flask.append(flask.request.full_path))
+    live, later = _crowd_of_every_kind()
+    for device in ("d1", "d2", "d3", "d4", "d5", "d6"):
+        room = later if device == "d5" else live
+        quick, slow = app.test_client(), slow_app.test_client()
+        for browser in (quick, slow):
+            with browser.session_transaction() as session:
+                session["device"], session.permanent = device, True
+        truth = slow.get(f"/s/{room.id}/status?state=-").get_data(as_text=True)
+        unchanged = 0
+        for state in (truth, "waiting", "enter", "countdown", "-", None):
+            for place in (None, "1", "2", "3"):
+                query = "&".join(f"{k}={v}" for k, v in (("state", state), ("place", place))
+                                 if v is not None)
+                path = f"/s/{room.id}/status?{query}"
+                a, b = quick.get(path), slow.get(path)
+                assert (a.status_code, a.headers.get("HX-Refresh"), a.get_data()) == \
+                    (b.status_code, b.headers.get("HX-Refresh"), b.get_data()), (device, path)
+                if a.status_code == 204:
+                    unchanged += 1
+                    assert not reached_flask, reached_flask  # answered before it
+                reached_flask.clear()
+                if a.status_code == 204:
+                    for header in ("Content-Security-Policy", "X-Frame-Options",
+                                   "X-Content-Type-Options", "Referrer-Policy",
+                                   "Cache-Control", "Vary", "Permissions-Policy"):
+                        assert a.headers.get(header) == b.headers.get(header), header
+                    assert "Set-Cookie" not in a.headers
+        assert unchanged, device
+    assert truth == "link_deleted"
+
+
+def test_a_poll_without_a_valid_cookie_is_flasks_to_answer(app, db):
+    live, _later = _crowd_of_every_kind()
+    forged = app.test_client()
+    forged.set_cookie("session", "eyJkZXZpY2UiOiJkMSJ9.forged.signature")
+    answer = forged.get(f"/s/{live.id}/status?state=waiting&place=1")
+    assert answer.status_code == 200 and answer.headers["HX-Refresh"] == "true"
+    assert answer.get_data(as_text=True) == "gone"

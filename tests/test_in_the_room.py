@@ -3,6 +3,7 @@ Allow again for those turned away — as the owner, as an invited moderator, and
 on the other end notices it."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from helpers import (
@@ -17,7 +18,8 @@ from helpers import (
     text_of,
 )
 
-from portal.guest import queue_place
+from portal import timeutil
+from portal.guest import QUEUE_COUNTED, queue_place
 from portal.models import AuditEvent, GuestLink, Invitation, Participant
 
 
@@ -275,19 +277,64 @@ def test_queue_position_on_the_waiting_page(app, owner_browser, owner, db):
     assert "You're 3rd in line." in text_of(third.place(room))
     assert "Sie sind an 3. Stelle in der Warteschlange." in text_of(
         third.get(f"/s/{room.id}", headers={"Accept-Language": "de"}))
-    assert third.get(f"/s/{room.id}/status?state=waiting.3").status_code == 204
+    assert third.get(f"/s/{room.id}/status?state=waiting&place=3").status_code == 204
     owner_browser.admit(room, guests[0].participant)
-    # The page's poll notices the new place, and the page says it.
-    assert third.get(f"/s/{room.id}/status?state=waiting.3").headers["HX-Refresh"] == "true"
+    # The page's poll notices the new place and brings it, with a poll that knows it: no reload.
+    answer = third.get(f"/s/{room.id}/status?state=waiting&place=3", headers=HTMX)
+    assert answer.status_code == 200 and "HX-Refresh" not in answer.headers
+    assert "You're 2nd in line." in text_of(answer)
+    assert f"/s/{room.id}/status?state=waiting&amp;place=2" in answer.get_data(as_text=True)
+    assert third.get(f"/s/{room.id}/status?state=waiting&place=2").status_code == 204
     assert "You're 2nd in line." in text_of(third.place(room))
     owner_browser.admit(room, guests[1].participant)
     assert "You're next in line." in text_of(third.place(room))
     assert "Sie sind als Nächstes an der Reihe." in text_of(
         third.get(f"/s/{room.id}", headers={"Accept-Language": "de"}))
+    # Admitted: that is a change of state, and the page loads again.
+    owner_browser.admit(room, third.participant)
+    answer = third.get(f"/s/{room.id}/status?state=waiting&place=1")
+    assert answer.headers["HX-Refresh"] == "true"
+
+
+def test_a_long_queue_is_counted_only_so_far(app, owner, db):
+    room = make_room(owner, title="Approval", guest_access_enabled=True, require_approval=True)
+    link = GuestLink.create(room=room, name="Guests")
+    earlier = timeutil.utcnow() - timedelta(minutes=5)
+    Participant.insert_many([{"room": room, "link": link, "name": f"G{i}", "device": f"d{i}",
+                              "email": f"g{i}@example.com", "created_at": earlier}
+                             for i in range(QUEUE_COUNTED - 1)]).execute()
+    guest = GuestActions(app)
+    guest.enter(link_path(app, link), "Last", "last@example.com")
+    assert "You're 100th in line." in text_of(guest.place(room))
+    Participant.create(room=room, link=link, name="One more", email="m@example.com",
+                       device="dm", created_at=earlier)
+    assert "At least 100 people are ahead of you in line." in text_of(guest.place(room))
+    assert "Mindestens 100 Personen sind in der Warteschlange vor Ihnen." in text_of(
+        guest.get(f"/s/{room.id}", headers={"Accept-Language": "de"}))
+
+
+def test_a_full_room_lists_the_last_to_come_in_and_counts_the_rest(app, owner_browser, room,
+                                                                    link, arrive):
+    app.config["HOST_LIST_ROWS"] = 3
+    for i in range(5):
+        arrive(f"Guest {i}", f"g{i}@example.com")
+    text = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
+    assert "5 inside" in text
+    assert [f"Guest {i}" in text for i in range(5)] == [False, False, True, True, True]
+    assert "These are the last 3 to come in, of 5 inside." in text
+    seen = re.search(r'id="in-the-room"[^>]*hx-get="([^"]+)"',
+                     owner_browser.client.get(f"/rooms/{room.id}").get_data(as_text=True))
+    poll = seen.group(1).replace("&amp;", "&")
+    assert owner_browser.client.get(poll, headers=HTMX).status_code == 204
+    # one of those counted, not listed, leaves: the count changes, and the poll says so
+    Participant.update(status="left").where(Participant.name == "Guest 0").execute()
+    fragment = owner_browser.client.get(poll, headers=HTMX)
+    assert fragment.status_code == 200
+    assert "These are the last 3 to come in, of 4 inside." in text_of(fragment)
 
 
 def test_ordinals(app):
     with app.test_request_context():
-        assert [queue_place(n) for n in (2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        assert [queue_place(n) for n in (2, 3, 4, 11, 12, 13, 21, 22, 100)] == [
             f"You're {p} in line." for p in ("2nd", "3rd", "4th", "11th", "12th", "13th",
-                                             "21st", "22nd", "101st", "111th")]
+                                             "21st", "22nd", "100th")]

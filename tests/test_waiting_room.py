@@ -36,7 +36,7 @@ def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
     response = guest.place(room)
     assert "Waiting to be admitted" in text_of(response)
     assert guest.participant.status == "waiting"
-    assert guest.get(f"/s/{room.id}/status?state=waiting").status_code == 204
+    assert guest.get(f"/s/{room.id}/status?state=waiting&place=1").status_code == 204
 
     page = client.get(f"/rooms/{room.id}")
     text = text_of(page)
@@ -176,7 +176,7 @@ def test_admit_all_for_a_crowd_admits_everyone_at_once(owner_browser, room, link
 
 def test_a_long_waiting_list_shows_the_first_and_counts_the_rest(app, owner_browser, room,
                                                                  arrive):
-    app.config["WAITING_ROWS_SHOWN"] = 3
+    app.config["HOST_LIST_ROWS"] = 3
     guests = [arrive(f"Guest {i}", f"g{i}@example.com") for i in range(5)]
     page = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
     assert "(5 waiting)" in page and "5 waiting" in page

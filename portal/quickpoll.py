@@ -1,0 +1,82 @@
+"""A waiting guest's unchanged status poll, answered before Flask.
+
+Every countdown and waiting page asks `/s/<room>/status` every few seconds, and nearly always
+nothing changed: 10,000 waiting guests are 2,000 such requests a second. Most of what one costs
+is Flask's own machinery around a small decision (request and app contexts, the session, URL
+matching, before- and after-request hooks). This WSGI middleware answers exactly the unchanged
+case: it verifies the signed session cookie with the app's own session interface, reads the
+presence in the same one narrow prepared query, decides with the same pure decision and the
+same place in line as `guest.status` (for guests who came by a link: an invitation's decision
+asks who is signed in, which is Flask-Login's to say), and answers 204 with the headers every
+response carries (portal/security.py). Anything else (a change, no cookie or a forged one, a
+cookie due to be signed again, a database error, any surprise) goes on to Flask, which decides
+again and answers as always. So it only ever answers "unchanged" where Flask would too;
+tests/test_guest_status_poll.py holds the two against each other.
+"""
+
+import re
+from urllib.parse import parse_qs
+
+from werkzeug.http import parse_cookie
+
+from . import access, decision
+from .db import database
+
+_STATUS_PATH = re.compile(r"/s/([1-9][0-9]{0,17})/status")
+
+
+class _Cookies:
+    """What the session interface reads of a request."""
+    __slots__ = ("cookies",)
+
+    def __init__(self, environ):
+        self.cookies = parse_cookie(environ)
+
+
+class QuickPoll:
+    def __init__(self, app, wsgi_app):
+        from . import security
+
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.headers = [*security.headers_for(app.config), ("Cache-Control", "no-store"),
+                        ("Vary", "HX-Request, Cookie")]  # as Flask: it read the session
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET":
+            found = _STATUS_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if found is not None and self._unchanged(environ, int(found.group(1))):
+                start_response("204 NO CONTENT", list(self.headers))
+                return []
+        return self.wsgi_app(environ, start_response)
+
+    def _unchanged(self, environ, room_id: int) -> bool:
+        from .guest import QUEUE_COUNTED, page_state
+
+        asked = parse_qs(environ.get("QUERY_STRING", ""))
+        state, place = asked.get("state", [None])[0], asked.get("place", [None])[0]
+        if not state:
+            return False
+        app, interface = self.app, self.app.session_interface
+        try:
+            session = interface.open_session(app, _Cookies(environ))
+            device = session.get("device") if session is not None else None
+            if not isinstance(device, str) or not device or len(device) > 64 \
+                    or interface.should_set_cookie(app, session):
+                return False  # Flask mints a device or signs the cookie again
+            presence = access.presence_facts(room_id, device)
+            if presence is None or presence.invite is not None:
+                return False  # an invitation's decision asks who is signed in: Flask's to do
+            result = presence.decide(device)
+            if page_state(result, presence.host_message, presence.role) != state:
+                return False
+            if result.outcome == decision.WAITING:
+                position = access.queue_position(room_id, presence.participant_id,
+                                                 presence.created_at, QUEUE_COUNTED)
+                return str(position) == place
+            return True
+        except Exception:  # noqa: BLE001 — Flask answers instead, and reports what it meets
+            return False
+        finally:
+            if not database.is_closed():
+                database.close()
