@@ -26,6 +26,7 @@ import asyncio
 import html
 import math
 import os
+import random
 import re
 import time
 from collections import Counter
@@ -39,7 +40,8 @@ from .client import Failure
 
 # What production pages are told (portal/config.py's defaults): the full run uses them.
 PRODUCTION_POLL = {"POLL_WAITING_SECONDS": 5.0, "POLL_COUNTDOWN_SECONDS": 15.0,
-                   "POLL_OWNER_SECONDS": 5.0}
+                   "POLL_OWNER_SECONDS": 5.0, "POLL_COUNTDOWN_LONGEST_SECONDS": 60.0,
+                   "START_SPREAD_SECONDS": 2.0}
 # The host's browser sends no X-Forwarded-For, so it is 127.0.0.1 as when it signed in
 # (Flask-Login's session protection compares the address).
 HOST_ADDRESS = None
@@ -246,11 +248,12 @@ class Guest:
         delay = _DELAY.search(trigger)
         self.check_at = now + float(delay.group(1)) if delay else None
 
-    def start_moved(self, start_at: float, margin: float):
+    def start_moved(self, start_at: float, margin: float, spread: float):
         """The room's start was moved (bench's shortcut, see `run_start`): the page's one poll
-        after the start as the page would have set it, knowing the new start."""
+        after the start as the page would have set it, knowing the new start (each page at its
+        own moment within START_SPREAD_SECONDS, as portal/guest.py draws it)."""
         if self.check_at is not None:
-            self.check_at = start_at + margin
+            self.check_at = start_at + margin + random.uniform(0, spread)
 
     async def wait_inside(self, counting: dict):
         loop = asyncio.get_running_loop()
@@ -407,11 +410,14 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     guests = [Guest(crowd, i, token, "start") for i in range(plan.guests)]
     counting = {"on": False}
     tasks, arrival_s, failures = await _crowd_arrives(crowd, guests, plan, counting)
-    wait_s = 2 * plan.poll["POLL_COUNTDOWN_SECONDS"]
+    # two of the intervals the pages were told (far from the start: seldom, portal/guest.py)
+    told = _percentile([g.every for g in guests if g.every], 50) \
+        or plan.poll["POLL_COUNTDOWN_SECONDS"]
+    wait_s = 2 * told
     start_at = loop.time() + wait_s + plan.lead_seconds
     move_start(wait_s + plan.lead_seconds)
     for guest in guests:
-        guest.start_moved(start_at, CHECK_AT_START_MARGIN)
+        guest.start_moved(start_at, CHECK_AT_START_MARGIN, plan.poll["START_SPREAD_SECONDS"])
     counting["on"] = True
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
@@ -420,7 +426,9 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
     return {"scenario": "start", "guests": plan.guests, "arrival_seconds": arrival_s,
-            "wait": _wait(window, crowd, plan.guests / plan.poll["POLL_COUNTDOWN_SECONDS"]),
+            # the pages poll as far from the start as they were told (portal/guest.py)
+            "wait": _wait(window, crowd, sum(1 / g.every for g in guests if g.every)),
+            "countdown_poll_s": told,
             "all_inside": complete and len(inside) == plan.guests,
             "to_all_inside_s": _round(max(inside)) if inside else None,
             **_times("to_inside", inside), **_times("page_knows", knows),

@@ -8,6 +8,7 @@ that opened the lobby first; its GET is made beforehand, not profiled), status, 
 owner_room."""
 
 import argparse
+import html
 import os
 import re
 import sys
@@ -81,11 +82,13 @@ def main(argv=None) -> int:
         if args.route == "lobby_post" else iter(())
 
     def poller():
-        """A waiting guest and the state their page has (it names their place in the queue)."""
+        """A waiting guest and the poll their page has (with their state and place in line)."""
         browser = guest(token["poll"], "poller@guest.example")
         state = browser.get(f"/s/{fx.owner_room}/status?state=", headers=headers).get_data(
             as_text=True)
-        return browser, state
+        swapped = browser.get(f"/s/{fx.owner_room}/status?state={state}", headers=headers)
+        return browser, html.unescape(re.search(r'hx-get="([^"]+)"',
+                                                swapped.get_data(as_text=True)).group(1))
 
     calls = {
         "ceiling": lambda: app_ceiling.hello.test_client().get("/", headers=headers),
@@ -93,8 +96,7 @@ def main(argv=None) -> int:
         "healthz": lambda: app.test_client().get("/healthz", headers=headers),
         "lobby_get": lambda: app.test_client().get(f"/g/{token['get']}", headers=headers),
         "lobby_post": lambda: _post(token["post"], *next(lobby_browsers), headers),
-        "status": (lambda b, state: lambda: b.get(f"/s/{fx.owner_room}/status?state={state}",
-                                                  headers=headers))(*poller()),
+        "status": (lambda b, path: lambda: b.get(path, headers=headers))(*poller()),
         "guest_room": (lambda b: lambda: b.get(f"/s/{fx.open_room}", headers=headers))(
             guest(token["get"], "admitted@guest.example")),
         "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}", headers=headers),

@@ -4,6 +4,7 @@ decided again on every full page load. After the first visit the guest continues
 the token stays out of the address bar, the cookie carries them."""
 
 import math
+import random
 import zlib
 
 from flask import (
@@ -70,6 +71,16 @@ def queue_place(position: int) -> str:
 # Only within a day of the start: longer timers overflow in browsers, and the poll is enough.
 CHECK_AT_START_WITHIN = 24 * 60 * 60
 CHECK_AT_START_MARGIN = 0.2
+# A countdown far from its start asks seldom: every 1/20 of the time left, at most every
+# POLL_COUNTDOWN_LONGEST_SECONDS, never more often than POLL_COUNTDOWN_SECONDS. A change (access
+# off, link deleted, the start moved) still reaches the page within the interval it was told.
+# At the start, each page asks at a random moment within START_SPREAD_SECONDS, so a crowd isn't
+# answered all in one instant.
+COUNTDOWN_POLL_FRACTION = 20
+
+
+def countdown_poll(starts_in: float, shortest: float, longest: float) -> float:
+    return round(max(shortest, min(longest, starts_in / COUNTDOWN_POLL_FRACTION)), 1)
 
 
 def _refresh(seconds: float) -> int:
@@ -300,9 +311,11 @@ def place(room_id: int):
     context = {"room": room, "participant": participant, "position": position,
                "state": page_state(result, room.host_message, participant.role)}
     if result.outcome == decision.COUNTDOWN:
-        poll = current_app.config["POLL_COUNTDOWN_SECONDS"]
         starts_in = (room.starts_at - utcnow()).total_seconds()
-        check_at = (starts_in + CHECK_AT_START_MARGIN
+        poll = countdown_poll(starts_in, current_app.config["POLL_COUNTDOWN_SECONDS"],
+                              current_app.config["POLL_COUNTDOWN_LONGEST_SECONDS"])
+        spread = random.uniform(0, current_app.config["START_SPREAD_SECONDS"])
+        check_at = (starts_in + CHECK_AT_START_MARGIN + spread
                     if starts_in < CHECK_AT_START_WITHIN else None)
         return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, poll)),
                                poll=poll, check_at_start=check_at, **context)

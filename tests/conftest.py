@@ -74,6 +74,7 @@ def config(tmp_path, database_url):
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "RATELIMIT_ENABLED": False,
         "WTF_CSRF_ENABLED": False,
+        "START_SPREAD_SECONDS": 0,  # a test waiting for the start doesn't wait a random while
     }
 
 

@@ -1,6 +1,7 @@
 """The guest's place after the lobby: countdown, status polling, the room page, attachments,
 Leave, and the hand-off to the live session."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -43,6 +44,26 @@ def test_countdown_then_enter_when_the_start_comes(app, guest, room):
     assert status.get_data(as_text=True) == "enter"
     page = guest.place(room)
     assert "You're in" in text_of(page) and "Your role: Viewer" in text_of(page)
+
+
+@pytest.mark.parametrize("starts_in, every", [(3600, 60), (600, 30), (240, 15), (20, 15)])
+def test_a_countdown_far_from_its_start_asks_seldom_and_all_ask_at_the_start(
+        app, guest, room, starts_in, every):
+    """The page is told its interval (a change still reaches it within one), and when to ask
+    just after the start: each page at its own moment within START_SPREAD_SECONDS."""
+    app.config["START_SPREAD_SECONDS"] = 3
+    Room.update(starts_at=utcnow() + timedelta(seconds=starts_in)).where(
+        Room.id == room.id).execute()
+    url, _ = link_url(app, room)
+    guest.enter(url)
+    delays = set()
+    for _ in range(12):
+        html = guest.place(room).get_data(as_text=True)
+        trigger = re.search(r'hx-trigger="every ([0-9.]+)s, load delay:([0-9.]+)s"', html)
+        assert float(trigger.group(1)) == every
+        delays.add(float(trigger.group(2)))
+    assert all(starts_in - 2 <= d <= starts_in + 3.3 for d in delays), delays
+    assert len(delays) > 1  # spread, not one moment for everyone
 
 
 def test_room_page_shows_details_and_role(app, guest, room):

@@ -85,6 +85,12 @@ CASES = {
         dict(invitation_id=r["invitation"], device="device-1"),
         dict(invitation_id=r["invitation"] + 99, device="device-1")],
     "portal.access._new_participant": lambda r: [_entry(r, 1), _entry(r, 2)],
+    "portal.access._ahead_in_line": lambda r: [
+        dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
+             counted=100),
+        dict(room_id=r["room"], participant_id=1, created_at=datetime(2000, 1, 1), counted=1),
+        dict(room_id=r["empty"], participant_id=99, created_at=datetime(2031, 1, 1),
+             counted=100)],
 }
 
 
@@ -133,7 +139,7 @@ def test_a_prepared_query_does_what_the_plain_query_does(rows, db, name):
                 assert len(statements) == 1
                 assert snapshot(first) == snapshot(plain_first), values
                 assert snapshot(prepared.all(**values)) == snapshot(plain_all), values
-            found.add(first is not None)
+            found.add(first not in (None, (0,)))  # a count of nothing misses too
     elif issubclass(kind, Insert):
         for values in params:
             new_id, after = _changes(db, lambda v=values: prepared.insert(**v))

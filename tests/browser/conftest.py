@@ -68,4 +68,5 @@ def config(config):
     # The browser uses the real forms: CSRF on, as in production.
     return {**config, "WTF_CSRF_ENABLED": True,
             "POLL_WAITING_SECONDS": FAST_POLL, "POLL_COUNTDOWN_SECONDS": FAST_POLL,
+            "POLL_COUNTDOWN_LONGEST_SECONDS": FAST_POLL,
             "POLL_OWNER_SECONDS": FAST_POLL, "POLL_DENIALS_SECONDS": FAST_POLL}
