@@ -30,6 +30,12 @@ class LastAdmin(Exception):
     """Taking admin access from the only admin would leave nobody to manage users."""
 
 
+def _done(notice: str, endpoint: str):
+    """A form that worked: its notice, and post/redirect/get back to the screen."""
+    flash(notice, "success")
+    return redirect(url_for(endpoint), 303)
+
+
 def add_user(email: str, name: str, access: str, password: str) -> bool:
     """Create an account; or, for an address that only has the guest-only profile inviting it
     made, give that profile this name, password and access (its invitations stay its own).
@@ -89,8 +95,7 @@ def users():
             form.email.errors.append("An account with this email already exists. Change its "
                                      "access in the list below.")
         else:
-            flash(f"{form.email.data} added with {form.access.data} access.", "success")
-            return redirect(url_for("admin.users"), 303)
+            return _done(f"{form.email.data} added with {form.access.data} access.", "admin.users")
     return _users_page(form, 422 if form.errors else 200)
 
 
@@ -121,8 +126,7 @@ def sign_out_everywhere(user_id: int):
     with database.atomic():
         user.end_sessions()
         audit.record("user_signed_out", None, user.email)
-    flash(f"{user.email} is signed out everywhere.", "success")
-    return redirect(url_for("admin.users"), 303)
+    return _done(f"{user.email} is signed out everywhere.", "admin.users")
 
 
 # --- email-domain rules ---------------------------------------------------------------------------
@@ -181,8 +185,7 @@ def domains():
                                       "first to change it.")
         else:
             verb = "allowed" if form.mode.data == "allow" else "blocked"
-            flash(f"{form.domain.data} is now {verb}.", "success")
-            return redirect(url_for("admin.domains"), 303)
+            return _done(f"{form.domain.data} is now {verb}.", "admin.domains")
     rules = list(DomainRule.select().order_by(DomainRule.mode, DomainRule.domain))
     return render_template("admin/domains.html", form=form, rules=rules,
                            allow_list=any(r.mode == "allow" for r in rules)), \
@@ -196,8 +199,7 @@ def delete_domain(rule_id: int):
     with database.atomic():
         rule.delete_instance()
         audit.record("domain_rule_removed", None, rule.domain, detail=rule.mode)
-    flash(f"The rule for {rule.domain} was removed.", "success")
-    return redirect(url_for("admin.domains"), 303)
+    return _done(f"The rule for {rule.domain} was removed.", "admin.domains")
 
 
 # --- the audit log of every room ------------------------------------------------------------------

@@ -89,12 +89,24 @@ def is_sqlite() -> bool:
 # the migrator and the models module, and takes the fields it adds from the models.
 
 
+def _add_missing_columns(migrator, *fields, allow_not_null: bool = False) -> None:
+    """Adds the fields' columns that their tables lack (a database someone half-upgraded by hand
+    has some already). `allow_not_null`: a NOT NULL column comes with its DEFAULT in one
+    statement; SQLite would otherwise rebuild the table, which others refer to."""
+    have: dict[str, set[str]] = {}
+    steps = []
+    for field in fields:
+        table = field.model._meta.table_name
+        if table not in have:
+            have[table] = {c.name for c in database.get_columns(table)}
+        if field.column_name not in have[table]:
+            steps.append(migrator.add_column(table, field.column_name, field,
+                                             allow_not_null=allow_not_null))
+    migrate(*steps)
+
+
 def _v2_room_join_url_and_message(migrator, models):
-    Room = models.Room
-    have = {c.name for c in database.get_columns("room")}
-    migrate(*[migrator.add_column("room", name, field)
-              for name, field in (("join_url", Room.join_url),
-                                  ("host_message", Room.host_message)) if name not in have])
+    _add_missing_columns(migrator, models.Room.join_url, models.Room.host_message)
 
 
 def _v3_drop_participant_room_index(migrator, models):
@@ -102,53 +114,27 @@ def _v3_drop_participant_room_index(migrator, models):
 
 
 def _v4_meeting_platforms(migrator, models):
-    Participant, Room = models.Participant, models.Room
-    have = {c.name for c in database.get_columns("room")}
-    steps = [migrator.add_column("room", name, field)
-             for name, field in (("platform", Room.platform),
-                                 ("meeting_name", Room.meeting_name)) if name not in have]
-    if "email_source" not in {c.name for c in database.get_columns("participant")}:
-        steps.append(migrator.add_column("participant", "email_source",
-                                         Participant.email_source))
-    migrate(*steps)
+    _add_missing_columns(migrator, models.Room.platform, models.Room.meeting_name,
+                         models.Participant.email_source)
 
 
 def _v5_user_session_generation(migrator, models):
-    User = models.User
-    if "session_generation" not in {c.name for c in database.get_columns("user")}:
-        # NOT NULL DEFAULT 1 in one statement: SQLite would otherwise rebuild the user table,
-        # which every room refers to.
-        migrate(migrator.add_column("user", "session_generation", User.session_generation,
-                                    allow_not_null=True))
+    _add_missing_columns(migrator, models.User.session_generation, allow_not_null=True)
 
 
 def _v6_consent_and_calendar_updates(migrator, models):
     Invitation, Participant, Room = models.Invitation, models.Participant, models.Room
-    added = {"room": [("timezone", Room.timezone), ("consent_required", Room.consent_required),
-                      ("consent_text", Room.consent_text),
-                      ("consent_version", Room.consent_version)],
-             "participant": [("consented_at", Participant.consented_at),
-                             ("consent_version", Participant.consent_version)],
-             "invitation": [("ics_sequence", Invitation.ics_sequence)]}
-    steps = []
-    for table, columns in added.items():
-        have = {c.name for c in database.get_columns(table)}
-        # NOT NULL columns come with their DEFAULT in one statement: SQLite would otherwise
-        # rebuild these tables, which others refer to.
-        steps += [migrator.add_column(table, name, field, allow_not_null=True)
-                  for name, field in columns if name not in have]
-    migrate(*steps)
+    _add_missing_columns(migrator, Room.timezone, Room.consent_required, Room.consent_text,
+                         Room.consent_version, Participant.consented_at,
+                         Participant.consent_version, Invitation.ics_sequence,
+                         allow_not_null=True)
     # Rooms made before the zone was kept: their owner's zone, the one the form showed them.
     database.execute_sql('UPDATE room SET timezone = (SELECT "user".timezone FROM "user" '
                          'WHERE "user".id = room.owner_id)')
 
 
 def _v7_participant_removed_and_moved(migrator, models):
-    Participant = models.Participant
-    have = {c.name for c in database.get_columns("participant")}
-    migrate(*[migrator.add_column("participant", name, field)
-              for name, field in (("removed_at", Participant.removed_at),
-                                  ("moved_at", Participant.moved_at)) if name not in have])
+    _add_missing_columns(migrator, models.Participant.removed_at, models.Participant.moved_at)
 
 
 def _v8_rate_limit_counters(migrator, models):

@@ -27,10 +27,10 @@ from .access import Door
 from .attachments import send_attachment
 from .decision import REASONS
 from .extensions import limiter
-from .forms import LobbyForm, PresenceRoleForm
+from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .timeutil import utcnow
-from .web import answer, is_htmx, public_url, unchanged_since_last_poll
+from .web import answer, is_htmx, polled_section, public_url
 
 bp = Blueprint("guest", __name__)
 
@@ -456,6 +456,12 @@ def _moderator(room_id: int) -> Participant:
     return participant
 
 
+def _to_place(room_id: int, anchor: str):
+    """The moderator's room page, at their section: what a plain load or a refused plain form
+    of it gets (the page is decided again there)."""
+    return redirect(url_for("guest.place", room_id=room_id, _anchor=anchor), 303)
+
+
 def _moderator_list(moderator: Participant, **overrides) -> dict:
     return {"room": moderator.room,
             **waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
@@ -464,13 +470,8 @@ def _moderator_list(moderator: Participant, **overrides) -> dict:
 
 @bp.get("/s/<int:room_id>/waiting")
 def moderator_waiting(room_id: int):
-    moderator = _moderator(room_id)
-    context = _moderator_list(moderator)
-    if unchanged_since_last_poll(context["waiting_fingerprint"]):
-        return make_response("", 204)
-    if is_htmx():
-        return render_template("owner/_waiting.html", **context)
-    return redirect(url_for("guest.place", room_id=room_id, _anchor="waiting-room"), 303)
+    return polled_section("owner/_waiting.html", _moderator_list(_moderator(room_id)),
+                          "waiting_fingerprint", lambda: _to_place(room_id, "waiting-room"))
 
 
 def _moderator_decides(room_id: int, participant_id: int | None, status: str):
@@ -538,24 +539,26 @@ def _moderator_inside(moderator: Participant, with_waiting: bool = False, **over
 
 @bp.get("/s/<int:room_id>/inside")
 def moderator_inside(room_id: int):
-    moderator = _moderator(room_id)
-    context = _moderator_inside(moderator)
-    if unchanged_since_last_poll(context["inside_fingerprint"]):
-        return make_response("", 204)
-    if is_htmx():
-        return render_template("owner/_inside.html", **context)
-    return redirect(url_for("guest.place", room_id=room_id, _anchor="in-the-room"), 303)
+    return polled_section("owner/_inside.html", _moderator_inside(_moderator(room_id)),
+                          "inside_fingerprint", lambda: _to_place(room_id, "in-the-room"))
 
 
-def _moderator_acts(room_id: int, participant_id: int, act):
-    """`act(room, guest, moderator)` gives the notice's key (and its values)."""
+_GUEST = "/s/<int:room_id>/inside/<int:participant_id>"
+
+
+@bp.post(f"{_GUEST}/remove", endpoint="moderator_remove", defaults={"action": "remove"})
+@bp.post(f"{_GUEST}/move", endpoint="moderator_move", defaults={"action": "move"})
+@bp.post(f"{_GUEST}/role", endpoint="moderator_role", defaults={"action": "role"})
+@bp.post(f"{_GUEST}/allow", endpoint="moderator_allow", defaults={"action": "allow"})
+def moderator_acts(room_id: int, participant_id: int, action: str):
+    """The owner's In the room controls (inside.act), for an invited moderator."""
     moderator = _moderator(room_id)
     guest = inside.participant_of(moderator.room, participant_id)
     if guest is None:
         abort(404)
-    key, values = act(moderator.room, guest, moderator)
-    text = inside.notice(key, False, name=guest.name, **values)
-    status = 422 if key == "bad_role" else 200
+    key, role = inside.act(action, moderator.room, guest, moderator)
+    text = inside.notice(key, False, name=guest.name, role=ROLE_NAMES.get(role))
+    status = 422 if key == inside.REFUSED else 200
 
     def the_section():
         return _moderator_inside(moderator, with_waiting=key == "moved", inside_notice=text,
@@ -563,42 +566,10 @@ def _moderator_acts(room_id: int, participant_id: int, act):
 
     if status >= 400 and not is_htmx():
         flash(text, "error")  # the room page is decided again; the message goes with it
-        return redirect(url_for("guest.place", room_id=room_id, _anchor="in-the-room"), 303)
+        return _to_place(room_id, "in-the-room")
     return answer("owner/_inside.html", the_section, "owner/_inside.html", the_section,
                   back=url_for("guest.place", room_id=room_id, _anchor="in-the-room"),
                   status=status, flashes=[("success", text)])
-
-
-@bp.post("/s/<int:room_id>/inside/<int:participant_id>/remove")
-def moderator_remove(room_id: int, participant_id: int):
-    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
-        "removed" if inside.remove(room, guest, mod) else "not_inside", {}))
-
-
-@bp.post("/s/<int:room_id>/inside/<int:participant_id>/move")
-def moderator_move(room_id: int, participant_id: int):
-    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
-        "moved" if inside.move_to_waiting(room, guest, mod) else "not_inside", {}))
-
-
-@bp.post("/s/<int:room_id>/inside/<int:participant_id>/role")
-def moderator_role(room_id: int, participant_id: int):
-    def act(room, guest, mod):
-        form = PresenceRoleForm()
-        if not form.validate_on_submit():
-            return "bad_role", {}
-        if guest.status != "admitted":
-            return "not_inside", {}
-        inside.change_role(room, guest, form.role.data, mod)
-        return "role", {"role": ROLE_NAMES[form.role.data]}
-
-    return _moderator_acts(room_id, participant_id, act)
-
-
-@bp.post("/s/<int:room_id>/inside/<int:participant_id>/allow")
-def moderator_allow(room_id: int, participant_id: int):
-    return _moderator_acts(room_id, participant_id, lambda room, guest, mod: (
-        "allowed" if inside.allow_again(room, guest, mod) else "not_turned_away", {}))
 
 
 @bp.get("/my-sessions")

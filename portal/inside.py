@@ -18,6 +18,7 @@ from peewee import JOIN, fn
 from . import audit, timeutil
 from .db import database
 from .decision import N_
+from .forms import PresenceRoleForm
 from .models import GuestLink, Invitation, Participant, Room
 
 # The turned-away list shows the latest few: enough to find who to let in again.
@@ -201,3 +202,28 @@ def allow_again(room: Room, participant: Participant,
 def participant_of(room: Room, participant_id: int) -> Participant | None:
     return Participant.get_or_none((Participant.id == participant_id)
                                    & (Participant.room == room))
+
+
+# Remove, Move to waiting room and Allow again: what each does, and its notice's key when done
+# and when there was nothing left to do (another host was quicker).
+_ACTIONS = {"remove": (remove, "removed", "not_inside"),
+            "move": (move_to_waiting, "moved", "not_inside"),
+            "allow": (allow_again, "allowed", "not_turned_away")}
+REFUSED = "bad_role"  # the one notice of a refused control: answered 422, shown as an error
+
+
+def act(action: str, room: Room, participant: Participant,
+        moderator: Participant | None = None) -> tuple[str, str | None]:
+    """A control of In the room, for the owner's and a moderator's views alike: does what
+    `action` (remove, move, allow, or role: the one in the posted form) asks, and gives the notice's
+    key and the new role."""
+    if action in _ACTIONS:
+        do, done, not_done = _ACTIONS[action]
+        return (done if do(room, participant, moderator) else not_done), None
+    form = PresenceRoleForm()
+    if not form.validate_on_submit():
+        return REFUSED, None
+    if participant.status != "admitted":
+        return "not_inside", None
+    change_role(room, participant, form.role.data, moderator)
+    return "role", form.role.data

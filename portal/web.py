@@ -74,6 +74,18 @@ def unchanged_since_last_poll(fingerprint: str) -> bool:
     return is_htmx() and request.args.get("seen") == fingerprint
 
 
+def polled_section(fragment: str, context: dict, fingerprint: str,
+                   whole_page: Callable[[], object]):
+    """A polling section's GET: 204 while `context[fingerprint]` still matches, the `fragment`
+    for htmx, and `whole_page()` (the page, or a redirect to it) for a plain load or a history
+    restore."""
+    if unchanged_since_last_poll(context[fingerprint]):
+        return make_response("", 204)
+    if is_htmx():
+        return render_template(fragment, **context)
+    return whole_page()
+
+
 def answer(fragment: str, fragment_context: Callable[[], dict], page: str,
            page_context: Callable[[], dict], *, back: str, status: int = 200,
            flashes: Iterable[tuple[str, str]] = ()):

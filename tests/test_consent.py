@@ -165,6 +165,13 @@ def test_a_signed_in_invited_guest_is_asked_too(app, room):
     assert participant.email == "sam@example.com" and participant.consent_version == 1
 
 
+def enters_agreeing(app, path: str, name: str, email: str):
+    """A guest who enters ticking "I agree": their browser, and when they agreed."""
+    guest = GuestActions(app)
+    assert guest.enter(path, name, email, consent="y").status_code == 303
+    return guest, guest.participant.consented_at
+
+
 def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, consent_required=True, consent_text=NOTICE,
                      consent_version=2)
@@ -172,10 +179,7 @@ def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owne
     invitation = Invitation.create(room=room, user=user, email=user.email)
     Invitation.create(room=room, user=make_user("not-yet@example.com", access="guest"),
                       email="not-yet@example.com")
-    guest = GuestActions(app)
-    assert guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com",
-                       consent="y").status_code == 303
-    agreed = guest.participant.consented_at
+    _, agreed = enters_agreeing(app, invitation_path(app, invitation), "Ivy", "ivy@example.com")
     page = client.get(f"/rooms/{room.id}")
     assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
     # On the guest list and in In the room; the guest who hasn't entered shows nothing.
@@ -216,20 +220,14 @@ def test_the_owner_sees_when_a_waiting_guest_agreed(app, client, signed_in_owner
     room = make_room(signed_in_owner, guest_access_enabled=True, require_approval=True,
                      consent_required=True, consent_text=NOTICE, consent_version=3)
     link = GuestLink.create(room=room, name="Guests")
-    guest = GuestActions(app)
-    assert guest.enter(link_path(app, link), "Wanda", "wanda@example.com",
-                       consent="y").status_code == 303
-    agreed = guest.participant.consented_at
+    _, agreed = enters_agreeing(app, link_path(app, link), "Wanda", "wanda@example.com")
     page = text_of(client.get(f"/rooms/{room.id}"))
     assert f"Wanda Agreed {agreed:%H:%M} UTC (text version 3)" in page
 
 
 def test_the_owner_sees_in_the_room_when_each_guest_agreed(
         app, client, signed_in_owner, room, link):
-    guest = GuestActions(app)
-    assert guest.enter(link_path(app, link), "Ada", "ada@example.com",
-                       consent="y").status_code == 303
-    agreed = guest.participant.consented_at
+    guest, agreed = enters_agreeing(app, link_path(app, link), "Ada", "ada@example.com")
     page = client.get(f"/rooms/{room.id}")
     assert f"Ada Agreed {agreed:%H:%M} UTC (text version 1)" in text_of(page)
     # The section's poll redraws when a guest inside agrees to a new text.

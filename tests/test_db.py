@@ -2,6 +2,7 @@
 version is brought to the latest schema on start, or with `flask init-db`, keeping its rows.
 Runs on SQLite, and on PostgreSQL when DATABASE_URL names one."""
 
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -66,14 +67,44 @@ def _room_columns() -> set[str]:
     return {c.name for c in database.get_columns("room")}
 
 
-def make_version_1_database(url: str, record_version: bool = True) -> None:
+@pytest.fixture
+def own_database(database_url):
+    """The database alone, as an upgrade finds it: each test makes it, then starts the app on
+    it. Every connection is closed after, pooled ones too."""
+    database.initialize(make_database(database_url))
+    yield
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
+@contextmanager
+def _latest_tables():
+    """Every table as the latest version makes it, to take columns away from (dropped first: the
+    PostgreSQL test database is shared by the session)."""
+    with database.connection_context():
+        database.drop_tables(MODELS)
+        database.create_tables(MODELS)
+        yield
+
+
+def _app_without_upgrade(config):
+    return create_app({**config, "AUTO_UPGRADE": False})
+
+
+def _init_db(app) -> str:
+    """`flask init-db`, which must succeed: what it said."""
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def make_version_1_database(record_version: bool = True) -> None:
     """The schema as version 1 of Guestgate made it — rooms had no join URL and no host message —
     with an owner and a room in it. Version 1 wrote no schema_version table at all; the
     `record_version` case covers a database that has one saying 1."""
-    database.initialize(make_database(url))
-    with database.connection_context():
-        database.drop_tables(MODELS)  # the PostgreSQL test database is shared by the session
-        database.create_tables(MODELS)
+    with _latest_tables():
         owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
@@ -94,7 +125,6 @@ def make_version_1_database(url: str, record_version: bool = True) -> None:
              "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
         assert not (V2_COLUMNS | V4_COLUMNS) & _room_columns()
         assert schema_version() == 1
-    database.close()
 
 
 def assert_upgraded_with_rows_kept() -> None:
@@ -118,79 +148,45 @@ def assert_upgraded_with_rows_kept() -> None:
         assert User.get().session_generation == 1  # version 5's column, there for every user
 
 
-def _close_all():
-    if not database.is_closed():
-        database.close()
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
-
-
 @pytest.mark.parametrize("record_version", [True, False],
                          ids=["schema-version-1", "before-schema-versions"])
-def test_an_older_database_upgrades_on_start(config, database_url, record_version):
-    make_version_1_database(database_url, record_version)
-    try:
-        create_app(config)
-        assert_upgraded_with_rows_kept()
-        with database.connection_context():
-            assert [v.version for v in SchemaVersion.select()] == [LATEST_VERSION]
-    finally:
-        _close_all()
+def test_an_older_database_upgrades_on_start(config, own_database, record_version):
+    make_version_1_database(record_version)
+    create_app(config)
+    assert_upgraded_with_rows_kept()
+    with database.connection_context():
+        assert [v.version for v in SchemaVersion.select()] == [LATEST_VERSION]
 
 
-def test_an_older_database_upgrades_with_init_db(config, database_url):
-    make_version_1_database(database_url)
-    try:
-        app = create_app({**config, "AUTO_UPGRADE": False})
-        with database.connection_context():
-            assert schema_version() == 1  # nothing happened on start
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert f"upgraded to schema version {LATEST_VERSION}" in result.output
-        assert_upgraded_with_rows_kept()
-
-        again = app.test_cli_runner().invoke(args=["init-db"])
-        assert again.exit_code == 0
-        assert f"schema is up to date (version {LATEST_VERSION})" in again.output
-    finally:
-        _close_all()
+def test_an_older_database_upgrades_with_init_db(config, own_database):
+    make_version_1_database()
+    app = _app_without_upgrade(config)
+    with database.connection_context():
+        assert schema_version() == 1  # nothing happened on start
+    assert f"upgraded to schema version {LATEST_VERSION}" in _init_db(app)
+    assert_upgraded_with_rows_kept()
+    assert f"schema is up to date (version {LATEST_VERSION})" in _init_db(app)
 
 
-def test_init_db_creates_a_fresh_database_at_the_latest_version(config, database_url):
-    database.initialize(make_database(database_url))
+def test_init_db_creates_a_fresh_database_at_the_latest_version(config, own_database):
     with database.connection_context():
         database.drop_tables(MODELS)
-    try:
-        app = create_app({**config, "AUTO_UPGRADE": False})
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert f"created schema version {LATEST_VERSION}" in result.output
-        with database.connection_context():
-            assert {m._meta.table_name for m in MODELS} <= set(database.get_tables())
-            assert schema_version() == LATEST_VERSION
-    finally:
-        _close_all()
+    assert f"created schema version {LATEST_VERSION}" in _init_db(_app_without_upgrade(config))
+    with database.connection_context():
+        assert {m._meta.table_name for m in MODELS} <= set(database.get_tables())
+        assert schema_version() == LATEST_VERSION
 
 
-def test_make_run_style_start_then_init_db_reports_what_start_did(config, database_url):
+def test_make_run_style_start_then_init_db_reports_what_start_did(config, own_database):
     """`make run` calls `flask init-db`, whose app has already upgraded on start: the command
     still says what was done rather than claiming the schema was already up to date."""
-    make_version_1_database(database_url)
-    try:
-        app = create_app(config)
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert f"upgraded to schema version {LATEST_VERSION}" in result.output
-        assert_upgraded_with_rows_kept()
-    finally:
-        _close_all()
+    make_version_1_database()
+    assert f"upgraded to schema version {LATEST_VERSION}" in _init_db(create_app(config))
+    assert_upgraded_with_rows_kept()
 
 
-def test_a_version_3_database_upgrades_through_every_later_version(config, database_url):
-    database.initialize(make_database(database_url))
-    with database.connection_context():
-        database.drop_tables(MODELS)
-        database.create_tables(MODELS)
+def test_a_version_3_database_upgrades_through_every_later_version(config, own_database):
+    with _latest_tables():
         User.create(email="host@example.com", password_hash="x", access="broadcaster")
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V4_COLUMNS)],
@@ -198,32 +194,23 @@ def test_a_version_3_database_upgrades_through_every_later_version(config, datab
                 migrator.drop_column("user", "session_generation"),
                 *_drop_columns_since_v6(migrator))
         SchemaVersion.create(version=3)
-    database.close()
-    try:
-        app = create_app({**config, "AUTO_UPGRADE": False})
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert "upgraded to schema version 4: room: meeting platform" in result.output
-        assert "upgraded to schema version 5: user: session generation" in result.output
-        assert "upgraded to schema version 8: rate-limit counters" in result.output
-        with database.connection_context():
-            assert schema_version() == LATEST_VERSION
-            user = User.get(User.email == "host@example.com")
-            assert user.session_generation == 1
-            User.update(session_generation=User.session_generation + 1).execute()
-            assert User.get_by_id(user.id).session_generation == 2
-    finally:
-        _close_all()
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 4: room: meeting platform" in output
+    assert "upgraded to schema version 5: user: session generation" in output
+    assert "upgraded to schema version 8: rate-limit counters" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        user = User.get(User.email == "host@example.com")
+        assert user.session_generation == 1
+        User.update(session_generation=User.session_generation + 1).execute()
+        assert User.get_by_id(user.id).session_generation == 2
 
 
 def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
-        config, database_url):
+        config, own_database):
     """Version 6: rooms keep the zone their owner gave the times in (the owner's zone, for rooms
     made before), ask for no agreement, and invitations start their calendar sequence at 0."""
-    database.initialize(make_database(database_url))
-    with database.connection_context():
-        database.drop_tables(MODELS)
-        database.create_tables(MODELS)
+    with _latest_tables():
         owner = User.create(email="berlin@example.com", password_hash="x",
                             access="broadcaster", timezone="Europe/Berlin")
         guest = User.create(email="guest@example.com", password_hash="x", access="guest")
@@ -251,39 +238,30 @@ def test_a_version_5_database_upgrades_to_6_with_the_owners_zone_and_no_consent(
             f" VALUES ({', '.join([p] * 10)})",
             (room_id, "Early guest", "early@example.com", "viewer", "unverified", "admitted",
              "device-1", 1, "2029-12-01 12:00:00", "2029-12-01 12:00:00"))
-    database.close()
-    try:
-        app = create_app({**config, "AUTO_UPGRADE": False})
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert "upgraded to schema version 6: room: time zone and consent text" in result.output
-        with database.connection_context():
-            assert schema_version() == LATEST_VERSION
-            room = Room.get(Room.title == "Made by version 5")
-            assert room.timezone == "Europe/Berlin"
-            assert (room.consent_required, room.consent_text, room.consent_version) == (
-                False, "", 0)
-            assert room.starts_at == datetime(2030, 1, 15, 9, 0)
-            assert Invitation.get().ics_sequence == 0
-            early = Participant.get()
-            assert early.consented_at is None and early.consent_version is None
-            # The new columns are usable.
-            Room.update(consent_required=True, consent_text="Recorded.",
-                        consent_version=1).where(Room.id == room.id).execute()
-            Invitation.update(ics_sequence=Invitation.ics_sequence + 1).execute()
-            assert Room.get_by_id(room.id).consent_version == 1
-            assert Invitation.get().ics_sequence == 1
-    finally:
-        _close_all()
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 6: room: time zone and consent text" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        room = Room.get(Room.title == "Made by version 5")
+        assert room.timezone == "Europe/Berlin"
+        assert (room.consent_required, room.consent_text, room.consent_version) == (
+            False, "", 0)
+        assert room.starts_at == datetime(2030, 1, 15, 9, 0)
+        assert Invitation.get().ics_sequence == 0
+        early = Participant.get()
+        assert early.consented_at is None and early.consent_version is None
+        # The new columns are usable.
+        Room.update(consent_required=True, consent_text="Recorded.",
+                    consent_version=1).where(Room.id == room.id).execute()
+        Invitation.update(ics_sequence=Invitation.ics_sequence + 1).execute()
+        assert Room.get_by_id(room.id).consent_version == 1
+        assert Invitation.get().ics_sequence == 1
 
 
-def test_a_version_6_database_gets_the_hosts_remove_and_move_times(config, database_url):
+def test_a_version_6_database_gets_the_hosts_remove_and_move_times(config, own_database):
     from portal.models import Participant
 
-    database.initialize(make_database(database_url))
-    with database.connection_context():
-        database.drop_tables(MODELS)
-        database.create_tables(MODELS)
+    with _latest_tables():
         owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
         room = Room.create(owner=owner, title="Kept", starts_at=datetime(2030, 1, 1, 10),
                            ends_at=datetime(2030, 1, 1, 11))
@@ -292,16 +270,10 @@ def test_a_version_6_database_gets_the_hosts_remove_and_move_times(config, datab
         migrate(*[portal_db._migrator().drop_column(table, c)
                   for table, columns in V7_COLUMNS.items() for c in columns])
         SchemaVersion.create(version=6)
-    database.close()
-    try:
-        app = create_app({**config, "AUTO_UPGRADE": False})
-        result = app.test_cli_runner().invoke(args=["init-db"])
-        assert result.exit_code == 0, result.output
-        assert "upgraded to schema version 7: participant: when a host removed a guest" \
-            in result.output
-        with database.connection_context():
-            assert schema_version() == LATEST_VERSION
-            ada = Participant.get(Participant.email == "ada@example.com")
-            assert ada.status == "admitted" and ada.removed_at is None and ada.moved_at is None
-    finally:
-        _close_all()
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 7: participant: when a host removed a guest" \
+        in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        ada = Participant.get(Participant.email == "ada@example.com")
+        assert ada.status == "admitted" and ada.removed_at is None and ada.moved_at is None

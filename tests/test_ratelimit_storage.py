@@ -27,8 +27,16 @@ def clock(monkeypatch):
     return clock
 
 
-def test_counts_within_a_window_and_starts_again_after_it(clock):
-    storage = LocalStorage()
+@pytest.fixture(params=["local", "database"])
+def storage(request, clock):
+    """Each storage, new; the database one in the test's database."""
+    if request.param == "local":
+        return LocalStorage()
+    request.getfixturevalue("db")
+    return DatabaseStorage()
+
+
+def test_counts_within_a_window_and_starts_again_after_it(storage, clock):
     assert [storage.incr("ip:1", 60) for _ in range(3)] == [1, 2, 3]
     assert storage.get("ip:1") == 3
     assert storage.get_expiry("ip:1") == clock.now + 60
@@ -37,7 +45,10 @@ def test_counts_within_a_window_and_starts_again_after_it(clock):
     clock.now += 0.1
     assert storage.get("ip:1") == 0
     assert storage.get_expiry("ip:1") == clock.now  # no window: resets now
-    assert storage.incr("ip:1", 60, amount=2) == 2
+    assert storage.incr("ip:1", 60, amount=2) == 2  # a new window (in the database, same row)
+    assert storage.get_expiry("ip:1") == clock.now + 60
+    storage.clear("ip:1")
+    assert storage.get("ip:1") == 0
 
 
 def test_keys_are_counted_apart_and_cleared_alone(clock):
@@ -84,22 +95,6 @@ def test_no_thread_is_started_by_hits_and_threads_share_one_count():
 
 
 # --- database://, the default: counters every worker and host share ----------------------------
-
-def test_database_counters_count_within_a_window_and_start_again_after_it(app, db, clock):
-    storage = DatabaseStorage()
-    assert [storage.incr("ip:1", 60) for _ in range(3)] == [1, 2, 3]
-    assert storage.get("ip:1") == 3
-    assert storage.get_expiry("ip:1") == clock.now + 60
-    clock.now += 59.9
-    assert storage.incr("ip:1", 60) == 4  # the window began at the first hit, not the last
-    clock.now += 0.1
-    assert storage.get("ip:1") == 0
-    assert storage.get_expiry("ip:1") == clock.now
-    assert storage.incr("ip:1", 60, amount=2) == 2  # a new window, in the same row
-    assert storage.get_expiry("ip:1") == clock.now + 60
-    storage.clear("ip:1")
-    assert storage.get("ip:1") == 0
-
 
 def test_expired_database_counters_are_swept(app, db, clock):
     storage = DatabaseStorage()

@@ -4,11 +4,11 @@ Every view here is for owners (broadcaster or admin) and reaches a room only thr
 
 from collections.abc import Callable, Iterable
 
-from flask import Blueprint, abort, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_login import current_user
 
 from ..models import Room
-from ..web import answer
+from ..web import answer, polled_section
 
 bp = Blueprint("owner", __name__, url_prefix="/rooms")
 
@@ -45,6 +45,13 @@ def answer_section(room: Room, fragment: str, section: Callable[..., dict], anch
                   "owner/room.html", lambda: {**room_context(room), **overrides},
                   back=url_for("owner.room", room_id=room.id, _anchor=anchor), status=status,
                   flashes=flashes)
+
+
+def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str):
+    """A room page section's poll (web.polled_section); without htmx, the whole room page."""
+    room = owned_room(room_id)
+    return polled_section(fragment, {"room": room, **section(room)}, fingerprint,
+                          lambda: render_template("owner/room.html", **room_context(room)))
 
 
 # The views register on bp; room_context above calls the sections by name.

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import abort, make_response, render_template, request
+from flask import abort, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import JOIN, Case, fn
@@ -25,8 +25,7 @@ from ..db import database
 from ..decision import REASONS
 from ..forms import WholeNumberField
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
-from ..web import is_htmx, unchanged_since_last_poll
-from . import answer_section, bp, owned_room, room_context
+from . import answer_section, bp, owned_room, poll_section
 from .invitations import email_invitations, invitation_url, invite
 from .links import MAX_DAYS, MAX_USES
 
@@ -207,13 +206,7 @@ def _invitation(room: Room, invitation_id: int) -> Invitation:
 @bp.get("/<int:room_id>/denials")
 @owner_required
 def denials_panel(room_id: int):
-    room = owned_room(room_id)
-    context = denials_context(room)
-    if unchanged_since_last_poll(context["denial_fingerprint"]):
-        return make_response("", 204)
-    if is_htmx():
-        return render_template("owner/_denials.html", room=room, **context)
-    return render_template("owner/room.html", **room_context(room))
+    return poll_section(room_id, "owner/_denials.html", denials_context, "denial_fingerprint")
 
 
 @bp.post("/<int:room_id>/denials/guest-access-on")

@@ -4,13 +4,12 @@
 The polled fragment carries the number waiting in `data-waiting-count`; static/app.js puts it in
 the page title ("(2 waiting) Room"), so owners notice a new guest without watching the list."""
 
-from flask import abort, make_response, render_template
+from flask import abort
 
 from ..auth import owner_required
 from ..models import Participant, Room
 from ..waiting import decide_waiting, waiting_context
-from ..web import is_htmx, unchanged_since_last_poll
-from . import answer_section, bp, owned_room, room_context
+from . import answer_section, bp, owned_room, poll_section
 
 OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
                    "admit_all": "owner.admit_all"}
@@ -37,13 +36,8 @@ def _guest_of(room: Room, participant_id: int) -> Participant:
 @bp.get("/<int:room_id>/waiting")
 @owner_required
 def waiting(room_id: int):
-    room = owned_room(room_id)
-    context = owner_waiting_context(room)
-    if unchanged_since_last_poll(context["waiting_fingerprint"]):
-        return make_response("", 204)
-    if is_htmx():
-        return render_template("owner/_waiting.html", room=room, **context)
-    return render_template("owner/room.html", **room_context(room))
+    return poll_section(room_id, "owner/_waiting.html", owner_waiting_context,
+                        "waiting_fingerprint")
 
 
 @bp.post("/<int:room_id>/waiting/<int:participant_id>/admit")
