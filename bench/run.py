@@ -733,34 +733,33 @@ def print_table(sizes: dict) -> None:
 
 # --- main ---------------------------------------------------------------------------------------
 
+# The numbers a run can be given: (option, type, help); unset, they take the defaults named.
+NUMBERS = (
+    ("--duration", int, "seconds per route (default 15; quick 1)"),
+    ("--warmup", int, "seconds of warm-up per route (default 2)"),
+    ("--segments", int, "segments each route's time is cut into, alternating with the "
+                        "ceiling's (default 3; quick 2)"),
+    ("--connections", int, "wrk connections for the GETs (default 64; quick 16)"),
+    ("--post-connections", int, "wrk connections for the lobby POST (default 16; quick 8)"),
+    ("--burst-entries", int, "lobby entries at once on a link limited to half as many "
+                             "(default 1000; quick 200)"),
+    ("--profile-repeat", int, "requests per route timed in-process (default 50; quick 5)"),
+    ("--event-guests", int, "simulated guests in the event scenario (default 10000; quick 200)"),
+    ("--event-poll-scale", float, "the pages' poll intervals as a fraction of production's "
+                                  "(default 1; quick 0.2)"),
+    ("--event-arrival-timeout", float, "seconds for every guest to arrive before the scenario "
+                                       "stops, failed (default 600; quick 120)"),
+)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
         "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 1 s per route, small and a reduced large database")
     parser.add_argument("--sizes", help="comma separated: small, large, large-quick")
-    parser.add_argument("--duration", type=int, help="seconds per route (default 15; quick 1)")
-    parser.add_argument("--warmup", type=int, help="seconds of warm-up per route (default 2)")
-    parser.add_argument("--segments", type=int,
-                        help="segments each route's time is cut into, alternating with the "
-                             "ceiling's (default 3; quick 2)")
-    parser.add_argument("--connections", type=int,
-                        help="wrk connections for the GETs (default 64; quick 16)")
-    parser.add_argument("--post-connections", type=int,
-                        help="wrk connections for the lobby POST (default 16; quick 8)")
-    parser.add_argument("--burst-entries", type=int,
-                        help="lobby entries at once on a link limited to half as many "
-                             "(default 1000; quick 200)")
-    parser.add_argument("--profile-repeat", type=int,
-                        help="requests per route timed in-process (default 50; quick 5)")
-    parser.add_argument("--event-guests", type=int,
-                        help="simulated guests in the event scenario (default 10000; quick 200)")
-    parser.add_argument("--event-poll-scale", type=float,
-                        help="the pages' poll intervals as a fraction of production's "
-                             "(default 1; quick 0.2)")
-    parser.add_argument("--event-arrival-timeout", type=float,
-                        help="seconds for every guest to arrive before the scenario stops, "
-                             "failed (default 600; quick 120)")
+    for flag, kind, words in NUMBERS:
+        parser.add_argument(flag, type=kind, help=words)
     parser.add_argument("--no-event", dest="event", action="store_false",
                         help="skip the event scenario")
     parser.add_argument("--event-only", action="store_true",

@@ -118,14 +118,19 @@ def set_access(user_id: int):
     return redirect(url_for("admin.users"), 303)
 
 
+def _audited(change, action: str, target: str, detail: str = "") -> None:
+    """An admin's change and its audit event, in one transaction: both or neither."""
+    with database.atomic():
+        change()
+        audit.record(action, None, target, detail=detail)
+
+
 @bp.post("/users/<int:user_id>/sign-out")
 @admin_required
 def sign_out_everywhere(user_id: int):
     """For a lost laptop or a stolen cookie: every session of the user ends, wherever it is."""
     user = get_object_or_404(User, User.id == user_id)
-    with database.atomic():
-        user.end_sessions()
-        audit.record("user_signed_out", None, user.email)
+    _audited(user.end_sessions, "user_signed_out", user.email)
     return _done(f"{user.email} is signed out everywhere.", "admin.users")
 
 
@@ -196,9 +201,7 @@ def domains():
 @admin_required
 def delete_domain(rule_id: int):
     rule = get_object_or_404(DomainRule, DomainRule.id == rule_id)
-    with database.atomic():
-        rule.delete_instance()
-        audit.record("domain_rule_removed", None, rule.domain, detail=rule.mode)
+    _audited(rule.delete_instance, "domain_rule_removed", rule.domain, rule.mode)
     return _done(f"The rule for {rule.domain} was removed.", "admin.domains")
 
 
