@@ -285,6 +285,7 @@ class Guest:
                 # a new place in line: htmx swaps in the poll that knows it, whose `every`
                 # counts from the swap
                 self.poll_path = html.unescape(swapped.group(1))
+                self.every = float(_EVERY.search(swapped.group(2)).group(1))
                 self.places_swapped += 1
                 next_tick, queued = now + self.every, False
                 continue
@@ -474,7 +475,9 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
                     poll_url = html.unescape(found.group(1))
 
     host_task = asyncio.create_task(host_polls())
-    wait_s = 2 * plan.poll["POLL_WAITING_SECONDS"]
+    # two of the intervals the pages were told (behind the hosts' list a crowd asks less often)
+    told = [g.every for g in guests if g.every]
+    wait_s = 2 * (_percentile(told, 50) or plan.poll["POLL_WAITING_SECONDS"])
     counting["on"] = True
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
@@ -498,7 +501,13 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     knows_after = [g.knows_at - answered for g in guests if g.knows_at is not None]
     return {"scenario": "admit_all", "guests": plan.guests, "arrival_seconds": arrival_s,
             "host_page_seconds": host_page_s,
-            "wait": _wait(window, crowd, plan.guests / plan.poll["POLL_WAITING_SECONDS"]),
+            "wait": _wait(window, crowd, sum(1 / e for e in told)),
+            "waiting_poll_s": {"shortest": min(told, default=None),
+                               "p50": _percentile(told, 50), "longest": max(told, default=None)},
+            # each page against the interval it was told (+ 1 s: the target's allowance)
+            "knows_past_own_interval_p99_s": _round(_percentile(
+                [g.knows_at - clicked - g.every for g in guests if g.knows_at is not None],
+                99)),
             "admit_all_seconds": round(answered - clicked, 3),
             "all_inside": complete and len(inside) == plan.guests,
             "to_all_inside_s": _round(max(inside)) if inside else None,

@@ -902,11 +902,14 @@ def evaluate_event(result: dict) -> list[dict]:
                          "met": s["all_inside"] and to_all is not None and to_all <= 10,
                          "detail": f"{to_all} s"})
     admit = result["scenarios"]["admit_all"]
-    p99 = admit["page_knows_p99_s"]
-    verdicts.append({"target": f"event admit_all: the page knows within the poll interval + 1 s "
-                               f"({waiting_poll + 1:g} s) at p99",
-                     "met": p99 is not None and p99 <= waiting_poll + 1,
+    p99, past = admit["page_knows_p99_s"], admit.get("knows_past_own_interval_p99_s")
+    told = admit.get("waiting_poll_s") or {}
+    verdicts.append({"target": "event admit_all: the page knows within the interval it was told "
+                               f"+ 1 s at p99 (on the hosts' list {waiting_poll:g} s; behind it "
+                               f"up to {told.get('longest')} s)",
+                     "met": past is not None and past <= 1,
                      "detail": f"p50 {admit['page_knows_p50_s']} s, p99 {p99} s from the click; "
+                               f"p99 {past} s past the page's own interval; "
                                f"p99 {admit['page_knows_after_answer_p99_s']} s from its answer "
                                f"(Admit all took {admit['admit_all_seconds']} s)"})
     return verdicts

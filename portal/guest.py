@@ -83,6 +83,20 @@ def countdown_poll(starts_in: float, shortest: float, longest: float) -> float:
     return round(max(shortest, min(longest, starts_in / COUNTDOWN_POLL_FRACTION)), 1)
 
 
+def waiting_poll(room_id: int, position: int) -> float:
+    """How often a waiting page asks: every POLL_WAITING_SECONDS for those on the hosts' list
+    (the first HOST_LIST_ROWS, whom a host may admit one by one); behind them, so that a crowd's
+    pages together ask at most WAITING_POLLS_PER_SECOND, however many wait: 10,000 waiting at
+    5 s would be 2,000 requests a second, all a small server can answer. Admit all still
+    reaches everyone within the interval their page was told."""
+    config = current_app.config
+    shortest = config["POLL_WAITING_SECONDS"]
+    if position <= config["HOST_LIST_ROWS"]:
+        return shortest
+    crowd = waiting.waiting_count(room_id)
+    return round(max(shortest, crowd / config["WAITING_POLLS_PER_SECOND"]), 1)
+
+
 def _refresh(seconds: float) -> int:
     """The <noscript> meta refresh of a waiting page: whole seconds, at least one."""
     return max(1, math.ceil(seconds))
@@ -320,7 +334,7 @@ def place(room_id: int):
         return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, poll)),
                                poll=poll, check_at_start=check_at, **context)
     if result.outcome == decision.WAITING:
-        poll = current_app.config["POLL_WAITING_SECONDS"]
+        poll = waiting_poll(room.id, position)
         return render_template("guest/waiting.html", refresh=_refresh(poll), poll=poll,
                                **context)
     attachments = list(Attachment.select().where(Attachment.room == room)
@@ -373,7 +387,7 @@ def status(room_id: int):
     elif position is not None and str(position) != request.args.get("place"):
         response = make_response(render_template(
             "guest/_queue_place.html", room={"id": room_id}, state=state, position=position,
-            poll=current_app.config["POLL_WAITING_SECONDS"]))
+            poll=waiting_poll(room_id, position)))
     else:
         response = make_response("", 204)
     response.headers["Cache-Control"] = "no-store"

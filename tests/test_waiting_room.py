@@ -196,6 +196,27 @@ def test_a_long_waiting_list_shows_the_first_and_counts_the_rest(app, owner_brow
     assert "more waiting" not in text and "3 waiting" in text
 
 
+def test_a_crowd_behind_the_hosts_list_is_told_to_ask_less_often(app, room, link, arrive):
+    """Those on the hosts' list ask every POLL_WAITING_SECONDS; behind it, a crowd's pages
+    together ask at most WAITING_POLLS_PER_SECOND (12 waiting at 2 a second: every 6 s)."""
+    app.config.update(HOST_LIST_ROWS=2, WAITING_POLLS_PER_SECOND=2, POLL_WAITING_SECONDS=5)
+
+    def every(guest):
+        html = guest.place(room).get_data(as_text=True)
+        return float(re.search(r'hx-trigger="every ([0-9.]+)s"', html).group(1))
+
+    first = arrive("First", "first@example.com")
+    Participant.insert_many([{"room": room, "link": link, "name": f"G{i}", "device": f"d{i}",
+                              "email": f"g{i}@example.com"} for i in range(10)]).execute()
+    last = arrive("Last", "last@example.com")
+    assert every(first) == 5 and every(last) == 6
+    # the new place comes with the interval for it
+    Participant.delete().where(Participant.name.startswith("G")).execute()
+    swapped = last.get(f"/s/{room.id}/status?state=waiting&place=12", headers=HTMX)
+    assert "You're 2nd in line." in text_of(swapped)
+    assert 'hx-trigger="every 5s"' in swapped.get_data(as_text=True)
+
+
 def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):
     other = make_room(owner, title="Other", require_approval=True, guest_access_enabled=True)
     guest = arrive()
