@@ -137,6 +137,16 @@ class Crowd:
         self.statuses: Counter = Counter()
         self.client_errors: Counter = Counter()
         self.requests_in_window = 0  # status polls answered while counting
+        # every guest inside (or failed): the room pages poll on, as real ones do
+        self.guests = 0
+        self.settled = 0
+        self.all_settled = asyncio.Event()
+
+    def settle(self):
+        """A guest is inside, or failed for good."""
+        self.settled += 1
+        if self.settled >= self.guests:
+            self.all_settled.set()
 
     async def request(self, method, path, *, jar=None, address=None, form=None, headers=None,
                       timeout: float = 120.0):
@@ -205,6 +215,7 @@ class Guest:
         self.every = 0.0
         self.check_at: float | None = None  # the countdown's one poll just after the start
         self.knows_at: float | None = None  # the poll that first said "changed"
+        self.knows_every = 0.0  # the interval that page had been told
         self.inside_at: float | None = None
         self.places_swapped = 0  # polls that brought a new place in line (no reload)
 
@@ -237,9 +248,12 @@ class Guest:
         found = _POLL.search(page.text)
         # The room itself: its poll's state is "enter..." (the room page polls too, so a host's
         # Remove or Move reaches the guest); older pages had no poll there at all.
-        if found is None or parse_qs(urlsplit(html.unescape(found.group(1))).query).get(
-                "state", [""])[0].startswith("enter"):
+        inside = found is None or parse_qs(urlsplit(html.unescape(found.group(1))).query).get(
+            "state", [""])[0].startswith("enter")
+        if inside and self.inside_at is None:
             self.inside_at = now
+            self.crowd.settle()
+        if found is None:
             return
         self.page_at = now
         self.poll_path = html.unescape(found.group(1))
@@ -256,10 +270,12 @@ class Guest:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
     async def wait_inside(self, counting: dict):
+        """Poll as the page says until inside, and on from the room page (its poll asks too,
+        so a host's Remove reaches the guest): the scenario cancels it when all are inside."""
         loop = asyncio.get_running_loop()
         next_tick = self.page_at + self.every
         queued = False
-        while self.inside_at is None:
+        while self.poll_path:
             now = loop.time()
             if queued:
                 due, queued = now, False
@@ -293,7 +309,7 @@ class Guest:
                 # the poll answers 204, a new place, or "changed, reload": else it's a fault
                 raise GuestFailed(f"status poll: HTTP {reply.status} {reply.text[:100]}")
             if self.knows_at is None:
-                self.knows_at = now
+                self.knows_at, self.knows_every = now, self.every
             await self.load_page()
             next_tick, queued = self.page_at + self.every, False
 
@@ -325,12 +341,15 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     state = {"done": 0}
     failures: list[str] = []
 
+    crowd.guests = len(guests)
+
     async def one(guest: Guest):
         try:
             async with gate:
                 await guest.arrive()
         except (GuestFailed, Failure) as exc:
             failures.append(str(exc))
+            crowd.settle()
             return
         finally:
             state["done"] += 1
@@ -340,6 +359,8 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
             await guest.wait_inside(counting)
         except GuestFailed as exc:
             failures.append(str(exc))
+            if guest.inside_at is None:
+                crowd.settle()
 
     async def progress():  # a long arrival says how far it got (the quick one is silent)
         while True:
@@ -370,12 +391,18 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     return tasks, round(time.monotonic() - started, 1), failures
 
 
-async def _all_inside(tasks, timeout: float) -> bool:
-    done, pending = await asyncio.wait(tasks, timeout=timeout)
-    for task in pending:
+async def _all_inside(crowd: Crowd, tasks, timeout: float) -> bool:
+    """Until every guest is inside (or failed), the room pages of those inside polling on;
+    then every guest's page closes."""
+    try:
+        await asyncio.wait_for(crowd.all_settled.wait(), timeout)
+        settled = True
+    except TimeoutError:
+        settled = False
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    return not pending
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return settled
 
 
 def _wait(window: CpuWindow, crowd: Crowd, due_per_second: float) -> dict:
@@ -423,7 +450,8 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
     counting["on"] = False
-    complete = await _all_inside(tasks, max(0.0, start_at - loop.time()) + plan.timeout_seconds)
+    complete = await _all_inside(crowd, tasks,
+                                 max(0.0, start_at - loop.time()) + plan.timeout_seconds)
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
     return {"scenario": "start", "guests": plan.guests, "arrival_seconds": arrival_s,
@@ -492,7 +520,7 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     if admitted is None or admitted.status != 200:
         failures.append(f"Admit all: HTTP {admitted and admitted.status}: "
                         f"{admitted and admitted.text[:200]}")
-    complete = await _all_inside(tasks, plan.timeout_seconds)
+    complete = await _all_inside(crowd, tasks, plan.timeout_seconds)
     stop_host.set()
     await host_task
     inside = [g.inside_at - clicked for g in guests if g.inside_at is not None]
@@ -506,7 +534,8 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
                                "p50": _percentile(told, 50), "longest": max(told, default=None)},
             # each page against the interval it was told (+ 1 s: the target's allowance)
             "knows_past_own_interval_p99_s": _round(_percentile(
-                [g.knows_at - clicked - g.every for g in guests if g.knows_at is not None],
+                [g.knows_at - clicked - g.knows_every for g in guests
+                 if g.knows_at is not None],
                 99)),
             "admit_all_seconds": round(answered - clicked, 3),
             "all_inside": complete and len(inside) == plan.guests,

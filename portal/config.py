@@ -143,9 +143,9 @@ def from_environment(instance_path: Path) -> dict:
         # ... and far from the start, down to this seldom (portal/guest.py, countdown_poll)
         "POLL_COUNTDOWN_LONGEST_SECONDS": _seconds("POLL_COUNTDOWN_LONGEST_SECONDS", 60),
         "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
-        # The most status polls a second one room's waiting pages make together: past the hosts'
-        # list, a crowd's pages are told to ask less often (portal/guest.py, waiting_poll).
-        "WAITING_POLLS_PER_SECOND": _seconds("WAITING_POLLS_PER_SECOND", 400),
+        # The most status polls a second one room's waiting pages, and its room pages, make
+        # together: a crowd's pages are told to ask less often (portal/guest.py, crowd_poll).
+        "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 400),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
         # Countdown pages ask just after the start, each at a random moment within this many
         # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once.

@@ -80,21 +80,26 @@ COUNTDOWN_POLL_FRACTION = 20
 
 
 def countdown_poll(starts_in: float, shortest: float, longest: float) -> float:
-    return round(max(shortest, min(longest, starts_in / COUNTDOWN_POLL_FRACTION)), 1)
+    return max(shortest, min(longest, round(starts_in / COUNTDOWN_POLL_FRACTION)))
+
+
+def crowd_poll(room_id: int, status: str) -> float:
+    """How often a page of a guest with this status asks, so that a crowd's pages together ask
+    at most ROOM_POLLS_PER_SECOND: 10,000 waiting or inside at 5 s would be 2,000 requests a
+    second, all a small server can answer. A change still reaches each page within the
+    interval it was told."""
+    config = current_app.config
+    crowd = Participant.select(Participant.id).where(
+        (Participant.room == room_id) & (Participant.status == status)).count()
+    return max(config["POLL_WAITING_SECONDS"], round(crowd / config["ROOM_POLLS_PER_SECOND"]))
 
 
 def waiting_poll(room_id: int, position: int) -> float:
-    """How often a waiting page asks: every POLL_WAITING_SECONDS for those on the hosts' list
-    (the first HOST_LIST_ROWS, whom a host may admit one by one); behind them, so that a crowd's
-    pages together ask at most WAITING_POLLS_PER_SECOND, however many wait: 10,000 waiting at
-    5 s would be 2,000 requests a second, all a small server can answer. Admit all still
-    reaches everyone within the interval their page was told."""
-    config = current_app.config
-    shortest = config["POLL_WAITING_SECONDS"]
-    if position <= config["HOST_LIST_ROWS"]:
-        return shortest
-    crowd = waiting.waiting_count(room_id)
-    return round(max(shortest, crowd / config["WAITING_POLLS_PER_SECOND"]), 1)
+    """A waiting page: every POLL_WAITING_SECONDS for those on the hosts' list (the first
+    HOST_LIST_ROWS, whom a host may admit one by one); behind them, as the crowd allows."""
+    if position <= current_app.config["HOST_LIST_ROWS"]:
+        return current_app.config["POLL_WAITING_SECONDS"]
+    return crowd_poll(room_id, "waiting")
 
 
 def _refresh(seconds: float) -> int:
@@ -347,7 +352,7 @@ def place(room_id: int):
     # The room page polls too: a host's Remove, Move to waiting room or change of role
     # reaches the guest within one poll.
     return render_template("guest/room.html", attachments=attachments,
-                           poll=current_app.config["POLL_WAITING_SECONDS"], **context)
+                           poll=crowd_poll(room.id, "admitted"), **context)
 
 
 def page_state(result: decision.Decision, host_message: str, role: str | None = None) -> str:

@@ -66,6 +66,24 @@ def test_a_countdown_far_from_its_start_asks_seldom_and_all_ask_at_the_start(
     assert len(delays) > 1  # spread, not one moment for everyone
 
 
+def test_a_full_rooms_pages_are_told_to_ask_less_often(app, guest, room):
+    """Inside, the page asks whether a host removed or moved the guest: a crowd's pages
+    together at most ROOM_POLLS_PER_SECOND (8 inside at 1 a second: every 8 s)."""
+    app.config.update(ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
+    url, link = link_url(app, room)
+    guest.enter(url)
+
+    def every():
+        html = guest.place(room).get_data(as_text=True)
+        return float(re.search(r'hx-trigger="every ([0-9.]+)s"', html).group(1))
+
+    assert every() == 5
+    Participant.insert_many([{"room": room, "link": link, "name": f"G{i}", "device": f"d{i}",
+                              "email": f"g{i}@example.com", "status": "admitted"}
+                             for i in range(7)]).execute()
+    assert every() == 8
+
+
 def test_room_page_shows_details_and_role(app, guest, room):
     url, _ = link_url(app, room)
     guest.enter(url)

@@ -198,8 +198,8 @@ def test_a_long_waiting_list_shows_the_first_and_counts_the_rest(app, owner_brow
 
 def test_a_crowd_behind_the_hosts_list_is_told_to_ask_less_often(app, room, link, arrive):
     """Those on the hosts' list ask every POLL_WAITING_SECONDS; behind it, a crowd's pages
-    together ask at most WAITING_POLLS_PER_SECOND (12 waiting at 2 a second: every 6 s)."""
-    app.config.update(HOST_LIST_ROWS=2, WAITING_POLLS_PER_SECOND=2, POLL_WAITING_SECONDS=5)
+    together ask at most ROOM_POLLS_PER_SECOND (12 waiting at 2 a second: every 6 s)."""
+    app.config.update(HOST_LIST_ROWS=2, ROOM_POLLS_PER_SECOND=2, POLL_WAITING_SECONDS=5)
 
     def every(guest):
         html = guest.place(room).get_data(as_text=True)
