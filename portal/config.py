@@ -145,7 +145,7 @@ def from_environment(instance_path: Path) -> dict:
         "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
         # The most status polls a second one room's waiting pages, and its room pages, make
         # together: a crowd's pages are told to ask less often (portal/guest.py, crowd_poll).
-        "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 400),
+        "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 300),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
         # Countdown pages ask just after the start, each at a random moment within this many
         # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once.
