@@ -453,6 +453,18 @@ def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | N
 
 
 @prepared
+def _crowd(room_id, status):
+    return Participant.select(fn.COUNT(Participant.id)).where(
+        (Participant.room == room_id) & (Participant.status == status)).tuples()
+
+
+def crowd(room_id: int, status: str) -> int:
+    """How many of a room's guests have this status: one count over the (room, status, ...)
+    index, prepared (a waiting or room page asks it on every load)."""
+    return _crowd.first(room_id=room_id, status=status)[0]
+
+
+@prepared
 def _ahead_in_line(room_id, participant_id, created_at, counted):
     ahead = Participant.select(Participant.id).where(
         (Participant.room == room_id) & (Participant.status == "waiting")

@@ -29,6 +29,7 @@ from .decision import REASONS
 from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
+from .prepared import prepared
 from .timeutil import utcnow
 from .web import answer, is_htmx, polled_section, public_url
 
@@ -89,9 +90,13 @@ def crowd_poll(room_id: int, status: str) -> float:
     second, all a small server can answer. A change still reaches each page within the
     interval it was told."""
     config = current_app.config
-    crowd = Participant.select(Participant.id).where(
-        (Participant.room == room_id) & (Participant.status == status)).count()
+    crowd = access.crowd(room_id, status)
     return max(config["POLL_WAITING_SECONDS"], round(crowd / config["ROOM_POLLS_PER_SECOND"]))
+
+
+@prepared
+def _attachments(room_id):
+    return Attachment.select().where(Attachment.room == room_id).order_by(Attachment.uploaded_at)
 
 
 def waiting_poll(room_id: int, position: int) -> float:
@@ -342,8 +347,7 @@ def place(room_id: int):
         poll = waiting_poll(room.id, position)
         return render_template("guest/waiting.html", refresh=_refresh(poll), poll=poll,
                                **context)
-    attachments = list(Attachment.select().where(Attachment.room == room)
-                       .order_by(Attachment.uploaded_at))
+    attachments = _attachments.all(room_id=room.id)
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
         context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))

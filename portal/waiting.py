@@ -8,7 +8,7 @@ from flask import current_app
 from flask_login import current_user
 from peewee import JOIN
 
-from . import audit, timeutil
+from . import access, audit, timeutil
 from .db import database
 from .models import GuestLink, Participant, Room
 
@@ -27,8 +27,7 @@ def waiting_guests(room: Room, limit: int | None = None) -> list[Participant]:
 
 def waiting_count(room: Room) -> int:
     """How many wait: one count over the (room, status, created_at) index."""
-    return Participant.select(Participant.id).where(
-        (Participant.room == room) & (Participant.status == "waiting")).count()
+    return access.crowd(room.id, "waiting")
 
 
 def fingerprint(guests: list[Participant], total: int) -> str:

@@ -11,7 +11,7 @@ import pytest
 from helpers import count_queries
 from peewee import Insert, Model, SelectBase
 
-from portal.models import DomainRule, GuestLink, Invitation, Participant, Room, User
+from portal.models import Attachment, DomainRule, GuestLink, Invitation, Participant, Room, User
 from portal.prepared import REGISTRY
 
 
@@ -43,6 +43,8 @@ def rows(app, db):
     Participant.create(room=room, link=gone, name="Ed", email="ed@example.com",
                        status="admitted", device="device-5")
     gone.delete_instance()  # the participant's link reference is cleared
+    Attachment.create(room=room, filename="slides.pdf", stored_name="abc.pdf",
+                      content_type="application/pdf", size=9)
     DomainRule.create(domain="example.com", mode="allow")
     DomainRule.create(domain="spam.test", mode="block")
     return {"room": room.id, "empty": empty.id, "invitation": invitation.id, "link": link.id,
@@ -85,6 +87,10 @@ CASES = {
         dict(invitation_id=r["invitation"], device="device-1"),
         dict(invitation_id=r["invitation"] + 99, device="device-1")],
     "portal.access._new_participant": lambda r: [_entry(r, 1), _entry(r, 2)],
+    "portal.access._crowd": lambda r: [
+        dict(room_id=r["room"], status="waiting"), dict(room_id=r["room"], status="left"),
+        dict(room_id=r["empty"], status="waiting")],
+    "portal.guest._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
     "portal.access._ahead_in_line": lambda r: [
         dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
              counted=100),
