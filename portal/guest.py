@@ -5,6 +5,7 @@ the token stays out of the address bar, the cookie carries them."""
 
 import math
 import random
+import time
 import zlib
 
 from flask import (
@@ -84,14 +85,45 @@ def countdown_poll(starts_in: float, shortest: float, longest: float) -> float:
     return max(shortest, min(longest, round(starts_in / COUNTDOWN_POLL_FRACTION)))
 
 
-def crowd_poll(room_id: int, status: str) -> float:
+# How many of a room's guests wait or are inside, as last counted (per process): the intervals
+# below are hints, and polls ask them thousands of times a second.
+_crowds: dict[tuple[int, str], tuple[float, int]] = {}
+CROWD_COUNTED_FOR = 2.0  # seconds
+
+
+def _crowd(room_id: int, status: str) -> int:
+    now = time.monotonic()
+    seen = _crowds.get((room_id, status))
+    if seen is None or now - seen[0] > CROWD_COUNTED_FOR:
+        if len(_crowds) > 10_000:
+            _crowds.clear()
+        seen = _crowds[(room_id, status)] = (now, access.crowd(room_id, status))
+    return seen[1]
+
+
+def crowd_poll(room_id: int, status: str, config=None) -> float:
     """How often a page of a guest with this status asks, so that a crowd's pages together ask
     at most ROOM_POLLS_PER_SECOND: 10,000 waiting or inside at 5 s would be 2,000 requests a
     second, all a small server can answer. A change still reaches each page within the
-    interval it was told."""
-    config = current_app.config
-    crowd = access.crowd(room_id, status)
+    interval it was told. (`config`: the app's, where there is no app context: quickpoll.)"""
+    config = config or current_app.config
+    crowd = _crowd(room_id, status)
     return max(config["POLL_WAITING_SECONDS"], round(crowd / config["ROOM_POLLS_PER_SECOND"]))
+
+
+def poll_is_stale(room_id: int, position: int, place: str | None, every: str | None,
+                  config=None) -> bool:
+    """A waiting page's poll to be swapped for a new one: its place in line moved, or the crowd
+    grew or shrank so much that the interval it was told is off by half or more (pages that
+    came early, when few waited, would otherwise ask every 5 s however many join them)."""
+    if str(position) != place:
+        return True
+    try:
+        told = float(every)
+    except (TypeError, ValueError):
+        return True
+    due = waiting_poll(room_id, position, config)
+    return not due / 1.5 < told < due * 1.5
 
 
 @prepared
@@ -99,12 +131,13 @@ def _attachments(room_id):
     return Attachment.select().where(Attachment.room == room_id).order_by(Attachment.uploaded_at)
 
 
-def waiting_poll(room_id: int, position: int) -> float:
+def waiting_poll(room_id: int, position: int, config=None) -> float:
     """A waiting page: every POLL_WAITING_SECONDS for those on the hosts' list (the first
     HOST_LIST_ROWS, whom a host may admit one by one); behind them, as the crowd allows."""
-    if position <= current_app.config["HOST_LIST_ROWS"]:
-        return current_app.config["POLL_WAITING_SECONDS"]
-    return crowd_poll(room_id, "waiting")
+    config = config or current_app.config
+    if position <= config["HOST_LIST_ROWS"]:
+        return config["POLL_WAITING_SECONDS"]
+    return crowd_poll(room_id, "waiting", config)
 
 
 def _refresh(seconds: float) -> int:
@@ -377,7 +410,8 @@ def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
     page load again, and the full page load decides. When only a waiting guest's place in line
     moved (every Admit moves everyone behind), the new place is swapped in, with the poll that
-    knows it: a reload of every waiting page on every Admit would cost a page each."""
+    knows it (and the interval for the crowd now): a reload of every waiting page on every
+    Admit would cost a page each."""
     # The hottest route: decided from plain values read in one narrow query.
     presence = access.presence_facts(room_id)
     position = None
@@ -393,7 +427,8 @@ def status(room_id: int):
         response = make_response(state, 200)
         response.headers["HX-Refresh"] = "true"
         response.mimetype = "text/plain"
-    elif position is not None and str(position) != request.args.get("place"):
+    elif position is not None and poll_is_stale(room_id, position, request.args.get("place"),
+                                                request.args.get("every")):
         response = make_response(render_template(
             "guest/_queue_place.html", room={"id": room_id}, state=state, position=position,
             poll=waiting_poll(room_id, position)))

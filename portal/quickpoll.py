@@ -62,7 +62,7 @@ class QuickPoll:
 
     def _answer(self, environ, room_id: int) -> str | None:
         """UNCHANGED, the new state (the page reloads), or None: Flask's to answer."""
-        from .guest import QUEUE_COUNTED, page_state
+        from .guest import QUEUE_COUNTED, page_state, poll_is_stale
 
         asked = parse_qs(environ.get("QUERY_STRING", ""))
         state, place = asked.get("state", [None])[0], asked.get("place", [None])[0]
@@ -83,8 +83,10 @@ class QuickPoll:
             if result.outcome == decision.WAITING:
                 position = access.queue_position(room_id, presence.participant_id,
                                                  presence.created_at, QUEUE_COUNTED)
-                # a new place is swapped in with a fragment: Flask renders it
-                return UNCHANGED if str(position) == place else None
+                # a new place (or interval) is swapped in with a fragment: Flask renders it
+                stale = poll_is_stale(room_id, position, place, asked.get("every", [None])[0],
+                                      app.config)
+                return None if stale else UNCHANGED
             return UNCHANGED
         except Exception:  # noqa: BLE001 — Flask answers instead, and reports what it meets
             return None

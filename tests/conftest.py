@@ -11,7 +11,7 @@ from bbb_server import FakeBigBlueButton
 from helpers import PG_URL, GuestActions, LiveServer, OwnerActions, free_port, link_path, make_user
 from servers import RedisServer, require_program
 
-from portal import create_app
+from portal import create_app, guest
 from portal.db import database
 from portal.models import MODELS, SchemaVersion
 
@@ -80,6 +80,7 @@ def config(tmp_path, database_url):
 
 @pytest.fixture
 def app(config):
+    guest._crowds.clear()  # crowd counts remembered per process: room ids repeat across tests
     app = create_app(config)
     if PG_URL:
         _empty_postgres()

@@ -116,9 +116,10 @@ def test_the_quick_answer_before_flask_is_the_routes_answer(app, config, db):
         truth = slow.get(f"/s/{room.id}/status?state=-").get_data(as_text=True)
         unchanged = 0
         for state in (truth, "waiting", "enter", "countdown", "-", None):
-            for place in (None, "1", "2", "3"):
-                query = "&".join(f"{k}={v}" for k, v in (("state", state), ("place", place))
-                                 if v is not None)
+            for place, every in ((None, None), ("1", "5"), ("2", "5"), ("3", "5"), ("1", None),
+                                 ("1", "60")):
+                query = "&".join(f"{k}={v}" for k, v in (("state", state), ("place", place),
+                                                          ("every", every)) if v is not None)
                 path = f"/s/{room.id}/status?{query}"
                 a, b = quick.get(path), slow.get(path)
                 assert (a.status_code, a.headers.get("HX-Refresh"), a.get_data()) == \

@@ -277,14 +277,15 @@ def test_queue_position_on_the_waiting_page(app, owner_browser, owner, db):
     assert "You're 3rd in line." in text_of(third.place(room))
     assert "Sie sind an 3. Stelle in der Warteschlange." in text_of(
         third.get(f"/s/{room.id}", headers={"Accept-Language": "de"}))
-    assert third.get(f"/s/{room.id}/status?state=waiting&place=3").status_code == 204
+    assert third.get(f"/s/{room.id}/status?state=waiting&place=3&every=5").status_code == 204
     owner_browser.admit(room, guests[0].participant)
     # The page's poll notices the new place and brings it, with a poll that knows it: no reload.
-    answer = third.get(f"/s/{room.id}/status?state=waiting&place=3", headers=HTMX)
+    answer = third.get(f"/s/{room.id}/status?state=waiting&place=3&every=5", headers=HTMX)
     assert answer.status_code == 200 and "HX-Refresh" not in answer.headers
     assert "You're 2nd in line." in text_of(answer)
-    assert f"/s/{room.id}/status?state=waiting&amp;place=2" in answer.get_data(as_text=True)
-    assert third.get(f"/s/{room.id}/status?state=waiting&place=2").status_code == 204
+    assert f"/s/{room.id}/status?state=waiting&amp;place=2&amp;every=5" in \
+        answer.get_data(as_text=True)
+    assert third.get(f"/s/{room.id}/status?state=waiting&place=2&every=5").status_code == 204
     assert "You're 2nd in line." in text_of(third.place(room))
     owner_browser.admit(room, guests[1].participant)
     assert "You're next in line." in text_of(third.place(room))
@@ -292,7 +293,7 @@ def test_queue_position_on_the_waiting_page(app, owner_browser, owner, db):
         third.get(f"/s/{room.id}", headers={"Accept-Language": "de"}))
     # Admitted: that is a change of state, and the page loads again.
     owner_browser.admit(room, third.participant)
-    answer = third.get(f"/s/{room.id}/status?state=waiting&place=1")
+    answer = third.get(f"/s/{room.id}/status?state=waiting&place=1&every=5")
     assert answer.headers["HX-Refresh"] == "true"
 
 

@@ -15,6 +15,7 @@ from helpers import (
     text_of,
 )
 
+from portal import guest as guest_module
 from portal import timeutil
 from portal.models import AuditEvent, GuestLink, Participant, Room
 
@@ -36,7 +37,7 @@ def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
     response = guest.place(room)
     assert "Waiting to be admitted" in text_of(response)
     assert guest.participant.status == "waiting"
-    assert guest.get(f"/s/{room.id}/status?state=waiting&place=1").status_code == 204
+    assert guest.get(f"/s/{room.id}/status?state=waiting&place=1&every=5").status_code == 204
 
     page = client.get(f"/rooms/{room.id}")
     text = text_of(page)
@@ -212,9 +213,28 @@ def test_a_crowd_behind_the_hosts_list_is_told_to_ask_less_often(app, room, link
     assert every(first) == 5 and every(last) == 6
     # the new place comes with the interval for it
     Participant.delete().where(Participant.name.startswith("G")).execute()
-    swapped = last.get(f"/s/{room.id}/status?state=waiting&place=12", headers=HTMX)
+    swapped = last.get(f"/s/{room.id}/status?state=waiting&place=12&every=6", headers=HTMX)
     assert "You're 2nd in line." in text_of(swapped)
     assert 'hx-trigger="every 5s"' in swapped.get_data(as_text=True)
+
+
+def test_a_page_that_came_early_is_told_again_when_the_crowd_grows(app, room, link, arrive,
+                                                                   monkeypatch):
+    """Told 5 s when few waited, a page far back gets the interval for the crowd now from its
+    poll (once the crowd is half again as large), not only when its place changes."""
+    app.config.update(HOST_LIST_ROWS=1, ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
+    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
+    arrive("First", "first@example.com")
+    second = arrive("Second", "second@example.com")
+    poll = f"/s/{room.id}/status?state=waiting&place=2&every=5"
+    assert second.get(poll, headers=HTMX).status_code == 204
+    Participant.insert_many([{"room": room, "link": link, "name": f"G{i}", "device": f"d{i}",
+                              "email": f"g{i}@example.com"} for i in range(18)]).execute()
+    retold = second.get(poll, headers=HTMX)  # 20 waiting at 1 a second: every 20 s
+    assert retold.status_code == 200 and "HX-Refresh" not in retold.headers
+    assert 'hx-trigger="every 20s"' in retold.get_data(as_text=True)
+    assert "You're 2nd in line." in text_of(retold)
+    assert second.get(poll.replace("every=5", "every=20"), headers=HTMX).status_code == 204
 
 
 def test_participant_of_another_room_is_not_found(client, signed_in_owner, owner, room, arrive):
