@@ -293,12 +293,16 @@ def _same_door(participant: Participant, door: Door) -> bool:
 # moved to the waiting room (Leave and entering again don't skip the waiting room).
 @prepared
 def _host_holds(room_id, device, email):
+    # Three terms, each found through its own index, (device, room) or (room, email), not by
+    # walking every guest the room ever had. `status || ''` keeps SQLite's planner (which has
+    # no statistics) off the (room, status) index, which would walk all the room's refused.
+    in_room = Participant.room == room_id
+    status = Participant.status.concat("")
     return Participant.select(Participant.id, Participant.status, Participant.removed_at).where(
-        (Participant.room == room_id)
-        & (((Participant.status == "rejected")
-            & ((Participant.device == device) | (Participant.email == email)))
-           | ((Participant.status == "left") & (Participant.device == device)
-              & Participant.moved_at.is_null(False))))
+        (in_room & (Participant.device == device) & (status == "rejected"))
+        | (in_room & (Participant.email == email) & (status == "rejected"))
+        | (in_room & (Participant.device == device) & (status == "left")
+           & Participant.moved_at.is_null(False)))
 
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.

@@ -143,6 +143,10 @@ def _v8_rate_limit_counters(migrator, models):
         database.create_tables([models.RateLimitCounter])
 
 
+def _v9_participant_room_email_index(migrator, models):
+    models.Participant._schema.create_indexes(safe=True)
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -158,6 +162,8 @@ MIGRATIONS = {
         _v7_participant_removed_and_moved),
     8: ("rate-limit counters in the database, shared by every worker and host",
         _v8_rate_limit_counters),
+    9: ("participant: entries find a host's Remove or Deny by email through an index",
+        _v9_participant_room_email_index),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -256,6 +256,8 @@ class Participant(BaseModel):
         indexes = (
             (("room", "status", "created_at"), False),
             (("device", "room"), False),
+            # a host's Remove or Deny holds by email too (access._host_holds, on every entry)
+            (("room", "email"), False),
         )
 
     @classmethod
