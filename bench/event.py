@@ -442,6 +442,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     told = _percentile([g.every for g in guests if g.every], 50) \
         or plan.poll["POLL_COUNTDOWN_SECONDS"]
     wait_s = 2 * told
+    due = sum(1 / g.every for g in guests if g.every)  # as the countdown pages were told
     start_at = loop.time() + wait_s + plan.lead_seconds
     move_start(wait_s + plan.lead_seconds)
     for guest in guests:
@@ -456,7 +457,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
     return {"scenario": "start", "guests": plan.guests, "arrival_seconds": arrival_s,
             # the pages poll as far from the start as they were told (portal/guest.py)
-            "wait": _wait(window, crowd, sum(1 / g.every for g in guests if g.every)),
+            "wait": _wait(window, crowd, due),
             "countdown_poll_s": told,
             "all_inside": complete and len(inside) == plan.guests,
             "to_all_inside_s": _round(max(inside)) if inside else None,

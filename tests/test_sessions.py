@@ -26,7 +26,7 @@ def _enter(app, room, email="ada@example.com"):
 
 
 def _poll(guest, room):
-    return guest.get(f"/s/{room.id}/status?state=waiting")
+    return guest.get(f"/s/{room.id}/status?state=waiting&place=1&every=5")
 
 
 def test_a_poll_answers_without_a_new_cookie(app, room):
@@ -64,7 +64,7 @@ def test_rotating_the_key_keeps_guests_in_their_rooms(app, config, room, db):
                           "SECRET_KEYS": ["a-brand-new-key", config["SECRET_KEY"]]})
     survivor = rotated.test_client()
     survivor.set_cookie("session", guest.get_cookie("session").value)
-    response = survivor.get(f"/s/{room.id}/status?state=waiting")
+    response = survivor.get(f"/s/{room.id}/status?state=waiting&place=1&every=5")
     assert response.status_code == 204, response.get_data(as_text=True)
 
     # Without the old key the cookie means nothing: the guest is simply not inside.
@@ -72,7 +72,8 @@ def test_rotating_the_key_keeps_guests_in_their_rooms(app, config, room, db):
                           "SECRET_KEYS": ["a-brand-new-key"]})
     stranger = dropped.test_client()
     stranger.set_cookie("session", guest.get_cookie("session").value)
-    assert stranger.get(f"/s/{room.id}/status?state=waiting").get_data(as_text=True) == "gone"
+    assert stranger.get(f"/s/{room.id}/status?state=waiting&place=1&every=5").get_data(
+        as_text=True) == "gone"
     assert Participant.select().count() == 1
 
 
@@ -108,14 +109,14 @@ def test_a_rotation_signs_owners_out_and_keeps_guests_inside(app, config, room):
     after_owner.set_cookie("session", owner.get_cookie("session").value)
     after_guest.set_cookie("session", guest.get_cookie("session").value)
     assert after_owner.get("/rooms/").status_code == 302
-    assert after_guest.get(f"/s/{room.id}/status?state=waiting").status_code == 204
+    assert after_guest.get(f"/s/{room.id}/status?state=waiting&place=1&every=5").status_code == 204
     # The guest's cookie is signed again with the new key: dropping the old key later keeps
     # them inside too.
     dropped = create_app({**config, "SECRET_KEY": "a-brand-new-key",
                           "SECRET_KEYS": ["a-brand-new-key"]})
     later = dropped.test_client()
     later.set_cookie("session", after_guest.get_cookie("session").value)
-    assert later.get(f"/s/{room.id}/status?state=waiting").status_code == 204
+    assert later.get(f"/s/{room.id}/status?state=waiting&place=1&every=5").status_code == 204
 
 
 def test_a_forged_cookie_opens_nothing(app, room):

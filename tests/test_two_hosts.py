@@ -20,6 +20,7 @@ Runs in CI's PostgreSQL pass (DATABASE_URL=postgresql://...); the SQLite pass de
 (make test MARKS="not two_hosts"). Every client has an address of its own: 127.x.y.z is this
 machine, and nginx sees each as a different client. No test asserts wall time."""
 
+import html
 import http.client
 import re
 import threading
@@ -273,7 +274,7 @@ def test_a_guest_moves_between_instances_and_a_host_on_one_admits_them_on_the_ot
 
     on_b = guest.get(f"/s/{room.id}", port=cluster.b.port)  # the same browser, the other host
     assert on_b.status == 200 and "Waiting to be admitted" in on_b.visible
-    poll = f"/s/{room.id}/status?state=waiting"
+    poll = html.unescape(re.search(r'data-status-poll[^>]*hx-get="([^"]+)"', on_b.text).group(1))
     assert guest.get(poll, port=cluster.b.port, headers={"HX-Request": "true"}).status == 204
 
     host = Browser(cluster.a.port, "127.7.0.2")
