@@ -15,7 +15,8 @@ The simulated browser does what htmx does: a poll fires every N seconds from the
 whatever the previous one is doing; a tick that comes while a poll is in flight is sent as soon
 as it is answered (htmx's default queue, "last"), further ticks are dropped. An answer with
 HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself
-(whose own poll then runs on; the scenario stops counting there).
+(whose own poll runs on, at the interval that page is told, until every guest is inside: real
+room pages poll too).
 
 The load generator is raw asyncio streams (bench/client.fetch): one coroutine a guest, one
 connection a request (Connection: close, as the route benchmark and real polling guests), no
