@@ -65,6 +65,8 @@ class QuickPoll:
         from .guest import QUEUE_COUNTED, page_state, poll_is_stale
 
         asked = parse_qs(environ.get("QUERY_STRING", ""))
+        if "lang" in asked or any("\x00" in v for values in asked.values() for v in values):
+            return None  # a language switch sets the cookie; NUL is refused (portal/security.py)
         state, place = asked.get("state", [None])[0], asked.get("place", [None])[0]
         app, interface = self.app, self.app.session_interface
         try:

@@ -115,15 +115,17 @@ def test_the_quick_answer_before_flask_is_the_routes_answer(app, config, db):
                 session["device"], session.permanent = device, True
         truth = slow.get(f"/s/{room.id}/status?state=-").get_data(as_text=True)
         unchanged = 0
-        for state in (truth, "waiting", "enter", "countdown", "-", None):
+        for state in (truth, "waiting", "enter", "countdown", "-", "%00", None):
             for place, every in ((None, None), ("1", "5"), ("2", "5"), ("3", "5"), ("1", None),
                                  ("1", "60")):
                 query = "&".join(f"{k}={v}" for k, v in (("state", state), ("place", place),
                                                           ("every", every)) if v is not None)
                 path = f"/s/{room.id}/status?{query}"
                 a, b = quick.get(path), slow.get(path)
-                assert (a.status_code, a.headers.get("HX-Refresh"), a.get_data()) == \
-                    (b.status_code, b.headers.get("HX-Refresh"), b.get_data()), (device, path)
+                assert (a.status_code, a.headers.get("HX-Refresh")) == \
+                    (b.status_code, b.headers.get("HX-Refresh")), (device, path)
+                if a.status_code < 400:  # an error page carries a fresh form token each time
+                    assert a.get_data() == b.get_data(), (device, path)
                 if a.status_code == 204 or a.headers.get("HX-Refresh"):
                     unchanged += a.status_code == 204
                     assert not reached_flask, (path, reached_flask)  # answered before it
