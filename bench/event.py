@@ -15,8 +15,7 @@ The simulated browser does what htmx does: a poll fires every N seconds from the
 whatever the previous one is doing; a tick that comes while a poll is in flight is sent as soon
 as it is answered (htmx's default queue, "last"), further ticks are dropped. An answer with
 HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself
-(whose own poll runs on, at the interval that page is told, until every guest is inside: real
-room pages poll too).
+(the scenario stops counting there; real room pages poll on, which this does not simulate).
 
 The load generator is raw asyncio streams (bench/client.fetch): one coroutine a guest, one
 connection a request (Connection: close, as the route benchmark and real polling guests), no
@@ -271,12 +270,12 @@ class Guest:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
     async def wait_inside(self, counting: dict):
-        """Poll as the page says until inside, and on from the room page (its poll asks too,
-        so a host's Remove reaches the guest): the scenario cancels it when all are inside."""
+        """Poll as the page says until inside. (Polling on from the room page, as real room
+        pages do, stalled runs of 1,000 guests and more: not understood yet, bench/README.md.)"""
         loop = asyncio.get_running_loop()
         next_tick = self.page_at + self.every
         queued = False
-        while self.poll_path:
+        while self.inside_at is None:
             now = loop.time()
             if queued:
                 due, queued = now, False
@@ -393,17 +392,12 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
 
 
 async def _all_inside(crowd: Crowd, tasks, timeout: float) -> bool:
-    """Until every guest is inside (or failed), the room pages of those inside polling on;
-    then every guest's page closes."""
-    try:
-        await asyncio.wait_for(crowd.all_settled.wait(), timeout)
-        settled = True
-    except TimeoutError:
-        settled = False
-    for task in tasks:
+    """Until every guest is inside (their tasks end there) or failed."""
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return settled
+    await asyncio.gather(*pending, return_exceptions=True)
+    return not pending
 
 
 def _wait(window: CpuWindow, crowd: Crowd, due_per_second: float) -> dict:
