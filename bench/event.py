@@ -137,16 +137,6 @@ class Crowd:
         self.statuses: Counter = Counter()
         self.client_errors: Counter = Counter()
         self.requests_in_window = 0  # status polls answered while counting
-        # every guest inside (or failed): the room pages poll on, as real ones do
-        self.guests = 0
-        self.settled = 0
-        self.all_settled = asyncio.Event()
-
-    def settle(self):
-        """A guest is inside, or failed for good."""
-        self.settled += 1
-        if self.settled >= self.guests:
-            self.all_settled.set()
 
     async def request(self, method, path, *, jar=None, address=None, form=None, headers=None,
                       timeout: float = 120.0):
@@ -250,10 +240,8 @@ class Guest:
         # Remove or Move reaches the guest); older pages had no poll there at all.
         inside = found is None or parse_qs(urlsplit(html.unescape(found.group(1))).query).get(
             "state", [""])[0].startswith("enter")
-        if inside and self.inside_at is None:
+        if inside:
             self.inside_at = now
-            self.crowd.settle()
-        if found is None:
             return
         self.page_at = now
         self.poll_path = html.unescape(found.group(1))
@@ -341,15 +329,12 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     state = {"done": 0}
     failures: list[str] = []
 
-    crowd.guests = len(guests)
-
     async def one(guest: Guest):
         try:
             async with gate:
                 await guest.arrive()
         except (GuestFailed, Failure) as exc:
             failures.append(str(exc))
-            crowd.settle()
             return
         finally:
             state["done"] += 1
@@ -359,8 +344,6 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
             await guest.wait_inside(counting)
         except GuestFailed as exc:
             failures.append(str(exc))
-            if guest.inside_at is None:
-                crowd.settle()
 
     async def progress():  # a long arrival says how far it got (the quick one is silent)
         while True:
@@ -391,7 +374,7 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     return tasks, round(time.monotonic() - started, 1), failures
 
 
-async def _all_inside(crowd: Crowd, tasks, timeout: float) -> bool:
+async def _all_inside(tasks, timeout: float) -> bool:
     """Until every guest is inside (their tasks end there) or failed."""
     done, pending = await asyncio.wait(tasks, timeout=timeout)
     for task in pending:
@@ -446,7 +429,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
     counting["on"] = False
-    complete = await _all_inside(crowd, tasks,
+    complete = await _all_inside(tasks,
                                  max(0.0, start_at - loop.time()) + plan.timeout_seconds)
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
@@ -516,7 +499,7 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     if admitted is None or admitted.status != 200:
         failures.append(f"Admit all: HTTP {admitted and admitted.status}: "
                         f"{admitted and admitted.text[:200]}")
-    complete = await _all_inside(crowd, tasks, plan.timeout_seconds)
+    complete = await _all_inside(tasks, plan.timeout_seconds)
     stop_host.set()
     await host_task
     inside = [g.inside_at - clicked for g in guests if g.inside_at is not None]
