@@ -14,8 +14,9 @@ X-Forwarded-For address; the per-address lobby limit as in production):
 The simulated browser does what htmx does: a poll fires every N seconds from the page's load,
 whatever the previous one is doing; a tick that comes while a poll is in flight is sent as soon
 as it is answered (htmx's default queue, "last"), further ticks are dropped. An answer with
-HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself
-(the scenario stops counting there; real room pages poll on, which this does not simulate).
+HX-Refresh reloads the page; the guest is inside when the page that loads is the room itself,
+whose poll runs on at the interval that page is told (real room pages poll too, so a host's
+Remove reaches the guest) until every guest is inside or has failed.
 
 The load generator is raw asyncio streams (bench/client.fetch): one coroutine a guest, one
 connection a request (Connection: close, as the route benchmark and real polling guests), no
@@ -240,8 +241,10 @@ class Guest:
         # Remove or Move reaches the guest); older pages had no poll there at all.
         inside = found is None or parse_qs(urlsplit(html.unescape(found.group(1))).query).get(
             "state", [""])[0].startswith("enter")
-        if inside:
+        if inside and self.inside_at is None:
             self.inside_at = now
+        if found is None:
+            self.poll_path = ""  # a page without a poll: nothing more to ask
             return
         self.page_at = now
         self.poll_path = html.unescape(found.group(1))
@@ -258,12 +261,12 @@ class Guest:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
     async def wait_inside(self, counting: dict):
-        """Poll as the page says until inside. (Polling on from the room page, as real room
-        pages do, stalled runs of 1,000 guests and more: not understood yet, bench/README.md.)"""
+        """Poll as the page says: until inside, and on from the room page (the scenario ends
+        every guest's page once all are inside or failed)."""
         loop = asyncio.get_running_loop()
         next_tick = self.page_at + self.every
         queued = False
-        while self.inside_at is None:
+        while self.poll_path:
             now = loop.time()
             if queued:
                 due, queued = now, False
@@ -321,6 +324,10 @@ def _round(value):
     return None if value is None else round(value, 3)
 
 
+def _failure(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, (GuestFailed, Failure)) else f"{type(exc).__name__}: {exc}"
+
+
 async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, counting: dict):
     """Every guest arrives (at most `concurrency` at a time) and waits; returns the waiting
     tasks once all have arrived, the arrival's time and the guests that failed."""
@@ -330,11 +337,13 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     failures: list[str] = []
 
     async def one(guest: Guest):
+        # Any exception ends one guest, counted and said: a guest must never vanish unseen
+        # (a fault of the harness is a failure of the run, not a quiet stop).
         try:
             async with gate:
                 await guest.arrive()
-        except (GuestFailed, Failure) as exc:
-            failures.append(str(exc))
+        except Exception as exc:
+            failures.append(_failure(exc))
             return
         finally:
             state["done"] += 1
@@ -342,8 +351,8 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
                 arrived.set()
         try:
             await guest.wait_inside(counting)
-        except GuestFailed as exc:
-            failures.append(str(exc))
+        except Exception as exc:
+            failures.append(_failure(exc))
 
     async def progress():  # a long arrival says how far it got (the quick one is silent)
         while True:
@@ -374,13 +383,20 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     return tasks, round(time.monotonic() - started, 1), failures
 
 
-async def _all_inside(tasks, timeout: float) -> bool:
-    """Until every guest is inside (their tasks end there) or failed."""
-    done, pending = await asyncio.wait(tasks, timeout=timeout)
-    for task in pending:
+async def _all_inside(guests: list[Guest], tasks, timeout: float) -> bool:
+    """Until every guest is inside or failed (the room pages of those inside polling on);
+    then every guest's page closes. Looked at twice a second: no bookkeeping to miss a guest."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
+    settled = False
+    while not settled and loop.time() < until:
+        await asyncio.sleep(0.5)
+        settled = all(g.inside_at is not None or t.done()
+                      for g, t in zip(guests, tasks, strict=True))
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    return not pending
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return settled
 
 
 def _wait(window: CpuWindow, crowd: Crowd, due_per_second: float) -> dict:
@@ -429,7 +445,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
     counting["on"] = False
-    complete = await _all_inside(tasks,
+    complete = await _all_inside(guests, tasks,
                                  max(0.0, start_at - loop.time()) + plan.timeout_seconds)
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
@@ -499,7 +515,7 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     if admitted is None or admitted.status != 200:
         failures.append(f"Admit all: HTTP {admitted and admitted.status}: "
                         f"{admitted and admitted.text[:200]}")
-    complete = await _all_inside(tasks, plan.timeout_seconds)
+    complete = await _all_inside(guests, tasks, plan.timeout_seconds)
     stop_host.set()
     await host_task
     inside = [g.inside_at - clicked for g in guests if g.inside_at is not None]

@@ -147,6 +147,10 @@ def _v9_participant_room_email_index(migrator, models):
     models.Participant._schema.create_indexes(safe=True)
 
 
+def _v10_participant_list_indexes(migrator, models):
+    models.Participant._schema.create_indexes(safe=True)
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -164,6 +168,8 @@ MIGRATIONS = {
         _v8_rate_limit_counters),
     9: ("participant: entries find a host's Remove or Deny by email through an index",
         _v9_participant_room_email_index),
+    10: ("participant: the hosts' lists read the latest in and the latest turned away through "
+         "indexes", _v10_participant_list_indexes),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

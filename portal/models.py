@@ -15,6 +15,7 @@ from peewee import (
     IntegerField,
     Model,
     TextField,
+    fn,
 )
 
 from .db import database
@@ -264,6 +265,18 @@ class Participant(BaseModel):
     def current(cls, room_id: int, device: str):
         """This browser's latest presence in the room that hasn't ended by leaving."""
         return _current_presence.first(room_id=room_id, device=device)
+
+
+# The hosts' lists show a room's latest and stop there (HOST_LIST_ROWS): In the room the last to
+# come in (decided_at when a host admitted them, created_at when they came straight in; the order
+# portal/inside.py asks for), Turned away the last refused. Read backwards along these indexes,
+# 16,000 inside cost what 50 do.
+INSIDE_SINCE = fn.COALESCE(Participant.decided_at, Participant.created_at)
+Participant.add_index(Participant.index(Participant.room, Participant.status, INSIDE_SINCE,
+                                        Participant.id, name="participant_room_status_since"))
+Participant.add_index(Participant.index(Participant.room, Participant.status,
+                                        Participant.updated_at,
+                                        name="participant_room_status_updated_at"))
 
 
 class DenialEvent(BaseModel):

@@ -277,3 +277,29 @@ def test_a_version_6_database_gets_the_hosts_remove_and_move_times(config, own_d
         assert schema_version() == LATEST_VERSION
         ada = Participant.get(Participant.email == "ada@example.com")
         assert ada.status == "admitted" and ada.removed_at is None and ada.moved_at is None
+
+
+# Indexes the participant table gained after version 8 (9: a host's Remove or Deny by email;
+# 10: the hosts' lists read the latest first).
+INDEXES_SINCE_V8 = ("participant_room_id_email", "participant_room_status_since",
+                    "participant_room_status_updated_at")
+
+
+def _participant_indexes() -> set[tuple[str, bool]]:
+    return {(i.name, i.unique) for i in database.get_indexes("participant")}
+
+
+def test_a_version_8_database_gets_every_index_a_fresh_one_has(config, own_database):
+    """Lists that stay fast at 16,000 guests need their indexes on upgraded databases too."""
+    with _latest_tables():
+        fresh = _participant_indexes()
+        assert {name for name, _ in fresh} >= set(INDEXES_SINCE_V8)
+        for name in INDEXES_SINCE_V8:
+            database.execute_sql(f'DROP INDEX "{name}"')
+        SchemaVersion.create(version=8)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 9: participant: entries find" in output
+    assert "upgraded to schema version 10: participant: the hosts' lists" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert _participant_indexes() == fresh
