@@ -46,6 +46,7 @@ PRODUCTION_POLL = {"POLL_WAITING_SECONDS": 5.0, "POLL_COUNTDOWN_SECONDS": 15.0,
 # The host's browser sends no X-Forwarded-For, so it is 127.0.0.1 as when it signed in
 # (Flask-Login's session protection compares the address).
 HOST_ADDRESS = None
+ROOM_ENTRIES_PER_SECOND = 250  # production's (portal/config.py), given to the server as well
 ATTEMPTS = 5  # a guest whose request fails to connect tries again (reloads), as a person would
 
 _POLL = re.compile(r'<div data-status-poll[^>]*?hx-get="([^"]+)"[^>]*?hx-trigger="([^"]+)"')
@@ -256,7 +257,7 @@ class Guest:
     def start_moved(self, start_at: float, margin: float, spread: float):
         """The room's start was moved (bench's shortcut, see `run_start`): the page's one poll
         after the start as the page would have set it, knowing the new start (each page at its
-        own moment within START_SPREAD_SECONDS, as portal/guest.py draws it)."""
+        own moment within the start's spread it was told, as portal/guest.py draws it)."""
         if self.check_at is not None:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
@@ -425,7 +426,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     ahead; each page's one poll after the start is put where the page would have put it had it
     known the new start. A real audience arrives over the minutes before; compressing that
     into this run keeps it short without changing what happens at the start."""
-    from portal.guest import CHECK_AT_START_MARGIN
+    from portal.guest import CHECK_AT_START_MARGIN, start_spread
 
     loop = asyncio.get_running_loop()
     crowd = Crowd(host, port)
@@ -439,8 +440,11 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     due = sum(1 / g.every for g in guests if g.every)  # as the countdown pages were told
     start_at = loop.time() + wait_s + plan.lead_seconds
     move_start(wait_s + plan.lead_seconds)
-    for guest in guests:
-        guest.start_moved(start_at, CHECK_AT_START_MARGIN, plan.poll["START_SPREAD_SECONDS"])
+    # Each page was told a spread for the crowd on the countdown when it loaded: those before it.
+    for crowd, guest in enumerate(sorted(guests, key=lambda g: g.page_at), start=1):
+        guest.start_moved(start_at, CHECK_AT_START_MARGIN, start_spread(crowd, {
+            "START_SPREAD_SECONDS": plan.poll["START_SPREAD_SECONDS"],
+            "ROOM_ENTRIES_PER_SECOND": ROOM_ENTRIES_PER_SECOND}))
     counting["on"] = True
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
@@ -565,7 +569,8 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         start_link = GuestLink.create(room=start_room, name="Everyone", created_by=owner)
         admit_link = GuestLink.create(room=admit_room, name="Everyone", created_by=owner)
     keys = [secret_key]
-    env = {"TRUSTED_PROXIES": "1", **{k: str(v) for k, v in plan.poll.items()}}
+    env = {"TRUSTED_PROXIES": "1", "ROOM_ENTRIES_PER_SECOND": str(ROOM_ENTRIES_PER_SECOND),
+           **{k: str(v) for k, v in plan.poll.items()}}
     result = {"guests": plan.guests, "poll_seconds": plan.poll,
               "arrival_concurrency": plan.concurrency, "scenarios": {}}
     with server_class(database_url, run_dir, app="bench.app_bench:make_event_app()",

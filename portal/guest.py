@@ -76,8 +76,8 @@ CHECK_AT_START_MARGIN = 0.2
 # A countdown far from its start asks seldom: every 1/20 of the time left, at most every
 # POLL_COUNTDOWN_LONGEST_SECONDS, never more often than POLL_COUNTDOWN_SECONDS. A change (access
 # off, link deleted, the start moved) still reaches the page within the interval it was told.
-# At the start, each page asks at a random moment within START_SPREAD_SECONDS, so a crowd isn't
-# answered all in one instant.
+# At the start, each page asks at a random moment within the start's spread (start_spread), so
+# a crowd isn't answered all in one instant.
 COUNTDOWN_POLL_FRACTION = 20
 
 
@@ -101,6 +101,15 @@ def _crowd(room_id: int, status: str) -> int:
     return seen[1]
 
 
+def start_spread(crowd: int, config) -> float:
+    """Over how many seconds a room's countdown pages ask just after the start: at least
+    START_SPREAD_SECONDS, and long enough that `crowd` pages bring in at most
+    ROOM_ENTRIES_PER_SECOND a second. 10,000 room pages at once are more than a small server
+    answers in one second: the rest would meet a full listen queue (a browser's error page,
+    not a countdown) and try again only at their next poll."""
+    return max(config["START_SPREAD_SECONDS"], crowd / config["ROOM_ENTRIES_PER_SECOND"])
+
+
 def crowd_poll(room_id: int, status: str, config=None) -> float:
     """How often a page of a guest with this status asks, so that a crowd's pages together ask
     at most ROOM_POLLS_PER_SECOND: 10,000 waiting or inside at 5 s would be 2,000 requests a
@@ -111,19 +120,20 @@ def crowd_poll(room_id: int, status: str, config=None) -> float:
     return max(config["POLL_WAITING_SECONDS"], round(crowd / config["ROOM_POLLS_PER_SECOND"]))
 
 
-def poll_is_stale(room_id: int, position: int, place: str | None, every: str | None,
-                  config=None) -> bool:
-    """A waiting page's poll to be swapped for a new one: its place in line moved, or the crowd
-    grew or shrank so much that the interval it was told is off by half or more (pages that
-    came early, when few waited, would otherwise ask every 5 s however many join them)."""
+def poll_to_swap(room_id: int, position: int, place: str | None, every: str | None,
+                 config=None) -> float | None:
+    """The interval of a new poll for a waiting page, or None while the page's poll is right:
+    swapped when its place in line moved, or the crowd grew or shrank so much that the interval
+    it was told is off by half or more (pages that came early, when few waited, would otherwise
+    ask every 5 s however many join them)."""
+    due = waiting_poll(room_id, position, config)
     if str(position) != place:
-        return True
+        return due
     try:
         told = float(every)
     except (TypeError, ValueError):
-        return True
-    due = waiting_poll(room_id, position, config)
-    return not due / 1.5 < told < due * 1.5
+        return due
+    return None if due / 1.5 < told < due * 1.5 else due
 
 
 @prepared
@@ -371,7 +381,9 @@ def place(room_id: int):
         starts_in = (room.starts_at - utcnow()).total_seconds()
         poll = countdown_poll(starts_in, current_app.config["POLL_COUNTDOWN_SECONDS"],
                               current_app.config["POLL_COUNTDOWN_LONGEST_SECONDS"])
-        spread = random.uniform(0, current_app.config["START_SPREAD_SECONDS"])
+        # everyone on the countdown: guests of a room with a waiting room wait there after it
+        crowd = _crowd(room.id, "admitted") + _crowd(room.id, "waiting")
+        spread = random.uniform(0, start_spread(crowd, current_app.config))
         check_at = (starts_in + CHECK_AT_START_MARGIN + spread
                     if starts_in < CHECK_AT_START_WITHIN else None)
         return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, poll)),
@@ -427,11 +439,11 @@ def status(room_id: int):
         response = make_response(state, 200)
         response.headers["HX-Refresh"] = "true"
         response.mimetype = "text/plain"
-    elif position is not None and poll_is_stale(room_id, position, request.args.get("place"),
-                                                request.args.get("every")):
+    elif position is not None and (poll := poll_to_swap(
+            room_id, position, request.args.get("place"), request.args.get("every"))) is not None:
         response = make_response(render_template(
             "guest/_queue_place.html", room={"id": room_id}, state=state, position=position,
-            poll=waiting_poll(room_id, position)))
+            poll=poll))
     else:
         response = make_response("", 204)
     response.headers["Cache-Control"] = "no-store"

@@ -62,7 +62,7 @@ class QuickPoll:
 
     def _answer(self, environ, room_id: int) -> str | None:
         """UNCHANGED, the new state (the page reloads), or None: Flask's to answer."""
-        from .guest import QUEUE_COUNTED, page_state, poll_is_stale
+        from .guest import QUEUE_COUNTED, page_state, poll_to_swap
 
         asked = parse_qs(environ.get("QUERY_STRING", ""))
         if "lang" in asked or any("\x00" in v for values in asked.values() for v in values):
@@ -86,9 +86,9 @@ class QuickPoll:
                 position = access.queue_position(room_id, presence.participant_id,
                                                  presence.created_at, QUEUE_COUNTED)
                 # a new place (or interval) is swapped in with a fragment: Flask renders it
-                stale = poll_is_stale(room_id, position, place, asked.get("every", [None])[0],
-                                      app.config)
-                return None if stale else UNCHANGED
+                swap = poll_to_swap(room_id, position, place, asked.get("every", [None])[0],
+                                    app.config)
+                return None if swap is not None else UNCHANGED
             return UNCHANGED
         except Exception:  # noqa: BLE001 — Flask answers instead, and reports what it meets
             return None
