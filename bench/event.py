@@ -441,8 +441,8 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     start_at = loop.time() + wait_s + plan.lead_seconds
     move_start(wait_s + plan.lead_seconds)
     # Each page was told a spread for the crowd on the countdown when it loaded: those before it.
-    for crowd, guest in enumerate(sorted(guests, key=lambda g: g.page_at), start=1):
-        guest.start_moved(start_at, CHECK_AT_START_MARGIN, start_spread(crowd, {
+    for on_countdown, guest in enumerate(sorted(guests, key=lambda g: g.page_at), start=1):
+        guest.start_moved(start_at, CHECK_AT_START_MARGIN, start_spread(on_countdown, {
             "START_SPREAD_SECONDS": plan.poll["START_SPREAD_SECONDS"],
             "ROOM_ENTRIES_PER_SECOND": ROOM_ENTRIES_PER_SECOND}))
     counting["on"] = True
