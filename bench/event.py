@@ -46,7 +46,6 @@ PRODUCTION_POLL = {"POLL_WAITING_SECONDS": 5.0, "POLL_COUNTDOWN_SECONDS": 15.0,
 # The host's browser sends no X-Forwarded-For, so it is 127.0.0.1 as when it signed in
 # (Flask-Login's session protection compares the address).
 HOST_ADDRESS = None
-ROOM_ENTRIES_PER_SECOND = 250  # production's (portal/config.py), given to the server as well
 ATTEMPTS = 5  # a guest whose request fails to connect tries again (reloads), as a person would
 
 _POLL = re.compile(r'<div data-status-poll[^>]*?hx-get="([^"]+)"[^>]*?hx-trigger="([^"]+)"')
@@ -210,6 +209,7 @@ class Guest:
         self.knows_every = 0.0  # the interval that page had been told
         self.inside_at: float | None = None
         self.places_swapped = 0  # polls that brought a new place in line (no reload)
+        self.asleep_until: float | None = None  # the next poll's moment, while waiting for it
 
     async def _request(self, method, path, expected, form=None):
         for _ in range(ATTEMPTS):
@@ -257,7 +257,7 @@ class Guest:
     def start_moved(self, start_at: float, margin: float, spread: float):
         """The room's start was moved (bench's shortcut, see `run_start`): the page's one poll
         after the start as the page would have set it, knowing the new start (each page at its
-        own moment within the start's spread it was told, as portal/guest.py draws it)."""
+        own moment within START_SPREAD_SECONDS, as portal/guest.py draws it)."""
         if self.check_at is not None:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
@@ -273,7 +273,9 @@ class Guest:
                 due, queued = now, False
             else:
                 due = min(next_tick, self.check_at or math.inf)
+                self.asleep_until = due
                 await asyncio.sleep(max(0.0, due - now))
+                self.asleep_until = None
                 if self.check_at is not None and due == self.check_at:
                     self.check_at = None  # `load delay:` fires once
                 else:
@@ -355,12 +357,23 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
         except Exception as exc:
             failures.append(_failure(exc))
 
-    async def progress():  # a long arrival says how far it got (the quick one is silent)
-        while True:
+    async def progress():
+        """A long run says how far it got every 20 s, until every guest's page has closed (the
+        quick one is silent): arrivals, answers, and where the guests are."""
+        loop = asyncio.get_running_loop()
+        while not all(t.done() for t in tasks):
             await asyncio.sleep(20)
+            now = loop.time()
+            asleep = sorted(g.asleep_until - now for g in guests if g.asleep_until is not None)
+            ended = sum(1 for t in tasks if t.done())
+            inside = sum(1 for g in guests if g.inside_at is not None)
+            nearest = (f"; next polls in {asleep[0]:.0f}–{asleep[-1]:.0f} s"
+                       f" (median {asleep[len(asleep) // 2]:.0f})" if asleep else "")
             print(f"      {time.monotonic() - started:5.0f} s: {state['done']:,} of "
-                  f"{len(guests):,} arrived; statuses {dict(crowd.statuses)}, client errors "
-                  f"{dict(crowd.client_errors)}", flush=True)
+                  f"{len(guests):,} arrived, {inside:,} inside, {ended:,} ended, "
+                  f"{len(asleep):,} waiting to poll{nearest}; statuses "
+                  f"{dict(crowd.statuses)}, client errors {dict(crowd.client_errors)}",
+                  flush=True)
 
     started = time.monotonic()
     tasks = [asyncio.create_task(one(g)) for g in guests]
@@ -371,6 +384,8 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
         # A machine too slow (or too busy) for this crowd: stop here rather than run for hours,
         # and say how far it got (counted before cancelling: a cancelled guest counts as done).
         so_far = state["done"]
+        if reporter is not None:
+            reporter.cancel()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -378,9 +393,6 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
                          f"{plan.arrival_timeout_seconds:g} s; the server answered "
                          f"{dict(crowd.statuses)}, client errors {dict(crowd.client_errors)}",
                          so_far) from None
-    finally:
-        if reporter is not None:
-            reporter.cancel()
     return tasks, round(time.monotonic() - started, 1), failures
 
 
@@ -426,7 +438,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     ahead; each page's one poll after the start is put where the page would have put it had it
     known the new start. A real audience arrives over the minutes before; compressing that
     into this run keeps it short without changing what happens at the start."""
-    from portal.guest import CHECK_AT_START_MARGIN, start_spread
+    from portal.guest import CHECK_AT_START_MARGIN
 
     loop = asyncio.get_running_loop()
     crowd = Crowd(host, port)
@@ -440,11 +452,8 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     due = sum(1 / g.every for g in guests if g.every)  # as the countdown pages were told
     start_at = loop.time() + wait_s + plan.lead_seconds
     move_start(wait_s + plan.lead_seconds)
-    # Each page was told a spread for the crowd on the countdown when it loaded: those before it.
-    for on_countdown, guest in enumerate(sorted(guests, key=lambda g: g.page_at), start=1):
-        guest.start_moved(start_at, CHECK_AT_START_MARGIN, start_spread(on_countdown, {
-            "START_SPREAD_SECONDS": plan.poll["START_SPREAD_SECONDS"],
-            "ROOM_ENTRIES_PER_SECOND": ROOM_ENTRIES_PER_SECOND}))
+    for guest in guests:
+        guest.start_moved(start_at, CHECK_AT_START_MARGIN, plan.poll["START_SPREAD_SECONDS"])
     counting["on"] = True
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
@@ -569,8 +578,7 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         start_link = GuestLink.create(room=start_room, name="Everyone", created_by=owner)
         admit_link = GuestLink.create(room=admit_room, name="Everyone", created_by=owner)
     keys = [secret_key]
-    env = {"TRUSTED_PROXIES": "1", "ROOM_ENTRIES_PER_SECOND": str(ROOM_ENTRIES_PER_SECOND),
-           **{k: str(v) for k, v in plan.poll.items()}}
+    env = {"TRUSTED_PROXIES": "1", **{k: str(v) for k, v in plan.poll.items()}}
     result = {"guests": plan.guests, "poll_seconds": plan.poll,
               "arrival_concurrency": plan.concurrency, "scenarios": {}}
     with server_class(database_url, run_dir, app="bench.app_bench:make_event_app()",

@@ -148,10 +148,8 @@ def from_environment(instance_path: Path) -> dict:
         "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 300),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
         # Countdown pages ask just after the start, each at a random moment within this many
-        # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once ...
+        # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once.
         "START_SPREAD_SECONDS": float(os.environ.get("START_SPREAD_SECONDS", "2")),
-        # ... and over longer when one room's crowd would bring in more guests a second.
-        "ROOM_ENTRIES_PER_SECOND": _seconds("ROOM_ENTRIES_PER_SECOND", 250),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }

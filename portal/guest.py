@@ -76,8 +76,8 @@ CHECK_AT_START_MARGIN = 0.2
 # A countdown far from its start asks seldom: every 1/20 of the time left, at most every
 # POLL_COUNTDOWN_LONGEST_SECONDS, never more often than POLL_COUNTDOWN_SECONDS. A change (access
 # off, link deleted, the start moved) still reaches the page within the interval it was told.
-# At the start, each page asks at a random moment within the start's spread (start_spread), so
-# a crowd isn't answered all in one instant.
+# At the start, each page asks at a random moment within START_SPREAD_SECONDS, so a crowd isn't
+# answered all in one instant.
 COUNTDOWN_POLL_FRACTION = 20
 
 
@@ -99,15 +99,6 @@ def _crowd(room_id: int, status: str) -> int:
             _crowds.clear()
         seen = _crowds[(room_id, status)] = (now, access.crowd(room_id, status))
     return seen[1]
-
-
-def start_spread(crowd: int, config) -> float:
-    """Over how many seconds a room's countdown pages ask just after the start: at least
-    START_SPREAD_SECONDS, and long enough that `crowd` pages bring in at most
-    ROOM_ENTRIES_PER_SECOND a second. 10,000 room pages at once are more than a small server
-    answers in one second: the rest would meet a full listen queue (a browser's error page,
-    not a countdown) and try again only at their next poll."""
-    return max(config["START_SPREAD_SECONDS"], crowd / config["ROOM_ENTRIES_PER_SECOND"])
 
 
 def crowd_poll(room_id: int, status: str, config=None) -> float:
@@ -381,9 +372,7 @@ def place(room_id: int):
         starts_in = (room.starts_at - utcnow()).total_seconds()
         poll = countdown_poll(starts_in, current_app.config["POLL_COUNTDOWN_SECONDS"],
                               current_app.config["POLL_COUNTDOWN_LONGEST_SECONDS"])
-        # everyone on the countdown: guests of a room with a waiting room wait there after it
-        crowd = _crowd(room.id, "admitted") + _crowd(room.id, "waiting")
-        spread = random.uniform(0, start_spread(crowd, current_app.config))
+        spread = random.uniform(0, current_app.config["START_SPREAD_SECONDS"])
         check_at = (starts_in + CHECK_AT_START_MARGIN + spread
                     if starts_in < CHECK_AT_START_WITHIN else None)
         return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, poll)),

@@ -67,36 +67,6 @@ def test_a_countdown_far_from_its_start_asks_seldom_and_all_ask_at_the_start(
     assert len(delays) > 1  # spread, not one moment for everyone
 
 
-def test_a_crowds_countdown_pages_ask_at_the_start_spread_over_longer(
-        app, guest, room, monkeypatch):
-    """10,000 pages asking in the same two seconds meet a full server: a crowd's entry is spread
-    so that at most ROOM_ENTRIES_PER_SECOND come in a second (8 on the countdown at 1 a second:
-    within 8 s), never shorter than START_SPREAD_SECONDS."""
-    app.config.update(START_SPREAD_SECONDS=2, ROOM_ENTRIES_PER_SECOND=1)
-    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
-    starts_in = 600
-    Room.update(starts_at=utcnow() + timedelta(seconds=starts_in)).where(
-        Room.id == room.id).execute()
-    url, link = link_url(app, room)
-    guest.enter(url)
-
-    def delays():
-        found = set()
-        for _ in range(12):
-            html = guest.place(room).get_data(as_text=True)
-            found.add(float(re.search(r"load delay:([0-9.]+)s", html).group(1)))
-        return found
-
-    alone = delays()
-    assert all(starts_in - 2 <= d <= starts_in + 2.3 for d in alone), alone
-    Participant.insert_many([{"room": room, "link": link, "name": f"G{i}", "device": f"d{i}",
-                              "email": f"g{i}@example.com", "status": "admitted"}
-                             for i in range(7)]).execute()
-    crowded = delays()
-    assert all(starts_in - 2 <= d <= starts_in + 8.3 for d in crowded), crowded
-    assert max(crowded) > starts_in + 2.3  # later than any page alone would ask
-
-
 def test_a_full_rooms_pages_are_told_to_ask_less_often(app, guest, room, monkeypatch):
     """Inside, the page asks whether a host removed or moved the guest: a crowd's pages
     together at most ROOM_POLLS_PER_SECOND (8 inside at 1 a second: every 8 s)."""
