@@ -138,6 +138,11 @@ class Crowd:
         self.statuses: Counter = Counter()
         self.client_errors: Counter = Counter()
         self.requests_in_window = 0  # status polls answered while counting
+        # Every page closes: set before the guests' tasks are cancelled. Cancelling alone isn't
+        # enough: asyncio.wait_for (Python 3.11, client.fetch) can swallow a cancellation that
+        # comes as its request completes, and that guest would poll on, and the scenario wait
+        # for it, forever (the "stall" of earlier runs, bench/README.md).
+        self.closing = False
 
     async def request(self, method, path, *, jar=None, address=None, form=None, headers=None,
                       timeout: float = 120.0):
@@ -267,15 +272,17 @@ class Guest:
         loop = asyncio.get_running_loop()
         next_tick = self.page_at + self.every
         queued = False
-        while self.poll_path:
+        while self.poll_path and not self.crowd.closing:
             now = loop.time()
             if queued:
                 due, queued = now, False
             else:
                 due = min(next_tick, self.check_at or math.inf)
                 self.asleep_until = due
-                await asyncio.sleep(max(0.0, due - now))
-                self.asleep_until = None
+                try:
+                    await asyncio.sleep(max(0.0, due - now))
+                finally:
+                    self.asleep_until = None
                 if self.check_at is not None and due == self.check_at:
                     self.check_at = None  # `load delay:` fires once
                 else:
@@ -386,6 +393,7 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
         so_far = state["done"]
         if reporter is not None:
             reporter.cancel()
+        crowd.closing = True
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -396,7 +404,7 @@ async def _crowd_arrives(crowd: Crowd, guests: list[Guest], plan: EventPlan, cou
     return tasks, round(time.monotonic() - started, 1), failures
 
 
-async def _all_inside(guests: list[Guest], tasks, timeout: float) -> bool:
+async def _all_inside(crowd: Crowd, guests: list[Guest], tasks, timeout: float) -> bool:
     """Until every guest is inside or failed (the room pages of those inside polling on);
     then every guest's page closes. Looked at twice a second: no bookkeeping to miss a guest."""
     loop = asyncio.get_running_loop()
@@ -406,6 +414,7 @@ async def _all_inside(guests: list[Guest], tasks, timeout: float) -> bool:
         await asyncio.sleep(0.5)
         settled = all(g.inside_at is not None or t.done()
                       for g, t in zip(guests, tasks, strict=True))
+    crowd.closing = True
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -458,7 +467,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     with CpuWindow(pids) as window:
         await asyncio.sleep(wait_s)
     counting["on"] = False
-    complete = await _all_inside(guests, tasks,
+    complete = await _all_inside(crowd, guests, tasks,
                                  max(0.0, start_at - loop.time()) + plan.timeout_seconds)
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
@@ -528,7 +537,7 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     if admitted is None or admitted.status != 200:
         failures.append(f"Admit all: HTTP {admitted and admitted.status}: "
                         f"{admitted and admitted.text[:200]}")
-    complete = await _all_inside(guests, tasks, plan.timeout_seconds)
+    complete = await _all_inside(crowd, guests, tasks, plan.timeout_seconds)
     stop_host.set()
     await host_task
     inside = [g.inside_at - clicked for g in guests if g.inside_at is not None]
