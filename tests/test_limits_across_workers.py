@@ -36,9 +36,14 @@ def server(app, database_url, tmp_path):
         pytest.fail(str(exc))
 
 
-def workers_that_answered(server, method="POST") -> set[str]:
-    lines = server.access_log.read_text().splitlines()
+def workers_that_answered(server, method="POST", since: int = 0) -> set[str]:
+    """The pids in the access log's lines from line `since` on."""
+    lines = server.access_log.read_text().splitlines()[since:]
     return {m.group(1) for m in map(re.compile(rf"^<?(\d+)>? {method} ").match, lines) if m}
+
+
+def log_lines(server) -> int:
+    return len(server.access_log.read_text().splitlines())
 
 
 def at_once(jobs, *args):
@@ -47,25 +52,33 @@ def at_once(jobs, *args):
 
 
 def test_the_11th_wrong_password_is_refused_whichever_worker_answers(app, db, server):
-    make_user("alice@example.com")
+    # Which worker takes a connection is the kernel's choice: on a busy machine one may take all
+    # 16. Such a round proves nothing about sharing, so it is played again with another account
+    # from other addresses (each round's limits are its own), at most five times.
+    for round_ in range(5):
+        email, address = f"alice{round_}@example.com", f"127.0.8.{2 * round_ + 1}"
+        make_user(email)
+        since = log_lines(server)
 
-    def wrong_password(_):
-        browser = Browser(server.port, "127.0.8.1")
-        browser.get("/sign-in")
-        return browser.post("/sign-in", {"email": "alice@example.com", "password": "wrong"})
+        def wrong_password(_, email=email, address=address):
+            browser = Browser(server.port, address)
+            browser.get("/sign-in")
+            return browser.post("/sign-in", {"email": email, "password": "wrong"})
 
-    answers = at_once(wrong_password, range(11))
-    assert sorted(r.status for r in answers) == [401] * 10 + [429]
-    refused = next(r for r in answers if r.status == 429)
-    assert "Too many attempts" in refused.visible and int(refused.headers["retry-after"]) > 0
-    again = [wrong_password(n) for n in range(4)]  # one at a time now: each still refused
-    assert [r.status for r in again] == [429] * 4
-    # Another address may still try the account (the address-and-account limit is the 10).
-    other = Browser(server.port, "127.0.8.2")
-    other.get("/sign-in")
-    assert other.post("/sign-in", {"email": "alice@example.com",
-                                   "password": "wrong"}).status == 401
-    assert len(workers_that_answered(server)) == 2
+        answers = at_once(wrong_password, range(11))
+        assert sorted(r.status for r in answers) == [401] * 10 + [429]
+        refused = next(r for r in answers if r.status == 429)
+        assert "Too many attempts" in refused.visible and int(refused.headers["retry-after"]) > 0
+        again = [wrong_password(n) for n in range(4)]  # one at a time now: each still refused
+        assert [r.status for r in again] == [429] * 4
+        # Another address may still try the account (the address-and-account limit is the 10).
+        other = Browser(server.port, f"127.0.8.{2 * round_ + 2}")
+        other.get("/sign-in")
+        assert other.post("/sign-in", {"email": email, "password": "wrong"}).status == 401
+        if len(workers_that_answered(server, since=since)) == 2:
+            break
+    else:
+        pytest.fail("one worker answered every attempt in five rounds: nothing was shared")
     assert RateLimitCounter.select().count() > 0  # counted in the database
 
 
