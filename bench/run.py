@@ -93,11 +93,10 @@ def bench_database(size: seed.Size, data_dir: Path, use_cache: bool):
     (seeded once and copied per run when use_cache); PostgreSQL gets a throwaway database."""
     admin_url = os.environ.get("DATABASE_URL", "")
     if is_postgres(admin_url):
-        import psycopg2
+        import psycopg
 
         name = f"guestgate_bench_{size.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        admin = psycopg2.connect(admin_url)
-        admin.autocommit = True
+        admin = psycopg.connect(admin_url, autocommit=True)
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
         url = urlunparse(urlparse(admin_url)._replace(path="/" + name))

@@ -94,11 +94,10 @@ def bulk_insert(model, columns: list[str], rows) -> int:
         if is_sqlite():
             sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
             database.cursor().executemany(sql, chunk)
-        else:
-            from psycopg2.extras import execute_values
-
-            sql = f'INSERT INTO "{table}" ({names}) VALUES %s'
-            execute_values(database.cursor(), sql, chunk, page_size=1000)
+        else:  # PostgreSQL's bulk load
+            with database.cursor().copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                for row in chunk:
+                    copy.write_row(row)
 
 
 def seed_filler(size: Size, rng: random.Random) -> dict:

@@ -49,6 +49,10 @@ def make_database(url: str, busy_timeout_ms: int = 5000):
             max_connections=32,
             stale_timeout=300,
             timeout=10,
+            # psycopg 3 prepares a query on the server once a connection has run it five
+            # times: PostgreSQL plans a poll's five-table join once, not on every poll
+            # (0.63 ms to plan, 0.14 ms to run; psycopg2 sends plain SQL each time).
+            prefer_psycopg3=True,
         )
     raise ValueError(f"Unsupported DATABASE_URL scheme: {parsed.scheme!r}")
 
@@ -235,6 +239,14 @@ def upgrade(models) -> list[str]:
 
 
 def init_app(app: Flask, models) -> None:
+    # An app made again in the same process (the tests, a command) closes the connections the
+    # database it replaces still holds: psycopg warns of one left open when it is collected.
+    previous = database.obj
+    if previous is not None:
+        if not previous.is_closed():
+            previous.close()
+        if hasattr(previous, "close_all"):
+            previous.close_all()
     database.initialize(make_database(app.config["DATABASE_URL"],
                                       app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)))
 

@@ -25,14 +25,12 @@ def pg_database_url():
     if not PG_URL:
         yield None
         return
-    import psycopg2
+    import psycopg
 
     name = f"guestgate_test_{uuid.uuid4().hex[:10]}"
     def admin_connection():
         # Fresh each time: the outage test stops and starts the server in between.
-        conn = psycopg2.connect(PG_URL)
-        conn.autocommit = True
-        return conn
+        return psycopg.connect(PG_URL, autocommit=True)
 
     admin = admin_connection()
     with admin.cursor() as cur:

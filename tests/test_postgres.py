@@ -31,11 +31,10 @@ def fresh_pg_database():
     url = _server_url()
     if url is None:
         pytest.skip("set DATABASE_URL=postgresql://... to run the suite on PostgreSQL")
-    import psycopg2
+    import psycopg
 
     name = f"guestgate_pg_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(url)
-    admin.autocommit = True
+    admin = psycopg.connect(url, autocommit=True)
     with admin.cursor() as cur:
         # UTF8 whatever the cluster's default (initdb --no-locale gives SQL_ASCII)
         cur.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
