@@ -5,10 +5,8 @@ would decide."""
 from datetime import datetime, timedelta
 
 import flask
-import pytest
 
 from portal import access, create_app, guest, timeutil
-from portal.db import database, is_sqlite
 from portal.models import GuestLink, Invitation, Participant, Room, User
 
 
@@ -67,24 +65,6 @@ def test_the_role_is_the_invitations_now(app, db):
         flask.session["device"] = "device-1"
         assert access.presence_facts(room.id).role == "moderator"
         assert access.current_presence(room.id)[0].role == "moderator"
-
-
-def test_on_postgresql_a_polls_query_is_planned_once_per_connection(app, client, db):
-    """A poll's presence lookup is a five-table join that PostgreSQL took four times longer to
-    plan than to run: after a connection's first few polls it is prepared on the server, and a
-    crowd's polls reuse its plan (README, PostgreSQL)."""
-    if is_sqlite():
-        pytest.skip("PostgreSQL's prepared statements (DATABASE_URL=postgresql://...)")
-    room = _room_with_guests()
-    with client.session_transaction() as session:
-        session["device"] = "device-2"
-    database.close()
-    for _ in range(8):
-        assert client.get(f"/s/{room.id}/status?state=waiting").status_code == 200
-    with database.connection_context():  # the same pooled connection, in the same thread
-        prepared = [row[0] for row in database.execute_sql(
-            "SELECT statement FROM pg_prepared_statements").fetchall()]
-    assert any('"t1"."device" = $' in sql and "participant" in sql for sql in prepared), prepared
 
 
 def test_a_browser_with_no_presence_polls_gone(app, client, db):
