@@ -38,6 +38,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from portal.db import close_pool
+
 from . import client, event, seed
 from .client import Failure
 
@@ -104,7 +106,7 @@ def bench_database(size: seed.Size, data_dir: Path, use_cache: bool):
             fixtures, counts = seed.seed(url, size)
             yield _attach(url), fixtures, counts
         finally:
-            _close_pool()
+            close_pool()
             with admin.cursor() as cur:
                 cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
@@ -131,14 +133,14 @@ def bench_database(size: seed.Size, data_dir: Path, use_cache: bool):
     try:
         yield _attach(f"sqlite:///{work}"), fixtures, counts
     finally:
-        _close_pool()
+        close_pool()
 
 
 def _attach(url: str) -> str:
     """This process's own queries (checks after the runs) use the portal's database settings."""
     from portal.db import database, make_database
 
-    _close_pool()
+    close_pool()
     database.initialize(make_database(url))
     return url
 
@@ -149,17 +151,6 @@ def _seed_fingerprint(size: seed.Size) -> str:
     for path in (BENCH / "seed.py", ROOT / "portal" / "models.py", ROOT / "portal" / "db.py"):
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
-
-
-def _close_pool() -> None:
-    from portal.db import database
-
-    if database.obj is None:
-        return
-    if not database.is_closed():
-        database.close()
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -350,7 +341,7 @@ def profile_routes(database_url: str, requests: dict, repeat: int) -> dict:
             profile[name] = {"queries": counter.count, "status": response.status_code,
                              "cpu_ms": round(times[len(times) // 2] / 1e6, 2) if times else None}
     finally:
-        _close_pool()
+        close_pool()
     return profile
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from peewee import SqliteDatabase
 
 from portal import models, passwords, tokens
-from portal.db import database, is_sqlite, make_database, upgrade
+from portal.db import close_pool, database, is_sqlite, make_database, upgrade
 from portal.models import (
     DenialCount,
     DenialEvent,
@@ -265,8 +265,7 @@ def seed(url: str, size: Size, seed_value: int = 8) -> tuple[Fixtures, dict]:
             database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         else:
             database.execute_sql("ANALYZE")  # what autovacuum does within a minute anyway
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+    close_pool()
     counts["seconds"] = round(time.perf_counter() - started, 1)
     return fixtures, counts
 

@@ -238,15 +238,21 @@ def upgrade(models) -> list[str]:
     return done
 
 
+def close_pool() -> None:
+    """Close this thread's connection and every pooled one of the database in use, if any
+    (psycopg warns of a connection collected while open)."""
+    if database.obj is None:
+        return
+    if not database.is_closed():
+        database.close()
+    if hasattr(database.obj, "close_all"):
+        database.obj.close_all()
+
+
 def init_app(app: Flask, models) -> None:
-    # An app made again in the same process (the tests, a command) closes the connections the
-    # database it replaces still holds: psycopg warns of one left open when it is collected.
-    previous = database.obj
-    if previous is not None:
-        if not previous.is_closed():
-            previous.close()
-        if hasattr(previous, "close_all"):
-            previous.close_all()
+    # An app made again in the same process (the tests, a command) closes the connections of the
+    # database it replaces.
+    close_pool()
     database.initialize(make_database(app.config["DATABASE_URL"],
                                       app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000)))
 

@@ -12,7 +12,7 @@ from helpers import PG_URL, GuestActions, LiveServer, OwnerActions, free_port, l
 from servers import RedisServer, require_program
 
 from portal import create_app, guest
-from portal.db import database
+from portal.db import close_pool, database
 from portal.models import MODELS, SchemaVersion
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -40,9 +40,7 @@ def pg_database_url():
     parsed = urlparse(PG_URL)
     url = urlunparse(parsed._replace(path="/" + name))
     yield url
-    database.close() if not database.is_closed() else None
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+    close_pool()
     admin = admin_connection()
     with admin.cursor() as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -84,10 +82,7 @@ def app(config):
         _empty_postgres()
         database.close()
     yield app
-    if not database.is_closed():
-        database.close()
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+    close_pool()
 
 
 @pytest.fixture

@@ -73,10 +73,7 @@ def own_database(database_url):
     it. Every connection is closed after, pooled ones too."""
     database.initialize(make_database(database_url))
     yield
-    if not database.is_closed():
-        database.close()
-    if hasattr(database.obj, "close_all"):
-        database.obj.close_all()
+    portal_db.close_pool()
 
 
 @contextmanager

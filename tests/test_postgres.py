@@ -13,7 +13,7 @@ import pytest
 from peewee import IntegrityError
 
 from portal import create_app
-from portal.db import LATEST_VERSION, database, schema_version
+from portal.db import LATEST_VERSION, close_pool, database, schema_version
 from portal.models import MODELS, GuestLink, Participant, Room, User
 
 
@@ -41,10 +41,7 @@ def fresh_pg_database():
     try:
         yield urlunparse(urlparse(url)._replace(path="/" + name))
     finally:
-        if not database.is_closed():
-            database.close()
-        if hasattr(database.obj, "close_all"):
-            database.obj.close_all()
+        close_pool()
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
