@@ -605,7 +605,8 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
 
         log(f"  event: {plan.guests:,} guests, one browser each, poll every "
             f"{plan.poll['POLL_COUNTDOWN_SECONDS']:g} s (countdown) / "
-            f"{plan.poll['POLL_WAITING_SECONDS']:g} s (waiting)", stamp=True)
+            f"{plan.poll['POLL_WAITING_SECONDS']:g} s (waiting), ROOM_POLLS_PER_SECOND {budget}",
+            stamp=True)
         scenarios = result["scenarios"]
         for name, scenario in (
                 ("start", lambda: run_start(

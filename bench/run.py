@@ -859,9 +859,7 @@ def run_event(plan: argparse.Namespace, run_dir: Path) -> dict:
     eplan = event.plan_for(plan.quick, plan.event_guests, plan.event_poll_scale)
     if plan.event_arrival_timeout:
         eplan.arrival_timeout_seconds = plan.event_arrival_timeout
-    budget = os.environ.get("ROOM_POLLS_PER_SECOND")
-    log(f"\n== event: {eplan.guests:,} guests (small database"
-        f"{f', ROOM_POLLS_PER_SECOND={budget}' if budget else ''}) ==")
+    log(f"\n== event: {eplan.guests:,} guests (small database) ==")
     with bench_database(seed.SIZES["small"], plan.data_dir, plan.cache) as (url, fx, _counts):
         return event.run(url, fx.owner_email, fx.owner_password, eplan, run_dir, Server,
                          SECRET_KEY, log)
