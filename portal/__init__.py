@@ -56,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app, models)
     extensions.csrf.init_app(app)
     extensions.htmx.init_app(app)
+    security.keep_retry_after(app)  # before the limiter's hooks, so that it runs after them
     ratelimit.init_app(extensions.limiter, app)
     extensions.mail.init_app(app)
     security.init_app(app)

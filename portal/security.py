@@ -1,6 +1,10 @@
 """Response headers for every response, and the pages for errors, in one place."""
 
+import math
+import time
+
 from flask import Flask, abort, g, render_template, request
+from flask_babel import ngettext
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
@@ -9,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .db import discard_connection
 from .decision import N_
+from .extensions import limiter
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -28,6 +33,46 @@ ERROR_WORDS = {
           N_("Try again in a moment. Nothing you entered was saved half-way.")),
     503: (N_("Guestgate is briefly unavailable"), N_("Try again in a moment; nothing was lost.")),
 }
+
+
+def try_again_in(seconds: int) -> str:
+    """The wait of a 429 in words: seconds up to a minute and a half, then minutes up to an hour
+    and a half, then hours; rounded up, so nobody who follows it is refused again."""
+    if seconds <= 90:
+        return ngettext("Try again in %(num)d second.", "Try again in %(num)d seconds.", seconds)
+    if seconds <= 90 * 60:
+        return ngettext("Try again in %(num)d minute.", "Try again in %(num)d minutes.",
+                        math.ceil(seconds / 60))
+    return ngettext("Try again in %(num)d hour.", "Try again in %(num)d hours.",
+                    math.ceil(seconds / 3600))
+
+
+def retry_after(exc: HTTPException) -> int:
+    """Seconds until the refused request may succeed: the end of the breached limit's window
+    (Flask-Limiter), else what the exception says, else a minute."""
+    breached = limiter.current_limit
+    if breached is not None and breached.breached:
+        return max(1, math.ceil(breached.window[0] - time.time()))
+    retry = getattr(exc, "retry_after", None)
+    if retry is None and exc.response is not None:
+        retry = exc.response.headers.get("Retry-After")
+    try:
+        return max(1, int(retry))
+    except (TypeError, ValueError):  # None, or an HTTP date: not ours to parse
+        return 60
+
+
+def keep_retry_after(app: Flask) -> None:
+    """The 429 page's Retry-After is the number its text says. Flask-Limiter's own after_request
+    hook recomputes the header from the clock (truncating, a moment later), which could make it a
+    second short of the page; this hook runs after it (Flask runs after_request hooks in reverse
+    order of registration: call this before the limiter's init_app) and puts the page's back."""
+    @app.after_request
+    def _retry_after(response):
+        seconds = g.pop("retry_after", None)
+        if seconds is not None and response.status_code == 429:
+            response.headers["Retry-After"] = str(seconds)
+        return response
 
 
 def headers_for(config) -> list[tuple[str, str]]:
@@ -66,10 +111,13 @@ def init_app(app: Flask) -> None:
         h.add("Vary", "HX-Request")
         return response
 
-    def error_page(status: int, title: str | None = None, detail: str | None = None, **headers):
+    def error_page(status: int, title: str | None = None, detail: str | None = None,
+                   said: str | None = None, **headers):
+        """`title` and `detail` are msgids (the template translates them); `said` is a text
+        already in the reader's language, shown instead of `detail`."""
         default_title, default_detail = ERROR_WORDS.get(status, ERROR_WORDS[500])
         body = render_template("error.html", status=status, title=title or default_title,
-                               detail=detail or default_detail)
+                               detail=detail or default_detail, said=said)
         return body, status, headers
 
     @app.errorhandler(CSRFError)
@@ -82,14 +130,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc):
         headers = {}
+        said = None
         if exc.code == 429:
-            retry = getattr(exc, "retry_after", None)
-            if retry is None and exc.response is not None:
-                retry = exc.response.headers.get("Retry-After")
-            headers["Retry-After"] = str(retry or 60)
+            g.retry_after = seconds = retry_after(exc)
+            headers["Retry-After"] = str(seconds)
+            said = try_again_in(seconds)
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
-        return error_page(exc.code or 500, **headers)
+        return error_page(exc.code or 500, said=said, **headers)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -151,3 +151,76 @@ def test_respelling_a_token_neither_opens_it_nor_escapes_the_email_limit(app, ro
     assert_429(app.test_client().post(f"/i/{token}", data={"name": "Ada",
                                                            "email": "ada@example.com"},
                                       environ_base={"REMOTE_ADDR": "10.0.3.9"}))
+
+
+# --- The 429 page says how long, in the guest's language (issue 32, item 5) -----------------------
+
+GERMAN = {"Accept-Language": "de-DE,de;q=0.9"}
+
+
+def retry_after(response) -> int:
+    assert response.status_code == 429
+    return int(response.headers["Retry-After"])
+
+
+def test_the_429_page_says_how_many_seconds(app, room):
+    url = link_path(app, GuestLink.create(room=room, name="Guests"))
+    for i in range(3):
+        app.test_client().post(url, data={"name": "A", "email": f"a{i}@example.com"})
+    english = app.test_client().post(url, data={"name": "A", "email": "z@example.com"})
+    seconds = retry_after(english)
+    assert 0 < seconds <= 60  # "3 per minute"
+    assert f"Try again in {seconds} seconds." in text_of(english)
+    assert "Wait a moment" not in text_of(english)
+    german = app.test_client().post(url, data={"name": "A", "email": "z@example.com"},
+                                    headers=GERMAN)
+    assert "Zu viele Versuche" in text_of(german)
+    assert f"Versuchen Sie es in {retry_after(german)} Sekunden erneut." in text_of(german)
+
+
+def test_the_429_page_says_minutes_when_the_wait_is_long(app, room):
+    user = make_user("ada@example.com", access="guest")
+    url = invitation_path(app, Invitation.create(room=room, user=user, email=user.email))
+    for i in range(2):  # "2 per 10 minutes"
+        app.test_client().post(url, data={"name": "Eve", "email": "eve@example.com"},
+                               environ_base={"REMOTE_ADDR": f"10.0.4.{i + 1}"})
+    english = app.test_client().post(url, data={"name": "Ada", "email": "ada@example.com"},
+                                     environ_base={"REMOTE_ADDR": "10.0.4.9"})
+    seconds = retry_after(english)
+    assert 540 < seconds <= 600
+    assert "Try again in 10 minutes." in text_of(english)  # rounded up: never too early
+    german = app.test_client().post(url, data={"name": "Ada", "email": "ada@example.com"},
+                                    environ_base={"REMOTE_ADDR": "10.0.4.9"}, headers=GERMAN)
+    assert 540 < retry_after(german) <= 600
+    assert "Versuchen Sie es in 10 Minuten erneut." in text_of(german)
+
+
+@pytest.mark.parametrize(("seconds", "english", "german"), [
+    (1, "Try again in 1 second.", "Versuchen Sie es in 1 Sekunde erneut."),
+    (59, "Try again in 59 seconds.", "Versuchen Sie es in 59 Sekunden erneut."),
+    (90, "Try again in 90 seconds.", "Versuchen Sie es in 90 Sekunden erneut."),
+    (91, "Try again in 2 minutes.", "Versuchen Sie es in 2 Minuten erneut."),
+    (3540, "Try again in 59 minutes.", "Versuchen Sie es in 59 Minuten erneut."),
+    (5400, "Try again in 90 minutes.", "Versuchen Sie es in 90 Minuten erneut."),
+    (5401, "Try again in 2 hours.", "Versuchen Sie es in 2 Stunden erneut."),
+    (86400, "Try again in 24 hours.", "Versuchen Sie es in 24 Stunden erneut."),
+])
+def test_the_wait_in_words(app, seconds, english, german):
+    from portal.security import try_again_in
+
+    for language, words in (("en", english), ("de", german)):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            assert try_again_in(seconds) == words
+
+
+def test_a_429_without_a_limit_says_the_header_s_time(app):
+    """A 429 that isn't Flask-Limiter's (abort(429) with a Retry-After) says that time too."""
+    from werkzeug.exceptions import TooManyRequests
+
+    @app.get("/test-busy")
+    def busy():
+        raise TooManyRequests(retry_after=120)
+
+    response = app.test_client().get("/test-busy", headers=GERMAN)
+    assert retry_after(response) == 120
+    assert "Versuchen Sie es in 2 Minuten erneut." in text_of(response)
