@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from helpers import OwnerActions, make_user
 
-from portal import create_app, mail
+from portal import create_app, mail, meetings
 from portal.config import from_environment
 from portal.db import database
 from portal.models import Room
@@ -109,6 +109,20 @@ def test_dotenv_file_is_honoured_and_the_environment_wins(tmp_path, bare_environ
 def test_port_sets_the_default_base_url(tmp_path, bare_environment, monkeypatch):
     monkeypatch.setenv("PORT", "8765")
     assert from_environment(tmp_path / "instance")["BASE_URL"] == "http://127.0.0.1:8765"
+
+
+def test_livekit_without_its_web_client_stops_the_start_naming_it(config, bare_environment,
+                                                                  monkeypatch):
+    """LiveKit's server, key and secret but no LIVEKIT_MEET_URL: the portal doesn't start (Join
+    would otherwise hand each token to LiveKit's hosted demo page), and says what to set."""
+    for name, value in {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
+                        "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LIVEKIT_MEET_URL", raising=False)
+    with pytest.raises(ValueError, match="configured only in part: set LIVEKIT_MEET_URL too"):
+        create_app(config)
+    monkeypatch.setenv("LIVEKIT_MEET_URL", "https://meet.example.org/custom")
+    assert "livekit" in meetings.choices(create_app(config).config)
 
 
 # --- instance/ is private: password hashes, personal data, live reset and invitation links ------

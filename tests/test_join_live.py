@@ -27,7 +27,8 @@ from portal.meetings import other
 from portal.models import GuestLink, Room
 
 LIVEKIT = {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
-           "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789"}
+           "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789",
+           "LIVEKIT_MEET_URL": "https://meet.example.org/custom"}
 JITSI = {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "guestgate",
          "JITSI_APP_SECRET": "jitsi-secret-0123456789abcdef0123", "JITSI_AUDIENCE": "jitsi"}
 GALENE_KEY = base64.urlsafe_b64encode(b"g" * 32).decode()
@@ -61,6 +62,8 @@ def link_guest(app, room, name="Ada Guest", email="ada@example.com"):
 
 def livekit_claims(response):
     assert response.status_code == 303 and response.headers["Cache-Control"] == "no-store"
+    # The token goes to the web client the operator named, never a third party's by default.
+    assert response.location.startswith("https://meet.example.org/custom?")
     query = parse_qs(urlsplit(response.location).query)
     assert query["liveKitUrl"] == ["wss://lk.example.org"]
     return api.TokenVerifier(LIVEKIT["LIVEKIT_API_KEY"], LIVEKIT["LIVEKIT_API_SECRET"]) \

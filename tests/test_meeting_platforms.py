@@ -307,11 +307,29 @@ def test_a_half_configured_or_malformed_platform_says_what_to_fix():
         meetings.check_settings({"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "a"})
     with pytest.raises(ValueError, match="wss://"):
         meetings.check_settings({"LIVEKIT_URL": "https://lk.example.org", "LIVEKIT_API_KEY": "k",
-                                 "LIVEKIT_API_SECRET": "s"})
+                                 "LIVEKIT_API_SECRET": "s",
+                                 "LIVEKIT_MEET_URL": "https://meet.example.org/custom"})
+    with pytest.raises(ValueError, match="LIVEKIT_MEET_URL must be a web address"):
+        meetings.check_settings({"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "k",
+                                 "LIVEKIT_API_SECRET": "s",
+                                 "LIVEKIT_MEET_URL": "meet.example.org/custom"})
     with pytest.raises(ValueError, match="BIGBLUEBUTTON_CHECKSUM"):
         meetings.check_settings({"BIGBLUEBUTTON_ENDPOINT": "https://b.example/bigbluebutton/api/",
                                  "BIGBLUEBUTTON_SECRET": "s", "BIGBLUEBUTTON_CHECKSUM": "md5"})
     meetings.check_settings(CONFIG)
+
+
+def test_livekit_has_no_default_web_client():
+    """Join puts each person's token in the web client's address. The default was LiveKit's
+    hosted demo page (meet.livekit.io): every credential handed to a third party unasked. Now the
+    client is a setting like the others, and LiveKit without it is configured only in part."""
+    without = {k: v for k, v in CONFIG.items() if k != "LIVEKIT_MEET_URL"}
+    with pytest.raises(ValueError, match="set LIVEKIT_MEET_URL too") as refused:
+        meetings.check_settings(without)
+    assert "token" in str(refused.value)  # why it is needed, not only its name
+    assert "livekit" not in meetings.configured(without)
+    with pytest.raises(ValueError, match="set LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET"):
+        meetings.check_settings({"LIVEKIT_MEET_URL": "https://meet.example.org/custom"})
 
 
 def test_default_meeting_names_are_url_safe_and_keep_the_id():

@@ -5,7 +5,8 @@ only, the credential the platform itself checks — a JWT for Jitsi Meet, LiveKi
 and Galène, a server-side create + join for BigBlueButton, or Guestgate's own signed ticket for
 any other platform. Each platform is a module with the same three names:
 
-- `SETTINGS`: the environment variables it needs (all of them, or the platform is off);
+- `SETTINGS`: the environment variables it needs (all of them, or the platform is off), and
+  optionally `WHY`, what a missing one is for (said in the start-up error);
 - `check(config)`: raises ValueError with a clear message when a setting is malformed;
 - `join_url(config, meeting, attendee, now)`: where to send this person's browser.
 
@@ -53,8 +54,10 @@ def check_settings(config) -> None:
         present = [key for key in module.SETTINGS if config.get(key)]
         if present and len(present) < len(module.SETTINGS):
             missing = ", ".join(k for k in module.SETTINGS if not config.get(k))
+            why = "".join(f" {module.WHY[k]}" for k in module.SETTINGS
+                          if not config.get(k) and k in getattr(module, "WHY", {}))
             raise ValueError(f"{LABELS[name]} is configured only in part: set {missing} too "
-                             f"(or unset {', '.join(present)}).")
+                             f"(or unset {', '.join(present)}).{why}")
         if present:
             module.check(config)
 
