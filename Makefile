@@ -13,22 +13,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
-# Reinstall only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Reinstall only when the package's definition or a translation changes: the package build
+# compiles the translations (setup.py; the .mo files are not in git), as for any other install.
+PO_FILES := $(wildcard portal/translations/*/LC_MESSAGES/*.po)
+$(VENV)/.installed: pyproject.toml setup.py $(PO_FILES) | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml setup.py $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# Translations are compiled from their .po sources (the .mo files are not in git).
-MO_FILES := $(patsubst %.po,%.mo,$(wildcard portal/translations/*/LC_MESSAGES/*.po))
-portal/translations/%.mo: portal/translations/%.po $(VENV)/.installed
-	$(BIN)/pybabel compile -i $< -o $@
-
-install: $(VENV)/.installed $(MO_FILES)
-install-test: $(VENV)/.installed-test $(MO_FILES)
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
 ## make run: the portal with demo data on SQLite, served by gunicorn on 127.0.0.1:$(PORT)
 run: install

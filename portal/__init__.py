@@ -6,12 +6,16 @@ from flask import Flask
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(
-        __name__,
-        instance_path=str(Path(__file__).resolve().parent.parent / "instance"),
-        template_folder="../templates",
-        static_folder="../static",
-    )
+    # templates/ and static/ are at the top of a checkout (an editable install runs from it
+    # too), with instance/ beside them; an installed wheel carries them in the package
+    # (pyproject.toml), and its instance folder is Flask's for installed apps,
+    # <prefix>/var/portal-instance — never inside site-packages.
+    here = Path(__file__).resolve().parent
+    installed = (here / "templates").is_dir()
+    files = here if installed else here.parent
+    app = Flask(__name__, template_folder=str(files / "templates"),
+                static_folder=str(files / "static"),
+                instance_path=None if installed else str(files / "instance"))
     from . import config as settings
     from .web import IdConverter
 
