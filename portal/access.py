@@ -27,14 +27,6 @@ class Door:
     link: GuestLink | None = None
     invitation: Invitation | None = None
 
-    @property
-    def obj(self):
-        return self.link if self.kind == tokens.LINK else self.invitation
-
-    def token(self) -> str:
-        return tokens.make_token(current_app.config["SECRET_KEYS"], self.kind, self.obj.id,
-                                 self.obj.version)
-
 
 def device_id() -> str:
     """This browser's random id, kept in the signed, HttpOnly session cookie."""

@@ -26,6 +26,7 @@ from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room, User
 from ..services import invitations, links
 from ..services.links import MAX_DAYS, MAX_USES
 from ..services.urls import invitation_url
+from ..web import owner_time
 from . import answer_section, bp, owned_room, poll_section
 
 RECENT_EVENTS = 20
@@ -237,7 +238,7 @@ def extend_link(room_id: int, link_id: int):
     except links.SessionEnded:
         return _answer(room, error="The session has ended: move its end (Edit room) before "
                                    f"extending “{link.name}”.", status=422)
-    when = f"the session ends ({_owner_time(until)})" if capped else _owner_time(until)
+    when = f"the session ends ({owner_time(until)})" if capped else owner_time(until)
     return _answer(room, notice=f"“{link.name}” now works until {when}.")
 
 
@@ -290,11 +291,6 @@ def resend_invitation(room_id: int, invitation_id: int):
     if error:
         return _answer(room, error=f"Couldn't email {invitation.email}: {error}")
     return _answer(room, notice=f"Emailed the guest link to {invitation.email}.")
-
-
-def _owner_time(utc) -> str:
-    local = timeutil.to_local(utc, current_user.timezone or "UTC")
-    return f"{local.strftime('%a %d %b %Y, %H:%M')} {local.tzname()}"
 
 
 def _me() -> User:
