@@ -14,17 +14,15 @@ from dataclasses import dataclass
 
 from flask import abort, request
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from peewee import JOIN, Case, fn
-from wtforms.validators import InputRequired, NumberRange
 
 from .. import denials, timeutil
 from ..auth import owner_required
 from ..decision import REASONS
-from ..forms import WholeNumberField
+from ..forms import extend_form, raise_form
 from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room, User
 from ..services import invitations, links
-from ..services.links import MAX_DAYS, MAX_USES
+from ..services.links import MAX_USES
 from ..services.urls import invitation_url
 from ..web import owner_time
 from . import answer_section, bp, owned_room, poll_section
@@ -33,30 +31,6 @@ RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
 FIX_LOOKBACK = 100
 WINDOWS = (("day", "Last 24 hours", 24), ("week", "Last 7 days", 24 * 7), ("all", "All time", None))
-
-
-class ExtendForm(FlaskForm):
-    days = WholeNumberField("Extend by (days)", default=7, validators=[
-        InputRequired("Enter a number of days."),
-        NumberRange(min=1, max=MAX_DAYS, message=f"Enter a whole number of days from 1 to "
-                                                 f"{MAX_DAYS:,}.")],
-        render_kw={"min": 1, "max": MAX_DAYS, "step": 1, "inputmode": "numeric"})
-
-
-class RaiseForm(FlaskForm):
-    clicks = WholeNumberField("More clicks", default=10, validators=[
-        InputRequired("Enter a number of clicks."),
-        NumberRange(min=1, max=MAX_USES, message=f"Enter a whole number from 1 to "
-                                                 f"{MAX_USES:,}.")],
-        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
-
-
-def extend_form(link_id: int, formdata=None) -> ExtendForm:
-    return ExtendForm(formdata=formdata, prefix=f"extend-{link_id}")
-
-
-def raise_form(link_id: int, formdata=None) -> RaiseForm:
-    return RaiseForm(formdata=formdata, prefix=f"raise-{link_id}")
 
 
 # --- what the section shows ---------------------------------------------------------------------

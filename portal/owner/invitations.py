@@ -9,56 +9,16 @@ from dataclasses import dataclass, field
 
 from flask import abort, current_app, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    RadioField,
-    SelectChoice,
-    SelectField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from .. import mail, timeutil
 from ..auth import owner_required
-from ..forms import WholeNumberField, strip
-from ..models import ROLES, Invitation, Room, User
+from ..forms import InviteForm, RoleForm
+from ..models import Invitation, Room, User
 from ..services import invitations as service
-from ..services.invitations import INVALID
+from ..services.invitations import INVALID, MAX_ADDRESSES_AT_ONCE
 from ..services.urls import invitation_url
 from ..web import is_htmx
 from . import answer_section, bp, owned_room
-
-ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
-MAX_ADDRESSES_AT_ONCE = 100
-MAX_DAYS = 365
-
-
-class InviteForm(FlaskForm):
-    emails = TextAreaField("Email addresses", filters=[strip],
-                           validators=[DataRequired("Enter at least one email address."),
-                                       Length(max=20000, message="That's too much text.")])
-    role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
-    validity = RadioField("The link is valid", choices=[SelectChoice("unlimited", "No limit"),
-                                   SelectChoice("once", "Valid once (one device)"),
-                                   SelectChoice("days", "For a number of days")],
-                          default="unlimited")
-    days = WholeNumberField("Number of days",
-                        validators=[Optional(),
-                                    NumberRange(1, MAX_DAYS, f"Enter 1 to {MAX_DAYS} days.")])
-    send_now = BooleanField("Send each guest a secure link now")
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
-        if self.validity.data == "days" and not self.days.data and not self.days.errors:
-            self.days.errors = [f"Enter the number of days (1 to {MAX_DAYS})."]
-            return False
-        return valid
-
-
-class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-
 
 # --- what the section says ---------------------------------------------------------------------
 

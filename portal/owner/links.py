@@ -8,47 +8,16 @@ in the section: htmx gets it with 422, a plain form the room page with the error
 
 from flask import abort
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 from .. import timeutil
 from ..auth import owner_required
-from ..forms import WholeNumberField, no_control_characters, strip
+from ..forms import GuestAccessForm, LinkForm
 from ..models import GuestLink, Room
 from ..services import links
-from ..services.links import MAX_DAYS, MAX_USES
 from ..services.urls import guest_link_url
 from . import answer_section, bp, owned_room
 
 CHANNEL_REFUSAL = "Guest access isn't supported for channel rooms."
-
-
-class GuestAccessForm(FlaskForm):
-    enabled = HiddenField(validators=[AnyOf(["on", "off"], message="Choose on or off.")])
-
-
-class LinkForm(FlaskForm):
-    """Create new link: name, number of clicks (optional), duration in days (optional)."""
-
-    name = StringField("Name", filters=[strip],
-                       validators=[DataRequired("Enter a name for the link."),
-                                   Length(max=100, message="Use at most 100 characters."),
-                                   no_control_characters()])
-    max_uses = WholeNumberField(
-        "Number of clicks (optional)",
-        validators=[Optional(), NumberRange(
-            min=1, max=MAX_USES, message=f"Enter a whole number from 1 to {MAX_USES:,}.")],
-        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
-    duration_days = WholeNumberField(
-        "Duration in days (optional)",
-        validators=[Optional(), NumberRange(min=1, max=MAX_DAYS,
-                                            message=f"Enter a whole number of days from 1 to "
-                                                    f"{MAX_DAYS:,}.")],
-        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, prefix="link", **kwargs)
 
 
 # --- what the section shows ---------------------------------------------------------------------

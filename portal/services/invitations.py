@@ -24,6 +24,9 @@ BLOCKED = "blocked domain"
 ALREADY = "already invited"
 OVER_LIMIT = "over the limit"
 
+MAX_ADDRESSES_AT_ONCE = 100
+MAX_DAYS = 365  # an invitation valid for a number of days: at most this many
+
 
 # --- inviting -----------------------------------------------------------------------------------
 
