@@ -14,7 +14,7 @@ from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
 from .models import DomainRule, GuestLink, Invitation, Participant, Room, User
-from .prepared import prepared
+from .prepared import loaded, prepared
 from .timeutil import utcnow
 
 
@@ -26,14 +26,6 @@ class Door:
     room: Room | None = None
     link: GuestLink | None = None
     invitation: Invitation | None = None
-
-    @property
-    def obj(self):
-        return self.link if self.kind == tokens.LINK else self.invitation
-
-    def token(self) -> str:
-        return tokens.make_token(current_app.config["SECRET_KEYS"], self.kind, self.obj.id,
-                                 self.obj.version)
 
 
 def device_id() -> str:
@@ -275,11 +267,9 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
                       updated_at=now, decided_at=now if status == "admitted" else None,
                       consented_at=consent.get("consented_at"),
                       consent_version=consent.get("consent_version"), moved_at=moved_at)
-        participant = Participant(id=_new_participant.insert(**fields), **fields)
-        participant.room, participant.link = door.room, door.link
-        participant.invitation = door.invitation
-        participant._dirty.clear()
-        return participant
+        return loaded(Participant, id=_new_participant.insert(**fields),
+                      **{**fields, "room": door.room, "link": door.link,
+                         "invitation": door.invitation})
 
 
 def _same_door(participant: Participant, door: Door) -> bool:

@@ -12,7 +12,7 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
-from .owner import invitations, links
+from .services import invitations, links
 
 DEMO_OWNER = "demo-owner@guestgate.example"
 

@@ -15,9 +15,6 @@ WAITING = "waiting"
 ENTER = "enter"
 DENIED = "denied"
 
-# Outcomes that let a lobby submission through (one use is consumed, a participant is made).
-ACCEPTED = (COUNTDOWN, WAITING, ENTER)
-
 
 def N_(text: str) -> str:
     """Marks text for translation without translating it here (this module stays free of
@@ -135,10 +132,6 @@ class Decision:
     @property
     def denied(self) -> bool:
         return self.outcome == DENIED
-
-    @property
-    def accepted(self) -> bool:
-        return self.outcome in ACCEPTED
 
 
 def deny(reason: str) -> Decision:

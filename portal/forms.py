@@ -21,11 +21,23 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import URL, DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.validators import (
+    URL,
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, passwords, timeutil
 from .models import ACCESS_LEVELS, ROLES
+from .services.invitations import MAX_DAYS as INVITATION_MAX_DAYS
+from .services.links import MAX_DAYS as LINK_MAX_DAYS
+from .services.links import MAX_USES
 
 # Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
@@ -240,3 +252,84 @@ class PresenceRoleForm(FlaskForm):
     """In the room: the role of someone inside (the select is labelled in the template, in the
     page's language)."""
     role = SelectField("Role", choices=[SelectChoice(role, role) for role in ROLES])
+
+
+# --- the owner's room page: guest access, links, invitations, the denial panel's fixes ------------
+
+class GuestAccessForm(FlaskForm):
+    enabled = HiddenField(validators=[AnyOf(["on", "off"], message="Choose on or off.")])
+
+
+class LinkForm(FlaskForm):
+    """Create new link: name, number of clicks (optional), duration in days (optional)."""
+
+    name = StringField("Name", filters=[strip],
+                       validators=[DataRequired("Enter a name for the link."),
+                                   Length(max=100, message="Use at most 100 characters."),
+                                   no_control_characters()])
+    max_uses = WholeNumberField(
+        "Number of clicks (optional)",
+        validators=[Optional(), NumberRange(
+            min=1, max=MAX_USES, message=f"Enter a whole number from 1 to {MAX_USES:,}.")],
+        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
+    duration_days = WholeNumberField(
+        "Duration in days (optional)",
+        validators=[Optional(), NumberRange(min=1, max=LINK_MAX_DAYS,
+                                            message=f"Enter a whole number of days from 1 to "
+                                                    f"{LINK_MAX_DAYS:,}.")],
+        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="link", **kwargs)
+
+
+ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
+
+
+class InviteForm(FlaskForm):
+    emails = TextAreaField("Email addresses", filters=[strip],
+                           validators=[DataRequired("Enter at least one email address."),
+                                       Length(max=20000, message="That's too much text.")])
+    role = SelectField("Role", choices=ROLE_CHOICES, default="viewer")
+    validity = RadioField("The link is valid", choices=[SelectChoice("unlimited", "No limit"),
+                                   SelectChoice("once", "Valid once (one device)"),
+                                   SelectChoice("days", "For a number of days")],
+                          default="unlimited")
+    days = WholeNumberField("Number of days", validators=[
+        Optional(), NumberRange(1, INVITATION_MAX_DAYS, f"Enter 1 to {INVITATION_MAX_DAYS} days.")])
+    send_now = BooleanField("Send each guest a secure link now")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.validity.data == "days" and not self.days.data and not self.days.errors:
+            self.days.errors = [f"Enter the number of days (1 to {INVITATION_MAX_DAYS})."]
+            return False
+        return valid
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ExtendForm(FlaskForm):
+    days = WholeNumberField("Extend by (days)", default=7, validators=[
+        InputRequired("Enter a number of days."),
+        NumberRange(min=1, max=LINK_MAX_DAYS, message=f"Enter a whole number of days from 1 to "
+                                                 f"{LINK_MAX_DAYS:,}.")],
+        render_kw={"min": 1, "max": LINK_MAX_DAYS, "step": 1, "inputmode": "numeric"})
+
+
+class RaiseForm(FlaskForm):
+    clicks = WholeNumberField("More clicks", default=10, validators=[
+        InputRequired("Enter a number of clicks."),
+        NumberRange(min=1, max=MAX_USES, message=f"Enter a whole number from 1 to "
+                                                 f"{MAX_USES:,}.")],
+        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
+
+
+def extend_form(link_id: int, formdata=None) -> ExtendForm:
+    return ExtendForm(formdata=formdata, prefix=f"extend-{link_id}")
+
+
+def raise_form(link_id: int, formdata=None) -> RaiseForm:
+    return RaiseForm(formdata=formdata, prefix=f"raise-{link_id}")

@@ -19,6 +19,8 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from peewee import Model
 
+from .prepared import model_key
+
 MAX_PAGES = 512
 _STORE = "guestgate_first_visit_pages"
 _MARKER = f"csrf-token-{token_hex(16)}"  # no page can contain it by chance
@@ -32,7 +34,7 @@ def _part(value):
     """A context value as part of a key: a model by all its columns; anything else must be a
     plain, hashable value."""
     if isinstance(value, Model):
-        return type(value).__name__, tuple(sorted(value.__data__.items()))
+        return model_key(value)
     hash(value)
     return value
 

@@ -12,14 +12,13 @@ This leans on peewee internals (`_get_cursor_wrapper`, the cursor wrapper's `ini
 minor version. tests/test_prepared.py runs every prepared query of the app against the plain
 peewee query it replaces: run it before raising that pin."""
 
+import importlib
 import inspect
+import pkgutil
 
-from peewee import Insert, Value
+from peewee import Insert, Model, Value
 
 from .db import database
-
-# Every prepared query of the app by name, so the tests can hold each against plain peewee.
-REGISTRY: dict[str, "Prepared"] = {}
 
 
 class Placeholder:
@@ -127,11 +126,33 @@ class Prepared:
 
 def prepared(build=None, *, name: str | None = None):
     """Decorator: `build` (a function of the parameters returning the peewee query) becomes a
-    `Prepared`, registered as `<module>.<function name>` unless `name` is given."""
+    `Prepared`, named `<module>.<function name>` unless `name` is given."""
     def make(build):
-        key = name or f"{build.__module__}.{build.__name__}"
-        if key in REGISTRY:
-            raise ValueError(f"a prepared query named {key} exists already")
-        REGISTRY[key] = made = Prepared(build, key)
-        return made
+        return Prepared(build, name or f"{build.__module__}.{build.__name__}")
     return make if build is None else make(build)
+
+
+def every_query(package: str = "portal") -> dict[str, Prepared]:
+    """Every prepared query the package's modules hold, by name (the tests hold each against
+    plain peewee): found by importing each module, not by remembering what was decorated."""
+    found = {}
+    root = importlib.import_module(package)
+    for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, Prepared) and value.name.startswith(f"{info.name}."):
+                found[value.name] = value
+    return found
+
+
+def loaded(model: type[Model], **columns) -> Model:
+    """A row made in Python as if it had been read from the database (what a prepared insert
+    stands for): nothing marked changed, so a later save() writes only what is set after."""
+    row = model(**columns)
+    row._dirty.clear()
+    return row
+
+
+def model_key(row: Model) -> tuple:
+    """A row as a hashable key of all its columns (a cache key: pagecache)."""
+    return type(row).__name__, tuple(sorted(row.__data__.items()))

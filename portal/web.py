@@ -123,6 +123,13 @@ def user_zone() -> str:
     return g.user_zone
 
 
+def owner_time(utc, fmt="%a %d %b %Y, %H:%M") -> str:
+    """A UTC time in the signed-in owner's zone, with the zone's abbreviation (also the
+    templates' `owner_time` filter)."""
+    local = timeutil.to_local(utc, user_zone())
+    return "" if local is None else f"{local.strftime(fmt)} {local.tzname()}"
+
+
 def untranslated(text: str, **values) -> Markup:
     """`_` for English-only screens in a template shared with translated guest pages: fills in
     %(name)s values, escaped like Flask-Babel's `_`, and translates nothing."""
@@ -133,11 +140,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["untranslated"] = untranslated
 
-    @app.template_filter("owner_time")
-    def owner_time(utc, fmt="%a %d %b %Y, %H:%M"):
-        """A UTC time in the signed-in owner's zone, with the zone's abbreviation."""
-        local = timeutil.to_local(utc, user_zone())
-        return "" if local is None else f"{local.strftime(fmt)} {local.tzname()}"
+    app.add_template_filter(owner_time)
 
     @app.template_filter("iso")
     def iso(utc):

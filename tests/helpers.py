@@ -78,7 +78,7 @@ def invitation_path(app, invitation) -> str:
 
 def url_of(app, inv) -> str:
     """The personal link as the owner's screen and the email show it (the app builds it)."""
-    from portal.owner.invitations import invitation_url
+    from portal.services.urls import invitation_url
 
     with app.app_context():
         return invitation_url(Invitation.get_by_id(inv.id))

@@ -28,12 +28,18 @@ from portal.auth import ForgotPasswordForm, ResetPasswordForm
 from portal.forms import (
     AccessForm,
     AttachmentForm,
+    GuestAccessForm,
     HostMessageForm,
+    InviteForm,
+    LinkForm,
     LobbyForm,
     NewUserForm,
     PresenceRoleForm,
+    RoleForm,
     RoomForm,
     SignInForm,
+    extend_form,
+    raise_form,
 )
 from portal.models import (
     Attachment,
@@ -44,9 +50,6 @@ from portal.models import (
     Room,
     User,
 )
-from portal.owner import denials as owner_denials
-from portal.owner.invitations import InviteForm, RoleForm
-from portal.owner.links import GuestAccessForm, LinkForm
 from portal.timeutil import utcnow
 
 # Every POST route of the audiences' blueprints → the form its view reads (None: no fields).
@@ -95,8 +98,8 @@ FORMS = {
     "admin.delete_domain": None,
     # The denial panel's fixes; the forms' prefixes carry the link's id.
     "owner.fix_guest_access": None,
-    "owner.extend_link": lambda v: owner_denials.extend_form(v["link_id"]),
-    "owner.raise_link_limit": lambda v: owner_denials.raise_form(v["link_id"]),
+    "owner.extend_link": lambda v: extend_form(v["link_id"]),
+    "owner.raise_link_limit": lambda v: raise_form(v["link_id"]),
     "owner.invite_again": None,
     "owner.resend_invitation": None,
 }

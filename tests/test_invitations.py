@@ -26,8 +26,9 @@ from helpers import (
 from portal import emails, passwords, tokens
 from portal.db import database
 from portal.models import AuditEvent, Invitation, Participant, User
-from portal.owner import invitations as inv_module
-from portal.owner.invitations import split_addresses
+from portal.services import invitations as inv_module
+from portal.services.invitations import split_addresses
+from portal.services.urls import invitation_token
 from portal.timeutil import utcnow
 
 
@@ -425,7 +426,7 @@ def test_token_carries_the_version(app, signed_in_owner, db):
     room = make_room(signed_in_owner)
     with app.app_context():
         inv = inv_module.invite(room, ["a@example.com"], "viewer").invitations[0]
-        token = inv_module.invitation_token(inv)
+        token = invitation_token(inv)
     assert tokens.read_token(app.config["SECRET_KEYS"], tokens.INVITE, token) == (inv.id, 1)
     assert tokens.read_token(app.config["SECRET_KEYS"], tokens.LINK, token) is None
 

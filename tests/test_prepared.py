@@ -12,7 +12,9 @@ from helpers import count_queries
 from peewee import Insert, Model, SelectBase
 
 from portal.models import Attachment, DomainRule, GuestLink, Invitation, Participant, Room, User
-from portal.prepared import REGISTRY
+from portal.prepared import every_query, loaded, model_key
+
+REGISTRY = every_query()
 
 
 @pytest.fixture
@@ -215,3 +217,28 @@ def test_threads_running_one_prepared_query_each_get_their_own_rows(rows, db):
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_every_query_is_found_in_the_modules_that_hold_it(app):
+    """Each found once, under the name its module gives it (not only those imported so far)."""
+    assert "portal.access._presence" in REGISTRY
+    assert all(query.name == name for name, query in REGISTRY.items())
+
+
+def test_a_loaded_row_saves_only_what_changes_after(rows, db):
+    participant = Participant.select().where(Participant.room == rows["room"]).first()
+    copy = loaded(Participant, **participant.__data__)
+    assert not copy.is_dirty()
+    copy.name = "Renamed"
+    assert copy.dirty_fields == [Participant.name]
+    copy.save()
+    assert Participant.get_by_id(participant.id).name == "Renamed"
+    assert Participant.get_by_id(participant.id).email == participant.email
+
+
+def test_a_model_key_changes_with_any_column(rows, db):
+    room = Room.get_by_id(rows["room"])
+    same = Room.get_by_id(rows["room"])
+    assert model_key(room) == model_key(same)
+    same.title = "Other"
+    assert model_key(room) != model_key(same)

@@ -11,52 +11,26 @@ audit event in the same transaction."""
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import abort, request
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from peewee import JOIN, Case, fn
-from wtforms.validators import InputRequired, NumberRange
 
-from .. import audit, denials, timeutil
+from .. import denials, timeutil
 from ..auth import owner_required
-from ..db import database
 from ..decision import REASONS
-from ..forms import WholeNumberField
-from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
+from ..forms import extend_form, raise_form
+from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room, User
+from ..services import invitations, links
+from ..services.links import MAX_USES
+from ..services.urls import invitation_url
+from ..web import owner_time
 from . import answer_section, bp, owned_room, poll_section
-from .invitations import email_invitations, invitation_url, invite
-from .links import MAX_DAYS, MAX_USES
 
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
 FIX_LOOKBACK = 100
 WINDOWS = (("day", "Last 24 hours", 24), ("week", "Last 7 days", 24 * 7), ("all", "All time", None))
-
-
-class ExtendForm(FlaskForm):
-    days = WholeNumberField("Extend by (days)", default=7, validators=[
-        InputRequired("Enter a number of days."),
-        NumberRange(min=1, max=MAX_DAYS, message=f"Enter a whole number of days from 1 to "
-                                                 f"{MAX_DAYS:,}.")],
-        render_kw={"min": 1, "max": MAX_DAYS, "step": 1, "inputmode": "numeric"})
-
-
-class RaiseForm(FlaskForm):
-    clicks = WholeNumberField("More clicks", default=10, validators=[
-        InputRequired("Enter a number of clicks."),
-        NumberRange(min=1, max=MAX_USES, message=f"Enter a whole number from 1 to "
-                                                 f"{MAX_USES:,}.")],
-        render_kw={"min": 1, "step": 1, "inputmode": "numeric"})
-
-
-def extend_form(link_id: int, formdata=None) -> ExtendForm:
-    return ExtendForm(formdata=formdata, prefix=f"extend-{link_id}")
-
-
-def raise_form(link_id: int, formdata=None) -> RaiseForm:
-    return RaiseForm(formdata=formdata, prefix=f"raise-{link_id}")
 
 
 # --- what the section shows ---------------------------------------------------------------------
@@ -213,16 +187,14 @@ def denials_panel(room_id: int):
 @owner_required
 def fix_guest_access(room_id: int):
     room = owned_room(room_id)
-    if room.kind == "channel":
+    try:
+        changed = links.set_guest_access(room, True, actor=_me(),
+                                         detail="from the denial reasons")
+    except links.RoomGone:
+        abort(404)
+    except links.ChannelRoom:
         return _answer(room, error="Guest access isn't supported for channel rooms.",
                        status=403)
-    with database.atomic():
-        changed = Room.update(guest_access_enabled=True, updated_at=timeutil.utcnow()).where(
-            (Room.id == room.id) & Room.deleted_at.is_null() & (Room.kind != "channel")
-            & (Room.guest_access_enabled == False)).execute() == 1  # noqa: E712 (SQL)
-        if changed:
-            audit.record("guest_access_on", room, room.title, detail="from the denial reasons")
-    room = owned_room(room_id)
     return _answer(room, notice="Guest access is on: guests can enter with the room's guest "
                                 "links." if changed else "Guest access was already on.")
 
@@ -235,21 +207,12 @@ def extend_link(room_id: int, link_id: int):
     form = extend_form(link.id, formdata=request.form)
     if not form.validate():
         return _answer(room, forms={form._prefix.rstrip('-'): form})
-    now = timeutil.utcnow()
-    if room.ends_at <= now:
+    try:
+        until, capped = links.extend_link(room, link, form.days.data, actor=_me())
+    except links.SessionEnded:
         return _answer(room, error="The session has ended: move its end (Edit room) before "
                                    f"extending “{link.name}”.", status=422)
-    # Never past the room's end: a link is no use after it, and without a ceiling repeated
-    # extends overflowed the date. Compared before adding, so a far-out expiry can't overflow.
-    start, days = max(now, link.expires_at or now), timedelta(days=form.days.data)
-    capped = room.ends_at - start <= days
-    until = room.ends_at if capped else start + days
-    with database.atomic():
-        GuestLink.update(expires_at=until).where(GuestLink.id == link.id).execute()
-        audit.record("link_extended", room, link.name,
-                     detail=f"by {form.days.data} days, until {timeutil.iso_utc(until)}"
-                            + (" (the session's end)" if capped else ""))
-    when = f"the session ends ({_owner_time(until)})" if capped else _owner_time(until)
+    when = f"the session ends ({owner_time(until)})" if capped else owner_time(until)
     return _answer(room, notice=f"“{link.name}” now works until {when}.")
 
 
@@ -263,14 +226,11 @@ def raise_link_limit(room_id: int, link_id: int):
     form = raise_form(link.id, formdata=request.form)
     if not form.validate():
         return _answer(room, forms={form._prefix.rstrip('-'): form})
-    new_limit = max(link.max_uses, link.uses) + form.clicks.data
-    if new_limit > MAX_USES:
+    try:
+        new_limit = links.raise_link_limit(room, link, form.clicks.data, actor=_me())
+    except links.TooManyClicks:
         form.clicks.errors = [f"A link can have at most {MAX_USES:,} clicks."]
         return _answer(room, forms={form._prefix.rstrip('-'): form})
-    with database.atomic():
-        GuestLink.update(max_uses=new_limit).where(GuestLink.id == link.id).execute()
-        audit.record("link_limit_raised", room, link.name,
-                     detail=f"{link.max_uses} → {new_limit} clicks")
     return _answer(room, notice=f"“{link.name}” now allows {new_limit} clicks "
                                 f"({new_limit - link.uses} left).")
 
@@ -286,10 +246,7 @@ def invite_again(room_id: int, invitation_id: int):
     if room.kind == "channel":
         return _answer(room, error="Guest access isn't supported for channel rooms.",
                        status=403)
-    # invite() takes the room's lock, checks the limit and the domain rules, and writes the
-    # "invited" audit event in its own transaction.
-    result = invite(room, [invitation.email], invitation.role, valid_once=invitation.valid_once,
-                    actor=current_user._get_current_object())
+    result = invitations.invite_again(room, invitation, actor=_me())
     if result.refused:
         email, why = result.refused[0]
         return _answer(room, error=f"{email} wasn't invited again: {why}.", status=422)
@@ -304,13 +261,11 @@ def resend_invitation(room_id: int, invitation_id: int):
     invitation = _invitation(room, invitation_id)
     if invitation.removed_at is not None:
         abort(404)
-    # Sends, then records the outcome with its audit event in one transaction.
-    error = email_invitations([invitation])[invitation.id]
+    error = invitations.email_invitations([invitation], _me())[invitation.id]
     if error:
         return _answer(room, error=f"Couldn't email {invitation.email}: {error}")
     return _answer(room, notice=f"Emailed the guest link to {invitation.email}.")
 
 
-def _owner_time(utc) -> str:
-    local = timeutil.to_local(utc, current_user.timezone or "UTC")
-    return f"{local.strftime('%a %d %b %Y, %H:%M')} {local.tzname()}"
+def _me() -> User:
+    return current_user._get_current_object()

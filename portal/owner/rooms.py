@@ -15,12 +15,13 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, calendar_updates, denials, join, meetings, timeutil
+from .. import audit, denials, join, meetings, timeutil
 from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
+from ..services import calendar_updates
 from ..web import answer, see_other
 from . import bp, owned_room, room_context
 
@@ -161,7 +162,7 @@ def edit_room(room_id: int):
             updated = calendar_updates.event_facts(room) != before \
                 and calendar_updates.prepare(room)
         if updated:
-            calendar_updates.send_later(updated, calendar_updates.UPDATE)
+            calendar_updates.send_later(updated, calendar_updates.UPDATE, current_user.id)
         flash("Room saved.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
@@ -190,7 +191,7 @@ def delete_room(room_id: int):
         audit.record("room_deleted", room, room.title)
         cancelled = calendar_updates.prepare(room)
     if cancelled:
-        calendar_updates.send_later(cancelled, calendar_updates.CANCEL)
+        calendar_updates.send_later(cancelled, calendar_updates.CANCEL, current_user.id)
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
           "available.", "success")
     return see_other("owner.rooms")

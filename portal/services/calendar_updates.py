@@ -8,10 +8,10 @@ ever grow and every update sent carries the newest; the emails go in the backgro
 server. A failure is recorded in the room's audit log, never raised."""
 
 from flask import current_app
-from flask_login import current_user
 
-from . import audit, mail
-from .models import Invitation, Room, User
+from .. import audit, mail
+from ..models import Invitation, Room, User
+from .urls import invitation_url
 
 UPDATE, CANCEL = mail.UPDATE, mail.CANCEL
 
@@ -48,17 +48,15 @@ def _bump(ids: list[int]) -> list[int]:
     return ids
 
 
-def send_later(ids: list[int], kind: str) -> None:
-    """After the transaction: the emails, in a thread of their own."""
-    actor_id = current_user.id if current_user.is_authenticated else None
+def send_later(ids: list[int], kind: str, actor_id: int | None = None) -> None:
+    """After the transaction: the emails, in a thread of their own; `actor_id`: the account
+    whose change they announce, for the audit log."""
     mail.in_background(lambda: send(ids, kind, actor_id), f"calendar {kind}")
 
 
 def send(ids: list[int], kind: str, actor_id: int | None = None) -> dict[int, str | None]:
     """Each invitation's update or cancellation, over one connection; each outcome recorded in
     the audit log. Returns, per invitation id, None (sent) or why it failed."""
-    from .owner.invitations import invitation_url  # the owner's screen builds the same link
-
     invitations = list(Invitation.select(Invitation, Room, User).join(Room)
                        .switch(Invitation).join(User).where(Invitation.id.in_(ids)))
     if not invitations:
