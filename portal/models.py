@@ -154,13 +154,13 @@ class Room(BaseModel):
                 .order_by(Participant.created_at, Participant.id))
 
 
-
 # A meeting name names one room's meeting on its platform: a second room holding it would get
 # credentials for the first one's meeting (its owner a moderator's). Deleted rooms keep theirs:
 # a meeting can outlive its room. Compared lower-cased, as Jitsi compares room names (for the
 # platforms that tell case apart, that is only stricter).
 Room.add_index(Room.index(Room.platform, fn.LOWER(Room.meeting_name), unique=True,
                           name="room_platform_meeting_name"))
+
 
 class Attachment(BaseModel):
     room = ForeignKeyField(Room, backref="attachments", on_delete="CASCADE")

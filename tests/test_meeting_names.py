@@ -113,7 +113,7 @@ def test_new_rooms_get_a_name_of_their_own_that_nobody_can_guess(app, db):
     first, second = (create_room(owner, title="Café Talk") for _ in range(2))
     for room in (first, second):
         assert DERIVED.fullmatch(room.meeting) and room.meeting.startswith("cafe-talk-")
-        assert str(room.id) not in room.meeting.removeprefix("cafe-talk-")
+        assert not room.meeting.endswith(f"-{room.id}")  # no longer title + id
     assert first.meeting != second.meeting
     # Saving again, with a new title, keeps the name: guests already inside stay together.
     response = owner.client.post(f"/rooms/{first.id}/edit", data=room_form(title="Tea Talk"))
@@ -158,6 +158,16 @@ def test_a_room_moved_to_a_platform_where_its_name_is_taken_gets_a_new_one(app, 
     assert alices.meeting in event.detail and moved.meeting in event.detail
     log = text_of(bob.client.get(f"/rooms/{bobs.id}/audit"))
     assert "Gave the meeting a new name" in log and "bob@example.com" in log
+
+
+def test_seed_demo_names_its_rooms_by_the_same_rule(app, runner, db):
+    """Every door goes through portal/rooms.save: the command line's demo rooms too."""
+    for _ in range(2):  # run again, it adds a fresh set: still one name each
+        assert runner.invoke(args=["seed-demo", "--json"]).exit_code == 0
+    names = [r.meeting for r in Room.select().order_by(Room.id)]
+    assert len(names) == 6 and len(set(names)) == 6
+    assert all(DERIVED.fullmatch(name) for name in names)
+    assert names[0].startswith("product-launch-live-now-")
 
 
 # --- at the same moment ------------------------------------------------------------------------
