@@ -12,6 +12,7 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
+from .rooms import save as save_room
 from .services import invitations, links
 
 DEMO_OWNER = "demo-owner@guestgate.example"
@@ -120,21 +121,20 @@ def seed_demo(as_json: bool):
             owner.access = "broadcaster"
             owner.save()
         rooms = [
-            Room.create(owner=owner, title="Product launch — live now",
-                        description="Our quarterly launch, with questions from guests.",
-                        speakers="Ada Lovelace\nGrace Hopper", platform=platform,
-                        starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=2)),
-            Room.create(owner=owner, title="Customer round-table",
-                        description="An hour with our customers. Guests wait to be admitted.",
-                        speakers="Katherine Johnson", require_approval=True, platform=platform,
-                        starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)),
-            Room.create(owner=owner, title="Company channel", kind="channel",
-                        description="The always-on company channel.",
-                        starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=365)),
+            Room(owner=owner, title="Product launch — live now",
+                 description="Our quarterly launch, with questions from guests.",
+                 speakers="Ada Lovelace\nGrace Hopper", platform=platform,
+                 starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=2)),
+            Room(owner=owner, title="Customer round-table",
+                 description="An hour with our customers. Guests wait to be admitted.",
+                 speakers="Katherine Johnson", require_approval=True, platform=platform,
+                 starts_at=now + timedelta(hours=1), ends_at=now + timedelta(hours=2)),
+            Room(owner=owner, title="Company channel", kind="channel",
+                 description="The always-on company channel.",
+                 starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=365)),
         ]
         for room in rooms:
-            room.meeting_name = meetings.default_name(room.title, room.id)
-            room.save()
+            save_room(room)  # named as the owner's screens name rooms
         details = {r.id: {} for r in rooms}
         # Each feature's demo data, named here: {room id: details to print}.
         for demo in (links.seed_guest_links(owner, rooms),

@@ -117,8 +117,16 @@ def _v3_drop_participant_room_index(migrator, models):
     database.execute_sql('DROP INDEX IF EXISTS "participant_room_id"')
 
 
+def _as_added(field, default):
+    """`field` with the default its version added it with (the model's own has changed since:
+    a callable default would give every existing row the same value)."""
+    added = field.clone()
+    added.default = default
+    return added
+
+
 def _v4_meeting_platforms(migrator, models):
-    _add_missing_columns(migrator, models.Room.platform, models.Room.meeting_name,
+    _add_missing_columns(migrator, models.Room.platform, _as_added(models.Room.meeting_name, ""),
                          models.Participant.email_source)
 
 
@@ -152,6 +160,41 @@ def _participant_indexes(migrator, models):
     models.Participant._schema.create_indexes(safe=True)
 
 
+def _v11_one_room_per_meeting_name(migrator, models):
+    """A meeting name names one room's meeting on its platform (portal.rooms). Rooms that
+    shared one — a way into another owner's meeting as its moderator — are all kept: the first
+    (lowest id: it had the name first, or is the oldest) keeps it, each later one gets a new
+    name, and so does a room whose platform refuses its name (BigBlueButton: one letter).
+    Compared lower-cased, as the unique index compares. Deleted rooms keep their names too.
+    Rooms made before there were platforms get the name they were using, `room-<id>`. Each
+    rename goes into the audit log (plain SQL: later versions may add columns to the models)."""
+    from .meetings import LABELS, derive_name, fits
+    from .timeutil import utcnow
+
+    p, now = database.param, utcnow()
+    taken = set()
+    rows = database.execute_sql(
+        "SELECT id, platform, meeting_name, title FROM room ORDER BY id").fetchall()
+    for room_id, platform, stored, title in rows:
+        name = old = stored or f"room-{room_id}"
+        if (platform, name.lower()) in taken or not fits(platform, name):
+            why = "another room had it first" if (platform, name.lower()) in taken \
+                else "the platform may refuse it"
+            while name == old or (platform, name) in taken:
+                name = derive_name(title)
+            database.execute_sql(
+                f'INSERT INTO "{models.AuditEvent._meta.table_name}" (room_id, actor_id, '
+                f"actor_email, action, target, detail, created_at) VALUES ({p}, NULL, '', "
+                f"'meeting_renamed', {p}, {p}, {p})",
+                (room_id, title[:255], f"{old} → {name} on {LABELS.get(platform, platform)}: "
+                 f"{why}", now))
+        taken.add((platform, name.lower()))
+        if name != stored:
+            database.execute_sql(f"UPDATE room SET meeting_name = {p} WHERE id = {p}",
+                                 (name, room_id))
+    models.Room._schema.create_indexes(safe=True)
+
+
 MIGRATIONS = {
     2: ("room: join URL for the hand-off and the host's message to waiting guests",
         _v2_room_join_url_and_message),
@@ -171,6 +214,9 @@ MIGRATIONS = {
         _participant_indexes),
     10: ("participant: the hosts' lists read the latest in and the latest turned away through "
          "indexes", _participant_indexes),
+    11: ("room: a meeting name belongs to one room on its platform (rooms that shared one keep "
+         "the first's, the later ones get new names, written to the audit log)",
+         _v11_one_room_per_meeting_name),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

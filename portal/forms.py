@@ -51,10 +51,6 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def lower(value):
-    return value.lower() if isinstance(value, str) else value
-
-
 def unix_newlines(value):
     return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
 
@@ -123,9 +119,9 @@ class RoomForm(FlaskForm):
     consent_required = BooleanField("Guests must agree before they enter")
     consent_text = TextAreaField("What guests agree to", filters=[strip, unix_newlines],
                                  validators=[Length(max=2000), no_control_characters(True)])
+    # No meeting name: Guestgate gives every room its own (portal/rooms.py), so nobody can
+    # name their room's meeting after another room's and be its moderator.
     platform = SelectField("Meeting platform")
-    meeting_name = StringField("Meeting name", filters=[strip, lower],
-                               validators=[Optional(), Length(max=64)])
     join_url = URLField("Join URL of the live session (optional)", filters=[strip],
                         validators=[Optional(), Length(max=500), no_control_characters(),
                                     URL(require_tld=False, message="Enter a full web address "
@@ -137,16 +133,10 @@ class RoomForm(FlaskForm):
         platforms = meetings.choices(current_app.config)
         if platforms == [meetings.OTHER]:  # no platform configured: the form stays as it was
             del self.platform
-            del self.meeting_name
         else:
             self.platform.choices = [SelectChoice(p, meetings.LABELS[p]) for p in platforms]
             if self.platform.data is None:  # a new room: the first configured platform
                 self.platform.data = platforms[0]
-
-    def validate_meeting_name(self, field):
-        if field.data and not meetings.MEETING_NAME.match(field.data):
-            raise WTFValidationError("Use lower-case letters, digits, - and _ only (at most 64), "
-                                     "starting with a letter or digit.")
 
     def validate_join_url(self, field):
         if field.data and not field.data.lower().startswith(("https://", "http://")):

@@ -19,6 +19,7 @@ from peewee import (
 )
 
 from .db import database
+from .meetings import derive_name
 from .prepared import prepared
 from .timeutil import utcnow
 
@@ -90,9 +91,10 @@ class Room(BaseModel):
     require_email_match = BooleanField(default=True)
     join_url = CharField(max_length=500, null=True)
     # where the live session runs (portal.meetings: livekit, jitsi, bigbluebutton, galene, or
-    # other = join_url with Guestgate's ticket) and the meeting's name there
+    # other = join_url with Guestgate's ticket) and the meeting's name there: always Guestgate's
+    # (portal.rooms.save), held by this one room on its platform (the index below)
     platform = CharField(max_length=16, default="other")
-    meeting_name = CharField(max_length=64, default="")
+    meeting_name = CharField(max_length=64, default=derive_name)
     host_message = CharField(max_length=500, default="")
     # The zone the owner gave start and end in (they are stored in UTC): calendar invites are
     # written in it, so a calendar keeps the session at the owner's wall-clock time.
@@ -119,8 +121,8 @@ class Room(BaseModel):
 
     @property
     def meeting(self) -> str:
-        """The meeting's name on its platform: the owner's, or the one given at creation
-        (portal.meetings.default_name), or for rooms older than that `room-<id>`."""
+        """The meeting's name on its platform (version 11 gave `room-<id>` to the rooms made
+        before there were platforms, which had none)."""
         return self.meeting_name or f"room-{self.id}"
 
     @property
@@ -150,6 +152,14 @@ class Room(BaseModel):
         return (Participant.select().where((Participant.room == self)
                                            & (Participant.status == "waiting"))
                 .order_by(Participant.created_at, Participant.id))
+
+
+# A meeting name names one room's meeting on its platform: a second room holding it would get
+# credentials for the first one's meeting (its owner a moderator's). Deleted rooms keep theirs:
+# a meeting can outlive its room. Compared lower-cased, as Jitsi compares room names (for the
+# platforms that tell case apart, that is only stricter).
+Room.add_index(Room.index(Room.platform, fn.LOWER(Room.meeting_name), unique=True,
+                          name="room_platform_meeting_name"))
 
 
 class Attachment(BaseModel):

@@ -17,6 +17,9 @@ What bbb-web does and this server does too:
 - the checksum is checked before anything else; then the request's other constraints; when
   several fail, the one reported is the first of a ``java.util.HashMap`` of the violations (as
   bbb-web picks ``violations.entrySet()``'s first entry).
+- create's ``name`` and ``meetingID`` must be 2 to 256 characters as Java counts them (UTF-16
+  code units: an emoji is two), after control characters are removed and the ends trimmed; a
+  ``meetingID`` has no comma (``sizeError``, ``validationError``).
 - create is idempotent: a repeat with the same meetingID answers SUCCESS with messageKey
   ``duplicateWarning`` and the first create's createTime, unless it names other passwords
   (``idNotUnique``). internalMeetingID is ``sha1hex(meetingID) + "-" + createTime``.
@@ -101,6 +104,11 @@ def _java_hashmap_first(violations: list[tuple[str, str]]) -> tuple[str, str]:
     return first, table[first]
 
 
+def _java_length(text: str) -> int:
+    """String.length(), which @Size counts: UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _random_alnum(length: int) -> str:
     """RandomStringUtils.randomAlphanumeric(n).toLowerCase()"""
     return "".join(secrets.choice(_ALNUM_LOWER) for _ in range(length))
@@ -133,7 +141,7 @@ def _meeting_id_violations(meeting_id: str | None) -> list[tuple[str, str]]:
     found = []
     if meeting_id == "":
         found.append(("missingParamMeetingID", "You must provide a meeting ID"))
-    if not 2 <= len(meeting_id) <= 256:
+    if not 2 <= _java_length(meeting_id) <= 256:
         found.append(("sizeError", "Meeting ID must be between 2 and 256 characters"))
     if meeting_id == "" or "," in meeting_id:
         found.append(("validationError", "Meeting ID cannot contain ','"))
@@ -368,7 +376,7 @@ class FakeBigBlueButton:
         else:
             if name == "":
                 violations.append(("emptyError", "You must provide a meeting name"))
-            if not 2 <= len(name) <= 256:
+            if not 2 <= _java_length(name) <= 256:
                 violations.append(
                     ("sizeError", "Meeting name must be between 2 and 256 characters"))
         violations += _meeting_id_violations(clean.get("meetingID"))

@@ -256,6 +256,29 @@ def test_create_needs_a_name_and_a_meeting_id(bbb):
     assert bbb.meetings == {}
 
 
+
+@pytest.mark.parametrize("name, meeting_id, key", [
+    ("Q", "room-1", "sizeError"),  # a one-letter title
+    ("  Q \x07", "room-1", "sizeError"),  # what is left after BBB trims it
+    ("\U0001f389" * 128, "room-1", None),  # 256 UTF-16 units: the most
+    ("\U0001f389" * 129, "room-1", "sizeError"),  # 129 characters, but 258 as Java counts
+    ("Room One", "q", "sizeError"),
+    ("Room One", "x" * 257, "sizeError"),
+    ("Room One", "a,b", "validationError"),
+], ids=["one-letter-name", "trimmed-name", "256-units", "257-units-and-more", "one-letter-id",
+        "long-id", "comma-in-id"])
+def test_names_and_meeting_ids_are_measured_as_java_measures_them(bbb, name, meeting_id, key):
+    """bbb-web's @Size counts a Java String's length: UTF-16 code units, so an emoji counts
+    twice. 2 to 256 for the name and the meeting ID; no comma in the meeting ID."""
+    reply = answer(signed(bbb.endpoint, "create",
+                          f"name={quote_plus(name)}&meetingID={quote_plus(meeting_id)}"))
+    if key is None:
+        assert reply["returncode"] == "SUCCESS"
+        assert bbb.meetings[meeting_id]["name"] == name
+    else:
+        assert (reply["returncode"], reply["messageKey"]) == ("FAILED", key)
+        assert bbb.meetings == {}
+
 def test_a_join_before_the_create_is_refused(bbb):
     reply = answer(join_url(bbb, role="VIEWER", redirect="false"))
     assert reply["returncode"] == "FAILED"

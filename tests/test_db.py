@@ -63,6 +63,11 @@ def _drop_columns_since_v6(migrator):
             for table, columns in added.items() for c in columns]
 
 
+def _drop_meeting_name_index() -> None:
+    """Version 11's index, which names meeting_name: without it, a database as before then."""
+    database.execute_sql('DROP INDEX IF EXISTS "room_platform_meeting_name"')
+
+
 def _room_columns() -> set[str]:
     return {c.name for c in database.get_columns("room")}
 
@@ -103,6 +108,7 @@ def make_version_1_database(record_version: bool = True) -> None:
     `record_version` case covers a database that has one saying 1."""
     with _latest_tables():
         owner = User.create(email="early@example.com", password_hash="x", access="broadcaster")
+        _drop_meeting_name_index()
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V2_COLUMNS | V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
@@ -185,6 +191,7 @@ def test_make_run_style_start_then_init_db_reports_what_start_did(config, own_da
 def test_a_version_3_database_upgrades_through_every_later_version(config, own_database):
     with _latest_tables():
         User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        _drop_meeting_name_index()
         migrator = portal_db._migrator()
         migrate(*[migrator.drop_column("room", c) for c in sorted(V4_COLUMNS)],
                 migrator.drop_column("participant", "email_source"),
@@ -300,3 +307,59 @@ def test_a_version_8_database_gets_every_index_a_fresh_one_has(config, own_datab
     with database.connection_context():
         assert schema_version() == LATEST_VERSION
         assert _participant_indexes() == fresh
+
+
+def test_a_version_10_database_renames_the_later_rooms_that_shared_a_meeting_name(
+        config, own_database):
+    """Version 11: a meeting name belongs to one room on its platform. Rooms that shared one
+    (a way to another owner's meeting), or held one their platform refuses, are all kept; the
+    first room keeps the name, each later one gets a new name, and the audit log says so."""
+    from portal import meetings
+    from portal.models import AuditEvent
+
+    with _latest_tables():
+        _drop_meeting_name_index()
+        alice = User.create(email="alice@example.com", password_hash="x", access="broadcaster")
+        bob = User.create(email="bob@example.com", password_hash="x", access="broadcaster")
+
+        def room(owner, title, platform, name, **fields):
+            return Room.create(owner=owner, title=title, platform=platform, meeting_name=name,
+                               starts_at=datetime(2031, 1, 1, 10), ends_at=datetime(2031, 1, 1, 11),
+                               **fields)
+
+        kept = [room(alice, "Alice's launch", "jitsi", "launch-1"),
+                room(bob, "Bob's launch", "livekit", "launch-1"),  # another platform
+                room(alice, "Alice's old board", "jitsi", "board", deleted_at=datetime(2030, 1, 1))]
+        renamed = [room(bob, "Bob's copy", "jitsi", "launch-1"),
+                   room(bob, "Bob's shouting copy", "jitsi", "LAUNCH-1"),  # Jitsi: the same
+                   room(bob, "Bob's board", "jitsi", "board"),  # held by the deleted room
+                   room(alice, "Q", "bigbluebutton", "q")]  # BigBlueButton wants 2 or more
+        unnamed = room(alice, "Made before platforms", "other", "")  # its name was room-<id>
+        renamed.append(room(bob, "Bob's room-N", "other", f"room-{unnamed.id}"))
+        before = {r.id: r.meeting_name for r in kept + renamed}
+        SchemaVersion.create(version=10)
+
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 11: room: a meeting name belongs to one room" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert Room.select().count() == 9
+        for r in kept:
+            assert Room.get_by_id(r.id).meeting_name == before[r.id]
+        assert Room.get_by_id(unnamed.id).meeting_name == f"room-{unnamed.id}"
+        events = {e.room_id: e for e in AuditEvent.select().where(
+            AuditEvent.action == "meeting_renamed")}
+        assert set(events) == {r.id for r in renamed}
+        for r in renamed:
+            now = Room.get_by_id(r.id)
+            assert now.title == r.title and now.owner_id == r.owner_id
+            assert now.meeting_name != before[r.id] and meetings.fits(now.platform, now.meeting)
+            assert before[r.id] in events[r.id].detail and now.meeting in events[r.id].detail
+            assert events[r.id].actor is None and events[r.id].actor_email == ""
+        names = [(r.platform, r.meeting.lower()) for r in Room.select()]
+        assert len(set(names)) == len(names)
+        # From now on the database itself refuses a second room with a name on a platform.
+        with pytest.raises(IntegrityError), database.atomic():
+            Room.create(owner=bob, title="Another copy", platform="jitsi",
+                        meeting_name="Launch-1", starts_at=datetime(2031, 1, 1, 10),
+                        ends_at=datetime(2031, 1, 1, 11))

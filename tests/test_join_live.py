@@ -249,32 +249,31 @@ def test_a_room_without_a_live_session_says_so(app, room):
     assert "This session has no live meeting to join yet." in text_of(response)
 
 
-def test_the_room_form_offers_the_configured_platforms_and_checks_the_name(app, auth, room):
+def test_the_room_form_offers_the_configured_platforms_and_names_the_meeting_itself(
+        app, auth, room):
     auth.sign_in()
     form = auth.client.get(f"/rooms/{room.id}/edit").get_data(as_text=True)
     for label in ("LiveKit / OpenVidu", "Jitsi Meet", "BigBlueButton", "Galène",
                   "Other (join URL)"):
         assert label in form
-    assert 'value="launch-1"' in form
+    assert "Meeting name on the platform: launch-1." in form
+    assert 'name="meeting_name"' not in form  # Guestgate's to give (test_meeting_names.py)
     for secret in (LIVEKIT["LIVEKIT_API_SECRET"], JITSI["JITSI_APP_SECRET"], BBB_SECRET,
                    GALENE_KEY):
         assert secret not in form
         assert secret not in auth.client.get(f"/rooms/{room.id}").get_data(as_text=True)
     data = {"title": "Launch", "starts_at": "2030-01-01T10:00", "ends_at": "2030-01-01T11:00",
             "timezone": "UTC", "kind": "regular", "platform": "jitsi",
-            "meeting_name": "Not a/valid name"}
+            "meeting_name": "someone-elses"}
     response = auth.client.post(f"/rooms/{room.id}/edit", data=data)
-    assert response.status_code == 422 and "lower-case letters" in text_of(response)
-    assert Room.get_by_id(room.id).platform == "livekit"  # nothing saved
-    response = auth.client.post(f"/rooms/{room.id}/edit", data={**data, "meeting_name": ""})
     assert response.status_code == 303
     saved = Room.get_by_id(room.id)
     assert saved.platform == "jitsi" and saved.meeting == "launch-1"  # the name is kept
 
-    created = auth.client.post("/rooms/new", data={**data, "title": "Café Talk",
-                                                   "meeting_name": ""})
+    created = auth.client.post("/rooms/new", data={**data, "title": "Café Talk"})
     new = Room.get(Room.title == "Café Talk")
-    assert created.status_code == 303 and new.meeting == f"cafe-talk-{new.id}"
+    assert created.status_code == 303
+    assert re.fullmatch(r"cafe-talk-[a-z2-7]{16}", new.meeting)
 
 
 def test_seed_demo_uses_the_first_configured_platform(app, runner):

@@ -225,6 +225,22 @@ def test_bigbluebutton_create_is_idempotent_across_joins(bbb):
     assert [j["returncode"] for j in bbb.joins] == ["SUCCESS", "SUCCESS"]
 
 
+@pytest.mark.parametrize("title, shown", [
+    ("Q", "Q (launch-7)"), ("  Q\x07 ", "Q (launch-7)"), ("", "launch-7"),
+    ("\U0001f389" * 200, "\U0001f389" * 128), ("ab" + " " * 300 + "c", "ab"),
+    ("Product launch", "Product launch")],
+    ids=["one-letter", "one-letter-once-trimmed", "empty", "400-utf16-units", "cut-then-trimmed",
+         "as-it-is"])
+def test_bigbluebutton_names_the_meeting_within_its_limits(bbb, title, shown):
+    """BBB's create wants a name of 2 to 256 UTF-16 code units once trimmed (sizeError
+    otherwise): a short title gets the meeting ID after it, a long one is cut."""
+    assert bigbluebutton.meeting_title(title, "launch-7") == shown
+    meeting = meetings.Meeting(name="launch-7", title=title)
+    assert "/html5client/join" in bigbluebutton.join_url(bbb_config(bbb), meeting, person(),
+                                                         time.time())
+    assert bbb.meetings["launch-7"]["name"] == shown
+
+
 @pytest.mark.parametrize("algorithm", ["sha256", "sha512"])
 def test_bigbluebutton_longer_checksums(algorithm):
     with FakeBigBlueButton(BBB_SECRET, algorithms=(algorithm,)) as server:
@@ -332,9 +348,13 @@ def test_livekit_has_no_default_web_client():
         meetings.check_settings({"LIVEKIT_MEET_URL": "https://meet.example.org/custom"})
 
 
-def test_default_meeting_names_are_url_safe_and_keep_the_id():
-    assert meetings.default_name("Product launch — live now!", 7) == "product-launch-live-now-7"
-    assert meetings.default_name("Über Café", 8) == "uber-cafe-8"
-    assert meetings.default_name("日本語", 9) == "room-9"
-    assert all(meetings.MEETING_NAME.match(meetings.default_name(t, 10**9))
+def test_meeting_names_are_the_title_made_url_safe_then_random_letters():
+    """Readable on the platform, and nobody can guess one (tests/test_meeting_names.py)."""
+    for title, start in (("Product launch — live now!", "product-launch-live-now-"),
+                         ("Über Café", "uber-cafe-"), ("日本語", "room-"), ("", "room-")):
+        name = meetings.derive_name(title)
+        assert name.startswith(start) and len(name) == len(start) + 16
+        assert name[len(start):].isalnum() and name.islower()
+    assert all(meetings.MEETING_NAME.match(meetings.derive_name(t))
                for t in ("a" * 300, "--x--", "Ünïcödé"))
+    assert len({meetings.derive_name("Launch") for _ in range(100)}) == 100

@@ -13,7 +13,9 @@ any other platform. Each platform is a module with the same three names:
 Secrets come from the environment only: never stored, shown, logged or audited.
 """
 
+import base64
 import re
+import secrets
 import unicodedata
 
 from . import bigbluebutton, galene, jitsi, livekit, other
@@ -31,14 +33,29 @@ LABELS = {"livekit": "LiveKit / OpenVidu", "jitsi": "Jitsi Meet",
 # A meeting name every platform accepts in a URL path and as an id: lower case, so Jitsi (which
 # lower-cases room names) and the others agree on one spelling.
 MEETING_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Rules a platform adds to that (BigBlueButton: at least 2 characters, no comma).
+NAME_RULES = {"bigbluebutton": bigbluebutton.meeting_id_fits}
+RANDOM_LENGTH = 16  # base32 letters: 80 random bits
 
 
-def default_name(title: str, room_id: int) -> str:
-    """A new room's meeting name: its title made URL-safe, then its id — readable on the
-    platform, unique, and kept when the title changes later."""
+def random_part() -> str:
+    return base64.b32encode(secrets.token_bytes(RANDOM_LENGTH * 5 // 8)).decode().lower()
+
+
+def derive_name(title: str = "") -> str:
+    """A meeting's name on its platform, which Guestgate always gives (owners can't choose
+    one): the title made URL-safe, readable on the platform, then random letters, so nobody can
+    guess a room's name or claim it before the room exists — here, in another Guestgate, or in
+    another application using the same platform. It fits every platform (`fits`)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:40].rstrip("-")
-    return f"{slug}-{room_id}" if slug else f"room-{room_id}"
+    return f"{slug or 'room'}-{random_part()}"
+
+
+def fits(platform: str, name: str) -> bool:
+    """Whether `platform` accepts `name` for a meeting."""
+    rule = NAME_RULES.get(platform)
+    return bool(MEETING_NAME.match(name)) and (rule is None or rule(name))
 
 
 def configured(config) -> list[str]:

@@ -5,6 +5,7 @@ answers. Every call carries BBB's checksum: the hex digest of call name + query 
 
 import hashlib
 import logging
+import re
 import xml.etree.ElementTree as ElementTree
 from urllib.error import URLError
 from urllib.parse import urlencode, urlsplit
@@ -17,6 +18,35 @@ CHECKSUMS = ("sha1", "sha256", "sha384", "sha512")
 MAX_ANSWER = 1_000_000  # bytes: BBB's answers are a few hundred
 
 log = logging.getLogger(__name__)
+
+
+# bbb-web's limits on a meeting's `name` and `meetingID` (create): 2 to 256 characters as Java
+# counts them, in UTF-16 code units (an emoji is two), after it drops control characters and
+# trims the ends; a meetingID has no comma. Otherwise create answers FAILED (sizeError).
+MIN_LENGTH, MAX_LENGTH = 2, 256
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _java_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def meeting_id_fits(meeting_id: str) -> bool:
+    return MIN_LENGTH <= _java_length(meeting_id) <= MAX_LENGTH and "," not in meeting_id \
+        and _CONTROL.sub("", meeting_id).strip() == meeting_id
+
+
+def meeting_title(title: str, meeting_id: str) -> str:
+    """The `name` BBB shows for the meeting: the room's title, or where BBB would refuse it, the
+    title followed by the meeting ID (a title of one letter) or cut to fit (a long title of
+    emoji: the form counts 200 characters, BBB counts 400)."""
+    name = _CONTROL.sub("", title).strip()
+    while _java_length(name) > MAX_LENGTH:
+        name = name[:-1]  # a whole character: never half of an emoji's pair
+    name = name.strip()
+    if _java_length(name) < MIN_LENGTH:
+        name = f"{name} ({meeting_id})" if name else meeting_id
+    return name
 
 
 def check(config) -> None:
@@ -54,7 +84,8 @@ def call(config, name: str, params: dict) -> ElementTree.Element:
 
 
 def join_url(config, meeting, attendee, now: float) -> str:
-    created = call(config, "create", {"meetingID": meeting.name, "name": meeting.title,
+    created = call(config, "create", {"meetingID": meeting.name,
+                                      "name": meeting_title(meeting.title, meeting.name),
                                       # Guestgate is the lobby: BBB's own waiting room is off.
                                       "guestPolicy": "ALWAYS_ACCEPT"})
     joined = call(config, "join", {

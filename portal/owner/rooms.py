@@ -21,6 +21,7 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
+from ..rooms import save as save_room
 from ..services import calendar_updates
 from ..web import answer, see_other
 from . import bp, owned_room, room_context
@@ -73,8 +74,6 @@ def _room_form(room: Room | None = None) -> RoomForm:
         if request.method == "GET":
             zone = room.timezone if timeutil.is_valid_zone(room.timezone) else zone
             form.timezone.data = zone
-            if "meeting_name" in form:
-                form.meeting_name.data = room.meeting
             form.starts_at.data = timeutil.to_local(room.starts_at, zone).replace(tzinfo=None)
             form.ends_at.data = timeutil.to_local(room.ends_at, zone).replace(tzinfo=None)
     return form
@@ -100,8 +99,7 @@ def _apply(form: RoomForm, room: Room) -> None:
         room.consent_version = (room.consent_version or 0) + 1 if text else room.consent_version
     room.join_url = form.join_url.data or None
     if "platform" in form:  # only when a platform is configured
-        room.platform = form.platform.data
-        room.meeting_name = form.meeting_name.data or room.meeting_name
+        room.platform = form.platform.data  # the meeting's name is Guestgate's (rooms.save)
     if room.kind == "channel":
         room.guest_access_enabled = False  # not supported for channel rooms
     room.updated_at = timeutil.utcnow()
@@ -115,10 +113,7 @@ def new_room():
         room = Room(owner=current_user.id)
         _apply(form, room)
         with database.atomic():
-            room.save()
-            if not room.meeting_name:  # named once, from the title and the new id; kept after
-                room.meeting_name = meetings.default_name(room.title, room.id)
-                room.save()
+            save_room(room)
             audit.record("room_created", room, room.title)
         flash(f"Room “{room.title}” created.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
@@ -153,7 +148,7 @@ def edit_room(room_id: int):
         consent_before = room.consent_version
         _apply(form, room)
         with database.atomic():
-            room.save()
+            save_room(room)
             audit.record("room_edited", room, room.title)
             if room.consent_version != consent_before:
                 audit.record("consent_text_changed", room, room.title,
