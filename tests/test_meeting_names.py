@@ -28,7 +28,8 @@ from portal.timeutil import utcnow
 JITSI = {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "guestgate",
          "JITSI_APP_SECRET": "jitsi-secret-0123456789abcdef0123", "JITSI_AUDIENCE": "jitsi"}
 LIVEKIT = {"LIVEKIT_URL": "wss://lk.example.org", "LIVEKIT_API_KEY": "APIkey",
-           "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789"}
+           "LIVEKIT_API_SECRET": "livekit-secret-0123456789abcdef0123456789",
+           "LIVEKIT_MEET_URL": "https://meet.example.org/custom"}
 GALENE = {"GALENE_URL": "https://galene.example.org",
           "GALENE_KEY": base64.urlsafe_b64encode(b"g" * 32).decode()}
 DERIVED = re.compile(r"[a-z0-9][a-z0-9-]*-[a-z2-7]{16}")
