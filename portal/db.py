@@ -147,6 +147,17 @@ def _v8_rate_limit_counters(migrator, models):
         database.create_tables([models.RateLimitCounter])
 
 
+def _v11_audit_guest_moderators(migrator, models):
+    AuditEvent = models.AuditEvent
+    _add_missing_columns(migrator, AuditEvent.actor_name, AuditEvent.actor_source,
+                         allow_not_null=True)
+    # Events recorded before: an email with no account can only have been a shared-link guest
+    # made moderator, who typed it (the system's own events say "guestgate").
+    AuditEvent.update(actor_source="unverified").where(
+        AuditEvent.actor.is_null() & (AuditEvent.actor_email != "")
+        & (AuditEvent.actor_email != "guestgate") & (AuditEvent.actor_source == "")).execute()
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -171,6 +182,8 @@ MIGRATIONS = {
         _participant_indexes),
     10: ("participant: the hosts' lists read the latest in and the latest turned away through "
          "indexes", _participant_indexes),
+    11: ("audit log: a guest moderator is named as one, with how their email was established",
+         _v11_audit_guest_moderators),
 }
 LATEST_VERSION = max(MIGRATIONS)
 
