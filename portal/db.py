@@ -151,11 +151,13 @@ def _v11_audit_guest_moderators(migrator, models):
     AuditEvent = models.AuditEvent
     _add_missing_columns(migrator, AuditEvent.actor_name, AuditEvent.actor_source,
                          allow_not_null=True)
-    # Events recorded before: an email with no account can only have been a shared-link guest
-    # made moderator, who typed it (the system's own events say "guestgate").
+    # Events recorded before: a moderator's action with an email but no account can only have
+    # been a shared-link guest's made moderator, who typed that email.
+    moderators_do = ("guest_admitted", "guest_denied", "guest_removed", "guest_moved_to_waiting",
+                     "role_changed", "guest_allowed_again")
     AuditEvent.update(actor_source="unverified").where(
         AuditEvent.actor.is_null() & (AuditEvent.actor_email != "")
-        & (AuditEvent.actor_email != "guestgate") & (AuditEvent.actor_source == "")).execute()
+        & AuditEvent.action.in_(moderators_do) & (AuditEvent.actor_source == "")).execute()
 
 
 def _participant_indexes(migrator, models):

@@ -304,8 +304,8 @@ def test_a_version_8_database_gets_every_index_a_fresh_one_has(config, own_datab
 
 def test_a_version_10_database_names_its_guest_moderators_in_the_audit_log(config, own_database):
     """Version 11: the audit log says who acted as what. Events recorded before keep their
-    rows; one with an email but no account was a shared-link guest made moderator, who typed
-    that email, and now reads so; the owner's and the system's stay as they were."""
+    rows; a moderator's action with an email but no account was a shared-link guest made
+    moderator, who typed that email, and now reads so; the others stay as they were."""
     from portal.audit import who
     from portal.models import AuditEvent
 
@@ -319,6 +319,7 @@ def test_a_version_10_database_names_its_guest_moderators_in_the_audit_log(confi
         for actor_id, email, action in ((owner.id, owner.email, "link_created"),
                                         (None, "admin@example.com", "guest_removed"),
                                         (None, "guestgate", "calendar_updated"),
+                                        (None, "ada@example.com", "guest_left"),
                                         (None, "", "room_deleted")):
             database.execute_sql(
                 "INSERT INTO audit_event (room_id, actor_id, actor_email, action, target, detail, "
@@ -335,4 +336,5 @@ def test_a_version_10_database_names_its_guest_moderators_in_the_audit_log(confi
             "guest moderator <admin@example.com> (typed email, unverified)"
         assert who(events["calendar_updated"]) == "guestgate"
         assert who(events["room_deleted"]) == "System"
-        assert AuditEvent.select().count() == 4
+        assert who(events["guest_left"]) == "ada@example.com"  # not a moderator's action
+        assert AuditEvent.select().count() == 5
