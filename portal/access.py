@@ -253,13 +253,17 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
             ).where(Participant.id == existing.id).execute()
             return Participant.get_by_id(existing.id)
         moved_at = None
-        left_while_moved = [h.id for h in holds if h.status == "left"]
-        if left_while_moved:
-            # Left while a host had moved them to the waiting room: back there, whatever the
-            # door. The hold passes to the new presence, so Admit ends it for good.
+        # Moved to the waiting room by a host: this browser, whatever the door, or (as Remove
+        # holds) this email through a shared link — in another browser, or gone by Leave.
+        held = [h for h in holds if h.status != "rejected"
+                and (h.device == device or door.link is not None)]
+        if held:
             status, moved_at = "waiting", now
-            Participant.update(moved_at=None).where(
-                Participant.id.in_(left_while_moved)).execute()
+            # The hold of one gone passes to the new presence, so Admit ends it for good.
+            left_while_moved = [h.id for h in held if h.status == "left"]
+            if left_while_moved:
+                Participant.update(moved_at=None).where(
+                    Participant.id.in_(left_while_moved)).execute()
         fields = dict(room=door.room.id, link=door.link.id if door.link else None,
                       invitation=door.invitation.id if door.invitation else None,
                       name=name, email=email, role=role, email_source=source, status=status,
@@ -279,20 +283,23 @@ def _same_door(participant: Participant, door: Door) -> bool:
 
 
 # A host's holds in this room, in the one query an entry makes for them: this browser or this
-# email denied or removed (Leave and a new link don't undo it), or this browser gone while
-# moved to the waiting room (Leave and entering again don't skip the waiting room).
+# email denied or removed (Leave and a new link don't undo it), or moved to the waiting room and
+# not admitted since — this browser gone, or this email waiting or gone (Leave, another browser
+# and entering again don't skip the waiting room).
 @prepared
 def _host_holds(room_id, device, email):
-    # Three terms, each found through its own index, (device, room) or (room, email), not by
+    # Four terms, each found through its own index, (device, room) or (room, email), not by
     # walking every guest the room ever had. `status || ''` keeps SQLite's planner (which has
     # no statistics) off the (room, status) index, which would walk all the room's refused.
     in_room = Participant.room == room_id
     status = Participant.status.concat("")
-    return Participant.select(Participant.id, Participant.status, Participant.removed_at).where(
+    moved = Participant.moved_at.is_null(False)
+    return Participant.select(Participant.id, Participant.status, Participant.removed_at,
+                              Participant.device).where(
         (in_room & (Participant.device == device) & (status == "rejected"))
         | (in_room & (Participant.email == email) & (status == "rejected"))
-        | (in_room & (Participant.device == device) & (status == "left")
-           & Participant.moved_at.is_null(False)))
+        | (in_room & (Participant.device == device) & (status == "left") & moved)
+        | (in_room & (Participant.email == email) & status.in_(("waiting", "left")) & moved))
 
 
 # Every field a guest's entry sets, named: defaults would be fixed when the SQL is built.

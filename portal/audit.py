@@ -10,27 +10,59 @@ from .timeutil import utcnow
 
 
 def record(action: str, room=None, target: str = "", detail: str = "", actor=None,
-           actor_email: str = "") -> None:
-    """By default the signed-in user acted; an invited moderator in the room passes their
-    invited account (or just their email) instead."""
-    record_many(action, room, [target], detail, actor, actor_email)
+           actor_email: str = "", actor_name: str = "", actor_source: str = "") -> None:
+    """By default the signed-in user acted; a moderator inside the room passes
+    `by_guest(moderator)` instead."""
+    record_many(action, room, [target], detail, actor, actor_email, actor_name, actor_source)
 
 
 def record_many(action: str, room, targets: list[str], detail: str = "", actor=None,
-                actor_email: str = "", batch: int = 2000) -> None:
+                actor_email: str = "", actor_name: str = "", actor_source: str = "",
+                batch: int = 2000) -> None:
     """The same action on many targets (Admit all): one event each, written 2,000 rows per
-    statement (7 values a row stays below SQLite's and PostgreSQL's limits on parameters)."""
+    statement (9 values a row stays below SQLite's and PostgreSQL's limits on parameters)."""
     if actor is None and not actor_email and getattr(current_user, "is_authenticated", False):
         actor = current_user
     now = utcnow()
-    rows = [{"room": room, "actor": actor, "actor_email": actor.email if actor else actor_email,
+    rows = [{"room": room, "actor": actor,
+             "actor_email": actor.email if actor and not actor_source else actor_email,
+             "actor_name": actor_name[:100], "actor_source": actor_source,
              "action": action, "target": target[:255], "detail": detail,
              "created_at": now} for target in targets]
     for start in range(0, len(rows), batch):
         AuditEvent.insert_many(rows[start:start + batch]).execute()
 
 
+def by_guest(moderator) -> dict:
+    """`record`'s actor for a moderator acting from inside the room: who they are as far as it
+    is known — their name and email, how the email was established (a shared-link guest typed
+    it; an invitation's was confirmed or not; or they signed in), and the invitation's account
+    if they came by one. Never shown as if that account had signed in."""
+    account = moderator.invitation.user if moderator.invitation_id else None
+    return {"actor": account, "actor_email": moderator.email, "actor_name": moderator.name,
+            "actor_source": moderator.email_source or "unverified"}
+
+
 # --- reading the log --------------------------------------------------------------------------
+
+# How a guest moderator's email was established, as the log says it (Participant.email_source).
+ACTOR_SOURCES = {
+    "account": "signed in to the invited account",
+    "confirmed": "invited email, confirmed in the lobby",
+    "invitation": "invitation link, email not asked",
+    "unverified": "typed email, unverified",
+}
+
+
+def who(event: AuditEvent) -> str:
+    """The log's "Who": an account's email (or System), or a guest moderator as what they
+    are."""
+    if not event.actor_source:
+        return event.actor_email or "System"
+    name = f"{event.actor_name} " if event.actor_name else ""
+    how = ACTOR_SOURCES.get(event.actor_source, event.actor_source)
+    return f"guest moderator {name}<{event.actor_email}> ({how})"
+
 
 PER_PAGE = 50
 
@@ -84,4 +116,4 @@ def paginate(query, page: int) -> dict:
     events = list(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
                   .paginate(page, PER_PAGE))
     return {"events": events, "page": page, "pages": pages, "total": total,
-            "action_words": ACTION_WORDS}
+            "action_words": ACTION_WORDS, "who": who}

@@ -155,6 +155,19 @@ def _v8_rate_limit_counters(migrator, models):
         database.create_tables([models.RateLimitCounter])
 
 
+def _v12_audit_guest_moderators(migrator, models):
+    AuditEvent = models.AuditEvent
+    _add_missing_columns(migrator, AuditEvent.actor_name, AuditEvent.actor_source,
+                         allow_not_null=True)
+    # Events recorded before: a moderator's action with an email but no account can only have
+    # been a shared-link guest's made moderator, who typed that email.
+    moderators_do = ("guest_admitted", "guest_denied", "guest_removed", "guest_moved_to_waiting",
+                     "role_changed", "guest_allowed_again")
+    AuditEvent.update(actor_source="unverified").where(
+        AuditEvent.actor.is_null() & (AuditEvent.actor_email != "")
+        & AuditEvent.action.in_(moderators_do) & (AuditEvent.actor_source == "")).execute()
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -217,6 +230,8 @@ MIGRATIONS = {
     11: ("room: a meeting name belongs to one room on its platform (rooms that shared one keep "
          "the first's, the later ones get new names, written to the audit log)",
          _v11_one_room_per_meeting_name),
+    12: ("audit log: a guest moderator is named as one, with how their email was established",
+         _v12_audit_guest_moderators),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -230,6 +230,9 @@ class LobbyForm(FlaskForm):
     consent = BooleanField(_l("I agree"),
                            validators=[DataRequired(_l("To enter, tick “I agree”: the host asks "
                                                        "everyone to agree first."))])
+    # The version of the host's text the page showed, sent back: what the guest agrees to is
+    # what they read (the view asks again when the host has changed it since).
+    consent_version = HiddenField()
 
 
 class HostMessageForm(FlaskForm):

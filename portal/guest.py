@@ -248,7 +248,10 @@ def _lobby(token: str):
         email = door.invitation.email
     else:
         form = _lobby_form(door, signed_in_as_invited)
-        if not form.validate_on_submit():
+        valid = form.validate_on_submit()
+        if asks_consent and _text_changed(form, door.room):
+            return refuse(lambda: _lobby_page(door, token, form, status=409), form)
+        if not valid:
             return refuse(lambda: _lobby_page(door, token, form, status=422), form)
         name = form.name.data
         email = form.email.data if "email" in form else door.invitation.email
@@ -256,8 +259,9 @@ def _lobby(token: str):
     if result.denied:
         return refuse(lambda: _refused_submission(result, door, token, form, email))
     try:
+        # The version agreed to is the one the page showed (just found to be the room's).
         access.enter(door, name, email,
-                     consent_version=door.room.consent_version if asks_consent else None)
+                     consent_version=int(form.consent_version.data) if asks_consent else None)
     except access.UsedUp:
         return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
     except access.NotAdmitted as refused:
@@ -281,9 +285,23 @@ def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | N
             form.name.data = inside.name
             if "email" in form:
                 form.email.data = inside.email  # what this browser typed itself
-        return _lobby_page(door, token, form, status=422 if form.errors else 200,
+        status = 409 if _text_changed(form, door.room) else 422 if form.errors else 200
+        return _lobby_page(door, token, form, status=status,
                            consent_again=inside.consent_version is not None)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+
+def _text_changed(form: LobbyForm, room: Room) -> bool:
+    """Whether a submission agreed to another text than the host's now: the form sends back
+    the version its page showed (none at all, and what the guest read isn't known). If so, the
+    box is unticked and says why: the page shows the new text, to be read and agreed to."""
+    if request.method != "POST" or not form.consent.data \
+            or form.consent_version.data == str(room.consent_version):
+        return False
+    form.consent.data = False
+    form.consent.errors = [gettext("The host changed the text to agree to. "
+                                   "Please read it again.")]
+    return True
 
 
 def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):
@@ -329,7 +347,7 @@ def _new_lobby_form(room: Room, personal: bool) -> LobbyForm:
     if not _asks_email_in(room, personal):
         del form.email  # Socialive's way: the personal link itself is the proof
     if not room.asks_consent:
-        del form.consent
+        del form.consent, form.consent_version
     return form
 
 

@@ -119,12 +119,11 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
 
 
 def _actor(moderator: Participant | None) -> tuple[int | None, dict]:
-    """Who decides: the signed-in owner, or an invited moderator (by their invited account)."""
+    """Who decides: the signed-in owner, or a moderator inside the room (audit.by_guest)."""
     if moderator is None:
         return current_user.id, {}
-    account = moderator.invitation.user if moderator.invitation_id else None
-    return (account.id if account else None), {"actor": account,
-                                               "actor_email": moderator.email}
+    actor = audit.by_guest(moderator)
+    return (actor["actor"].id if actor["actor"] else None), actor
 
 
 def _who(participant: Participant) -> str:

@@ -326,6 +326,10 @@ class AuditEvent(BaseModel):
     room = ForeignKeyField(Room, null=True, backref="audit_events", on_delete="CASCADE")
     actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
     actor_email = CharField(max_length=254, default="")
+    # A guest moderator acting from inside the room (not a host's account): their name and how
+    # their email was established (Participant.email_source); both empty for an account.
+    actor_name = CharField(max_length=100, default="", constraints=[SQL("DEFAULT ''")])
+    actor_source = CharField(max_length=16, default="", constraints=[SQL("DEFAULT ''")])
     action = CharField(max_length=40)
     target = CharField(max_length=255, default="")
     detail = TextField(default="")

@@ -62,9 +62,8 @@ def decide_waiting(room: Room, participants: list[Participant] | None, status: s
     if moderator is None:
         decided_by, actor = current_user.id, {}
     else:
-        account = moderator.invitation.user if moderator.invitation_id else None
-        decided_by = account.id if account else None
-        actor = {"actor": account, "actor_email": moderator.email}
+        actor = audit.by_guest(moderator)
+        decided_by = actor["actor"].id if actor["actor"] else None
     still_waiting = (Participant.room == room) & (Participant.status == "waiting")
     if participants is not None:
         still_waiting &= Participant.id.in_([p.id for p in participants])

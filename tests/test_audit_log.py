@@ -1,13 +1,25 @@
 """The audit log: every owner action is recorded with who and when; each room's log for its
 owner (paginated), and the admin's log of every room, filterable by room and action."""
 
+import html
 import re
 from datetime import timedelta
 
 import pytest
-from helpers import PASSWORD, invitation, make_room, make_user, text_of
+from helpers import (
+    HTMX,
+    PASSWORD,
+    GuestActions,
+    OwnerActions,
+    invitation,
+    invitation_path,
+    link_path,
+    make_room,
+    make_user,
+    text_of,
+)
 
-from portal.models import AuditEvent, GuestLink, Participant, Room
+from portal.models import AuditEvent, GuestLink, Invitation, Participant, Room
 from portal.timeutil import utcnow
 
 
@@ -150,3 +162,73 @@ def test_fixes_from_the_denial_panel_are_in_the_log(app, client, signed_in_owner
     text = text_of(client.get(f"/rooms/{room.id}/audit"))
     assert "Extended a guest link" in text and "by 3 days" in text
     assert "Raised a guest link's click limit" in text and "2 → 6 clicks" in text
+
+
+# --- who acted: an account, or a guest moderator and how far their email is known --------------
+
+def who_column(response) -> list[str]:
+    """The log's "Who" cells, newest first, as the reader sees them."""
+    cells = re.findall(r'data-label="Who">(.*?)</td>', response.get_data(as_text=True), re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in cells]
+
+
+def moderator_by_link(app, owner, room, name, email):
+    """A shared-link guest whom the owner made moderator: their browser."""
+    link = GuestLink.get_or_none(GuestLink.room == room) or GuestLink.create(room=room,
+                                                                             name="Guests")
+    guest = GuestActions(app)
+    assert guest.enter(link_path(app, link), name, email).status_code == 303
+    owner.set_role(room, guest.participant, "moderator")
+    return guest
+
+
+def test_a_link_guest_made_moderator_is_named_as_one_not_as_the_account(
+        app, client, owner_browser, owner, db):
+    """They typed admin@example.com — an admin's address — and were made moderator: the log
+    says a guest moderator with a typed, unverified email removed Ben, not the admin."""
+    admin = make_user("admin@example.com", access="admin")
+    room = make_room(owner, guest_access_enabled=True)
+    mallory = moderator_by_link(app, owner_browser, room, "Mallory", "admin@example.com")
+    ben = GuestActions(app)
+    assert ben.enter(link_path(app, GuestLink.get()), "Ben", "ben@example.com").status_code \
+        == 303
+    assert mallory.post(f"/s/{room.id}/inside/{ben.participant.id}/remove",
+                        headers=HTMX).status_code == 200
+
+    event = AuditEvent.get(AuditEvent.action == "guest_removed")
+    assert event.actor_id is None  # no account acted
+    said = "guest moderator Mallory <admin@example.com> (typed email, unverified)"
+    assert who_column(client.get(f"/rooms/{room.id}/audit"))[0] == said
+    admin_log = sign_in(app, admin.email).get(f"/admin/audit?room={room.id}")
+    assert who_column(admin_log)[0] == said
+    # The owner's own actions stay theirs.
+    assert who_column(client.get(f"/rooms/{room.id}/audit"))[1] == "owner@example.com"
+
+
+@pytest.mark.parametrize("require_email_match, signed_in, said", [
+    (True, False, "guest moderator Ivy <ivy@example.com> (invited email, confirmed in the "
+                  "lobby)"),
+    (False, False, "guest moderator Ivy <ivy@example.com> (invitation link, email not asked)"),
+    (True, True, "guest moderator Ivy <ivy@example.com> (signed in to the invited account)"),
+])
+def test_an_invited_moderator_is_named_with_how_their_email_was_established(
+        app, client, owner_browser, owner, db, require_email_match, signed_in, said):
+    room = make_room(owner, guest_access_enabled=True, require_approval=True,
+                     require_email_match=require_email_match)
+    user = make_user("ivy@example.com", access="guest", name="Ivy")
+    invited = Invitation.create(room=room, user=user, email=user.email, role="moderator")
+    ivy = GuestActions(app)
+    if signed_in:
+        OwnerActions(ivy.client).sign_in("ivy@example.com")
+        assert ivy.get(invitation_path(app, invited)).status_code == 303
+    else:
+        assert ivy.enter(invitation_path(app, invited), "Ivy", "ivy@example.com") \
+            .status_code == 303
+    waiting = GuestActions(app)
+    waiting.enter(link_path(app, GuestLink.create(room=room, name="Guests")), "Wes",
+                  "wes@example.com")
+    assert ivy.post(f"/s/{room.id}/waiting/{waiting.participant.id}/admit").status_code == 303
+
+    event = AuditEvent.get(AuditEvent.action == "guest_admitted")
+    assert event.actor_id == user.id  # the invitation's account, as before
+    assert who_column(client.get(f"/rooms/{room.id}/audit"))[0] == said

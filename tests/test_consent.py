@@ -38,6 +38,20 @@ def edit_room(client, room, **overrides):
                                                        if v is not None})
 
 
+def agree(version: int | str = 1) -> dict:
+    """"I agree" ticked on a lobby page that showed this version of the host's text (the form
+    sends the version back)."""
+    return {"consent": "y", "consent_version": str(version)}
+
+
+def version_shown(response) -> str | None:
+    """The version of the host's text the lobby page showed: its form sends it back."""
+    found = re.search(r'name="consent_version"[^>]*value="([^"]*)"|'
+                      r'value="([^"]*)"[^>]*name="consent_version"',
+                      response.get_data(as_text=True))
+    return next(v for v in found.groups() if v is not None) if found else None
+
+
 @pytest.fixture
 def room(db, owner):
     return make_room(owner, guest_access_enabled=True, consent_required=True,
@@ -104,7 +118,7 @@ def test_without_the_checkbox_nothing_is_stored_and_no_use_is_spent(app, room, l
     assert GuestLink.get_by_id(link.id).uses == 0
     # The same guest, now agreeing: in, with the time and the version of the text.
     before = timeutil.utcnow()
-    response = guest.enter(link_path(app, link), "Ada", consent="y")
+    response = guest.enter(link_path(app, link), "Ada", **agree())
     assert response.status_code == 303
     participant = guest.participant
     assert participant.consent_version == 1
@@ -143,7 +157,7 @@ def test_invitation_lobby_refuses_without_agreeing_and_binds_nothing(app, room):
     assert Invitation.get_by_id(invitation.id).bound_device is None  # the single use is intact
 
     response = guest.enter(invitation_path(app, invitation), "Ivy", "ivy@example.com",
-                           consent="y")
+                           **agree())
     assert response.status_code == 303
     assert guest.participant.consent_version == 1
 
@@ -159,16 +173,16 @@ def test_a_signed_in_invited_guest_is_asked_too(app, room):
     assert 'name="email"' not in page.get_data(as_text=True)  # their account says who they are
     assert guest.post(invitation_path(app, invitation), data={"name": "Sam"}).status_code == 422
     assert Participant.select().count() == 0
-    response = guest.post(invitation_path(app, invitation), data={"name": "Sam", "consent": "y"})
+    response = guest.post(invitation_path(app, invitation), data={"name": "Sam", **agree()})
     assert response.status_code == 303
     participant = Participant.get()
     assert participant.email == "sam@example.com" and participant.consent_version == 1
 
 
-def enters_agreeing(app, path: str, name: str, email: str):
+def enters_agreeing(app, path: str, name: str, email: str, version: int = 1):
     """A guest who enters ticking "I agree": their browser, and when they agreed."""
     guest = GuestActions(app)
-    assert guest.enter(path, name, email, consent="y").status_code == 303
+    assert guest.enter(path, name, email, **agree(version)).status_code == 303
     return guest, guest.participant.consented_at
 
 
@@ -179,7 +193,8 @@ def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owne
     invitation = Invitation.create(room=room, user=user, email=user.email)
     Invitation.create(room=room, user=make_user("not-yet@example.com", access="guest"),
                       email="not-yet@example.com")
-    _, agreed = enters_agreeing(app, invitation_path(app, invitation), "Ivy", "ivy@example.com")
+    _, agreed = enters_agreeing(app, invitation_path(app, invitation), "Ivy", "ivy@example.com",
+                                version=2)
     page = client.get(f"/rooms/{room.id}")
     assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
     # On the guest list and in In the room; the guest who hasn't entered shows nothing.
@@ -191,7 +206,7 @@ def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owne
 def test_a_new_text_asks_again_on_the_next_visit_without_turning_anyone_out(
         app, client, signed_in_owner, room, link):
     guest = GuestActions(app)
-    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    assert guest.enter(link_path(app, link), "Ada", **agree()).status_code == 303
     assert edit_room(client, room, consent_required="y",
                      consent_text="We now also record the chat.").status_code == 303
 
@@ -204,12 +219,13 @@ def test_a_new_text_asks_again_on_the_next_visit_without_turning_anyone_out(
     assert "The host changed what guests agree to" in page
     assert "We now also record the chat." in page
     assert 'value="Ada"' in again.get_data(as_text=True)
+    assert version_shown(again) == "2"
     # Not agreeing: told so, still inside, nothing changed.
     refused = guest.post(link_path(app, link), data={"name": "Ada", "email": "ada@example.com"})
     assert refused.status_code == 422 and "tick “I agree”" in text_of(refused)
     assert guest.participant.consent_version == 1
     # Agreeing: version 2 recorded on the same presence, and no second click is spent.
-    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    assert guest.enter(link_path(app, link), "Ada", **agree(2)).status_code == 303
     assert Participant.select().count() == 1
     assert guest.participant.consent_version == 2
     assert GuestLink.get_by_id(link.id).uses == 1
@@ -220,7 +236,8 @@ def test_the_owner_sees_when_a_waiting_guest_agreed(app, client, signed_in_owner
     room = make_room(signed_in_owner, guest_access_enabled=True, require_approval=True,
                      consent_required=True, consent_text=NOTICE, consent_version=3)
     link = GuestLink.create(room=room, name="Guests")
-    _, agreed = enters_agreeing(app, link_path(app, link), "Wanda", "wanda@example.com")
+    _, agreed = enters_agreeing(app, link_path(app, link), "Wanda", "wanda@example.com",
+                                version=3)
     page = text_of(client.get(f"/rooms/{room.id}"))
     assert f"Wanda Agreed {agreed:%H:%M} UTC (text version 3)" in page
 
@@ -236,6 +253,65 @@ def test_the_owner_sees_in_the_room_when_each_guest_agreed(
     assert client.get(f"/rooms/{room.id}/inside?seen={seen}", headers=HTMX).status_code == 204
     assert edit_room(client, room, consent_required="y",
                      consent_text="We now also record the chat.").status_code == 303
-    assert guest.enter(link_path(app, link), "Ada", consent="y").status_code == 303
+    assert guest.enter(link_path(app, link), "Ada", **agree(2)).status_code == 303
     redrawn = client.get(f"/rooms/{room.id}/inside?seen={seen}", headers=HTMX)
     assert redrawn.status_code == 200 and "(text version 2)" in text_of(redrawn)
+
+
+# --- the text shown is the text agreed to -------------------------------------------------------
+
+@pytest.mark.parametrize("door", ["link", "invitation"])
+def test_a_text_changed_while_the_lobby_was_open_is_shown_and_asked_again(
+        app, client, signed_in_owner, room, link, door):
+    """The guest read version 1; the host saved a new text before they pressed Join: the lobby
+    shows the new text and asks again. Nothing is stored, no use spent, no invitation bound."""
+    if door == "link":
+        path = link_path(app, link)
+    else:
+        user = make_user("ivy@example.com", access="guest")
+        invitation = Invitation.create(room=room, user=user, email=user.email, valid_once=True)
+        path = invitation_path(app, invitation)
+    guest = GuestActions(app)
+    shown = version_shown(guest.get(path))
+    assert shown == "1"
+    assert edit_room(client, room, consent_required="y",
+                     consent_text="We now also record the chat.").status_code == 303
+
+    response = guest.enter(path, "Ada", "ivy@example.com", **agree(shown))
+    assert response.status_code == 409
+    page = text_of(response)
+    assert "The host changed the text to agree to. Please read it again." in page
+    assert "We now also record the chat." in page and NOTICE not in page
+    assert version_shown(response) == "2"
+    html = response.get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="consent"[^>]*checked', html) is None  # ticked again?
+    assert 'value="Ada"' in html  # what was typed is kept
+    assert Participant.select().count() == 0
+    assert GuestLink.get_by_id(link.id).uses == 0
+    if door == "invitation":
+        assert Invitation.get_by_id(invitation.id).bound_device is None
+
+    # Agreeing to the text now shown: in, and the record names version 2.
+    response = guest.enter(path, "Ada", "ivy@example.com", **agree(version_shown(response)))
+    assert response.status_code == 303
+    assert Participant.get().consent_version == 2
+
+
+def test_a_form_that_names_no_version_is_asked_again(app, room, link):
+    """A lobby page loaded before this check existed, or a form made by hand: which text the
+    guest read isn't known, so nothing is recorded as agreed."""
+    guest = GuestActions(app)
+    for version in (None, "", "x", "0", "99999999999999999999"):
+        fields = {"consent": "y"} if version is None else agree(version)
+        response = guest.enter(link_path(app, link), "Ada", **fields)
+        assert response.status_code == 409, version
+        assert "Please read it again" in text_of(response)
+    assert Participant.select().count() == 0 and GuestLink.get_by_id(link.id).uses == 0
+
+
+def test_the_changed_text_is_said_in_german(app, room, link):
+    response = GuestActions(app).post(link_path(app, link), headers=GERMAN, data={
+        "name": "Ada", "email": "ada@example.com", "consent": "y", "consent_version": "0"})
+    assert response.status_code == 409
+    assert "Der Host hat den Text geändert, dem Sie zustimmen sollen. Bitte lesen Sie ihn erneut." \
+        in text_of(response)

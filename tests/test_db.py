@@ -363,3 +363,41 @@ def test_a_version_10_database_renames_the_later_rooms_that_shared_a_meeting_nam
             Room.create(owner=bob, title="Another copy", platform="jitsi",
                         meeting_name="Launch-1", starts_at=datetime(2031, 1, 1, 10),
                         ends_at=datetime(2031, 1, 1, 11))
+
+
+def test_a_version_11_database_names_its_guest_moderators_in_the_audit_log(config, own_database):
+    """Version 12: the audit log says who acted as what. Events recorded before keep their
+    rows; a moderator's action with an email but no account was a shared-link guest made
+    moderator, who typed that email, and now reads so; the others stay as they were."""
+    from portal.audit import who
+    from portal.models import AuditEvent
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        room = Room.create(owner=owner, title="Kept", starts_at=datetime(2030, 1, 1, 10),
+                           ends_at=datetime(2030, 1, 1, 11))
+        migrate(*[portal_db._migrator().drop_column("audit_event", c)
+                  for c in ("actor_name", "actor_source")])
+        p = database.param
+        for actor_id, email, action in ((owner.id, owner.email, "link_created"),
+                                        (None, "admin@example.com", "guest_removed"),
+                                        (None, "guestgate", "calendar_updated"),
+                                        (None, "ada@example.com", "guest_left"),
+                                        (None, "", "room_deleted")):
+            database.execute_sql(
+                "INSERT INTO audit_event (room_id, actor_id, actor_email, action, target, detail, "
+                f"created_at) VALUES ({', '.join([p] * 7)})",
+                (room.id, actor_id, email, action, "", "", "2029-12-01 12:00:00"))
+        SchemaVersion.create(version=11)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 12: audit log: a guest moderator is named" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        events = {e.action: e for e in AuditEvent.select()}
+        assert who(events["link_created"]) == "host@example.com"
+        assert who(events["guest_removed"]) == \
+            "guest moderator <admin@example.com> (typed email, unverified)"
+        assert who(events["calendar_updated"]) == "guestgate"
+        assert who(events["room_deleted"]) == "System"
+        assert who(events["guest_left"]) == "ada@example.com"  # not a moderator's action
+        assert AuditEvent.select().count() == 5

@@ -167,6 +167,53 @@ def test_move_to_waiting_room_and_admit_brings_them_back(app, owner_browser, roo
     assert AuditEvent.select().where(AuditEvent.action == "guest_moved_to_waiting").count() == 2
 
 
+def test_move_holds_the_email_in_another_browser_until_admit(
+        app, owner_browser, room, link, arrive):
+    """In a room where link guests go straight in, Move holds as Remove does: by the browser and
+    by the email. The moved guest opening the link in another browser (its own cookies) with the
+    same email waits there too — also after Leave in the first; Admit of a presence lets it in
+    and ends its hold."""
+    ada = arrive()
+    first = ada.participant
+    owner_browser.move_to_waiting(room, first)
+
+    other = GuestActions(app)
+    assert other.enter(link_path(app, link), "Ada", "ADA@example.com").status_code == 303
+    assert "Waiting to be admitted" in text_of(other.place(room))
+    assert "Waiting to be admitted" in text_of(ada.place(room))
+    # Someone else, from yet another browser, goes straight in as before.
+    assert "You're in" in text_of(arrive("Ben", "ben@example.com").place(room))
+
+    owner_browser.admit(room, other.participant)
+    assert "You're in" in text_of(other.place(room))
+    assert "Waiting to be admitted" in text_of(ada.place(room))  # its own Admit to come
+    # Left while moved: a new browser with the email still waits, and takes the hold along.
+    ada.leave(room)
+    third = GuestActions(app)
+    assert third.enter(link_path(app, link), "Ada", "ada@example.com").status_code == 303
+    assert "Waiting to be admitted" in text_of(third.place(room))
+    assert Participant.get_by_id(first.id).moved_at is None
+
+    owner_browser.admit(room, third.participant)
+    assert "You're in" in text_of(third.place(room))
+    # No hold left: Leave, and a fourth browser with the email is inside at once.
+    third.leave(room)
+    fourth = GuestActions(app)
+    assert fourth.enter(link_path(app, link), "Ada", "ada@example.com").status_code == 303
+    assert "You're in" in text_of(fourth.place(room))
+
+
+def test_move_holds_an_invited_guest_by_the_browser_and_the_invitation_answers_for_itself(
+        app, owner_browser, room, link):
+    """The email hold is against shared links, as Remove's: someone who typed an invited
+    guest's address into the shared link and was moved doesn't hold the invitation back."""
+    typed = GuestActions(app)
+    assert typed.enter(link_path(app, link), "Not Sam", "sam@example.com").status_code == 303
+    owner_browser.move_to_waiting(room, typed.participant)
+    sam = invited_guest(app, room, "sam@example.com", "speaker")
+    assert "Your role: Speaker" in text_of(sam.place(room))
+
+
 def test_changing_the_role(app, owner_browser, room, arrive):
     ada = arrive()
     sam = invited_guest(app, room, "sam@example.com", "viewer")

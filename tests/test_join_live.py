@@ -128,6 +128,23 @@ def test_guest_link_to_livekit_as_a_viewer_named_by_participant(app, room):
     assert claims.video.room == "launch-1" and claims.video.can_publish is False
 
 
+@pytest.mark.parametrize("config", ["jitsi"], indirect=True)
+def test_jitsi_gets_the_email_of_invited_guests_and_hosts_never_a_typed_one(app, auth, room):
+    """A shared-link guest who typed admin@example.com: the Jitsi token names them, not that
+    address. An invited guest who confirmed theirs, and the host, are named by their email."""
+    use(room, "jitsi")
+    typed = jitsi_claims(link_guest(app, room, "Ada", "admin@example.com").join(room))
+    assert "email" not in typed["context"]["user"]
+    assert typed["context"]["user"]["email_source"] == "unverified"
+    assert typed["context"]["user"]["name"] == "Ada"
+    invited = jitsi_claims(invited_guest(app, room, "ivy@example.com").join(room))
+    assert invited["context"]["user"]["email"] == "ivy@example.com"
+    assert invited["context"]["user"]["email_source"] == "confirmed"
+    auth.sign_in()
+    host = jitsi_claims(auth.client.get(f"/rooms/{room.id}/join"))["context"]["user"]
+    assert (host["email"], host["email_source"]) == (room.owner.email, "account")
+
+
 def test_host_joins_as_moderator_from_the_room_page(app, auth, room):
     owner = room.owner
     auth.sign_in()

@@ -61,8 +61,11 @@ def jitsi_verify(token: str, room: str, now: float | None = None) -> dict:
     assert isinstance(claims["aud"], str)
     assert claims["room"] == room
     user = claims["context"]["user"]
-    assert set(user) == {"id", "name", "email", "affiliation"}
-    assert all(isinstance(value, str) for value in user.values())  # never null
+    # The email only where it was verified (below); `email_source` always.
+    assert set(user) - {"email"} == {"id", "name", "affiliation", "email_source"}
+    # Strings only: prosody's presence_identity writes every field of context.user into the
+    # presence as text, and its stanza builder refuses anything else (null, true, a number).
+    assert all(isinstance(value, str) for value in user.values())
     return claims
 
 
@@ -75,9 +78,23 @@ def test_jitsi_token_passes_jitsis_checks_with_the_role(role, affiliation):
     assert url.endswith("#config.prejoinConfig.enabled=false")  # Guestgate is the lobby
     claims = jitsi_verify(query(url.split("#")[0])["jwt"], "launch-7")
     user = claims["context"]["user"]
-    assert user == {"id": "participant-42", "name": "Ada Lovelace", "email": "ada@example.com",
-                    "affiliation": affiliation}
+    assert user == {"id": "participant-42", "name": "Ada Lovelace", "affiliation": affiliation,
+                    "email_source": "unverified"}
     assert claims["nbf"] < now <= claims["exp"] <= now + 120
+
+
+@pytest.mark.parametrize("source, email", [
+    ("account", "ada@example.com"), ("confirmed", "ada@example.com"),
+    ("invitation", None), ("unverified", None)])
+def test_jitsi_token_asserts_an_email_only_where_it_was_verified(source, email):
+    """Jitsi takes context.user as the server's word: it shows it to every participant
+    (presence identity) and passes it on (event webhooks). A typed email isn't put there; the
+    token says how the email was established, as the Other platforms' ticket does."""
+    token = jitsi.token(CONFIG, MEETING, person(source=source), time.time())
+    user = jitsi_verify(token, "launch-7")["context"]["user"]
+    assert user.get("email") == email
+    assert user["email_source"] == source
+    assert user["name"] == "Ada Lovelace"  # the display name, as anyone's in Jitsi
 
 
 def test_jitsi_room_is_lower_case_and_other_rooms_refuse_it():

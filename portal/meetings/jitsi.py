@@ -3,7 +3,14 @@
 Jitsi checks the HS256 signature with JWT_APP_SECRET, `iss` against JWT_APP_ID, `aud` against
 its accepted audiences, `room` against the conference joined, and `nbf` / `exp` with no leeway.
 `context.user.affiliation` says who moderates, when the `token_affiliation` plugin is installed
-(stock Jitsi makes every token holder a moderator otherwise; see the README)."""
+(stock Jitsi makes every token holder a moderator otherwise; see the README).
+
+Jitsi takes context.user as the server's word about who this is: prosody keeps it with the
+session, `presence_identity` shows every field of it to everyone in the meeting, and plugins
+pass it on (the event webhooks send its `email`). So the email is there only where it was
+verified — a shared-link guest's typed address, or an invitation's that nobody confirmed, is
+left out — and `email_source` says how it was established (the ticket's vocabulary). Every
+field is a string: presence_identity writes each as text, and prosody refuses anything else."""
 
 from urllib.parse import quote, urlsplit
 
@@ -33,7 +40,8 @@ def token(config, meeting, attendee, now: float) -> str:
         "context": {"user": {
             "id": attendee.identity,
             "name": attendee.name,
-            "email": attendee.email,
+            **({"email": attendee.email} if attendee.email_verified else {}),
+            "email_source": attendee.email_source,
             "affiliation": "owner" if attendee.role == "moderator" else "member",
         }},
     }

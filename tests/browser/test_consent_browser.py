@@ -94,6 +94,35 @@ def test_guest_must_tick_i_agree_before_entering(new_context, room, link_url, sc
     assert GuestLink.get().uses == 1
 
 
+def test_a_text_changed_while_the_guest_read_is_shown_and_agreed_to_again(new_context, room,
+                                                                           link_url):
+    """The guest ticks "I agree" under version 1; the host saves a new text before Join: the
+    lobby shows the new one, unticked, and says why — nothing stored; agreeing records it."""
+    page = new_context().new_page()
+    page.goto(link_url)
+    page.get_by_label("Your name").fill("Ada Guest")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("checkbox", name="I agree").check()
+    changed = "We now also record the chat."
+    Room.update(consent_text=changed, consent_version=2).where(Room.id == room.id).execute()
+    page.get_by_role("button", name="Join").click()
+
+    expect(page.get_by_text("The host changed the text to agree to. Please read it again."))\
+        .to_be_visible()
+    expect(page.get_by_text(changed)).to_be_visible()
+    expect(page.get_by_text(NOTICE)).to_have_count(0)
+    box = page.get_by_role("checkbox", name="I agree")
+    expect(box).not_to_be_checked()
+    expect(box).to_be_focused()
+    expect(page.get_by_label("Your name")).to_have_value("Ada Guest")
+    assert Participant.select().count() == 0 and GuestLink.get().uses == 0
+
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Join").click()
+    expect(page).to_have_url(re.compile(rf"/s/{room.id}$"))
+    assert Participant.get().consent_version == 2
+
+
 @pytest.mark.parametrize("locale", ["en-US", "de-DE"])
 def test_consent_lobby_passes_axe(new_context, link_url, locale):
     page = new_context(locale=locale).new_page()
