@@ -2,7 +2,6 @@
 and read as people read it (the owner's room log and the admin's log share the paging)."""
 
 from flask import request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .models import AuditEvent
@@ -71,7 +70,7 @@ ACTION_WORDS = {
     "room_created": "Created the room",
     "room_edited": "Edited the room",
     "room_deleted": "Deleted the room",
-    "meeting_renamed": _l("Gave the meeting a new name"),
+    "meeting_renamed": "Gave the meeting a new name",
     "consent_text_changed": "Changed what guests agree to",
     "calendar_updated": "Sent a calendar update",
     "calendar_cancelled": "Sent a calendar cancellation",
