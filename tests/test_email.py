@@ -372,7 +372,7 @@ def test_repeated_failed_sign_ins_warn_the_owner_once(config, smtp, db):
         assert today in text and "(Europe/Berlin)" in text
         assert "http://guestgate.test/forgot-password" in text
         assert "choose a new password" in text
-        assert "at most once every 1 day" in text
+        assert "at most once within 1 day" in text
     # The owner's right password still works (this browser never failed).
     owner = app.test_client()
     assert owner.post("/sign-in", data={"email": "owner@example.com",

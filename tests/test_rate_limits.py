@@ -113,9 +113,17 @@ def test_counters_live_in_the_database_by_default(app, room):
     assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
     assert isinstance(limiter.storage, DatabaseStorage)
     # One wrong password: one row for each of the four sign-in limits (10/min and 50/h for
-    # the account from this address, the account, the address).
+    # the account from this address, the account, the address), and three for the owner's
+    # warning (the account's wrong passwords, this address's, the addresses seen).
     app.test_client().post("/sign-in", data={"email": "x@example.com", "password": "wrong"})
-    assert RateLimitCounter.select().where(RateLimitCounter.count == 1).count() == 4
+    assert RateLimitCounter.select().where(RateLimitCounter.count == 1).count() == 4 + 3
+    # The right password keeps no hit of the limits that count wrong passwords: only the
+    # address's limit (every attempt) is counted again.
+    make_user("ada@example.com")
+    app.test_client().post("/sign-in", data={"email": "ada@example.com", "password": PASSWORD})
+    counts = {c.key: c.count for c in RateLimitCounter.select()}
+    assert sorted(n for key, n in counts.items() if "ada@example.com" in key) == [0, 0, 0]
+    assert [n for key, n in counts.items() if key.startswith("LIMITER/127.0.0.1/")] == [2]
 
 
 def respelled(token: str, n: int) -> str:
