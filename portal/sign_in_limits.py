@@ -99,7 +99,8 @@ def client(account: str | None) -> str:
 
 def trust_browser(response: Response, user: User) -> None:
     """After a successful sign-in (or a password reset): this browser is trusted with the
-    account, at its password version. The cookie goes to the sign-in page only."""
+    account, at its password version. The cookie goes to the sign-in page only (so a reset page
+    doesn't see it: the browser's trust starts again there, with this account)."""
     device = _device()
     others = [a for a in device[1] if a[0] != user.email] if device else []
     value = tokens.timed_dumps(current_app.config["SECRET_KEYS"], DEVICE_SALT, {
