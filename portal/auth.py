@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -17,7 +18,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
 from flask_wtf import FlaskForm
@@ -26,7 +26,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import emails, passwords, timeutil, tokens
+from . import emails, passwords, sign_in_limits, timeutil, tokens
 from .db import database
 from .extensions import limiter, login_manager
 from .forms import SignInForm, strip
@@ -111,32 +111,42 @@ def _is_path(url: str) -> bool:
         and not parts.netloc
 
 
-def _sign_in_account() -> str:
-    return request.form.get("email", "").strip().lower()[:254]
+def _account() -> str | None:
+    """The account this sign-in names: the one key of its lookup and of every limit kept per
+    account (emails.account_key), worked out once a request."""
+    if "sign_in_account" not in g:
+        g.sign_in_account = emails.account_key(request.form.get("email", ""))
+    return g.sign_in_account
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+# Wrong passwords for one account from one client are slowed quickly. The client is the address,
+# or a browser that signed in to the account before (its own count: others at its address don't
+# hold it).
 @limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT"], methods=["POST"],
-               key_func=lambda: f"sign-in:{get_remote_address()}:{_sign_in_account()}")
+               key_func=lambda: sign_in_limits.client_limit_key(_account()))
+# Wrong passwords for one account from everywhere: they hold only browsers that never signed in
+# to it (portal/sign_in_limits.py) — nobody can lock the owner out.
 @limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=lambda: f"sign-in-account:{_sign_in_account()}")
+               key_func=lambda: sign_in_limits.account_limit_key(_account()),
+               exempt_when=lambda: sign_in_limits.trusted(_account()))
 @limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def sign_in():
     form = SignInForm()
     error = None
     if form.validate_on_submit():
-        try:
-            email = emails.normalize(form.email.data)
-        except emails.InvalidEmail:
-            email = None
-        user = User.get_or_none(User.email == email) if email else None
+        account = _account()
+        user = User.get_or_none(User.email == account) if account else None
         if passwords.check_password(user.password_hash if user else None, form.password.data):
             if form.timezone.data and timeutil.is_valid_zone(form.timezone.data) \
                     and form.timezone.data != user.timezone:
                 user.timezone = form.timezone.data
                 user.save(only=[User.timezone])
             start_session(user)
-            return redirect(safe_next(request.args.get("next")) or url_for("web.index"), 303)
+            response = redirect(safe_next(request.args.get("next")) or url_for("web.index"), 303)
+            sign_in_limits.trust_browser(response, user)
+            return response
+        sign_in_limits.failed(account)
         # Same words whether or not the account exists.
         error = "That email and password don't match an account."
     elif request.method == "POST":
@@ -196,10 +206,7 @@ class ResetPasswordForm(FlaskForm):
 
 
 def _forgot_email_key() -> str:
-    try:
-        return "forgot:" + emails.normalize(request.form.get("email", ""))
-    except emails.InvalidEmail:
-        return "forgot:invalid"
+    return "forgot:" + (emails.account_key(request.form.get("email", "")) or "invalid")
 
 
 def reset_url(user: User) -> str:
@@ -225,10 +232,7 @@ def _send_reset(email: str) -> None:
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        try:
-            email = emails.normalize(form.email.data)
-        except emails.InvalidEmail:
-            email = None
+        email = emails.account_key(form.email.data)
         if email:
             from . import mail
 
@@ -282,6 +286,10 @@ def reset_password(token: str):
         user = User.get_by_id(user.id)
         start_session(user)  # the new password version signs out every other session
         flash("Your password was changed. You're signed in.", "success")
-        return redirect(url_for("web.index"), 303)
+        response = redirect(url_for("web.index"), 303)
+        # This browser is trusted with the account; those trusted before, with the old
+        # password, are strangers again (portal/sign_in_limits.py).
+        sign_in_limits.trust_browser(response, user)
+        return response
     return render_template("auth/reset_password.html", form=form, user=user), \
         422 if form.errors else 200

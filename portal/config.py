@@ -112,12 +112,16 @@ def from_environment(instance_path: Path) -> dict:
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
         "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),
         # Sign-in: one account from one address is slowed quickly; one account can't be
-        # guessed from many addresses, and one address can't lock every owner out.
+        # guessed from many addresses (wrong passwords, from browsers that never signed in to
+        # it), and one address can't lock every owner out.
         "SIGN_IN_LIMIT": os.environ.get("SIGN_IN_LIMIT", "10 per minute; 50 per hour"),
         "SIGN_IN_LIMIT_PER_ACCOUNT": os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT",
                                                     "100 per hour"),
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS",
                                                     "300 per hour"),
+        # This many wrong passwords for one account within this time: its owner gets an email,
+        # at most one per account within that time (portal/sign_in_limits.py).
+        "SIGN_IN_WARNING": os.environ.get("SIGN_IN_WARNING", "10 per day"),
         # Reverse proxies in front of the app (nginx, a load balancer): their X-Forwarded-For
         # and X-Forwarded-Proto are believed, so limits and logs see the real client.
         "TRUSTED_PROXIES": _count(os.environ.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),

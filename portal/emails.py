@@ -32,6 +32,17 @@ def normalize(raw: str) -> str:
     return f"{local.casefold()}@{ascii_domain(info.domain)}"
 
 
+def account_key(raw: str | None) -> str | None:
+    """The account an address typed at sign-in or "Forgot password" names — its normalised form,
+    as User.email holds it — or None when it names none. The account's lookup and every limit
+    kept per account use this one key: no spelling of an address (`owner@examｐｌe。com`) reaches
+    the account while escaping its limits."""
+    try:
+        return normalize(raw or "")
+    except InvalidEmail:
+        return None
+
+
 def ascii_domain(domain: str) -> str:
     """The one ASCII form of a domain, for addresses and domain rules alike: UTS 46 without
     transitional mapping (IDNA 2008, as email-validator and browsers do). Python's "idna" codec

@@ -31,6 +31,7 @@ from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .prepared import prepared
+from .ratelimit import count_only_when
 from .timeutil import utcnow
 from .web import answer, is_htmx, polled_section, public_url
 
@@ -174,6 +175,16 @@ def _email_match_key() -> str:
 
 def _is_email_mismatch(response) -> bool:
     return response.status_code == 403 and request.endpoint == "guest.invite_lobby"
+
+
+def _hurts_the_link(response) -> bool:
+    return response.status_code == 303 or _is_email_mismatch(response)
+
+
+# A link's limit keeps only what can hurt — guests let in, wrong emails on an invitation — and
+# gives back every other submission's hit (an empty form, a refusal, a 429): one client can't
+# close a public link for everyone; its own address's limit counts all it sends.
+count_only_when("lobby:", _hurts_the_link)
 
 
 @bp.route("/g/<token>", methods=["GET", "POST"], endpoint="link_lobby")

@@ -1,5 +1,5 @@
-"""Outgoing email: invitations (text, HTML and an .ics calendar file) and password resets (sent
-in the background, `in_background`).
+"""Outgoing email: invitations (text, HTML and an .ics calendar file), password resets and the
+warning about failed sign-ins (sent in the background, `in_background`).
 
 Sending never raises to the caller: each message comes back with an error text or None, so an
 SMTP failure or timeout is recorded on the invitation instead of turning into a 500. Bulk sends
@@ -16,7 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
+from babel.dates import format_datetime, format_timedelta
 from flask import current_app
+from flask_babel import force_locale, gettext
 from flask_mail import Connection, Message, email_dispatched
 from icalendar import Calendar, Event, vCalAddress
 
@@ -263,6 +265,31 @@ def password_reset_message(user, url: str, minutes: int) -> Message:
                    html=render_email("email/password_reset.html", **context))
 
 
+def failed_sign_ins_message(user, failures: int, addresses: int, first: float, last: float,
+                            period: int, url: str) -> Message:
+    """The owner's warning about wrong passwords for their account: how many, from how many
+    addresses, between which times (in the account's time zone), and what to do. In the site's
+    language (BABEL_DEFAULT_LOCALE): an account has no language of its own, and the request that
+    set it off is the attacker's."""
+    language = current_app.config.get("BABEL_DEFAULT_LOCALE") or "en"
+    zone = _zone_name(user.timezone)
+
+    def moment(unix: float) -> str:
+        written = format_datetime(datetime.fromtimestamp(unix, UTC), "medium",
+                                  tzinfo=timeutil.zone(zone), locale=language)
+        return f"{written} ({zone})"
+
+    with force_locale(language):
+        context = {"user": user, "failures": failures, "addresses": addresses, "url": url,
+                   "first": moment(first), "last": moment(last), "language": language,
+                   "period": format_timedelta(timedelta(seconds=period), locale=language)}
+        return Message(subject=gettext("Failed sign-ins to your Guestgate account"),
+                       recipients=[user.email],
+                       sender=current_app.config.get("MAIL_DEFAULT_SENDER"),
+                       body=render_email("email/failed_sign_ins.txt", **context),
+                       html=render_email("email/failed_sign_ins.html", **context))
+
+
 def uid_host() -> str:
     return urlparse(current_app.config["BASE_URL"]).hostname or "guestgate.invalid"
 
@@ -332,3 +359,8 @@ def icalendar_event(uid: str, title: str, starts_at: datetime, ends_at: datetime
 def send_password_reset(user, url: str, minutes: int) -> str | None:
     return send_all([password_reset_message(user, url, minutes)])[0]
 
+
+def send_failed_sign_ins(user, failures: int, addresses: int, first: float, last: float,
+                         period: int, url: str) -> str | None:
+    return send_all([failed_sign_ins_message(user, failures, addresses, first, last, period,
+                                             url)])[0]

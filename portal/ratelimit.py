@@ -11,6 +11,9 @@
 
 Fixed windows only (Flask-Limiter's default strategy).
 
+A limit can count only what hurts (`count_only_when`): every request is counted on arrival, and
+the hit is given back once the answer shows it did no harm.
+
 Why not limits' `memory://` for local://: it expires counters from a timer thread that it starts
 anew, 10 ms after the last one ended, whenever a counter moves: under a burst of lobby entries
 each worker starts about a hundred threads a second, and the request that starts one waits until
@@ -20,9 +23,10 @@ dictionary operations a hit."""
 
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 
-from flask import g, has_app_context
+from flask import Response, current_app, g, has_app_context
 from limits.storage import Storage
 from peewee import DatabaseError, InterfaceError
 
@@ -75,6 +79,60 @@ def init_app(limiter, app) -> None:
     limiter._storage_options = {}
     limiter.init_app(app)
 
+    @app.after_request
+    def _give_back_harmless(response: Response) -> Response:
+        give_back_harmless(limiter, response)
+        return response
+
+
+# --- limits that count only what can hurt --------------------------------------------------------
+
+_COUNT_ONLY_WHEN: dict[str, Callable[[Response], bool]] = {}
+
+
+def count_only_when(key_prefix: str, hurts: Callable[[Response], bool]) -> None:
+    """The limits whose key (their key_func's value) starts with `key_prefix` keep a request's
+    hit only when `hurts(response)`: such a limit can't be filled by requests that do no harm,
+    and so can't be turned against the people it protects.
+
+    Counted on arrival like every limit, in one atomic increment, so a burst from every worker
+    and host is counted exactly; the hit is given back after the answer. (Flask-Limiter's own
+    deduct_when checks first and counts after: a burst is all checked before any of it counts,
+    and passes whole.) Meanwhile a harmless request holds its place for the moment it runs."""
+    _COUNT_ONLY_WHEN[key_prefix] = hurts
+
+
+def give_back_harmless(limiter, response: Response) -> None:
+    for request_limit in limiter.current_limits:
+        key = request_limit.request_args[-2]  # the key_func's value (then the scope)
+        hurts = next((hurts for prefix, hurts in _COUNT_ONLY_WHEN.items()
+                      if key.startswith(prefix)), None)
+        if hurts is None or hurts(response):
+            continue
+        try:
+            give_back(limiter.storage, request_limit.key)
+        except Exception as exc:  # noqa: BLE001 - kept counted: the stricter outcome
+            current_app.logger.warning("rate-limit hit not given back (%s): %s", key, exc)
+
+
+_REDIS_GIVE_BACK = """
+local count = tonumber(redis.call('get', KEYS[1]))
+if count and count > 0 then return redis.call('decr', KEYS[1]) end
+return 0
+"""
+
+
+def give_back(storage: Storage, key: str) -> None:
+    """One hit of a window still open given back: never below zero, never opening a window."""
+    if isinstance(storage, LocalStorage | DatabaseStorage):
+        storage.give_back(key)
+        return
+    from limits.storage import RedisStorage
+
+    if isinstance(storage, RedisStorage):  # sentinel and cluster too; DECR keeps the expiry
+        storage.get_connection().eval(_REDIS_GIVE_BACK, 1, storage.prefixed_key(key))
+    # Any other storage keeps the hit: the limit then counts every request, as before.
+
 
 class LocalStorage(Storage):
     STORAGE_SCHEME = ["local"]
@@ -117,6 +175,12 @@ class LocalStorage(Storage):
         now = time.time()
         window = self._live(key, now)
         return window[0] if window is not None else now
+
+    def give_back(self, key: str) -> None:
+        with self._lock:
+            window = self._live(key, time.time())
+            if window is not None and window[1] > 0:
+                window[1] -= 1
 
     def check(self) -> bool:
         return True
@@ -183,6 +247,12 @@ class DatabaseStorage(Storage):
         window = seen[key]
         return window if window[1] > now else None
 
+    def give_back(self, key: str) -> None:
+        row = database.execute_sql(_statements(database.param)["give_back"],
+                                   (key, time.time())).fetchone()
+        if row is not None:
+            self._seen()[key] = (row[0], row[1])
+
     def get(self, key: str) -> int:
         window = self._window(key)
         return window[0] if window else 0
@@ -236,6 +306,9 @@ def _statements(p: str) -> dict[str, str]:
                 f'"expires_at" = CASE WHEN {t}."expires_at" > {p} '
                 f'THEN {t}."expires_at" ELSE excluded."expires_at" END '
                 f'RETURNING "count", "expires_at"',
+        "give_back": f'UPDATE {t} SET "count" = "count" - 1 '
+                     f'WHERE "key" = {p} AND "expires_at" > {p} AND "count" > 0 '
+                     f'RETURNING "count", "expires_at"',
         "get": f'SELECT "count", "expires_at" FROM {t} WHERE "key" = {p} AND "expires_at" > {p}',
         "sweep": f'DELETE FROM {t} WHERE "expires_at" <= {p}',
     }

@@ -79,6 +79,20 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, owner, auth):
     assert "SameSite=Lax" in cookie
 
 
+def test_the_trusted_browser_cookie_goes_to_the_sign_in_page_only(client, owner, auth):
+    """A successful sign-in marks the browser trusted with the account (its limits:
+    portal/sign_in_limits.py); the cookie is no script's, sent to /sign-in alone, for a year. A
+    wrong password sets none."""
+    assert not any(c.startswith("guestgate_device=") for c in client.post(
+        "/sign-in", data={"email": "owner@example.com", "password": "wrong"}
+    ).headers.getlist("Set-Cookie"))
+    response = auth.sign_in()
+    cookie = next(c for c in response.headers.getlist("Set-Cookie")
+                  if c.startswith("guestgate_device="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/sign-in" in cookie
+    assert "Max-Age=31536000" in cookie and "Secure" not in cookie  # http:// BASE_URL here
+
+
 def test_a_guest_account_sees_no_owner_screens(client, auth, app):
     make_user(email="guest@example.com", access="guest")
     auth.sign_in(email="guest@example.com")

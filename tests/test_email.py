@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import HTMX, free_port, invitation, invite, make_room, text_of
+from helpers import HTMX, PASSWORD, free_port, invitation, invite, make_room, make_user, text_of
 
 from portal import mail
 from portal.models import Invitation, Room
@@ -326,3 +326,70 @@ def test_the_forgot_password_answer_never_waits_for_the_mail_server(app, client,
     assert not sending.is_alive()
     assert len(hanging_server) == 1  # one connection: nothing was sent for nobody@
     assert "password reset email not sent" in caplog.text
+
+
+def text_of_html(html: str) -> str:
+    from werkzeug.wrappers import Response
+
+    return text_of(Response(html))
+
+
+def wrong_password(app, address, email="owner@example.com"):
+    return app.test_client().post("/sign-in", data={"email": email, "password": "wrong"},
+                                  environ_base={"REMOTE_ADDR": address})
+
+
+def test_repeated_failed_sign_ins_warn_the_owner_once(config, smtp, db):
+    """Security review 3, item 4: the owner hears of repeated wrong passwords — how many, from
+    how many addresses, when, and what to do — in one email per period, however many more come
+    (so the warning can't be turned into spam)."""
+    from babel.dates import format_date
+
+    from portal import create_app
+    from portal.timeutil import to_local, utcnow
+
+    app = create_app({**config, "RATELIMIT_ENABLED": True, "SIGN_IN_WARNING": "4 per day"})
+    make_user(timezone="Europe/Berlin")
+    for address in ("10.0.50.1", "10.0.50.2", "10.0.50.1"):
+        assert wrong_password(app, address).status_code == 401
+    mail.wait_for_background(app)
+    assert smtp.envelopes == []  # three: not yet
+    assert wrong_password(app, "10.0.50.3").status_code == 401
+    for n in range(6):  # more, from more addresses: no second email
+        assert wrong_password(app, f"10.0.51.{n}").status_code == 401
+    for n in range(5):  # an address with no account gets nobody an email
+        wrong_password(app, f"10.0.52.{n}", "nobody@example.com")
+    mail.wait_for_background(app)
+    [envelope] = smtp.envelopes
+    assert envelope.rcpt_tos == ["owner@example.com"]
+    [message] = smtp.messages()
+    assert message["Subject"] == "Failed sign-ins to your Guestgate account"
+    today = format_date(to_local(utcnow(), "Europe/Berlin").date(), "medium", locale="en")
+    for text in (body_of(message, "plain"), text_of_html(body_of(message, "html"))):
+        assert "Someone tried to sign in to your Guestgate account owner@example.com with a " \
+            "wrong password 4 times" in text
+        assert "from 3 different network addresses" in text
+        assert today in text and "(Europe/Berlin)" in text
+        assert "http://guestgate.test/forgot-password" in text
+        assert "choose a new password" in text
+        assert "at most once within 1 day" in text
+    # The owner's right password still works (this browser never failed).
+    owner = app.test_client()
+    assert owner.post("/sign-in", data={"email": "owner@example.com",
+                                        "password": PASSWORD}).status_code == 303
+
+
+def test_the_failed_sign_in_warning_speaks_the_sites_language(config, smtp, db):
+    from portal import create_app
+
+    app = create_app({**config, "RATELIMIT_ENABLED": True, "SIGN_IN_WARNING": "2 per day",
+                      "BABEL_DEFAULT_LOCALE": "de"})
+    make_user()
+    for address in ("10.0.53.1", "10.0.53.1"):
+        wrong_password(app, address)
+    mail.wait_for_background(app)
+    [message] = smtp.messages()
+    assert message["Subject"] == "Fehlgeschlagene Anmeldungen bei Ihrem Guestgate-Konto"
+    text = body_of(message, "plain")
+    assert "von einer Netzwerkadresse" in text
+    assert "http://guestgate.test/forgot-password" in text

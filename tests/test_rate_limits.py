@@ -4,7 +4,7 @@ and says when to try again."""
 
 
 import pytest
-from helpers import invitation_path, link_path, make_room, make_user, text_of
+from helpers import PASSWORD, invitation_path, link_path, make_room, make_user, text_of
 
 from portal import create_app, tokens
 from portal.extensions import limiter
@@ -113,9 +113,17 @@ def test_counters_live_in_the_database_by_default(app, room):
     assert app.config["RATELIMIT_STORAGE_URI"] == "database://"
     assert isinstance(limiter.storage, DatabaseStorage)
     # One wrong password: one row for each of the four sign-in limits (10/min and 50/h for
-    # the account from this address, the account, the address).
+    # the account from this address, the account, the address), and three for the owner's
+    # warning (the account's wrong passwords, this address's, the addresses seen).
     app.test_client().post("/sign-in", data={"email": "x@example.com", "password": "wrong"})
-    assert RateLimitCounter.select().where(RateLimitCounter.count == 1).count() == 4
+    assert RateLimitCounter.select().where(RateLimitCounter.count == 1).count() == 4 + 3
+    # The right password keeps no hit of the limits that count wrong passwords: only the
+    # address's limit (every attempt) is counted again.
+    make_user("ada@example.com")
+    app.test_client().post("/sign-in", data={"email": "ada@example.com", "password": PASSWORD})
+    counts = {c.key: c.count for c in RateLimitCounter.select()}
+    assert sorted(n for key, n in counts.items() if "ada@example.com" in key) == [0, 0, 0]
+    assert [n for key, n in counts.items() if key.startswith("LIMITER/127.0.0.1/")] == [2]
 
 
 def respelled(token: str, n: int) -> str:
@@ -224,3 +232,161 @@ def test_a_429_without_a_limit_says_the_header_s_time(app):
     response = app.test_client().get("/test-busy", headers=GERMAN)
     assert retry_after(response) == 120
     assert "Versuchen Sie es in 2 Minuten erneut." in text_of(response)
+
+
+# --- issue 25: limits that can't be escaped by re-spelling, nor turned against others -----------
+
+def browser(app, address):
+    """A browser of its own (its own cookies) at a client address of its own."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def sign_in(client, email="owner@example.com", password="wrong"):
+    return client.post("/sign-in", data={"email": email, "password": password})
+
+
+# The same account, spelled as the account lookup reads it (emails.normalize): full-width
+# letters and the ideographic and full-width full stops map to ASCII.
+RESPELLED = ("owner@examｐｌe.com", "OWNER@EXAMPLE。COM", "owner@example．com")
+
+
+def test_respelling_the_address_escapes_no_sign_in_limit(config, db):
+    """Security review 3, item 2: the limits counted the typed text, the lookup the normalised
+    address: 120 wrong passwords, then the right one typed `owner@examｐｌe.com` signed in."""
+    app = create_app({**config, "SIGN_IN_LIMIT": "3 per minute"})
+    make_user()
+    client = browser(app, "10.0.20.1")
+    assert [sign_in(client).status_code for _ in range(3)] == [401] * 3
+    for spelling in RESPELLED:
+        assert_429(sign_in(client, spelling, PASSWORD))
+    assert client.get("/rooms/").status_code == 302  # nobody signed in
+
+
+def test_respelling_the_address_escapes_no_account_limit(config, db):
+    app = create_app({**config, "SIGN_IN_LIMIT_PER_ACCOUNT": "3 per hour"})
+    make_user()
+    spellings = ["owner@example.com", *RESPELLED]
+    codes = [sign_in(browser(app, f"10.0.21.{n}"), spelling).status_code
+             for n, spelling in enumerate(spellings[:3])]
+    assert codes == [401] * 3
+    # A browser that never signed in to the account, with the right password: the account's
+    # limit holds whatever the spelling (no free guess for a new client either).
+    for n, spelling in enumerate(spellings):
+        assert_429(sign_in(browser(app, f"10.0.22.{n}"), spelling, PASSWORD))
+
+
+def test_respelling_the_address_escapes_no_forgot_password_limit(app, db):
+    make_user()
+    codes = [browser(app, f"10.0.23.{n}").post("/forgot-password",
+                                               data={"email": "owner@example.com"}).status_code
+             for n in range(5)]
+    assert codes == [303] * 5
+    for n, spelling in enumerate(RESPELLED):
+        assert_429(browser(app, f"10.0.24.{n}").post("/forgot-password",
+                                                     data={"email": spelling}))
+
+
+def test_invalid_lobby_submissions_cannot_close_a_link_for_everyone(app, room):
+    """Security review 3, item 3: empty lobby posts from 10 addresses counted against the link
+    and made a real guest's entry 429, minute after minute. The link counts what can hurt
+    (guests let in); each client's own limit counts everything it sends."""
+    link = GuestLink.create(room=room, name="Guests")
+    url = link_path(app, link)
+    for n in range(10):
+        abuser = browser(app, f"10.0.30.{n}")
+        codes = [abuser.post(url, data={}).status_code for _ in range(3)]
+        assert codes == [422] * 3
+        assert_429(abuser.post(url, data={}))  # the abusive client itself is limited
+        assert_429(abuser.post(url, data={"name": "A", "email": "a@example.com"}))
+    guest = browser(app, "10.0.31.1")
+    entered = guest.post(url, data={"name": "Ada", "email": "ada@example.com"})
+    assert entered.status_code == 303 and entered.headers["Location"] == f"/s/{room.id}"
+    # The link's limit still counts real entries: 5 a minute (4 more guests, then 429).
+    codes = [browser(app, f"10.0.32.{n}").post(url, data={"name": "G",
+                                                          "email": f"g{n}@example.com"})
+             .status_code for n in range(5)]
+    assert codes == [303] * 4 + [429]
+    assert GuestLink.get_by_id(link.id).uses == 5
+
+
+def test_wrong_emails_on_an_invitation_count_for_the_link_too(config, db):
+    """Failed email matches can hurt (they guess the invited address): they count against the
+    invitation's lobby limit as well as its email-match limit."""
+    app = create_app({**config, "RATELIMIT_ENABLED": True, "LOBBY_LIMIT_PER_LINK": "2 per minute",
+                      "EMAIL_MATCH_LIMIT": "10 per 10 minutes"})
+    user = make_user("ada@example.com", access="guest")
+    room = make_room(title="Launch", guest_access_enabled=True, require_email_match=True)
+    url = invitation_path(app, Invitation.create(room=room, user=user, email=user.email))
+    wrong = [browser(app, f"10.0.33.{n}").post(url, data={"name": "Eve",
+                                                          "email": "eve@example.com"})
+             for n in range(2)]
+    assert [r.status_code for r in wrong] == [403, 403]
+    assert_429(browser(app, "10.0.33.9").post(url, data={"name": "Ada",
+                                                         "email": "ada@example.com"}))
+
+
+def test_other_clients_failures_never_lock_the_owner_out(config, db):
+    """Security review 3, item 4: 2 addresses x 10 wrong passwords made the owner's right
+    password 429 for an hour. The account's limit counts wrong passwords, and refuses only
+    browsers that never signed in to the account (OWASP's device cookie): the owner's own
+    browser still signs in, from anywhere — the attackers' office NAT included."""
+    app = create_app({**config, "SIGN_IN_LIMIT_PER_ACCOUNT": "20 per hour"})
+    make_user()
+    laptop = browser(app, "10.0.40.1")
+    assert sign_in(laptop, password=PASSWORD).status_code == 303
+    laptop.post("/sign-out")
+    attackers = [browser(app, "10.0.40.1"), browser(app, "10.0.40.2")]  # one shares the NAT
+    codes = [sign_in(attacker).status_code for attacker in attackers for _ in range(10)]
+    assert codes == [401] * 20
+    # The attackers are limited: their own address's limit (10 a minute), and the account's (20
+    # wrong passwords) for any browser that never signed in to it, whatever the password: no
+    # free guess for a new address.
+    assert_429(sign_in(attackers[0]))
+    for n in range(3):
+        assert_429(sign_in(browser(app, f"10.0.41.{n}"), password=PASSWORD))
+    # The owner's browser signs in, at the attacker's address too.
+    signed_in = sign_in(laptop, password=PASSWORD)
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/"
+    assert laptop.get("/rooms/").status_code == 200
+
+
+def test_a_trusted_browser_has_limits_of_its_own(config, db):
+    """A browser that signed in before isn't held by the account's limit, but its own wrong
+    passwords are limited (SIGN_IN_LIMIT, per browser); its trust names one account only, and
+    only as signed."""
+    app = create_app({**config, "SIGN_IN_LIMIT": "3 per minute",
+                      "SIGN_IN_LIMIT_PER_ACCOUNT": "3 per hour"})
+    make_user()
+    make_user("other@example.com")
+    laptop = browser(app, "10.0.42.1")
+    assert sign_in(laptop, password=PASSWORD).status_code == 303
+    for account in ("owner@example.com", "other@example.com"):  # both held for strangers
+        for n in range(3):
+            assert sign_in(browser(app, f"10.0.43.{n}"), account).status_code == 401
+    # A copied device cookie, altered: nobody's.
+    forger = browser(app, "10.0.44.1")
+    cookie = laptop.get_cookie("guestgate_device", path="/sign-in")
+    forger.set_cookie("guestgate_device", cookie.value[:-2] + "xx", path="/sign-in")
+    assert_429(sign_in(forger, password=PASSWORD))
+    # Trusted for owner@ only: other@ is held for this browser as for anyone.
+    assert_429(sign_in(laptop, "other@example.com", PASSWORD))
+    # Its own wrong passwords for owner@: 3 a minute, then it waits too.
+    assert [sign_in(laptop).status_code for _ in range(3)] == [401] * 3
+    assert_429(sign_in(laptop, password=PASSWORD))
+
+
+def test_a_new_password_ends_the_trust_of_every_other_browser(config, db):
+    """After a password change, browsers that signed in with the old one are strangers again:
+    a lost laptop doesn't keep its way past the account's limit."""
+    from portal.models import User
+
+    app = create_app({**config, "SIGN_IN_LIMIT_PER_ACCOUNT": "2 per hour"})
+    make_user()
+    laptop = browser(app, "10.0.45.1")
+    assert sign_in(laptop, password=PASSWORD).status_code == 303
+    User.update(password_version=User.password_version + 1).execute()
+    for n in range(2):
+        assert sign_in(browser(app, f"10.0.46.{n}")).status_code == 401
+    assert_429(sign_in(laptop, password=PASSWORD))

@@ -70,3 +70,33 @@ def test_refusing_while_redis_is_down_is_a_clear_page(config, lobby, redis_serve
     assert "Guestgate is briefly unavailable" in text_of(response)
     assert Participant.select().count() == 0
     assert enter(app, lobby, 2).status_code == 303
+
+
+def test_limits_that_count_what_hurts_give_back_the_rest_in_redis(config, db, redis_server):
+    """Issue 25: a link's limit keeps only guests let in, an account's only wrong passwords;
+    other requests' hits are given back — in Redis too, where the window keeps its expiry."""
+    from helpers import PASSWORD, make_user
+
+    app = create_app({**config, "LOBBY_LIMIT_PER_LINK": "2 per minute",
+                      "SIGN_IN_LIMIT_PER_ACCOUNT": "2 per hour"})
+    room = make_room(title="Launch", guest_access_enabled=True)
+    url = link_path(app, GuestLink.create(room=room, name="Guests"))
+    empty = [app.test_client().post(url, data={}, environ_base={"REMOTE_ADDR": f"10.7.1.{n}"})
+             .status_code for n in range(5)]
+    assert empty == [422] * 5
+    assert [enter(app, url, n, address=f"10.7.2.{n}").status_code for n in range(3)] \
+        == [303, 303, 429]
+    [link_key] = [k for k in redis_server.keys("LIMITS:*") if b"lobby:link:" in k]
+    with redis_server._client() as client:
+        assert 0 < client.ttl(link_key) <= 60
+
+    make_user("alice@example.com")
+
+    def sign_in(address, password):
+        return app.test_client().post("/sign-in", data={"email": "alice@example.com",
+                                                        "password": password},
+                                      environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert [sign_in(f"10.7.3.{n}", PASSWORD) for n in range(3)] == [303] * 3
+    assert [sign_in(f"10.7.4.{n}", "wrong") for n in range(2)] == [401] * 2
+    assert sign_in("10.7.5.1", PASSWORD) == 429

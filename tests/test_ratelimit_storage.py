@@ -51,6 +51,24 @@ def test_counts_within_a_window_and_starts_again_after_it(storage, clock):
     assert storage.get("ip:1") == 0
 
 
+def test_a_hit_given_back_leaves_the_window_and_never_goes_below_zero(storage, clock):
+    """A limit that counts only what hurts gives back the hits of harmless requests
+    (ratelimit.count_only_when): within the window it was counted in, down to zero at most, and
+    never opening a window of its own."""
+    assert [storage.incr("link:1", 60) for _ in range(2)] == [1, 2]
+    ratelimit.give_back(storage, "link:1")
+    assert storage.get("link:1") == 1
+    assert storage.get_expiry("link:1") == clock.now + 60  # the same window
+    for _ in range(3):
+        ratelimit.give_back(storage, "link:1")
+    assert storage.get("link:1") == 0
+    assert storage.incr("link:1", 60) == 1
+    clock.now += 60  # the window ended: nothing left to give back, no window opened
+    ratelimit.give_back(storage, "link:1")
+    ratelimit.give_back(storage, "never-hit")
+    assert storage.incr("link:1", 60) == 1 and storage.get("never-hit") == 0
+
+
 def test_keys_are_counted_apart_and_cleared_alone(clock):
     storage = LocalStorage()
     storage.incr("a", 60)
