@@ -418,6 +418,14 @@ class PresenceFacts:
         return _decide(self.room, self.status, None, link=self.link, invite=self.invite,
                        device=device)
 
+    def decide_polled(self, device: str | None = None) -> Decision:
+        """What the guest's polling page is told (guest.status and portal/quickpoll.py alike):
+        while they keep their seat in the room (decision.keeps_seat), that they are in,
+        whatever became of their door; otherwise what their next page load will decide."""
+        if decision.keeps_seat(utcnow(), self.status, self.room):
+            return Decision(decision.ENTER)
+        return self.decide(device)
+
 
 def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
     """As `current_presence`: an invitation's role now; otherwise the presence's own."""

@@ -204,3 +204,15 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
     if link is not None and room.require_approval and visitor.participant_status != "admitted":
         return Decision(WAITING)
     return Decision(ENTER)
+
+
+def keeps_seat(now: datetime, participant_status: str | None, room: RoomFacts | None) -> bool:
+    """Is this guest seated in the room — admitted (not removed, moved or denied), the room
+    there, its session on — whatever became of the door they came by? A seated guest's page is
+    left where it is (Kaltura: guests already in the room stay until they refresh): guest
+    access off, the link deleted, used up or expired, the invitation removed, reset or expired
+    stop new entries, and the guest's next full page load decides again. What is about them
+    (their status, their role) and the room itself still reach the page at once; pages that
+    aren't in the room yet (countdown, waiting) follow every change."""
+    return participant_status == "admitted" and room is not None and not room.deleted \
+        and room.starts_at <= now < room.ends_at

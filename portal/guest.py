@@ -387,8 +387,9 @@ def place(room_id: int):
         context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
         context.update(inside.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
                                              me=participant))
-    # The room page polls too: a host's Remove, Move to waiting room or change of role
-    # reaches the guest within one poll.
+    # The room page polls too: a host's Remove, Move to waiting room or change of role, or
+    # the room deleted, reaches the guest within one poll; what becomes of their door (access
+    # off, the link deleted, expired) waits for their next page load.
     return render_template("guest/room.html", attachments=attachments,
                            poll=crowd_poll(room.id, "admitted"), **context)
 
@@ -409,7 +410,9 @@ def page_state(result: decision.Decision, host_message: str, role: str | None = 
 @limiter.exempt
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
-    page load again, and the full page load decides. When only a waiting guest's place in line
+    page load again, and the full page load decides. A guest seated in the room is left there
+    whatever becomes of their door, until they load the page themselves (see
+    access.PresenceFacts.decide_polled). When only a waiting guest's place in line
     moved (every Admit moves everyone behind), the new place is swapped in, with the poll that
     knows it (and the interval for the crowd now): a reload of every waiting page on every
     Admit would cost a page each."""
@@ -419,7 +422,7 @@ def status(room_id: int):
     if presence is None:
         state = "gone"
     else:
-        result = presence.decide()
+        result = presence.decide_polled()
         state = page_state(result, presence.host_message, presence.role)
         if result.outcome == decision.WAITING:
             position = access.queue_position(room_id, presence.participant_id,

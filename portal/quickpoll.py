@@ -78,7 +78,7 @@ class QuickPoll:
             presence = access.presence_facts(room_id, device)
             if presence is None or presence.invite is not None:
                 return None  # an invitation's decision asks who is signed in: Flask's to do
-            result = presence.decide(device)
+            result = presence.decide_polled(device)
             now = page_state(result, presence.host_message, presence.role)
             if now != state:
                 return now

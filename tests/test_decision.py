@@ -21,6 +21,7 @@ from portal.decision import (
     RoomFacts,
     Visitor,
     decide,
+    keeps_seat,
 )
 
 NOW = datetime(2026, 11, 21, 10, 0)
@@ -121,6 +122,30 @@ def test_clock_across_start_and_end():
     assert decide(NOW - timedelta(seconds=1), visitor, room, link=LINK).outcome == COUNTDOWN
     assert decide(NOW, visitor, room, link=LINK).outcome == ENTER
     assert outcome(decide(NOW + timedelta(hours=1), visitor, room, link=LINK)) == "session_ended"
+
+
+@pytest.mark.parametrize("status, room, seated", [
+    ("admitted", ROOM, True),
+    # what becomes of the door isn't in the question at all: access off, a channel room
+    ("admitted", replace(ROOM, guest_access_enabled=False, kind="channel"), True),
+    # about this person: denied, removed, moved, left, never entered
+    ("rejected", ROOM, False), (REMOVED, ROOM, False), (HELD, ROOM, False),
+    ("waiting", ROOM, False), ("left", ROOM, False), (None, ROOM, False),
+    # the room itself: deleted, not started, over
+    ("admitted", replace(ROOM, deleted=True), False),
+    ("admitted", replace(ROOM, starts_at=NOW + timedelta(seconds=1)), False),
+    ("admitted", replace(ROOM, starts_at=NOW), True),
+    ("admitted", replace(ROOM, ends_at=NOW), False),
+    ("admitted", None, False),
+])
+def test_who_keeps_their_seat_in_the_room(status, room, seated):
+    """The room page's poll leaves a seated guest where they are, whatever became of their
+    door; and whoever keeps a seat is one the full decision would let in, door aside."""
+    assert keeps_seat(NOW, status, room) is seated
+    if seated:
+        visitor = replace(INSIDE, participant_status=status)
+        assert decide(NOW, visitor, replace(room, kind="regular", guest_access_enabled=True),
+                      link=LINK).outcome == ENTER
 
 
 # Precedence: with several problems at once, the guest is told the first in this order.

@@ -191,12 +191,13 @@ def _invitation_expired(room, invitation):
         Invitation.id == invitation.id).execute()
 
 
-def _seated_by(app, room, kind):
+def _seated_by(app, room, kind, name="Ada"):
     """A guest inside `room` by a shared link or an invitation: (their browser, the door)."""
     if kind == "link":
         link = GuestLink.create(room=room, name="Guests")
         guest = GuestActions(app)
-        assert guest.enter(link_path(app, link), "Ada", "ada@example.com").status_code == 303
+        email = f"{name.lower()}@example.com"
+        assert guest.enter(link_path(app, link), name, email).status_code == 303
         return guest, link
     guest = invited_guest(app, room, "sam@example.com")
     return guest, guest.invitation
@@ -236,7 +237,7 @@ def test_a_seated_guests_poll_follows_what_is_about_them_and_the_room(
     again, and reads what that load decides: the door first)."""
     app = app if quick else create_app({**config, "QUICK_POLL": False})
     room = make_room(owner, guest_access_enabled=True)
-    guests = {name: _seated_by(app, room, "link")[0] for name in ("a", "b", "c", "d")}
+    guests = {name: _seated_by(app, room, "link", name)[0] for name in ("a", "b", "c", "d")}
     _access_off(room, None)
     now = timeutil.utcnow()
     poll = f"/s/{room.id}/status?state=enter"
