@@ -199,20 +199,25 @@ def _lobby(token: str):
     if door is None:
         return denied_page(decision.deny("link_invalid"), None)
 
-    # Is this browser inside through this door already? A GET asks now. A submission asks only
-    # when it would not enter: entering looks the presence up itself, after claiming the use,
-    # where a second submission sent at the same moment waits for the first — so a submission
-    # that enters looks its presence up once, not twice.
+    # Is this browser inside through this door already, or did it leave through it (and comes
+    # back)? A GET asks now. A submission asks only when it would not enter: entering looks the
+    # presence up itself, after claiming the use, where a second submission sent at the same
+    # moment waits for the first — so a submission that enters looks its presence up once, not
+    # twice.
     if request.method == "GET":
         inside = access.presence_through(door)
         if inside is not None:
             return _back_again(door, inside, token)
 
     def refuse(answer, form=None):
-        """Any answer but entering (made only if it is the answer: a denial is recorded)."""
+        """Any answer but entering (made only if it is the answer: a denial is recorded). The
+        lobby form goes along as submitted, checked: agreeing to a newer text counts."""
         if request.method == "POST":
             inside = access.presence_through(door)
             if inside is not None:
+                if form is None and not _signed_in_as_invited(door):
+                    form = _lobby_form(door)
+                    form.validate_on_submit()
                 return _back_again(door, inside, token, form)
         return answer()
 
@@ -227,8 +232,7 @@ def _lobby(token: str):
     if result.denied:
         return refuse(lambda: denied_page(result, door, _email_tried()))
 
-    signed_in_as_invited = personal and current_user.is_authenticated \
-        and current_user.email == door.invitation.email
+    signed_in_as_invited = _signed_in_as_invited(door)
     # A signed-in invited user's sign-in is the proof of who they are: they enter without a
     # form, unless the host asks everyone to agree first.
     enters_without_form = signed_in_as_invited and not asks_consent
@@ -243,6 +247,7 @@ def _lobby(token: str):
     # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
     # what was typed, then consume one use atomically. The form (with the agreement, when the
     # room asks for it) is checked first: a refusal stores nothing and spends no use.
+    form = None
     if enters_without_form:
         name = current_user.name or door.invitation.email.split("@")[0]
         email = door.invitation.email
@@ -254,36 +259,60 @@ def _lobby(token: str):
         email = form.email.data if "email" in form else door.invitation.email
     result = access.decide_for(door, email_typed=email)
     if result.denied:
-        return refuse(lambda: _refused_submission(result, door, token, form, email))
+        return refuse(lambda: _refused_submission(result, door, token, form, email), form)
     try:
         access.enter(door, name, email,
                      consent_version=door.room.consent_version if asks_consent else None)
     except access.UsedUp:
-        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
+        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email), form)
     except access.NotAdmitted as refused:
         reason = refused.reason
-        return refuse(lambda: denied_page(decision.deny(reason), door, email))
+        return refuse(lambda: denied_page(decision.deny(reason), door, email), form)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
+def _signed_in_as_invited(door: Door) -> bool:
+    return door.invitation is not None and current_user.is_authenticated \
+        and current_user.email == door.invitation.email
+
+
 def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | None = None):
-    """Back again from the same browser: no second click, no form — unless the host's text to
-    agree to is newer than the one this guest agreed to: then the lobby asks again (they stay
-    inside meanwhile; nobody is turned out by a changed text)."""
+    """Back again from the same browser: no second click, no form. A browser that left through
+    this door (Leave, or a host's Allow again) is the same guest coming back: it enters again
+    under the name and email it had, spending no use (access.enter), and goes where anyone
+    entering now would (the waiting room where guests wait; a host's Move or Deny still holds).
+    Unless the host's text to agree to is newer than the one this guest agreed to: then the
+    lobby asks again (a guest inside stays inside meanwhile; nobody is turned out by a changed
+    text), and agreeing there (`form`, submitted and checked) records it without a use."""
     result = access.decide_for(door, participant=inside)
     if result.denied:
         return denied_page(result, door, inside.email)
-    if door.room.asks_consent and inside.consent_version != door.room.consent_version:
+    room = door.room
+    agrees_again = room.asks_consent and inside.consent_version != room.consent_version
+    agreed_now = agrees_again and form is not None and form.is_submitted() \
+        and not form.errors and "consent" in form and bool(form.consent.data)
+    if agrees_again and not agreed_now:
         if form is None:
-            form = _lobby_form(door, signed_in_as_invited=current_user.is_authenticated
-                               and door.invitation is not None
-                               and current_user.email == door.invitation.email)
+            form = _lobby_form(door, signed_in_as_invited=_signed_in_as_invited(door))
             form.name.data = inside.name
             if "email" in form:
                 form.email.data = inside.email  # what this browser typed itself
         return _lobby_page(door, token, form, status=422 if form.errors else 200,
                            consent_again=inside.consent_version is not None)
-    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+    if agreed_now or inside.status == "left":
+        consent = {}
+        if agreed_now:
+            consent = {"consent_version": room.consent_version}
+        elif room.asks_consent:  # the agreement they gave still stands
+            consent = {"consent_version": inside.consent_version,
+                       "consented_at": inside.consented_at}
+        try:
+            access.enter(door, inside.name, inside.email, **consent)
+        except access.UsedUp:
+            return denied_page(decision.deny("link_used_up"), door, inside.email)
+        except access.NotAdmitted as refused:
+            return denied_page(decision.deny(refused.reason), door, inside.email)
+    return redirect(url_for("guest.place", room_id=room.id), 303)
 
 
 def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):

@@ -178,6 +178,34 @@ def test_leave_on_a_one_click_link_then_open_it_again(app, guest, room):
     assert "1 so far, 0 left of 1" in text_of(owner.client.get(f"/rooms/{room.id}"))
 
 
+def test_back_on_a_used_up_link_a_newer_text_is_agreed_to_without_a_use(app, guest, room):
+    """The host changed what guests agree to: a guest coming back after Leave (and one still
+    inside) is asked again in the lobby, and agreeing brings them in on a link that has no
+    click left, because the click is theirs."""
+    Room.update(consent_required=True, consent_text="We record.", consent_version=1).where(
+        Room.id == room.id).execute()
+    url, link = link_url(app, room, max_uses=1)
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y").status_code == 303
+    guest.leave(room)
+    Room.update(consent_text="We record the chat too.", consent_version=2).where(
+        Room.id == room.id).execute()
+    asked = guest.open(url)
+    assert asked.status_code == 200 and "The host changed what guests agree to" in text_of(asked)
+    assert 'value="Ada"' in asked.get_data(as_text=True)
+    refused = guest.post(url, data={"name": "Ada", "email": "ada@example.com"})
+    assert refused.status_code == 422 and "tick “I agree”" in text_of(refused)
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y").status_code == 303
+    assert "You're in" in text_of(guest.place(room))
+    assert guest.participant.consent_version == 2
+
+    Room.update(consent_text="And the Q&A.", consent_version=3).where(
+        Room.id == room.id).execute()
+    assert guest.open(url).status_code == 200  # still inside, asked again
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y").status_code == 303
+    assert guest.participant.consent_version == 3
+    assert GuestLink.get_by_id(link.id).uses == 1 and Participant.select().count() == 2
+
+
 def test_a_guest_who_left_while_moved_comes_back_to_the_waiting_room(app, guest, room):
     """Leave doesn't skip a host's Move to waiting room: opening the link again brings them
     back to wait, without the form or a new use, and Admit lets them in."""
