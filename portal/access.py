@@ -9,7 +9,7 @@ from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN, SQL, Select, fn
 
-from . import decision, denials, tokens
+from . import audit, decision, denials, tokens
 from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
@@ -301,6 +301,24 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None,
         participant.invitation = door.invitation
         participant._dirty.clear()
         return participant
+
+
+def leave(participant: Participant) -> bool:
+    """The guest's Leave, from the room, the countdown or the waiting room: off the host's list
+    (In the room, or the waiting list), with an audit event. A host's Deny or Remove stays on
+    record (status rejected): leaving doesn't let them queue again. False when nothing was
+    left to leave."""
+    now = utcnow()
+    with database.atomic():
+        done = Participant.update(status="left", updated_at=now).where(
+            (Participant.id == participant.id)
+            & Participant.status.in_(("waiting", "admitted"))).execute()
+        if done:
+            audit.record("guest_left_waiting" if participant.status == "waiting"
+                         else "guest_left", participant.room_id,
+                         f"{participant.name} <{participant.email}>",
+                         actor_email=participant.email)
+    return bool(done)
 
 
 def _same_door(participant: Participant, door: Door) -> bool:

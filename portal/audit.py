@@ -61,6 +61,8 @@ ACTION_WORDS = {
     "guest_removed": "Removed a guest from the room",
     "guest_moved_to_waiting": "Moved a guest to the waiting room",
     "guest_allowed_again": "Allowed a turned-away guest again",
+    "guest_left": "Left the session (a guest)",
+    "guest_left_waiting": "Left the waiting room (a guest)",
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
     "access_changed": "Changed a user's access",

@@ -153,7 +153,10 @@ def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
     # Only the room's title, and only when the room still exists and guests could know it.
     title = room.title if room is not None and result.reason not in (
         "link_invalid", "room_unavailable") else None
-    return render_template("guest/denied.html", reason=reason, room_title=title), reason.status
+    # Declined in the waiting room: a way out (Leave), as on the pages before it.
+    leave_room = room if room is not None and result.reason == "not_admitted" else None
+    return render_template("guest/denied.html", reason=reason, room_title=title,
+                           leave_room=leave_room), reason.status
 
 
 def _door_key() -> str:
@@ -505,18 +508,25 @@ def join_live(room_id: int):
 
 @bp.post("/s/<int:room_id>/leave")
 def leave(room_id: int):
+    """Leave, from the room, the countdown, the waiting room or "The host didn't admit you"
+    (a plain form, so it works without JavaScript)."""
     participant, _door = access.current_presence(room_id)
+    if participant is not None and participant.status == "rejected":
+        # A denied or removed guest's refusal stays on record, and their link won't bring
+        # them back: the page says why instead.
+        reason = "removed" if participant.removed_at is not None else "not_admitted"
+        return redirect(url_for("guest.left", refused=reason), 303)
     if participant is not None:
-        # A denied guest's refusal stays on record: leaving doesn't let them queue again.
-        Participant.update(status="left", updated_at=utcnow()).where(
-            (Participant.id == participant.id) & (Participant.status != "rejected")).execute()
+        access.leave(participant)
     flash(gettext("You left the session. To come back, open your link again."), "info")
     return redirect(url_for("guest.left"), 303)
 
 
 @bp.get("/left")
 def left():
-    return render_template("guest/left.html")
+    refused = request.args.get("refused")
+    return render_template("guest/left.html", refused=REASONS[refused] if refused in (
+        "not_admitted", "removed") else None)
 
 
 @bp.get("/s/<int:room_id>/attachments/<int:attachment_id>")
