@@ -119,7 +119,8 @@ class InviteFacts:
 class Visitor:
     device: str | None = None
     # this browser's presence in the room through this link or invitation, if any: its status,
-    # or REMOVED / HELD after a host's Remove / Move to waiting room
+    # or REMOVED / HELD after a host's Remove / Move to waiting room; "left" for a browser that
+    # left through it and comes back (its email then goes in email_typed)
     participant_status: str | None = None
     # the email typed in the lobby (normalised); None when nothing was submitted
     email_typed: str | None = None
@@ -176,7 +177,9 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
             and invite.bound_device != visitor.device:
         return deny("link_used_up")
 
-    if not inside:
+    # A browser coming back after leaving has spent its use already; the rest is checked as
+    # for a new entry (sign-in, email, domain), with the email it entered with.
+    if not inside or visitor.participant_status == "left":
         signed_in_as_invited = invite is not None and visitor.signed_in_email == invite.email
         if invite is not None and invite.account_access in ("admin", "broadcaster") \
                 and not signed_in_as_invited:

@@ -287,7 +287,11 @@ def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | N
     Unless the host's text to agree to is newer than the one this guest agreed to: then the
     lobby asks again (a guest inside stays inside meanwhile; nobody is turned out by a changed
     text), and agreeing there (`form`, submitted and checked) records it without a use."""
-    result = access.decide_for(door, participant=inside)
+    result = access.decide_for(door, participant=inside, email_typed=inside.email
+                               if inside.status == "left" else None)
+    if result.outcome == decision.SIGN_IN:
+        return render_template("guest/sign_in_required.html", room=door.room,
+                               next_url=request.path), 401
     if result.denied:
         return denied_page(result, door, inside.email)
     room = door.room

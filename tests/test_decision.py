@@ -148,6 +148,28 @@ def test_who_keeps_their_seat_in_the_room(status, room, seated):
                       link=LINK).outcome == ENTER
 
 
+BACK = Visitor(device="d1", participant_status="left", email_typed="ada@example.com")
+
+
+@pytest.mark.parametrize("visitor,room,link,invite,expected", [
+    # a browser back after leaving has its use: a full link lets it in, or where guests wait
+    (BACK, ROOM, replace(LINK, max_uses=1, uses=1), None, ENTER),
+    (BACK, replace(ROOM, require_approval=True), replace(LINK, max_uses=1, uses=1), None,
+     WAITING),
+    (BACK, ROOM, None, replace(INVITE, valid_once=True, bound_device="d1"), ENTER),
+    (BACK, ROOM, None, replace(INVITE, valid_once=True, bound_device="d2"), "link_used_up"),
+    # ... but the rest is checked as on entry: the door, sign-in, the domain
+    (BACK, replace(ROOM, guest_access_enabled=False), LINK, None, "guest_access_off"),
+    (BACK, ROOM, replace(LINK, expires_at=NOW), None, "link_expired"),
+    (BACK, ROOM, None, replace(INVITE, account_access="admin"), SIGN_IN),
+    (replace(BACK, signed_in_email="ada@example.com"), ROOM, None,
+     replace(INVITE, account_access="admin"), ENTER),
+    (replace(BACK, domain_allowed=False), ROOM, LINK, None, "domain_blocked"),
+])
+def test_a_browser_back_after_leaving(visitor, room, link, invite, expected):
+    assert outcome(decide(NOW, visitor, room, link=link, invite=invite)) == expected
+
+
 # Precedence: with several problems at once, the guest is told the first in this order.
 PROBLEMS = [
     ("room_unavailable", lambda r, k, v: (replace(r, deleted=True), k, v)),
