@@ -218,8 +218,8 @@ def _lobby(token: str):
         if request.method == "POST":
             inside = access.presence_through(door)
             if inside is not None:
-                if form is None and not _signed_in_as_invited(door):
-                    form = _lobby_form(door)
+                if form is None:
+                    form = _lobby_form(door, _signed_in_as_invited(door))
                     form.validate_on_submit()
                 return _back_again(door, inside, token, form)
         return answer()
