@@ -9,7 +9,7 @@ from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN, SQL, Select, fn
 
-from . import decision, denials, tokens
+from . import audit, decision, denials, tokens
 from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
@@ -158,11 +158,29 @@ def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
 
 
 def presence_through(door: Door) -> Participant | None:
-    """This browser's presence in the door's room through this very link or invitation."""
+    """This browser's presence in the door's room through this very link or invitation; or,
+    when it has none in the room now, the latest it left through this door (status "left":
+    Leave, or a host's Allow again), to come back as the same guest."""
     if not isinstance(session.get("device"), str):
         return None  # a browser seen for the first time can't be inside yet
-    participant = Participant.current(door.room.id, device_id())
+    participant = _presence_or_left.first(
+        room_id=door.room.id, device=device_id(),
+        link_id=door.link.id if door.link is not None else 0,  # ids start at 1: never found
+        invitation_id=door.invitation.id if door.invitation is not None else 0,
+        door_version=door.token_version)
     return participant if participant is not None and _same_door(participant, door) else None
+
+
+@prepared
+def _presence_or_left(room_id, device, link_id, invitation_id, door_version):
+    """As Participant.current, and else the latest presence left through the door: one query
+    along the (device, room) index (a browser has a few rows in a room at most)."""
+    left = Participant.status == "left"
+    through_door = ((Participant.link == link_id) | (Participant.invitation == invitation_id)) \
+        & (Participant.door_version == door_version)
+    return Participant.select().where(
+        (Participant.room == room_id) & (Participant.device == device)
+        & (~left | through_door)).order_by(left.asc(), Participant.id.desc()).limit(1)
 
 
 class UsedUp(Exception):
@@ -195,10 +213,13 @@ def email_source(door: Door) -> str:
     return "confirmed" if door.room.require_email_match else "invitation"
 
 
-def enter(door: Door, name: str, email: str, consent_version: int | None = None) -> Participant:
+def enter(door: Door, name: str, email: str, consent_version: int | None = None,
+          consented_at=None) -> Participant:
     """Consume one use and make (or move) this browser's presence, in one transaction: a use is
     never counted without its participant, and a participant never exists without its use.
-    `consent_version`: the version of the room's text the guest just agreed to, if it asks.
+    A browser that entered through this link before is the same guest returning: no new use
+    (GuestLink.claim). `consent_version`: the version of the room's text the guest agreed to,
+    if it asks — just now, or at `consented_at` (a returning guest's agreement still stands).
 
     A presence follows the door it last came through: its role is that door's, and a shared
     link after an invitation means the link's waiting room, as for anyone with the link."""
@@ -206,11 +227,11 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
     now = utcnow()
     role = role_through(door)
     source = email_source(door)
-    consent = {} if consent_version is None else {"consented_at": now,
+    consent = {} if consent_version is None else {"consented_at": consented_at or now,
                                                   "consent_version": consent_version}
     with database.atomic() as transaction:
         if door.link is not None:
-            if not door.link.claim():
+            if not door.link.claim(device, door.token_version):
                 raise UsedUp()
             status = "waiting" if door.room.require_approval else "admitted"
         else:
@@ -233,7 +254,7 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
             transaction.rollback()  # already in through this door: the use goes back
             if consent:  # agreed again, to the host's newer text
                 Participant.update(**consent).where(Participant.id == existing.id).execute()
-                existing.consented_at = now
+                existing.consented_at = consent["consented_at"]
                 existing.consent_version = consent_version
             return existing
         if existing is not None and existing.status in ("admitted", "waiting") \
@@ -274,6 +295,24 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
         return loaded(Participant, id=_new_participant.insert(**fields),
                       **{**fields, "room": door.room, "link": door.link,
                          "invitation": door.invitation})
+
+
+def leave(participant: Participant) -> bool:
+    """The guest's Leave, from the room, the countdown or the waiting room: off the host's list
+    (In the room, or the waiting list), with an audit event. A host's Deny or Remove stays on
+    record (status rejected): leaving doesn't let them queue again. False when nothing was
+    left to leave."""
+    now = utcnow()
+    with database.atomic():
+        done = Participant.update(status="left", updated_at=now).where(
+            (Participant.id == participant.id)
+            & Participant.status.in_(("waiting", "admitted"))).execute()
+        if done:
+            audit.record("guest_left_waiting" if participant.status == "waiting"
+                         else "guest_left", participant.room_id,
+                         f"{participant.name} <{participant.email}>",
+                         actor=audit.Actor.of_guest(participant))
+    return bool(done)
 
 
 def _same_door(participant: Participant, door: Door) -> bool:
@@ -414,6 +453,14 @@ class PresenceFacts:
             return decision.deny("link_deleted")
         return _decide(self.room, self.status, None, link=self.link, invite=self.invite,
                        device=device)
+
+    def decide_polled(self, device: str | None = None) -> Decision:
+        """What the guest's polling page is told (guest.status and portal/quickpoll.py alike):
+        while they keep their seat in the room (decision.keeps_seat), that they are in,
+        whatever became of their door; otherwise what their next page load will decide."""
+        if decision.keeps_seat(utcnow(), self.status, self.room):
+            return Decision(decision.ENTER)
+        return self.decide(device)
 
 
 def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:

@@ -156,7 +156,10 @@ def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
     # Only the room's title, and only when the room still exists and guests could know it.
     title = room.title if room is not None and result.reason not in (
         "link_invalid", "room_unavailable") else None
-    return render_template("guest/denied.html", reason=reason, room_title=title), reason.status
+    # Declined in the waiting room: a way out (Leave), as on the pages before it.
+    leave_room = room if room is not None and result.reason == "not_admitted" else None
+    return render_template("guest/denied.html", reason=reason, room_title=title,
+                           leave_room=leave_room), reason.status
 
 
 def _door_key() -> str:
@@ -212,20 +215,25 @@ def _lobby(token: str):
     if door is None:
         return denied_page(decision.deny("link_invalid"), None)
 
-    # Is this browser inside through this door already? A GET asks now. A submission asks only
-    # when it would not enter: entering looks the presence up itself, after claiming the use,
-    # where a second submission sent at the same moment waits for the first — so a submission
-    # that enters looks its presence up once, not twice.
+    # Is this browser inside through this door already, or did it leave through it (and comes
+    # back)? A GET asks now. A submission asks only when it would not enter: entering looks the
+    # presence up itself, after claiming the use, where a second submission sent at the same
+    # moment waits for the first — so a submission that enters looks its presence up once, not
+    # twice.
     if request.method == "GET":
         inside = access.presence_through(door)
         if inside is not None:
             return _back_again(door, inside, token)
 
     def refuse(answer, form=None):
-        """Any answer but entering (made only if it is the answer: a denial is recorded)."""
+        """Any answer but entering (made only if it is the answer: a denial is recorded). The
+        lobby form goes along as submitted, checked: agreeing to a newer text counts."""
         if request.method == "POST":
             inside = access.presence_through(door)
             if inside is not None:
+                if form is None:
+                    form = _lobby_form(door, _signed_in_as_invited(door))
+                    form.validate_on_submit()
                 return _back_again(door, inside, token, form)
         return answer()
 
@@ -240,8 +248,7 @@ def _lobby(token: str):
     if result.denied:
         return refuse(lambda: denied_page(result, door, _email_tried()))
 
-    signed_in_as_invited = personal and current_user.is_authenticated \
-        and current_user.email == door.invitation.email
+    signed_in_as_invited = _signed_in_as_invited(door)
     # A signed-in invited user's sign-in is the proof of who they are: they enter without a
     # form, unless the host asks everyone to agree first.
     enters_without_form = signed_in_as_invited and not asks_consent
@@ -256,6 +263,7 @@ def _lobby(token: str):
     # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
     # what was typed, then consume one use atomically. The form (with the agreement, when the
     # room asks for it) is checked first: a refusal stores nothing and spends no use.
+    form = None
     if enters_without_form:
         name = current_user.name or door.invitation.email.split("@")[0]
         email = door.invitation.email
@@ -270,38 +278,66 @@ def _lobby(token: str):
         email = form.email.data if "email" in form else door.invitation.email
     result = access.decide_for(door, email_typed=email)
     if result.denied:
-        return refuse(lambda: _refused_submission(result, door, token, form, email))
+        return refuse(lambda: _refused_submission(result, door, token, form, email), form)
     try:
         # The version agreed to is the one the page showed (just found to be the room's).
         access.enter(door, name, email,
                      consent_version=int(form.consent_version.data) if asks_consent else None)
     except access.UsedUp:
-        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email))
+        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email), form)
     except access.NotAdmitted as refused:
         reason = refused.reason
-        return refuse(lambda: denied_page(decision.deny(reason), door, email))
+        return refuse(lambda: denied_page(decision.deny(reason), door, email), form)
     return redirect(url_for("guest.place", room_id=door.room.id), 303)
 
 
+def _signed_in_as_invited(door: Door) -> bool:
+    return door.invitation is not None and current_user.is_authenticated \
+        and current_user.email == door.invitation.email
+
+
 def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | None = None):
-    """Back again from the same browser: no second click, no form — unless the host's text to
-    agree to is newer than the one this guest agreed to: then the lobby asks again (they stay
-    inside meanwhile; nobody is turned out by a changed text)."""
-    result = access.decide_for(door, participant=inside)
+    """Back again from the same browser: no second click, no form. A browser that left through
+    this door (Leave, or a host's Allow again) is the same guest coming back: it enters again
+    under the name and email it had, spending no use (access.enter), and goes where anyone
+    entering now would (the waiting room where guests wait; a host's Move or Deny still holds).
+    Unless the host's text to agree to is newer than the one this guest agreed to: then the
+    lobby asks again (a guest inside stays inside meanwhile; nobody is turned out by a changed
+    text), and agreeing there (`form`, submitted and checked) records it without a use."""
+    result = access.decide_for(door, participant=inside, email_typed=inside.email
+                               if inside.status == "left" else None)
+    if result.outcome == decision.SIGN_IN:
+        return render_template("guest/sign_in_required.html", room=door.room,
+                               next_url=request.path), 401
     if result.denied:
         return denied_page(result, door, inside.email)
-    if door.room.asks_consent and inside.consent_version != door.room.consent_version:
+    room = door.room
+    agrees_again = room.asks_consent and inside.consent_version != room.consent_version
+    agreed_now = agrees_again and form is not None and form.is_submitted() \
+        and not form.errors and "consent" in form and bool(form.consent.data)
+    if agrees_again and not agreed_now:
         if form is None:
-            form = _lobby_form(door, signed_in_as_invited=current_user.is_authenticated
-                               and door.invitation is not None
-                               and current_user.email == door.invitation.email)
+            form = _lobby_form(door, signed_in_as_invited=_signed_in_as_invited(door))
             form.name.data = inside.name
             if "email" in form:
                 form.email.data = inside.email  # what this browser typed itself
         status = 409 if _text_changed(form, door.room) else 422 if form.errors else 200
         return _lobby_page(door, token, form, status=status,
                            consent_again=inside.consent_version is not None)
-    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+    if agreed_now or inside.status == "left":
+        consent = {}
+        if agreed_now:
+            consent = {"consent_version": room.consent_version}
+        elif room.asks_consent:  # the agreement they gave still stands
+            consent = {"consent_version": inside.consent_version,
+                       "consented_at": inside.consented_at}
+        try:
+            access.enter(door, inside.name, inside.email, **consent)
+        except access.UsedUp:
+            return denied_page(decision.deny("link_used_up"), door, inside.email)
+        except access.NotAdmitted as refused:
+            return denied_page(decision.deny(refused.reason), door, inside.email)
+    return redirect(url_for("guest.place", room_id=room.id), 303)
 
 
 def _text_changed(form: LobbyForm, room: Room) -> bool:
@@ -418,8 +454,9 @@ def place(room_id: int):
         context.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
         context.update(host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
                                              me=participant))
-    # The room page polls too: a host's Remove, Move to waiting room or change of role
-    # reaches the guest within one poll.
+    # The room page polls too: a host's Remove, Move to waiting room or change of role, or
+    # the room deleted, reaches the guest within one poll; what becomes of their door (access
+    # off, the link deleted, expired) waits for their next page load.
     return render_template("guest/room.html", attachments=attachments,
                            poll=crowd_poll(room.id, "admitted"), **context)
 
@@ -440,7 +477,9 @@ def page_state(result: decision.Decision, host_message: str, role: str | None = 
 @limiter.exempt
 def status(room_id: int):
     """Tiny answer for polling pages: 204 while nothing changed; otherwise HX-Refresh makes the
-    page load again, and the full page load decides. When only a waiting guest's place in line
+    page load again, and the full page load decides. A guest seated in the room is left there
+    whatever becomes of their door, until they load the page themselves (see
+    access.PresenceFacts.decide_polled). When only a waiting guest's place in line
     moved (every Admit moves everyone behind), the new place is swapped in, with the poll that
     knows it (and the interval for the crowd now): a reload of every waiting page on every
     Admit would cost a page each."""
@@ -450,7 +489,7 @@ def status(room_id: int):
     if presence is None:
         state = "gone"
     else:
-        result = presence.decide()
+        result = presence.decide_polled()
         state = page_state(result, presence.host_message, presence.role)
         if result.outcome == decision.WAITING:
             position = access.queue_position(room_id, presence.participant_id,
@@ -504,18 +543,25 @@ def join_live(room_id: int):
 
 @bp.post("/s/<int:room_id>/leave")
 def leave(room_id: int):
+    """Leave, from the room, the countdown, the waiting room or "The host didn't admit you"
+    (a plain form, so it works without JavaScript)."""
     participant, _door = access.current_presence(room_id)
+    if participant is not None and participant.status == "rejected":
+        # A denied or removed guest's refusal stays on record, and their link won't bring
+        # them back: the page says why instead.
+        reason = "removed" if participant.removed_at is not None else "not_admitted"
+        return redirect(url_for("guest.left", refused=reason), 303)
     if participant is not None:
-        # A denied guest's refusal stays on record: leaving doesn't let them queue again.
-        Participant.update(status="left", updated_at=utcnow()).where(
-            (Participant.id == participant.id) & (Participant.status != "rejected")).execute()
+        access.leave(participant)
     flash(gettext("You left the session. To come back, open your link again."), "info")
     return redirect(url_for("guest.left"), 303)
 
 
 @bp.get("/left")
 def left():
-    return render_template("guest/left.html")
+    refused = request.args.get("refused")
+    return render_template("guest/left.html", refused=REASONS[refused] if refused in (
+        "not_admitted", "removed") else None)
 
 
 @bp.get("/s/<int:room_id>/attachments/<int:attachment_id>")

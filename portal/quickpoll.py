@@ -7,13 +7,13 @@ matching, before- and after-request hooks). This WSGI middleware answers the two
 "unchanged" (204) and "changed, load the page again" (200 with HX-Refresh; at the start of a
 big session every countdown page asks at once). It verifies the signed session cookie with the
 app's own session interface, reads the presence in the same one narrow prepared query, decides
-with the same pure decision and the same place in line as `guest.status` (for guests who came
-by a link: an invitation's decision asks who is signed in, which is Flask-Login's to say), and
-answers with the headers every response carries (portal/security.py). Anything else (a new
-place in line, swapped in with a fragment; no cookie or a forged one; a cookie due to be signed
-again; a database error; any surprise) goes on to Flask, which decides again and answers as
-always. So it only ever answers as Flask would; tests/test_guest_status_poll.py holds the two
-against each other.
+as `guest.status` does (access.PresenceFacts.decide_polled: a guest seated in the room keeps
+their seat) with the same place in line (for guests who came by a link: an invitation's
+decision asks who is signed in, which is Flask-Login's to say), and answers with the headers
+every response carries (portal/security.py). Anything else (a new place in line, swapped in with
+a fragment; no cookie or a forged one; a cookie due to be signed again; a database error; any
+surprise) goes on to Flask, which decides again and answers as always. So it only ever answers
+as Flask would; tests/test_guest_status_poll.py holds the two against each other.
 """
 
 import re
@@ -78,7 +78,7 @@ class QuickPoll:
             presence = access.presence_facts(room_id, device)
             if presence is None or presence.invite is not None:
                 return None  # an invitation's decision asks who is signed in: Flask's to do
-            result = presence.decide(device)
+            result = presence.decide_polled(device)
             now = page_state(result, presence.host_message, presence.role)
             if now != state:
                 return now
