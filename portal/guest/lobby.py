@@ -2,6 +2,8 @@
 (and the host's text to agree to), checked, decided, and one use of the link spent on entry —
 never on a GET, which mail scanners and link previews make."""
 
+from dataclasses import dataclass
+
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
@@ -63,86 +65,109 @@ def _submitted_lobby(token: str):
     return _lobby(token)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Any answer of the lobby but entering, described — and made only if it is the answer
+    (a denial page records the denial): a browser already inside through this door is sent
+    back to its place instead. `kind`: sign_in, form (`status`: 409 the host's text changed,
+    422 the form's errors) or denied (`result`, and the `email` tried)."""
+    kind: str
+    status: int = 0
+    result: decision.Decision | None = None
+    email: str = ""
+
+
 def _lobby(token: str):
     kind = tokens.LINK if request.endpoint == "guest.link_lobby" else tokens.INVITE
     door = access.open_door(kind, token)
     if door is None:
         return denied_page(decision.deny("link_invalid"), None)
-
     # Is this browser inside through this door already, or did it leave through it (and comes
     # back)? A GET asks now. A submission asks only when it would not enter: entering looks the
     # presence up itself, after claiming the use, where a second submission sent at the same
-    # moment waits for the first — so a submission that enters looks its presence up once, not
-    # twice.
-    if request.method == "GET":
-        inside = access.presence_through(door)
-        if inside is not None:
-            return _back_again(door, inside, token)
+    # moment waits for the first — so a submission that enters looks its presence up once.
+    if request.method == "GET" and (inside := access.presence_through(door)) is not None:
+        return _back_again(door, inside, token)
 
-    def refuse(answer, form=None):
-        """Any answer but entering (made only if it is the answer: a denial is recorded). The
-        lobby form goes along as submitted, checked: agreeing to a newer text counts."""
-        if request.method == "POST":
-            inside = access.presence_through(door)
-            if inside is not None:
-                if form is None:
-                    form = _lobby_form(door, _signed_in_as_invited(door))
-                    form.validate_on_submit()
-                return _back_again(door, inside, token, form)
-        return answer()
-
-    personal = door.invitation is not None
-    ask_email = _asks_email(door)
-    asks_consent = door.room.asks_consent
-
-    result = access.decide_for(door)
-    if result.outcome == decision.SIGN_IN:
-        return refuse(lambda: (render_template("guest/sign_in_required.html", room=door.room,
-                                               next_url=request.path), 401))
-    if result.denied:
-        return refuse(lambda: denied_page(result, door, _email_tried()))
-
+    # What was typed: a submission's form, checked first (a refusal stores nothing and spends
+    # no use) — or nothing at all for a signed-in invited user, whose sign-in is the proof of
+    # who they are (unless the host asks everyone to agree first).
     signed_in_as_invited = _signed_in_as_invited(door)
-    # A signed-in invited user's sign-in is the proof of who they are: they enter without a
-    # form, unless the host asks everyone to agree first.
-    enters_without_form = signed_in_as_invited and not asks_consent
-    if request.method == "GET" and not enters_without_form:
-        form = None
-        if signed_in_as_invited or (personal and not ask_email
-                                    and current_user.is_authenticated):
-            form = _lobby_form(door, signed_in_as_invited)
-            form.name.data = current_user.name
-        return _lobby_page(door, token, form)
-
-    # A submission (or a signed-in invited user, whose sign-in is the proof): decide again with
-    # what was typed, then consume one use atomically. The form (with the agreement, when the
-    # room asks for it) is checked first: a refusal stores nothing and spends no use.
-    form = None
+    enters_without_form = signed_in_as_invited and not door.room.asks_consent
+    form, name, email, form_status = None, None, None, 0
     if enters_without_form:
         name = current_user.name or door.invitation.email.split("@")[0]
         email = door.invitation.email
-    else:
+    elif request.method == "POST":
         form = _lobby_form(door, signed_in_as_invited)
         valid = form.validate_on_submit()
-        if asks_consent and _text_changed(form, door.room):
-            return refuse(lambda: _lobby_page(door, token, form, status=409), form)
-        if not valid:
-            return refuse(lambda: _lobby_page(door, token, form, status=422), form)
-        name = form.name.data
-        email = form.email.data if "email" in form else door.invitation.email
+        if door.room.asks_consent and _text_changed(form, door.room):
+            form_status = 409
+        elif not valid:
+            form_status = 422
+        else:
+            name = form.name.data
+            email = form.email.data if "email" in form else door.invitation.email
+
+    # One decision, with the email if one was given; then, on a submission, one use claimed.
     result = access.decide_for(door, email_typed=email)
-    if result.denied:
-        return refuse(lambda: _refused_submission(result, door, token, form, email), form)
+    if result.outcome == decision.SIGN_IN:
+        refusal = Refusal("sign_in")
+    elif result.denied:
+        refusal = Refusal("denied", result=result, email=email or _email_tried())
+    elif form_status:
+        refusal = Refusal("form", status=form_status)
+    elif request.method == "GET" and not enters_without_form:
+        return _lobby_page(door, token, _prefilled_form(door, signed_in_as_invited))
+    else:
+        refusal = _enter(door, form, name, email)
+        if refusal is None:
+            return redirect(url_for("guest.place", room_id=door.room.id), 303)
+
+    if request.method == "POST" and (inside := access.presence_through(door)) is not None:
+        if form is None:  # the lobby form goes along as submitted, checked
+            form = _lobby_form(door, signed_in_as_invited)
+            form.validate_on_submit()
+        return _back_again(door, inside, token, form)
+    return _refused(door, token, form, refusal)
+
+
+def _enter(door: Door, form: LobbyForm | None, name: str, email: str) -> Refusal | None:
+    """In: one use claimed, the presence made (access.enter); or why not."""
     try:
         # The version agreed to is the one the page showed (just found to be the room's).
-        access.enter(door, name, email,
-                     consent_version=int(form.consent_version.data) if asks_consent else None)
+        access.enter(door, name, email, consent_version=int(form.consent_version.data)
+                     if door.room.asks_consent else None)
     except access.UsedUp:
-        return refuse(lambda: denied_page(decision.deny("link_used_up"), door, email), form)
+        return Refusal("denied", result=decision.deny("link_used_up"), email=email)
     except access.NotAdmitted as refused:
-        reason = refused.reason
-        return refuse(lambda: denied_page(decision.deny(reason), door, email), form)
-    return redirect(url_for("guest.place", room_id=door.room.id), 303)
+        return Refusal("denied", result=decision.deny(refused.reason), email=email)
+    return None
+
+
+def _refused(door: Door, token: str, form: LobbyForm | None, refusal: Refusal):
+    if refusal.kind == "sign_in":
+        return render_template("guest/sign_in_required.html", room=door.room,
+                               next_url=request.path), 401
+    if refusal.kind == "form":
+        return _lobby_page(door, token, form, status=refusal.status)
+    if refusal.result.reason == "email_mismatch" and form is not None:
+        # Said on the lobby itself, so the guest can correct it; never shows the invited email.
+        access.record_denial(refusal.result, door, refusal.email)
+        form.email.errors = [gettext(REASONS["email_mismatch"].title) + "."]
+        return _lobby_page(door, token, form, status=403)
+    return denied_page(refusal.result, door, refusal.email)
+
+
+def _prefilled_form(door: Door, signed_in_as_invited: bool) -> LobbyForm | None:
+    """The lobby's form with the signed-in person's name, for invited people who are signed in
+    (None: the lobby's new, empty form)."""
+    if not (signed_in_as_invited or (door.invitation is not None and not _asks_email(door)
+                                     and current_user.is_authenticated)):
+        return None
+    form = _lobby_form(door, signed_in_as_invited)
+    form.name.data = current_user.name
+    return form
 
 
 def _signed_in_as_invited(door: Door) -> bool:
@@ -205,16 +230,6 @@ def _text_changed(form: LobbyForm, room: Room) -> bool:
     form.consent.errors = [gettext("The host changed the text to agree to. "
                                    "Please read it again.")]
     return True
-
-
-def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):
-    if result.reason == "email_mismatch":
-        # Said on the lobby itself, so the guest can correct it; never shows the invited email.
-        access.record_denial(result, door, email)
-        mismatch = REASONS[result.reason]
-        form.email.errors = [gettext(mismatch.title) + "."]
-        return _lobby_page(door, token, form, status=403)
-    return denied_page(result, door, email)
 
 
 def _email_tried() -> str:
