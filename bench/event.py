@@ -588,7 +588,8 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         admit_link = GuestLink.create(room=admit_room, name="Everyone", created_by=owner)
     keys = [secret_key]
     env = {"TRUSTED_PROXIES": "1", **{k: str(v) for k, v in plan.poll.items()}}
-    # A room's poll budget is the operator's setting (README): the run records the one it used.
+    # A room's poll budget is the operator's setting (docs/operations.md): the run records the
+    # one it used.
     budget = os.environ.get("ROOM_POLLS_PER_SECOND") or "default"
     result = {"guests": plan.guests, "poll_seconds": plan.poll, "room_polls_per_second": budget,
               "arrival_concurrency": plan.concurrency, "scenarios": {}}
