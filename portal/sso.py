@@ -275,7 +275,8 @@ def account_for(s: Settings, claims: dict, now=None) -> User:
             if user is None:
                 user = _create(iss, sub, email, name, roles, claims, now)
             else:
-                _refresh(user, iss, sub, email if verified else "", name, roles, now, linked)
+                user = _refresh(user, iss, sub, email if verified else "", name, roles, now,
+                                linked)
     except IntegrityError:  # the same person's two first sign-ons at once, or an address taken
         user = User.get_or_none((User.oidc_issuer == iss) & (User.oidc_subject == sub))
         if user is None:
@@ -300,7 +301,7 @@ def _create(iss, sub, email, name, roles: Roles, claims, now) -> User:
     return user
 
 
-def _refresh(user: User, iss, sub, email, name, roles: Roles, now, linked: bool) -> None:
+def _refresh(user: User, iss, sub, email, name, roles: Roles, now, linked: bool) -> User:
     old = user.access
     changes = {User.last_sign_in_at: now, User.access: roles.access,
                User.sso_roles: roles.source}
@@ -321,6 +322,8 @@ def _refresh(user: User, iss, sub, email, name, roles: Roles, now, linked: bool)
                             f"{roles.source})", actor=user)
     if RANK[roles.access] < RANK[old]:
         user.end_sessions()  # a demotion ends every session the account had
+        user = User.get_by_id(user.id)  # this sign-on's session starts after it
+    return user
 
 
 # --- the client ----------------------------------------------------------------------------------
@@ -418,7 +421,12 @@ def callback():
     client = _client()
     try:
         _metadata(client)
-        token = client.authorize_access_token()
+        s = settings(config)
+        # The ID token is for this client (aud) from this issuer; Authlib checks the signature,
+        # expiry, nonce, azp and at_hash on its own.
+        token = client.authorize_access_token(claims_options={
+            "iss": {"essential": True, "values": [_metadata(client)["issuer"]]},
+            "aud": {"essential": True, "values": [s.client_id]}})
         claims = dict(token.get("userinfo") or {})
         if not claims.get("sub"):
             raise OAuthError(description="no ID token")  # an ID token is what signs someone in
@@ -436,7 +444,6 @@ def callback():
         audit.record("sso_refused", None, "", detail=f"{type(exc).__name__}: {exc}"[:500],
                      actor_email="unknown")
         return _problem(*FAILED, 400)
-    s = settings(config)
     try:
         user = account_for(s, claims)
     except Refused as refused:
@@ -452,10 +459,9 @@ def callback():
 
 def _token_problem(exc: Exception) -> bool:
     """Errors that mean "this answer can't be trusted", from Authlib and the JOSE libraries."""
-    from authlib.jose.errors import JoseError as AuthlibJoseError
     from joserfc.errors import JoseError
 
-    return isinstance(exc, OAuthError | AuthlibJoseError | JoseError | ValueError | KeyError)
+    return isinstance(exc, OAuthError | JoseError | ValueError | KeyError)
 
 
 def _with_userinfo(client, token, claims: dict) -> dict:
