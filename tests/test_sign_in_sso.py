@@ -249,7 +249,7 @@ def test_an_id_token_issued_to_another_client_is_refused(app, client, db, provid
     assert "aud" in event.detail
 
 
-# --- the provider down: Guestgate starts, and a sign-on gets a page saying so ----------------------
+# --- the provider down: Guestgate starts, and a sign-on gets a page saying so ------------
 
 def test_the_provider_down_gives_a_clear_page_and_guestgate_still_starts(app, client, db):
     # `provider` never started: nothing listens at OIDC_ISSUER (and create_app didn't ask it)
@@ -270,7 +270,7 @@ def test_the_provider_going_down_during_a_sign_on_gives_a_clear_page(app, client
     assert User.select().count() == 0
 
 
-# --- where the browser goes: back where it was, or to the provider's sign-out ------------------------
+# --- where the browser goes: back where it was, or to the provider's sign-out ---------
 
 def test_the_next_page_is_kept_and_never_another_site(app, client, db, provider):
     provider.add("ada", "ada@example.org", groups=["staff"])
