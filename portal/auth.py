@@ -199,14 +199,14 @@ def start_session(user: User) -> None:
 def sign_out():
     if current_user.is_authenticated:
         current_user.end_sessions()  # a copy of the cookie must not stay signed in
-    id_token = session.get("sso_id_token", "")
+    signed_on, id_token = session.get("sso", False), session.get("sso_id_token", "")
     logout_user()
     # Nothing of this person stays in the browser: messages, language, guest presence.
     session.clear()
     flash("You're signed out.", "info")
     # Signed on: signed out at the provider too, which sends the browser back to the sign-in
     # page (RP-initiated logout), when it offers that.
-    provider = sso.logout_url(current_app.config, id_token)
+    provider = sso.logout_url(current_app.config, signed_on, id_token)
     return redirect(provider or url_for("auth.sign_in"), 303)
 
 
@@ -292,6 +292,10 @@ def _user_for_reset(token: str) -> tuple[User | None, str]:
             and all(type(v) is int and 0 < v < 2**63 for v in payload)):
         return None, "invalid"
     user = User.get_or_none((User.id == payload[0]) & (User.password_version == payload[1]))
+    if user is not None and not sso.password_allowed(current_app.config, user):
+        # Sent before the account was linked to single sign-on (or before PASSWORD_SIGN_IN
+        # changed): a password it can't sign in with would still open it here.
+        return None, "invalid"
     return (user, "") if user is not None else (None, "used")
 
 

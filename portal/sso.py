@@ -450,8 +450,12 @@ def callback():
         return _problem(refused.title, refused.detail, refused.status)
     next_url = session.get("sso_next") or ""
     start_session(user)
-    # For RP-initiated logout (sign-out), and to know this session signed on.
-    session["sso_id_token"] = token.get("id_token", "")
+    # This session signed on: sign-out signs out at the provider too (RP-initiated logout), with
+    # the ID token as its hint — unless the token is so large (Entra ID with many groups) that
+    # it would push the session cookie past what browsers keep; client_id alone then names us.
+    session["sso"] = True
+    id_token = token.get("id_token", "")
+    session["sso_id_token"] = id_token if len(id_token) <= MAX_HINT else ""
     from .auth import landing
 
     return redirect(next_url or landing(user), 303)
@@ -477,10 +481,14 @@ def _with_userinfo(client, token, claims: dict) -> dict:
     return {**{k: v for k, v in info.items() if k not in protected}, **claims}
 
 
-def logout_url(config, id_token: str) -> str | None:
-    """RP-initiated logout at the provider, back to the sign-in page; None when it offers
-    none (or can't be reached: the Guestgate session has ended all the same)."""
-    if not configured(config) or not id_token:
+MAX_HINT = 2000  # characters of ID token kept in the session cookie for the logout hint
+
+
+def logout_url(config, signed_on: bool, id_token: str) -> str | None:
+    """RP-initiated logout at the provider, back to the sign-in page; None when the session
+    didn't sign on, or the provider offers none (or can't be reached: the Guestgate session
+    has ended all the same)."""
+    if not configured(config) or not signed_on:
         return None
     try:
         endpoint = _metadata(_client()).get("end_session_endpoint")
@@ -488,7 +496,8 @@ def logout_url(config, id_token: str) -> str | None:
         return None
     if not endpoint:
         return None
-    query = urlencode({"id_token_hint": id_token, "client_id": settings(config).client_id,
+    query = urlencode({**({"id_token_hint": id_token} if id_token else {}),
+                       "client_id": settings(config).client_id,
                        "post_logout_redirect_uri": public_url("auth.sign_in")})
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 

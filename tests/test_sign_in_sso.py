@@ -130,7 +130,11 @@ def test_name_and_verified_email_are_refreshed_at_each_sign_on(app, client, db, 
 
 def test_an_existing_password_account_is_linked_when_the_email_is_verified(
         app, client, db, provider):
+    from portal.auth import reset_url
+
     existing = make_user("ada@example.org", access="broadcaster")
+    with app.test_request_context():
+        reset_link = reset_url(existing).removeprefix(BASE)  # emailed before the link
     provider.add("ada-sub", "ada@example.org", groups=["staff"], verified=True)
     assert sign_on(client, provider, "ada-sub").status_code == 303
     user = User.get_by_id(existing.id)
@@ -143,6 +147,11 @@ def test_an_existing_password_account_is_linked_when_the_email_is_verified(
     answer = client.post("/sign-in", data={"email": "ada@example.org", "password": PASSWORD})
     assert answer.status_code == 403
     assert "signs in with the button above" in answer.text
+    assert not signed_in(client)
+    # nor does a reset link sent before: no password to choose for it
+    assert client.get(reset_link).status_code == 404
+    assert client.post(reset_link, data={"password": "a new password 1",
+                                         "confirm": "a new password 1"}).status_code == 404
     assert not signed_in(client)
 
 
