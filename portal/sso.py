@@ -17,6 +17,7 @@ everywhere" or takes their access on the Users screen. Guestgate never deletes t
 their rooms and audit history stay.
 """
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -26,6 +27,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import (
     Blueprint,
     Flask,
+    abort,
     current_app,
     redirect,
     render_template,
@@ -49,6 +51,7 @@ REQUIRED = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
 VALUE_LISTS = ("OIDC_ADMIN_VALUES", "OIDC_BROADCASTER_VALUES", "OIDC_REQUIRED_VALUES")
 PASSWORD_MODES = ("all", "admins", "off")
 TIMEOUT = 5  # seconds for each request to the provider: a sign-on waits no longer
+METADATA_MAX_AGE = 24 * 60 * 60  # the discovery document is read again after a day
 LOOPBACK = ("localhost", "::1")
 
 
@@ -225,18 +228,18 @@ class Refused(Exception):
     """The sign-on is refused: `title` and `detail` are msgids for the page, `status` its
     HTTP status; the audit event is recorded already."""
 
-    def __init__(self, title, detail, status=403, **words):
+    def __init__(self, title, detail, status=403):
         super().__init__(str(title))
-        self.title, self.detail, self.status, self.words = title, detail, status, words
+        self.title, self.detail, self.status = title, detail, status
 
 
-def _refuse(email: str, why: str, title, detail, user: User | None = None, **words):
+def _refuse(email: str, why: str, title, detail, user: User | None = None):
     with database.atomic():
         audit.record("sso_refused", None, email, detail=why,
                      actor=user, actor_email="" if user else email)
         if user is not None:
             user.end_sessions()  # no longer allowed: the sessions it has end too
-    return Refused(title, detail, **words)
+    return Refused(title, detail)
 
 
 def account_for(s: Settings, claims: dict, now=None) -> User:
@@ -359,20 +362,26 @@ class Unreachable(Exception):
 def _metadata(client) -> dict:
     """The provider's discovery document, read once a process (Authlib keeps it); its issuer
     must be the one configured (OpenID Connect Discovery 1.0, section 4.3)."""
+    if time.time() - client.server_metadata.get("_loaded_at", time.time()) > METADATA_MAX_AGE:
+        client.server_metadata.clear()  # read again: endpoints and keys may have moved
     try:
         metadata = client.load_server_metadata()
-    except (requests.RequestException, ValueError) as exc:
+    except (requests.RequestException, ValueError, TypeError) as exc:
         raise Unreachable(str(exc))
-    if str(metadata.get("issuer", "")).rstrip("/") != settings(current_app.config).issuer:
+    missing = [k for k in ("authorization_endpoint", "token_endpoint", "jwks_uri")
+               if not metadata.get(k)]
+    wrong_issuer = str(metadata.get("issuer", "")).rstrip("/") \
+        != settings(current_app.config).issuer
+    if missing or wrong_issuer:
         client.server_metadata.clear()
-        raise Unreachable(f"the discovery document names the issuer "
+        raise Unreachable(f"the discovery document lacks {', '.join(missing)}" if missing else
+                          f"the discovery document names the issuer "
                           f"{metadata.get('issuer')!r}, not OIDC_ISSUER")
     return metadata
 
 
-def _problem(title, detail, status: int, **words):
-    return render_template("auth/sso_problem.html", title=title, detail=detail, words=words,
-                           label=button_label(current_app.config)), status
+def _problem(title, detail, status: int):
+    return render_template("auth/sso_problem.html", title=title, detail=detail), status
 
 
 UNREACHABLE = (_l("The sign-in service can't be reached"),
@@ -393,7 +402,7 @@ def start():
     from .auth import safe_next
 
     if not configured(current_app.config):
-        return _problem(*FAILED, 404)
+        abort(404)
     client = _client()
     try:
         _metadata(client)
@@ -411,7 +420,7 @@ def callback():
 
     config = current_app.config
     if not configured(config):
-        return _problem(*FAILED, 404)
+        abort(404)
     if request.args.get("error"):
         # The person cancelled at the provider, or it refused them: back to the sign-in page.
         current_app.logger.info("sign-on answered %s", request.args.get("error"))
