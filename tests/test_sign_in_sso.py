@@ -345,3 +345,35 @@ def test_with_passwords_off_the_page_has_only_the_button(app, client, db, sso_se
     answer = client.post("/sign-in", data={"email": "root@example.com",
                                            "password": PASSWORD})
     assert answer.status_code == 403 and not signed_in(client)
+
+
+def test_an_invitee_who_must_sign_in_uses_the_button_and_comes_back_to_the_invitation(
+        app, client, db, provider):
+    import re
+    from html import unescape
+
+    from helpers import invitation_path, make_room
+
+    from portal.models import Invitation
+
+    provider.add("ada", "ada@example.org", groups=["staff"])
+    host = make_user("ada@example.org", access="broadcaster")
+    room = make_room(make_user("owner@example.com"))
+    path = invitation_path(app, Invitation.create(room=room, user=host, email=host.email,
+                                                  role="speaker"))
+    page = client.get(path)
+    assert page.status_code == 401 and "Sign in to join" in page.text
+    button = re.search(r'<a class="button" href="([^"]+)">Sign in with Contoso</a>', page.text)
+    assert button
+    assert parse_qs(urlsplit(unescape(button.group(1))).query) == {"next": [path]}
+    back = provider.log_in(client.get(unescape(button.group(1))).headers["Location"], "ada")
+    response = client.get(back.removeprefix(BASE))
+    assert response.status_code == 303 and response.headers["Location"] == path
+    assert client.get(path).status_code != 401  # the invitation lets them in now
+
+
+def test_cancelling_at_the_provider_gives_a_clear_page(app, client, db, provider):
+    start(client)
+    page = client.get("/sign-in/sso/callback?error=access_denied&state=x")
+    assert page.status_code == 401 and "Signing in was cancelled" in page.text
+    assert not signed_in(client)
