@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from . import meetings
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -80,6 +82,7 @@ def from_environment(instance_path: Path) -> dict:
     port = int(os.environ.get("PORT", "8000"))
     base_url = os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
     mail_server = os.environ.get("MAIL_SERVER", "").strip()
+    upload_mb = int(os.environ.get("MAX_UPLOAD_MB", "10"))
     return {
         "SECRET_KEY": keys[0],
         "SECRET_KEYS": keys,
@@ -100,7 +103,9 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "10")),
         "MAIL_OUTBOX": str(instance_path / "outbox"),
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # The largest attachment; a request may carry a megabyte more (the form around it).
+        "MAX_UPLOAD_BYTES": upload_mb * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": (upload_mb + 1) * 1024 * 1024,
         # database:// keeps the counters in DATABASE_URL's database, shared by every worker and
         # host; redis://... in Redis; local:// in each process (see portal/ratelimit.py).
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
@@ -119,6 +124,12 @@ def from_environment(instance_path: Path) -> dict:
                                                     "100 per hour"),
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS",
                                                     "300 per hour"),
+        # Forgot password: per client address, and per account (so nobody floods an inbox);
+        # choosing a new password from a reset link, per client address.
+        "FORGOT_PASSWORD_LIMIT": os.environ.get("FORGOT_PASSWORD_LIMIT", "5 per 15 minutes"),
+        "FORGOT_PASSWORD_LIMIT_PER_ACCOUNT": os.environ.get("FORGOT_PASSWORD_LIMIT_PER_ACCOUNT",
+                                                            "5 per hour"),
+        "RESET_PASSWORD_LIMIT": os.environ.get("RESET_PASSWORD_LIMIT", "10 per 15 minutes"),
         # This many wrong passwords for one account within this time: its owner gets an email,
         # at most one per account within that time (portal/sign_in_limits.py).
         "SIGN_IN_WARNING": os.environ.get("SIGN_IN_WARNING", "10 per day"),
@@ -129,11 +140,9 @@ def from_environment(instance_path: Path) -> dict:
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),
         # Meeting platforms (portal/meetings): each is on when all its required variables are
-        # set. Secrets stay here, in the process's configuration, and nowhere else.
-        **{key: os.environ.get(key, "").strip() for key in MEETING_SETTINGS},
-        "JITSI_AUDIENCE": os.environ.get("JITSI_AUDIENCE", "").strip() or "jitsi",
-        "BIGBLUEBUTTON_CHECKSUM": os.environ.get("BIGBLUEBUTTON_CHECKSUM", "").strip().lower()
-        or "sha1",
+        # set; each module names its settings and their defaults. Secrets stay here, in the
+        # process's configuration, and nowhere else.
+        **meetings.settings_from(os.environ),
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
         # Single sign-on with the organisation's OpenID provider (portal/sso.py, docs/sign-in.md):
         # on when OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are set; checked at start.
@@ -149,15 +158,15 @@ def from_environment(instance_path: Path) -> dict:
         # Each poll is cheap (204 while nothing changed); tests make them short.
         "POLL_WAITING_SECONDS": _seconds("POLL_WAITING_SECONDS", 5),
         "POLL_COUNTDOWN_SECONDS": _seconds("POLL_COUNTDOWN_SECONDS", 15),
-        # ... and far from the start, down to this seldom (portal/guest.py, countdown_poll)
+        # ... and far from the start, down to this seldom (portal/poll.py, countdown_poll)
         "POLL_COUNTDOWN_LONGEST_SECONDS": _seconds("POLL_COUNTDOWN_LONGEST_SECONDS", 60),
         "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
         # The most status polls a second one room's waiting pages, and its room pages, make
-        # together: a crowd's pages are told to ask less often (portal/guest.py, crowd_poll).
+        # together: a crowd's pages are told to ask less often (portal/poll.py, crowd_poll).
         "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 300),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
         # Countdown pages ask just after the start, each at a random moment within this many
-        # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once.
+        # seconds (portal/guest/room.py): a crowd's entry is spread instead of arriving at once.
         "START_SPREAD_SECONDS": float(os.environ.get("START_SPREAD_SECONDS", "2")),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
@@ -167,11 +176,4 @@ def from_environment(instance_path: Path) -> dict:
 SSO_SETTINGS = (
     "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_NAME",
     "OIDC_ROLES_CLAIM", "OIDC_ADMIN_VALUES", "OIDC_BROADCASTER_VALUES", "OIDC_REQUIRED_VALUES",
-)
-
-MEETING_SETTINGS = (
-    "JITSI_URL", "JITSI_APP_ID", "JITSI_APP_SECRET",
-    "BIGBLUEBUTTON_ENDPOINT", "BIGBLUEBUTTON_SECRET",
-    "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_MEET_URL",
-    "GALENE_URL", "GALENE_KEY", "GALENE_KEY_ID",
 )

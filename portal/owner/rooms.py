@@ -45,7 +45,6 @@ ATTACHMENT_TYPES = {
     "odt": "application/vnd.oasis.opendocument.text",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_ROOM = 20
 
 
@@ -233,12 +232,13 @@ def upload_attachment(room_id: int):
         original = (upload.filename or "").strip()
         safe = secure_filename(original) or "file"
         ext = safe.rsplit(".", 1)[-1].lower() if "." in safe else ""
-        data = upload.stream.read(MAX_ATTACHMENT_BYTES + 1)
+        largest = current_app.config["MAX_UPLOAD_BYTES"]
+        data = upload.stream.read(largest + 1)
         if ext not in ATTACHMENT_TYPES:
             error = ("This type of file can't be attached. Allowed: "
                      + ", ".join(sorted(ATTACHMENT_TYPES)) + ".")
-        elif len(data) > MAX_ATTACHMENT_BYTES:
-            error = f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
+        elif len(data) > largest:
+            error = f"The file is larger than {largest / (1024 * 1024):g} MB."
         elif not data:
             error = "The file is empty."
         else:
