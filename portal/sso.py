@@ -236,7 +236,7 @@ class Refused(Exception):
 def _refuse(email: str, why: str, title, detail, user: User | None = None):
     with database.atomic():
         audit.record("sso_refused", None, email, detail=why,
-                     actor=user, actor_email="" if user else email)
+                     actor=user or audit.Actor(email=email))
         if user is not None:
             user.end_sessions()  # no longer allowed: the sessions it has end too
     return Refused(title, detail)
@@ -450,8 +450,9 @@ def callback():
         if not _token_problem(exc):
             raise
         current_app.logger.warning("sign-on refused: %s: %s", type(exc).__name__, exc)
+        # Whoever it was is unknown: the answer couldn't be trusted.
         audit.record("sso_refused", None, "", detail=f"{type(exc).__name__}: {exc}"[:500],
-                     actor_email="unknown")
+                     actor=audit.Actor())
         return _problem(*FAILED, 400)
     try:
         user = account_for(s, claims)
