@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .sessions import CookieSessionInterface
 
     meetings.check_settings(app.config)  # a half-configured platform stops the start, saying why
+    from . import sso
+
+    sso.check_settings(app.config)  # and so does half-configured single sign-on
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -71,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
     from .owner import bp as owner_bp
 
     auth.init_app(app)
+    sso.init_app(app)
     web.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(owner_bp)

@@ -129,6 +129,9 @@ ACTION_WORDS = {
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
     "access_changed": "Changed a user's access",
+    "sso_account_created": "Signed on for the first time (account made)",
+    "sso_linked": "Linked an account to single sign-on",
+    "sso_refused": "Refused a single sign-on",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
 }

@@ -168,6 +168,13 @@ def _v12_audit_guest_moderators(migrator, models):
         & AuditEvent.action.in_(moderators_do) & (AuditEvent.actor_source == "")).execute()
 
 
+def _v13_single_sign_on(migrator, models):
+    User = models.User
+    _add_missing_columns(migrator, User.oidc_issuer, User.oidc_subject, User.last_sign_in_at)
+    _add_missing_columns(migrator, User.sso_roles, allow_not_null=True)
+    User._schema.create_indexes(safe=True)  # one account per (issuer, subject)
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -232,6 +239,8 @@ MIGRATIONS = {
          _v11_one_room_per_meeting_name),
     12: ("audit log: a guest moderator is named as one, with how their email was established",
          _v12_audit_guest_moderators),
+    13: ("user: single sign-on — the provider's issuer and subject, the roles it gave, the last "
+         "sign-in", _v13_single_sign_on),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -55,6 +55,17 @@ class User(BaseModel):
     # bumped at sign-out and by an admin's "sign out everywhere": ends every session
     # (a default in the schema too, so the upgrade adds the column without rebuilding the table)
     session_generation = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    # Single sign-on (portal/sso.py): the provider's issuer and subject name the account — never
+    # the email alone. Both empty for an account that signs in with its password only.
+    oidc_issuer = CharField(max_length=255, null=True)
+    oidc_subject = CharField(max_length=255, null=True)
+    # What the provider's roles claim said at the last sign-on: "groups: staff, gg-admins", or
+    # "" when roles aren't taken from the provider (shown on the admin's Users screen)
+    sso_roles = CharField(max_length=500, default="", constraints=[SQL("DEFAULT ''")])
+    last_sign_in_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("oidc_issuer", "oidc_subject"), True),)
 
     # Flask-Login
     is_active = True
@@ -72,6 +83,11 @@ class User(BaseModel):
     @property
     def is_owner(self) -> bool:
         return self.access in ("admin", "broadcaster")
+
+    @property
+    def signs_on(self) -> bool:
+        """Linked to the organisation's provider: it signs in there, not with a password."""
+        return bool(self.oidc_subject)
 
     @property
     def is_admin(self) -> bool:

@@ -78,8 +78,14 @@ def keep_retry_after(app: Flask) -> None:
 def headers_for(config) -> list[tuple[str, str]]:
     """The headers every response carries unless it sets its own (portal/quickpoll.py's 204s
     too, which never reach Flask)."""
+    # Signing out of single sign-on redirects the sign-out form to the provider: Chromium checks
+    # form-action on a form's redirects too.
+    from .sso import form_action_origin
+
+    provider = form_action_origin(config)
+    csp = CSP.replace("form-action 'self'", f"form-action 'self' {provider}") if provider else CSP
     headers = [
-        ("Content-Security-Policy", CSP),
+        ("Content-Security-Policy", csp),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
         # Tokens travel in URLs: never leak them to another site through Referer.

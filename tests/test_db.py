@@ -401,3 +401,30 @@ def test_a_version_11_database_names_its_guest_moderators_in_the_audit_log(confi
         assert who(events["room_deleted"]) == "System"
         assert who(events["guest_left"]) == "ada@example.com"  # not a moderator's action
         assert AuditEvent.select().count() == 5
+
+
+def test_a_version_12_database_upgrades_to_single_sign_on_with_its_accounts_kept(
+        config, own_database):
+    """Version 13: accounts get the provider's issuer and subject (one account each), the roles
+    it gave and the last sign-in; the accounts there were sign in with their passwords as
+    before."""
+    from peewee import IntegrityError
+
+    with _latest_tables():
+        User.create(email="host@example.com", password_hash="x", access="admin")
+        database.execute_sql('DROP INDEX IF EXISTS "user_oidc_issuer_oidc_subject"')
+        migrate(*[portal_db._migrator().drop_column("user", c)
+                  for c in ("oidc_issuer", "oidc_subject", "sso_roles", "last_sign_in_at")])
+        SchemaVersion.create(version=12)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 13: user: single sign-on" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        host = User.get(User.email == "host@example.com")
+        assert (host.access, host.signs_on, host.sso_roles, host.last_sign_in_at) == \
+            ("admin", False, "", None)
+        User.create(email="ada@example.com", password_hash="!", oidc_issuer="https://idp",
+                    oidc_subject="ada")
+        with pytest.raises(IntegrityError), database.atomic():
+            User.create(email="eve@example.com", password_hash="!", oidc_issuer="https://idp",
+                        oidc_subject="ada")
