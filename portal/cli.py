@@ -12,8 +12,8 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
-from .rooms import save as save_room
 from .services import invitations, links
+from .services.rooms import save as save_room
 
 DEMO_OWNER = "demo-owner@guestgate.example"
 

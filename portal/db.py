@@ -168,13 +168,19 @@ def _v12_audit_guest_moderators(migrator, models):
         & AuditEvent.action.in_(moderators_do) & (AuditEvent.actor_source == "")).execute()
 
 
+def _v14_api_tokens(migrator, models):
+    # Made with the other missing tables just before (upgrade); here only if that was skipped.
+    if models.ApiToken._meta.table_name not in database.get_tables():
+        database.create_tables([models.ApiToken])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
 
 
 def _v11_one_room_per_meeting_name(migrator, models):
-    """A meeting name names one room's meeting on its platform (portal.rooms). Rooms that
+    """A meeting name names one room's meeting on its platform (portal.services.rooms). Rooms that
     shared one — a way into another owner's meeting as its moderator — are all kept: the first
     (lowest id: it had the name first, or is the oldest) keeps it, each later one gets a new
     name, and so does a room whose platform refuses its name (BigBlueButton: one letter).
@@ -232,6 +238,8 @@ MIGRATIONS = {
          _v11_one_room_per_meeting_name),
     12: ("audit log: a guest moderator is named as one, with how their email was established",
          _v12_audit_guest_moderators),
+    14: ("API tokens: personal access tokens for the REST API, kept as hashes",
+         _v14_api_tokens),
 }
 LATEST_VERSION = max(MIGRATIONS)
 
