@@ -96,6 +96,8 @@ ACTION_WORDS = {
     "guest_allowed_again": "Allowed a turned-away guest again",
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
+    "api_token_created": "Created an API token",
+    "api_token_revoked": "Revoked an API token",
     "access_changed": "Changed a user's access",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
