@@ -476,7 +476,7 @@ def _ahead_in_line(room_id, participant_id, created_at, counted):
 
 
 def queue_position(room_id: int, participant_id: int, created_at, counted: int) -> int:
-    """1 for the next to be admitted, in the waiting room's order (waiting.waiting_guests);
+    """1 for the next to be admitted, in the waiting room's order (services.hosting.waiting);
     past `counted` ahead, counted + 1: every waiting guest's poll asks this, so it walks the
     (room, status, created_at) index at most that far, however long the queue (prepared: the
     query's SQL built once, not on each of thousands of polls a second)."""

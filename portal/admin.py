@@ -135,7 +135,8 @@ def sign_out_everywhere(user_id: int):
 
     def end_everything():
         user.end_sessions()
-        api_tokens.revoke_all(user, actor=current_user._get_current_object())
+        api_tokens.revoke_all(user,
+                              actor=audit.Actor.of_account(current_user._get_current_object()))
 
     _audited(end_everything, "user_signed_out", user.email)
     return _done(f"{user.email} is signed out everywhere.", "admin.users")

@@ -1,6 +1,8 @@
 """The audit log: who did what to which room, link or invitation, and when — recorded here,
 and read as people read it (the owner's room log and the admin's log share the paging)."""
 
+from dataclasses import dataclass
+
 from flask import request
 from flask_login import current_user
 
@@ -8,38 +10,60 @@ from .models import AuditEvent
 from .timeutil import utcnow
 
 
-def record(action: str, room=None, target: str = "", detail: str = "", actor=None,
-           actor_email: str = "", actor_name: str = "", actor_source: str = "") -> None:
-    """By default the signed-in user acted; a moderator inside the room passes
-    `by_guest(moderator)` instead."""
-    record_many(action, room, [target], detail, actor, actor_email, actor_name, actor_source)
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as the log records it: an account (an owner, an admin, an API token's
+    account), or a moderator acting from inside the room — their name and email, how the email
+    was established (`source`: a shared-link guest typed it; an invitation's was confirmed or
+    not; or they signed in), and the invitation's account if they came by one, never shown as
+    if that account had signed in. Or the system itself (`Actor(email="guestgate")`)."""
+    account: object | None = None  # a User
+    email: str = ""
+    name: str = ""
+    source: str = ""  # "" for an account or the system
+
+    @classmethod
+    def of_account(cls, user) -> "Actor":
+        return cls(account=user, email=user.email)
+
+    @classmethod
+    def of_guest(cls, moderator) -> "Actor":
+        account = moderator.invitation.user if moderator.invitation_id else None
+        return cls(account=account, email=moderator.email, name=moderator.name,
+                   source=moderator.email_source or "unverified")
+
+    @property
+    def account_id(self) -> int | None:
+        return self.account.id if self.account is not None else None
+
+
+def record(action: str, room=None, target: str = "", detail: str = "", actor=None) -> None:
+    """`actor`: an Actor or an account; by default the signed-in user."""
+    record_many(action, room, [target], detail, actor)
 
 
 def record_many(action: str, room, targets: list[str], detail: str = "", actor=None,
-                actor_email: str = "", actor_name: str = "", actor_source: str = "",
                 batch: int = 2000) -> None:
     """The same action on many targets (Admit all): one event each, written 2,000 rows per
     statement (9 values a row stays below SQLite's and PostgreSQL's limits on parameters)."""
-    if actor is None and not actor_email and getattr(current_user, "is_authenticated", False):
-        actor = current_user
+    by = _actor(actor)
     now = utcnow()
-    rows = [{"room": room, "actor": actor,
-             "actor_email": actor.email if actor and not actor_source else actor_email,
-             "actor_name": actor_name[:100], "actor_source": actor_source,
+    rows = [{"room": room, "actor": by.account, "actor_email": by.email,
+             "actor_name": by.name[:100], "actor_source": by.source,
              "action": action, "target": target[:255], "detail": detail,
              "created_at": now} for target in targets]
     for start in range(0, len(rows), batch):
         AuditEvent.insert_many(rows[start:start + batch]).execute()
 
 
-def by_guest(moderator) -> dict:
-    """`record`'s actor for a moderator acting from inside the room: who they are as far as it
-    is known — their name and email, how the email was established (a shared-link guest typed
-    it; an invitation's was confirmed or not; or they signed in), and the invitation's account
-    if they came by one. Never shown as if that account had signed in."""
-    account = moderator.invitation.user if moderator.invitation_id else None
-    return {"actor": account, "actor_email": moderator.email, "actor_name": moderator.name,
-            "actor_source": moderator.email_source or "unverified"}
+def _actor(actor) -> Actor:
+    if isinstance(actor, Actor):
+        return actor
+    if actor is not None:
+        return Actor.of_account(actor)
+    if getattr(current_user, "is_authenticated", False):
+        return Actor.of_account(current_user._get_current_object())
+    return Actor()
 
 
 # --- reading the log --------------------------------------------------------------------------

@@ -227,8 +227,9 @@ def _send_reset(email: str) -> None:
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
-@limiter.limit("5 per 15 minutes", methods=["POST"])
-@limiter.limit("5 per hour", methods=["POST"], key_func=_forgot_email_key)
+@limiter.limit(lambda: current_app.config["FORGOT_PASSWORD_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["FORGOT_PASSWORD_LIMIT_PER_ACCOUNT"], methods=["POST"],
+               key_func=_forgot_email_key)
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -266,7 +267,7 @@ RESET_DEAD = {
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
-@limiter.limit("10 per 15 minutes", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RESET_PASSWORD_LIMIT"], methods=["POST"])
 def reset_password(token: str):
     user, why = _user_for_reset(token)
     if user is None:

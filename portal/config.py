@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from . import meetings
+
 
 def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
@@ -80,6 +82,7 @@ def from_environment(instance_path: Path) -> dict:
     port = int(os.environ.get("PORT", "8000"))
     base_url = os.environ.get("BASE_URL", f"http://127.0.0.1:{port}").rstrip("/")
     mail_server = os.environ.get("MAIL_SERVER", "").strip()
+    upload_mb = int(os.environ.get("MAX_UPLOAD_MB", "10"))
     return {
         "SECRET_KEY": keys[0],
         "SECRET_KEYS": keys,
@@ -100,7 +103,9 @@ def from_environment(instance_path: Path) -> dict:
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "10")),
         "MAIL_OUTBOX": str(instance_path / "outbox"),
         "UPLOAD_FOLDER": str(instance_path / "uploads"),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_MB", "20")) * 1024 * 1024,
+        # The largest attachment; a request may carry a megabyte more (the form around it).
+        "MAX_UPLOAD_BYTES": upload_mb * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": (upload_mb + 1) * 1024 * 1024,
         # database:// keeps the counters in DATABASE_URL's database, shared by every worker and
         # host; redis://... in Redis; local:// in each process (see portal/ratelimit.py).
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "").strip()
@@ -121,6 +126,12 @@ def from_environment(instance_path: Path) -> dict:
                                                     "100 per hour"),
         "SIGN_IN_LIMIT_PER_ADDRESS": os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS",
                                                     "300 per hour"),
+        # Forgot password: per client address, and per account (so nobody floods an inbox);
+        # choosing a new password from a reset link, per client address.
+        "FORGOT_PASSWORD_LIMIT": os.environ.get("FORGOT_PASSWORD_LIMIT", "5 per 15 minutes"),
+        "FORGOT_PASSWORD_LIMIT_PER_ACCOUNT": os.environ.get("FORGOT_PASSWORD_LIMIT_PER_ACCOUNT",
+                                                            "5 per hour"),
+        "RESET_PASSWORD_LIMIT": os.environ.get("RESET_PASSWORD_LIMIT", "10 per 15 minutes"),
         # This many wrong passwords for one account within this time: its owner gets an email,
         # at most one per account within that time (portal/sign_in_limits.py).
         "SIGN_IN_WARNING": os.environ.get("SIGN_IN_WARNING", "10 per day"),
@@ -131,11 +142,9 @@ def from_environment(instance_path: Path) -> dict:
         "MAX_INVITATIONS_PER_ROOM": int(os.environ.get("MAX_INVITATIONS_PER_ROOM", "20")),
         "DENIAL_EVENTS_PER_ROOM": int(os.environ.get("DENIAL_EVENTS_PER_ROOM", "300")),
         # Meeting platforms (portal/meetings): each is on when all its required variables are
-        # set. Secrets stay here, in the process's configuration, and nowhere else.
-        **{key: os.environ.get(key, "").strip() for key in MEETING_SETTINGS},
-        "JITSI_AUDIENCE": os.environ.get("JITSI_AUDIENCE", "").strip() or "jitsi",
-        "BIGBLUEBUTTON_CHECKSUM": os.environ.get("BIGBLUEBUTTON_CHECKSUM", "").strip().lower()
-        or "sha1",
+        # set; each module names its settings and their defaults. Secrets stay here, in the
+        # process's configuration, and nowhere else.
+        **meetings.settings_from(os.environ),
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
         "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
         # The hosts' waiting list shows the first this many (in order of arrival), In the room
@@ -160,10 +169,3 @@ def from_environment(instance_path: Path) -> dict:
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }
 
-
-MEETING_SETTINGS = (
-    "JITSI_URL", "JITSI_APP_ID", "JITSI_APP_SECRET",
-    "BIGBLUEBUTTON_ENDPOINT", "BIGBLUEBUTTON_SECRET",
-    "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_MEET_URL",
-    "GALENE_URL", "GALENE_KEY", "GALENE_KEY_ID",
-)

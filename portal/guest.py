@@ -23,15 +23,17 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from . import access, decision, emails, inside, join, mail, meetings, pagecache, tokens, waiting
+from . import access, decision, emails, host, join, mail, meetings, pagecache, tokens
 from .access import Door
 from .attachments import send_attachment
+from .audit import Actor
 from .decision import REASONS
 from .extensions import limiter
 from .forms import LobbyForm
 from .models import Attachment, Invitation, Participant, Room
 from .prepared import prepared
 from .ratelimit import count_only_when
+from .services import hosting
 from .timeutil import utcnow
 from .web import answer, is_htmx, polled_section, public_url
 
@@ -413,8 +415,8 @@ def place(room_id: int):
     attachments = _attachments.all(room_id=room.id)
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
-        context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
-        context.update(inside.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
+        context.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
+        context.update(host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
                                              me=participant))
     # The room page polls too: a host's Remove, Move to waiting room or change of role
     # reaches the guest within one poll.
@@ -552,28 +554,30 @@ def _to_place(room_id: int, anchor: str):
 
 def _moderator_list(moderator: Participant, **overrides) -> dict:
     return {"room": moderator.room,
-            **waiting.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
+            **host.waiting_context(moderator.room, MODERATOR_ENDPOINTS, by_owner=False,
                                       **overrides)}
 
 
 @bp.get("/s/<int:room_id>/waiting")
 def moderator_waiting(room_id: int):
-    return polled_section("owner/_waiting.html", _moderator_list(_moderator(room_id)),
+    return polled_section("host/_waiting.html", _moderator_list(_moderator(room_id)),
                           "waiting_fingerprint", lambda: _to_place(room_id, "waiting-room"))
 
 
 def _moderator_decides(room_id: int, participant_id: int | None, status: str):
     moderator = _moderator(room_id)
     room = moderator.room
+    by = Actor.of_guest(moderator)
     if participant_id is None:
         guests = None  # everyone waiting
+        done = hosting.admit(room, None, by)
     else:
-        guest = Participant.get_or_none((Participant.id == participant_id)
-                                        & (Participant.room == room))
+        guest = hosting.participant_of(room, participant_id)
         if guest is None:
             abort(404)
         guests = [guest]
-    done = waiting.decide_waiting(room, guests, status, moderator=moderator)
+        decide = hosting.admit if status == "admitted" else hosting.deny
+        done = decide(room, [guest.id], by)
     if participant_id is None:
         notice = gettext("Admitted %(n)s.", n=len(done)) if done \
             else gettext("Nobody is waiting.")
@@ -587,7 +591,7 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
     def the_list():
         return _moderator_list(moderator, waiting_notice=notice)
 
-    return answer("owner/_waiting.html", the_list, "owner/_waiting.html", the_list,
+    return answer("host/_waiting.html", the_list, "host/_waiting.html", the_list,
                   back=url_for("guest.place", room_id=room_id, _anchor="waiting-room"),
                   flashes=[("success", notice)])
 
@@ -617,17 +621,17 @@ MODERATOR_INSIDE_ENDPOINTS = {"poll": "guest.moderator_inside",
 
 def _moderator_inside(moderator: Participant, with_waiting: bool = False, **overrides) -> dict:
     room = moderator.room
-    context = {"room": room, **inside.inside_context(room, MODERATOR_INSIDE_ENDPOINTS,
+    context = {"room": room, **host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS,
                                                      by_owner=False, me=moderator, **overrides)}
     if with_waiting:  # after Move: the waiting room out of band, where the page shows it
-        context.update(waiting.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False),
+        context.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False),
                        waiting_oob=True)
     return context
 
 
 @bp.get("/s/<int:room_id>/inside")
 def moderator_inside(room_id: int):
-    return polled_section("owner/_inside.html", _moderator_inside(_moderator(room_id)),
+    return polled_section("host/_inside.html", _moderator_inside(_moderator(room_id)),
                           "inside_fingerprint", lambda: _to_place(room_id, "in-the-room"))
 
 
@@ -639,14 +643,15 @@ _GUEST = "/s/<int:room_id>/inside/<int:participant_id>"
 @bp.post(f"{_GUEST}/role", endpoint="moderator_role", defaults={"action": "role"})
 @bp.post(f"{_GUEST}/allow", endpoint="moderator_allow", defaults={"action": "allow"})
 def moderator_acts(room_id: int, participant_id: int, action: str):
-    """The owner's In the room controls (inside.act), for an invited moderator."""
+    """The owner's In the room controls (hosting.act), for an invited moderator."""
     moderator = _moderator(room_id)
-    guest = inside.participant_of(moderator.room, participant_id)
+    guest = hosting.participant_of(moderator.room, participant_id)
     if guest is None:
         abort(404)
-    key, role = inside.act(action, moderator.room, guest, moderator)
-    text = inside.notice(key, False, name=guest.name, role=ROLE_NAMES.get(role))
-    status = 422 if key == inside.REFUSED else 200
+    role = host.posted_role() if action == "role" else None
+    key = hosting.act(action, moderator.room, guest, Actor.of_guest(moderator), role)
+    text = host.notice(key, False, name=guest.name, role=ROLE_NAMES.get(role))
+    status = 422 if key == hosting.REFUSED else 200
 
     def the_section():
         return _moderator_inside(moderator, with_waiting=key == "moved", inside_notice=text,
@@ -655,7 +660,7 @@ def moderator_acts(room_id: int, participant_id: int, action: str):
     if status >= 400 and not is_htmx():
         flash(text, "error")  # the room page is decided again; the message goes with it
         return _to_place(room_id, "in-the-room")
-    return answer("owner/_inside.html", the_section, "owner/_inside.html", the_section,
+    return answer("host/_inside.html", the_section, "host/_inside.html", the_section,
                   back=url_for("guest.place", room_id=room_id, _anchor="in-the-room"),
                   status=status, flashes=[("success", text)])
 

@@ -278,9 +278,9 @@ class Participant(BaseModel):
 
 
 # The hosts' lists show a room's latest and stop there (HOST_LIST_ROWS): In the room the last to
-# come in (decided_at when a host admitted them, created_at when they came straight in; the order
-# portal/inside.py asks for), Turned away the last refused. Read backwards along these indexes,
-# 16,000 inside cost what 50 do.
+# come in (decided_at when a host admitted them, created_at when they came straight in; the
+# order portal/services/hosting.py asks for), Turned away the last refused. Read backwards along
+# these indexes, 16,000 inside cost what 50 do.
 INSIDE_SINCE = fn.COALESCE(Participant.decided_at, Participant.created_at)
 Participant.add_index(Participant.index(Participant.room, Participant.status, INSIDE_SINCE,
                                         Participant.id, name="participant_room_status_since"))

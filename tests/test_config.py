@@ -205,3 +205,20 @@ class TestBehindHttps:
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         # and browsers are told to stay on https
         assert "max-age=" in client.get("/").headers["Strict-Transport-Security"]
+
+
+def test_max_upload_mb_is_the_largest_attachment(tmp_path, monkeypatch):
+    """One setting: the largest file an owner may attach; the request may carry the form
+    around it too."""
+    monkeypatch.setenv("MAX_UPLOAD_MB", "3")
+    settings = from_environment(tmp_path / "instance")
+    assert settings["MAX_UPLOAD_BYTES"] == 3 * 1024 * 1024
+    assert settings["MAX_CONTENT_LENGTH"] == 4 * 1024 * 1024
+
+
+def test_optional_meeting_settings_have_their_platforms_defaults(tmp_path, monkeypatch):
+    monkeypatch.delenv("JITSI_AUDIENCE", raising=False)
+    monkeypatch.setenv("BIGBLUEBUTTON_CHECKSUM", " SHA256 ")
+    settings = from_environment(tmp_path / "instance")
+    assert settings["JITSI_AUDIENCE"] == "jitsi"
+    assert meetings.bigbluebutton._algorithm(settings) == "sha256"

@@ -182,3 +182,27 @@ class TestRateLimit:
                                        environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code)
         assert statuses == [303] * 5 + [429]
         assert len(outbox(app)) == 5
+
+
+class TestRateLimitSettings:
+    """The limits are settings (portal/config.py), as the sign-in limits are."""
+
+    @pytest.fixture
+    def config(self, config):
+        return {**config, "RATELIMIT_ENABLED": True, "FORGOT_PASSWORD_LIMIT": "2 per hour",
+                "FORGOT_PASSWORD_LIMIT_PER_ACCOUNT": "1 per hour",
+                "RESET_PASSWORD_LIMIT": "1 per hour"}
+
+    def test_forgot_password_limits_follow_their_settings(self, app, client, owner):
+        assert [ask(client, f"n{i}@example.com").status_code for i in range(3)] == \
+            [303, 303, 429]
+        statuses = [app.test_client().post("/forgot-password", data={"email": "owner@example.com"},
+                                           environ_base={"REMOTE_ADDR": f"10.0.1.{i}"}).status_code
+                    for i in range(2)]
+        assert statuses == [303, 429]
+
+    def test_choosing_a_new_password_follows_its_setting(self, app, client, owner):
+        choose = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+        statuses = [client.post("/reset-password/not-a-token", data=choose).status_code
+                    for _ in range(2)]
+        assert statuses[1] == 429 and statuses[0] != 429

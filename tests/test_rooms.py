@@ -296,9 +296,9 @@ def test_served_type_comes_from_the_extension_not_the_browser(app, client, berli
     ("empty.pdf", b"", "The file is empty."),
     ("big.pdf", b"x" * 65, "The file is larger than"),
 ], ids=["exe", "html", "no-extension", "empty", "too-large"])
-def test_refused_upload_says_why_and_keeps_nothing(app, client, berlin_owner, db, monkeypatch,
-                                                    name, content, message):
-    monkeypatch.setattr(rooms_views, "MAX_ATTACHMENT_BYTES", 64)
+def test_refused_upload_says_why_and_keeps_nothing(app, client, berlin_owner, db, name, content,
+                                                    message):
+    app.config["MAX_UPLOAD_BYTES"] = 64
     room = create_room(client)
     response = upload(client, room, name, content)
     assert response.status_code == 303

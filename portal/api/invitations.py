@@ -2,11 +2,10 @@
 now), email again, reset the link, change the role, revoke. portal/services/invitations.py does
 what they ask, as for the Guests section of the room page."""
 
-from flask_login import current_user
 from flask_smorest import Blueprint
 
 from ..models import Invitation, Room, User
-from ..owner import owned_room
+from ..owner import me, owned_room
 from ..services import invitations as service
 from ..services.urls import invitation_url
 from . import schemas
@@ -40,10 +39,6 @@ def _fresh(invitation_id: int) -> Invitation:
     return Invitation.get_by_id(invitation_id)
 
 
-def _me() -> User:
-    return current_user._get_current_object()
-
-
 def _sent(results: dict[int, str | None]) -> list[dict]:
     return [{"invitation_id": i, "sent": error is None, "error": error}
             for i, error in results.items()]
@@ -71,10 +66,10 @@ def invite(data, room_id):
     if len(addresses) > service.MAX_ADDRESSES_AT_ONCE:
         abort(422, "invalid", errors={"emails": [service.TOO_MANY_AT_ONCE]})
     result = service.invite(room, addresses, data["role"], valid_once=data["valid_once"],
-                            days=data["days"], actor=_me())
+                            days=data["days"], actor=me())
     emailed = {}
     if result.added and data["send_now"]:
-        emailed = service.email_invitations(result.invitations, _me())
+        emailed = service.email_invitations(result.invitations, me())
     body = {"added": [invitation_json(_fresh(inv.id)) for inv in result.invitations],
             "refused": [{"email": email, "reason": why} for email, why in result.refused],
             "emailed": _sent(emailed)}
@@ -94,7 +89,7 @@ def change_role(data, room_id, invitation_id):
     """The role, for this guest's next entry and for them now if they are inside."""
     room = owned_room(room_id)
     inv = _invitation(room, invitation_id)
-    service.change_role(room, inv.id, inv.role, data["role"], inv.email, _me())
+    service.change_role(room, inv.id, inv.role, data["role"], inv.email, me())
     return invitation_json(_fresh(inv.id))
 
 
@@ -105,7 +100,7 @@ def send(room_id, invitation_id):
     invitation (email_status failed, email_error)."""
     room = owned_room(room_id)
     inv = _invitation(room, invitation_id)
-    return _sent(service.email_invitations([inv], _me()))[0]
+    return _sent(service.email_invitations([inv], me()))[0]
 
 
 @blp.route("/<int:invitation_id>/reset", methods=["POST"])
@@ -114,7 +109,7 @@ def reset(room_id, invitation_id):
     """A new link: the old one stops working at once; the new one is unsent."""
     room = owned_room(room_id)
     inv = _invitation(room, invitation_id)
-    service.reset(room, inv, _me())
+    service.reset(room, inv, me())
     return invitation_json(_fresh(inv.id))
 
 
@@ -124,4 +119,4 @@ def revoke(room_id, invitation_id):
     """Off the guest list: the link stops working; a guest whose email went out gets a
     calendar cancellation."""
     room = owned_room(room_id)
-    service.remove(room, _invitation(room, invitation_id), _me())
+    service.remove(room, _invitation(room, invitation_id), me())

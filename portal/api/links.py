@@ -4,13 +4,12 @@ clicks), delete; each with the URL to share. portal/services/links.py does what 
 There is no "disabled" state for one link: the room's guest-access switch turns all its links
 off and on again (PUT /rooms/{id}/guest-access), and DELETE ends one link for good."""
 
-from flask_login import current_user
 from flask_smorest import Blueprint
 
 from .. import timeutil
 from ..db import database
 from ..models import GuestLink, Room
-from ..owner import owned_room
+from ..owner import me, owned_room
 from ..services import links as service
 from ..services.urls import guest_link_url
 from . import schemas
@@ -54,7 +53,7 @@ def create_link(data, room_id):
     room = owned_room(room_id)
     try:
         link = service.create_link(room, data["name"].strip(), data["max_uses"], data["days"],
-                                   actor=current_user._get_current_object())
+                                   actor=me())
     except service.ChannelRoom:
         abort(409, "channel_room", CHANNEL)
     except service.TooManyLinks as full:
@@ -79,19 +78,19 @@ def update_link(data, room_id, link_id):
     link = _link(room, link_id)
     if not data:
         invalid({"body": ["Send extend_days, add_clicks or both."]})
-    me = current_user._get_current_object()
+    by = me()
     with database.atomic():  # both or neither
         if "add_clicks" in data:
             if link.max_uses is None:
                 abort(409, "no_click_limit", f"“{link.name}” has no click limit to raise.")
             try:
-                service.raise_link_limit(room, link, data["add_clicks"], actor=me)
+                service.raise_link_limit(room, link, data["add_clicks"], actor=by)
             except service.TooManyClicks:
                 invalid({"add_clicks": [f"A link can have at most {service.MAX_USES:,} "
                                         "clicks."]})
         if "extend_days" in data:
             try:
-                service.extend_link(room, link, data["extend_days"], actor=me)
+                service.extend_link(room, link, data["extend_days"], actor=by)
             except service.SessionEnded:
                 abort(409, "session_ended", "The session has ended: move its end (PATCH the "
                                             f"room) before extending “{link.name}”.")
@@ -103,4 +102,4 @@ def update_link(data, room_id, link_id):
 def delete_link(room_id, link_id):
     """It stops letting anyone new in, for good."""
     room = owned_room(room_id)
-    service.delete_link(room, _link(room, link_id), actor=current_user._get_current_object())
+    service.delete_link(room, _link(room, link_id), actor=me())

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from .. import timeutil
 from ..models import Room, User
-from ..owner import owned_room
+from ..owner import me, owned_room
 from ..services import links as link_service
 from ..services import rooms as room_service
 from ..web import public_url
@@ -94,7 +94,7 @@ def create_room(data):
                                    ends_at=data["ends_at"])
     try:
         room = room_service.create(current_user, _values(data, base),
-                                   actor=current_user._get_current_object())
+                                   actor=me())
     except room_service.Invalid as exc:
         invalid(exc.errors)
     return room_json(room)
@@ -115,7 +115,7 @@ def update_room(data, room_id):
     room = owned_room(room_id)
     try:
         room_service.update(room, _values(data, room_service.RoomValues.of(room)),
-                            actor=current_user._get_current_object())
+                            actor=me())
     except room_service.Invalid as exc:
         invalid(exc.errors)
     return room_json(room)
@@ -125,7 +125,7 @@ def update_room(data, room_id):
 @blp.response(204)
 def delete_room(room_id):
     """Its links then answer that the room is no longer available."""
-    room_service.delete(owned_room(room_id), actor=current_user._get_current_object())
+    room_service.delete(owned_room(room_id), actor=me())
 
 
 @blp.route("/<int:room_id>/guest-access", methods=["PUT"])
@@ -137,7 +137,7 @@ def set_guest_access(data, room_id):
     room = owned_room(room_id)
     try:
         link_service.set_guest_access(room, data["enabled"],
-                                      actor=current_user._get_current_object())
+                                      actor=me())
     except link_service.RoomGone:
         abort(404)
     except link_service.ChannelRoom:

@@ -10,6 +10,7 @@ from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from .. import timeutil
+from ..audit import Actor
 from ..auth import owner_required
 from ..forms import WholeNumberField, no_control_characters, strip
 from ..models import ApiToken
@@ -67,6 +68,6 @@ def revoke(token_id: int):
     token = ApiToken.get_or_none(ApiToken.id == token_id)
     if token is None or (token.user_id != me.id and not me.is_admin):
         abort(404)  # another account's token: as if it didn't exist
-    if api_tokens.revoke(token, me):
+    if api_tokens.revoke(token, Actor.of_account(me)):
         flash(f"The token “{token.name}” is revoked: it no longer works.", "success")
     return redirect(url_for("api_tokens.tokens"), 303)

@@ -5,8 +5,9 @@ only, the credential the platform itself checks — a JWT for Jitsi Meet, LiveKi
 and Galène, a server-side create + join for BigBlueButton, or Guestgate's own signed ticket for
 any other platform. Each platform is a module with the same three names:
 
-- `SETTINGS`: the environment variables it needs (all of them, or the platform is off), and
-  optionally `WHY`, what a missing one is for (said in the start-up error);
+- `SETTINGS`: the environment variables it needs (all of them, or the platform is off);
+  optionally `WHY`, what a missing one is for (said in the start-up error), and `OPTIONAL`,
+  further variables with their defaults;
 - `check(config)`: raises ValueError with a clear message when a setting is malformed;
 - `join_url(config, meeting, attendee, now)`: where to send this person's browser.
 
@@ -56,6 +57,17 @@ def fits(platform: str, name: str) -> bool:
     """Whether `platform` accepts `name` for a meeting."""
     rule = NAME_RULES.get(platform)
     return bool(MEETING_NAME.match(name)) and (rule is None or rule(name))
+
+
+def settings_from(environ) -> dict[str, str]:
+    """Every platform's settings as the environment gives them (stripped), optional ones with
+    their defaults."""
+    found = {}
+    for module in PLATFORMS.values():
+        found.update({key: environ.get(key, "").strip() for key in module.SETTINGS})
+        found.update({key: environ.get(key, "").strip() or default
+                      for key, default in getattr(module, "OPTIONAL", {}).items()})
+    return found
 
 
 def configured(config) -> list[str]:

@@ -14,6 +14,7 @@ from urllib.request import urlopen
 from .common import Unreachable
 
 SETTINGS = ("BIGBLUEBUTTON_ENDPOINT", "BIGBLUEBUTTON_SECRET")
+OPTIONAL = {"BIGBLUEBUTTON_CHECKSUM": "sha1"}  # what the server checks API calls with
 CHECKSUMS = ("sha1", "sha256", "sha384", "sha512")
 MAX_ANSWER = 1_000_000  # bytes: BBB's answers are a few hundred
 
@@ -54,14 +55,14 @@ def check(config) -> None:
     if url.scheme not in ("https", "http") or not url.netloc:
         raise ValueError("BIGBLUEBUTTON_ENDPOINT must be the API's address, "
                          "e.g. https://bbb.example.org/bigbluebutton/api/")
-    if (config.get("BIGBLUEBUTTON_CHECKSUM") or "sha1") not in CHECKSUMS:
+    if _algorithm(config) not in CHECKSUMS:
         raise ValueError(f"BIGBLUEBUTTON_CHECKSUM must be one of {', '.join(CHECKSUMS)}")
 
 
 def call_url(config, call: str, params: dict) -> str:
     """The API call's address, with its checksum."""
     query = urlencode(params)
-    algorithm = config.get("BIGBLUEBUTTON_CHECKSUM") or "sha1"
+    algorithm = _algorithm(config)
     checksum = hashlib.new(algorithm, (call + query + config["BIGBLUEBUTTON_SECRET"])
                            .encode()).hexdigest()
     endpoint = config["BIGBLUEBUTTON_ENDPOINT"].rstrip("/") + "/"
@@ -100,3 +101,7 @@ def join_url(config, meeting, attendee, now: float) -> str:
     if not url.startswith(("https://", "http://")):
         raise Unreachable("BigBlueButton join: no client URL in the answer")
     return url
+
+
+def _algorithm(config) -> str:
+    return (config.get("BIGBLUEBUTTON_CHECKSUM") or OPTIONAL["BIGBLUEBUTTON_CHECKSUM"]).lower()

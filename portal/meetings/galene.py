@@ -11,6 +11,7 @@ import jwt
 from .common import LIFETIME
 
 SETTINGS = ("GALENE_URL", "GALENE_KEY")
+OPTIONAL = {"GALENE_KEY_ID": ""}  # the key's "kid", when the group names one
 PERMISSIONS = {"moderator": ["op", "present", "message"], "speaker": ["present", "message"],
                "viewer": ["message"]}
 

@@ -19,6 +19,7 @@ import jwt
 from .common import LIFETIME
 
 SETTINGS = ("JITSI_URL", "JITSI_APP_ID", "JITSI_APP_SECRET")
+OPTIONAL = {"JITSI_AUDIENCE": "jitsi"}  # the "aud" prosody expects (its default)
 NOT_BEFORE_SKEW = 5  # seconds: a Jitsi server whose clock runs a little behind still accepts it
 
 
@@ -32,7 +33,7 @@ def check(config) -> None:
 def token(config, meeting, attendee, now: float) -> str:
     claims = {
         "iss": config["JITSI_APP_ID"],
-        "aud": config.get("JITSI_AUDIENCE") or "jitsi",
+        "aud": config.get("JITSI_AUDIENCE") or OPTIONAL["JITSI_AUDIENCE"],
         "sub": "*",  # any tenant: the token is bound to one room by `room`
         "room": meeting.name.lower(),
         "nbf": int(now) - NOT_BEFORE_SKEW,

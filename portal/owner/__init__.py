@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from flask import Blueprint, abort, render_template, url_for
 from flask_login import current_user
 
+from ..audit import Actor
 from ..models import Room
 from ..web import answer, polled_section
 
@@ -22,6 +23,11 @@ def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     if room.owner_id != current_user.id and not current_user.is_admin:
         abort(404)
     return room
+
+
+def me() -> Actor:
+    """Who acts on these screens: the signed-in owner or admin."""
+    return Actor.of_account(current_user._get_current_object())
 
 
 def room_context(room: Room) -> dict:

@@ -13,19 +13,18 @@ import hashlib
 from dataclasses import dataclass
 
 from flask import abort, request
-from flask_login import current_user
 
 from .. import timeutil
 from ..auth import owner_required
 from ..decision import REASONS
 from ..forms import extend_form, raise_form
-from ..models import DenialEvent, GuestLink, Invitation, Room, User
+from ..models import DenialEvent, GuestLink, Invitation, Room
 from ..services import invitations, links
 from ..services.denial_reasons import WINDOWS, reason_counts, recent_events
 from ..services.links import MAX_USES
 from ..services.urls import invitation_url
 from ..web import owner_time
-from . import answer_section, bp, owned_room, poll_section
+from . import answer_section, bp, me, owned_room, poll_section
 
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
@@ -163,7 +162,7 @@ def denials_panel(room_id: int):
 def fix_guest_access(room_id: int):
     room = owned_room(room_id)
     try:
-        changed = links.set_guest_access(room, True, actor=_me(),
+        changed = links.set_guest_access(room, True, actor=me(),
                                          detail="from the denial reasons")
     except links.RoomGone:
         abort(404)
@@ -183,7 +182,7 @@ def extend_link(room_id: int, link_id: int):
     if not form.validate():
         return _answer(room, forms={form._prefix.rstrip('-'): form})
     try:
-        until, capped = links.extend_link(room, link, form.days.data, actor=_me())
+        until, capped = links.extend_link(room, link, form.days.data, actor=me())
     except links.SessionEnded:
         return _answer(room, error="The session has ended: move its end (Edit room) before "
                                    f"extending “{link.name}”.", status=422)
@@ -202,7 +201,7 @@ def raise_link_limit(room_id: int, link_id: int):
     if not form.validate():
         return _answer(room, forms={form._prefix.rstrip('-'): form})
     try:
-        new_limit = links.raise_link_limit(room, link, form.clicks.data, actor=_me())
+        new_limit = links.raise_link_limit(room, link, form.clicks.data, actor=me())
     except links.TooManyClicks:
         form.clicks.errors = [f"A link can have at most {MAX_USES:,} clicks."]
         return _answer(room, forms={form._prefix.rstrip('-'): form})
@@ -221,7 +220,7 @@ def invite_again(room_id: int, invitation_id: int):
     if room.kind == "channel":
         return _answer(room, error="Guest access isn't supported for channel rooms.",
                        status=403)
-    result = invitations.invite_again(room, invitation, actor=_me())
+    result = invitations.invite_again(room, invitation, actor=me())
     if result.refused:
         email, why = result.refused[0]
         return _answer(room, error=f"{email} wasn't invited again: {why}.", status=422)
@@ -236,11 +235,8 @@ def resend_invitation(room_id: int, invitation_id: int):
     invitation = _invitation(room, invitation_id)
     if invitation.removed_at is not None:
         abort(404)
-    error = invitations.email_invitations([invitation], _me())[invitation.id]
+    error = invitations.email_invitations([invitation], me())[invitation.id]
     if error:
         return _answer(room, error=f"Couldn't email {invitation.email}: {error}")
     return _answer(room, notice=f"Emailed the guest link to {invitation.email}.")
 
-
-def _me() -> User:
-    return current_user._get_current_object()

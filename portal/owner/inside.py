@@ -1,13 +1,15 @@
 """In the room, on the owner's room page: who is inside now (polled by htmx like the waiting
-room), Remove, Move to waiting room, the role, and Allow again for those turned away. The
-decisions themselves are in portal/inside.py, shared with invited moderators."""
+room), Remove, Move to waiting room, the role, and Allow again for those turned away. What
+they do is portal/services/hosting.py; the section is portal/host.py's, shared with invited
+moderators."""
 
 from flask import abort
 
-from .. import inside
+from .. import host
 from ..auth import owner_required
 from ..models import Room
-from . import answer_section, bp, owned_room, poll_section
+from ..services import hosting
+from . import answer_section, bp, me, owned_room, poll_section
 from .waiting import owner_waiting_context
 
 OWNER_ENDPOINTS = {"poll": "owner.inside_now", "remove": "owner.remove_guest",
@@ -18,7 +20,7 @@ OWNER_ENDPOINTS = {"poll": "owner.inside_now", "remove": "owner.remove_guest",
 def owner_inside_context(room: Room, with_waiting: bool = False, **overrides) -> dict:
     """The room page's In the room section, as its owner sees it; `with_waiting` adds the
     waiting room, swapped out of band (after Move, the guest appears there at once)."""
-    context = inside.inside_context(room, OWNER_ENDPOINTS, by_owner=True, **overrides)
+    context = host.inside_context(room, OWNER_ENDPOINTS, by_owner=True, **overrides)
     if with_waiting:
         context.update(owner_waiting_context(room), waiting_oob=True)
     return context
@@ -27,7 +29,7 @@ def owner_inside_context(room: Room, with_waiting: bool = False, **overrides) ->
 @bp.get("/<int:room_id>/inside")
 @owner_required
 def inside_now(room_id: int):
-    return poll_section(room_id, "owner/_inside.html", owner_inside_context, "inside_fingerprint")
+    return poll_section(room_id, "host/_inside.html", owner_inside_context, "inside_fingerprint")
 
 
 _GUEST = "/<int:room_id>/inside/<int:participant_id>"
@@ -39,14 +41,15 @@ _GUEST = "/<int:room_id>/inside/<int:participant_id>"
 @bp.post(f"{_GUEST}/allow", endpoint="allow_again", defaults={"action": "allow"})
 @owner_required
 def act_on_guest(room_id: int, participant_id: int, action: str):
-    """Remove, Move to waiting room, the role and Allow again: inside.act, then the section."""
+    """Remove, Move to waiting room, the role and Allow again: hosting.act, then the section."""
     room = owned_room(room_id)
-    guest = inside.participant_of(room, participant_id)
+    guest = hosting.participant_of(room, participant_id)
     if guest is None:
         abort(404)
-    key, role = inside.act(action, room, guest)
-    text = inside.notice(key, True, name=guest.name, role=role)
-    refused = key == inside.REFUSED
-    return answer_section(room, "owner/_inside.html", owner_inside_context, "in-the-room",
+    role = host.posted_role() if action == "role" else None
+    key = hosting.act(action, room, guest, me(), role)
+    text = host.notice(key, True, name=guest.name, role=role)
+    refused = key == hosting.REFUSED
+    return answer_section(room, "host/_inside.html", owner_inside_context, "in-the-room",
                           status=422 if refused else 200, flashes=[("success", text)],
                           inside_notice=text, inside_error=refused, with_waiting=key == "moved")

@@ -8,7 +8,6 @@ post/redirect/get; a refusal shows in the section (htmx: 422) or the room page (
 from dataclasses import dataclass, field
 
 from flask import abort, current_app, redirect, render_template, url_for
-from flask_login import current_user
 
 from .. import mail, timeutil
 from ..auth import owner_required
@@ -18,7 +17,7 @@ from ..services import invitations as service
 from ..services.invitations import INVALID, MAX_ADDRESSES_AT_ONCE
 from ..services.urls import invitation_url
 from ..web import is_htmx
-from . import answer_section, bp, owned_room
+from . import answer_section, bp, me, owned_room
 
 # --- what the section says ---------------------------------------------------------------------
 
@@ -117,7 +116,7 @@ def add_invitations(room_id: int):
     result = service.invite(room, addresses, form.role.data,
                             valid_once=form.validity.data == "once",
                             days=form.days.data if form.validity.data == "days" else None,
-                            actor=_me())
+                            actor=me())
     notices = []
     if result.added:
         notices.append(Notice("success", f"Added {_count(len(result.added), 'guest')} as "
@@ -127,7 +126,7 @@ def add_invitations(room_id: int):
                               [f"{email} — {why}" for email, why in result.refused]))
     if result.added and form.send_now.data:
         by_id = {inv.id: inv for inv in result.invitations}
-        notices += _sending_notices(service.email_invitations(result.invitations, _me()), by_id)
+        notices += _sending_notices(service.email_invitations(result.invitations, me()), by_id)
     # Keep the refused addresses in the box so the owner can correct them.
     form = InviteForm(formdata=None, role=form.role.data, validity=form.validity.data,
                       days=form.days.data if form.validity.data == "days" else None,
@@ -147,7 +146,7 @@ def change_role(room_id: int, invitation_id: int):
         return _answer(room, [Notice("error", "Choose viewer, moderator or speaker.")],
                        status=422)
     new = form.role.data
-    service.change_role(room, invitation.id, invitation.role, new, invitation.email, _me())
+    service.change_role(room, invitation.id, invitation.role, new, invitation.email, me())
     return _answer(room, [Notice("success", f"{invitation.email} is now {_article(new)} {new}.")])
 
 
@@ -160,7 +159,7 @@ def _article(word: str) -> str:
 def email_invitation(room_id: int, invitation_id: int):
     room = owned_room(room_id)
     invitation = _invitation(room, invitation_id)
-    results = service.email_invitations([invitation], _me())
+    results = service.email_invitations([invitation], me())
     return _answer(room, _sending_notices(results, {invitation.id: invitation}))
 
 
@@ -171,7 +170,7 @@ def email_all(room_id: int):
     invitations = list(room.live_invitations())
     if not invitations:
         return _answer(room, [Notice("info", "There are no guests to email yet.")])
-    results = service.email_invitations(invitations, _me())
+    results = service.email_invitations(invitations, me())
     return _answer(room, _sending_notices(results, {inv.id: inv for inv in invitations}))
 
 
@@ -180,7 +179,7 @@ def email_all(room_id: int):
 def reset_invitation(room_id: int, invitation_id: int):
     room = owned_room(room_id)
     invitation = _invitation(room, invitation_id)
-    service.reset(room, invitation, _me())
+    service.reset(room, invitation, me())
     return _answer(room, [Notice("success", f"The guest link of {invitation.email} was reset: "
                                  "the old link no longer works. Email or copy the new one.")])
 
@@ -190,10 +189,7 @@ def reset_invitation(room_id: int, invitation_id: int):
 def delete_invitation(room_id: int, invitation_id: int):
     room = owned_room(room_id)
     invitation = _invitation(room, invitation_id)
-    service.remove(room, invitation, _me())
+    service.remove(room, invitation, me())
     return _answer(room, [Notice("success", f"{invitation.email} was removed from the guest "
                                  "list; their link no longer works.")])
 
-
-def _me() -> User:
-    return current_user._get_current_object()

@@ -7,7 +7,6 @@ a redirect back to the room page. Refusals (bad input, the link limit, a channel
 in the section: htmx gets it with 422, a plain form the room page with the errors and a 4xx."""
 
 from flask import abort
-from flask_login import current_user
 
 from .. import timeutil
 from ..auth import owner_required
@@ -15,7 +14,7 @@ from ..forms import GuestAccessForm, LinkForm
 from ..models import GuestLink, Room
 from ..services import links
 from ..services.urls import guest_link_url
-from . import answer_section, bp, owned_room
+from . import answer_section, bp, me, owned_room
 
 CHANNEL_REFUSAL = "Guest access isn't supported for channel rooms."
 
@@ -55,7 +54,7 @@ def guest_access(room_id: int):
         return _answer(room, error="Choose whether guest access is on or off.", status=422)
     enable = form.enabled.data == "on"
     try:
-        links.set_guest_access(room, enable, actor=current_user._get_current_object())
+        links.set_guest_access(room, enable, actor=me())
     except links.RoomGone:
         abort(404)
     except links.ChannelRoom:
@@ -81,7 +80,7 @@ def create_link(room_id: int):
     try:
         link = links.create_link(room, form.name.data, form.max_uses.data,
                                  form.duration_days.data,
-                                 actor=current_user._get_current_object())
+                                 actor=me())
     except links.ChannelRoom:
         return _answer(room, error=CHANNEL_REFUSAL, status=403)
     except links.TooManyLinks as full:
@@ -98,5 +97,5 @@ def delete_link(room_id: int, link_id: int):
                                  & GuestLink.deleted_at.is_null())
     if link is None:
         abort(404)
-    links.delete_link(room, link, actor=current_user._get_current_object())
+    links.delete_link(room, link, actor=me())
     return _answer(room, notice=f"Link “{link.name}” deleted. It no longer lets anyone in.")

@@ -23,7 +23,7 @@ from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
 from ..services import rooms as room_service
 from ..web import answer, see_other
-from . import bp, owned_room, room_context
+from . import bp, me, owned_room, room_context
 
 # Types people share before a session; the served Content-Type comes from this table, never
 # from what the browser claimed.
@@ -44,7 +44,6 @@ ATTACHMENT_TYPES = {
     "odt": "application/vnd.oasis.opendocument.text",
     "ods": "application/vnd.oasis.opendocument.spreadsheet",
 }
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_ROOM = 20
 
 
@@ -83,7 +82,7 @@ def _room_form(room: Room | None = None) -> RoomForm:
 def new_room():
     form = _room_form()
     if form.validate_on_submit() and _saved(form, lambda values: room_service.create(
-            current_user, values, actor=current_user._get_current_object())):
+            current_user, values, actor=me())):
         room = form.saved
         flash(f"Room “{room.title}” created.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
@@ -125,7 +124,7 @@ def edit_room(room_id: int):
     room = owned_room(room_id)
     form = _room_form(room)
     if form.validate_on_submit() and _saved(form, lambda values: room_service.update(
-            room, values, actor=current_user._get_current_object())):
+            room, values, actor=me())):
         flash("Room saved.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
@@ -148,7 +147,7 @@ def join_as_host(room_id: int):
 @owner_required
 def delete_room(room_id: int):
     room = owned_room(room_id)
-    room_service.delete(room, actor=current_user._get_current_object())
+    room_service.delete(room, actor=me())
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
           "available.", "success")
     return see_other("owner.rooms")
@@ -195,12 +194,13 @@ def upload_attachment(room_id: int):
         original = (upload.filename or "").strip()
         safe = secure_filename(original) or "file"
         ext = safe.rsplit(".", 1)[-1].lower() if "." in safe else ""
-        data = upload.stream.read(MAX_ATTACHMENT_BYTES + 1)
+        largest = current_app.config["MAX_UPLOAD_BYTES"]
+        data = upload.stream.read(largest + 1)
         if ext not in ATTACHMENT_TYPES:
             error = ("This type of file can't be attached. Allowed: "
                      + ", ".join(sorted(ATTACHMENT_TYPES)) + ".")
-        elif len(data) > MAX_ATTACHMENT_BYTES:
-            error = f"The file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB."
+        elif len(data) > largest:
+            error = f"The file is larger than {largest / (1024 * 1024):g} MB."
         elif not data:
             error = "The file is empty."
         else:

@@ -1,5 +1,5 @@
 """The waiting room of a room whose guests wait to be admitted: the list of waiting guests
-(polled by htmx every few seconds), Admit, Deny and Admit all.
+(polled by htmx every few seconds), Admit, Deny and Admit all (portal/services/hosting.py).
 
 The polled fragment carries the number waiting in `data-waiting-count`; static/app.js puts it in
 the page title ("(2 waiting) Room"), so owners notice a new guest without watching the list."""
@@ -7,9 +7,10 @@ the page title ("(2 waiting) Room"), so owners notice a new guest without watchi
 from flask import abort
 
 from ..auth import owner_required
-from ..models import Participant, Room
-from ..waiting import decide_waiting, waiting_context
-from . import answer_section, bp, owned_room, poll_section
+from ..host import waiting_context
+from ..models import Room
+from ..services import hosting
+from . import answer_section, bp, me, owned_room, poll_section
 
 OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
                    "admit_all": "owner.admit_all"}
@@ -21,13 +22,13 @@ def owner_waiting_context(room: Room, **overrides) -> dict:
 
 
 def _answer(room: Room, notice: str):
-    return answer_section(room, "owner/_waiting.html", owner_waiting_context, "waiting-room",
+    return answer_section(room, "host/_waiting.html", owner_waiting_context, "waiting-room",
                           flashes=[("success", notice)], waiting_notice=notice)
 
 
-def _guest_of(room: Room, participant_id: int) -> Participant:
-    participant = Participant.get_or_none((Participant.id == participant_id)
-                                          & (Participant.room == room))
+
+def _guest_of(room: Room, participant_id: int):
+    participant = hosting.participant_of(room, participant_id)
     if participant is None:
         abort(404)
     return participant
@@ -36,7 +37,7 @@ def _guest_of(room: Room, participant_id: int) -> Participant:
 @bp.get("/<int:room_id>/waiting")
 @owner_required
 def waiting(room_id: int):
-    return poll_section(room_id, "owner/_waiting.html", owner_waiting_context,
+    return poll_section(room_id, "host/_waiting.html", owner_waiting_context,
                         "waiting_fingerprint")
 
 
@@ -45,7 +46,7 @@ def waiting(room_id: int):
 def admit(room_id: int, participant_id: int):
     room = owned_room(room_id)
     guest = _guest_of(room, participant_id)
-    if decide_waiting(room, [guest], "admitted"):
+    if hosting.admit(room, [guest.id], me()):
         return _answer(room, f"{guest.name} was admitted.")
     return _answer(room, f"{guest.name} is no longer waiting.")
 
@@ -55,7 +56,7 @@ def admit(room_id: int, participant_id: int):
 def deny(room_id: int, participant_id: int):
     room = owned_room(room_id)
     guest = _guest_of(room, participant_id)
-    if decide_waiting(room, [guest], "rejected"):
+    if hosting.deny(room, [guest.id], me()):
         return _answer(room, f"{guest.name} was denied entry.")
     return _answer(room, f"{guest.name} is no longer waiting.")
 
@@ -64,7 +65,7 @@ def deny(room_id: int, participant_id: int):
 @owner_required
 def admit_all(room_id: int):
     room = owned_room(room_id)
-    done = decide_waiting(room, None, "admitted")
+    done = hosting.admit(room, None, me())
     if not done:
         return _answer(room, "Nobody is waiting.")
     return _answer(room, f"Admitted {len(done)} {'guest' if len(done) == 1 else 'guests'}.")

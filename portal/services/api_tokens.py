@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from .. import audit, timeutil
+from ..audit import Actor
 from ..db import database
 from ..models import ApiToken, User
 
@@ -33,7 +34,7 @@ def hash_token(token: str) -> str:
 
 
 def create(user: User, name: str, scope: str, days: int,
-           actor: User | None = None) -> tuple[ApiToken, str]:
+           actor: Actor | None = None) -> tuple[ApiToken, str]:
     """A new token for `user`: its row and the token itself, which is never stored and can't be
     shown again. Raises NotAnOwner."""
     if not user.is_owner:
@@ -47,7 +48,7 @@ def create(user: User, name: str, scope: str, days: int,
                               prefix=token[:SHOWN_PREFIX], created_at=now,
                               expires_at=now + timedelta(days=days))
         audit.record("api_token_created", None, f"{name} ({user.email})",
-                     detail=f"{scope}, {days} days", actor=actor or user)
+                     detail=f"{scope}, {days} days", actor=actor or Actor.of_account(user))
     return row, token
 
 
@@ -64,10 +65,10 @@ def every_live():
             .order_by(User.email, ApiToken.created_at.desc()))
 
 
-def revoke(token: ApiToken, actor: User) -> bool:
+def revoke(token: ApiToken, actor: Actor) -> bool:
     """The token stops working at once. False when it was already revoked."""
     with database.atomic():
-        done = ApiToken.update(revoked_at=timeutil.utcnow(), revoked_by=actor.id).where(
+        done = ApiToken.update(revoked_at=timeutil.utcnow(), revoked_by=actor.account_id).where(
             (ApiToken.id == token.id) & ApiToken.revoked_at.is_null()).execute() == 1
         if done:
             owner = User.get_by_id(token.user_id)
@@ -76,10 +77,10 @@ def revoke(token: ApiToken, actor: User) -> bool:
     return done
 
 
-def revoke_all(user: User, actor: User | None = None) -> int:
+def revoke_all(user: User, actor: Actor | None = None) -> int:
     """Every token of the account, in the caller's transaction ("Sign out everywhere")."""
     return ApiToken.update(revoked_at=timeutil.utcnow(),
-                           revoked_by=actor.id if actor is not None else None).where(
+                           revoked_by=actor.account_id if actor is not None else None).where(
         (ApiToken.user == user.id) & ApiToken.revoked_at.is_null()).execute()
 
 

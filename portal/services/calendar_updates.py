@@ -68,8 +68,8 @@ def send(ids: list[int], kind: str, actor_id: int | None = None) -> dict[int, st
     for inv, error in zip(invitations, results, strict=True):
         if error is not None:
             current_app.logger.warning("calendar %s to %s not sent: %s", kind, inv.email, error)
-        audit.record(action, inv.room, inv.email, actor=actor,
-                     actor_email="" if actor else "guestgate",
+        audit.record(action, inv.room, inv.email,
+                     actor=actor or audit.Actor(email="guestgate"),
                      detail=f"sequence {inv.ics_sequence}"
                      + (f"; failed: {error}" if error else ""))
     return {inv.id: error for inv, error in zip(invitations, results, strict=True)}

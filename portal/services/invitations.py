@@ -2,7 +2,7 @@
 role, reset the link, remove the guest. The owner's Guests section, the denial panel's fixes, the
 command line and seed-demo call these; each change writes its audit event in its transaction.
 
-`actor` is the account acting (None: the signed-in user, as audit.record reads it)."""
+`actor` (an audit.Actor) is who acts; None: the signed-in user, as audit.record reads it."""
 
 import re
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from peewee import IntegrityError
 
 from .. import audit, emails, mail, passwords, timeutil
 from ..access import domain_rules
+from ..audit import Actor
 from ..db import database
 from ..models import Invitation, Participant, Room, User
 from . import calendar_updates
@@ -68,7 +69,7 @@ def _account_for(email: str) -> User:
 
 
 def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = False,
-           days: int | None = None, actor: User | None = None) -> InviteResult:
+           days: int | None = None, actor: Actor | None = None) -> InviteResult:
     """Add invitations for the good addresses and say why each other one was refused. One
     transaction; the room's row is locked first so two owners can't overshoot the limit."""
     result = InviteResult()
@@ -111,9 +112,10 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
 
 def _add(room, email, previous, role, valid_once, expires_at, actor, now) -> Invitation:
     user = _account_for(email)
+    by = actor.account if actor else None
     if previous is None:
         return Invitation.create(room=room, user=user, email=email, role=role,
-                                 valid_once=valid_once, expires_at=expires_at, created_by=actor,
+                                 valid_once=valid_once, expires_at=expires_at, created_by=by,
                                  created_at=now)
     # A previously removed guest: the unique (room, email) row comes back with a new version,
     # so the old link stays dead.
@@ -124,7 +126,7 @@ def _add(room, email, previous, role, valid_once, expires_at, actor, now) -> Inv
     previous.version += 1
     previous.bound_device = None
     previous.email_status, previous.emailed_at, previous.email_error = "not_sent", None, ""
-    previous.created_by = actor
+    previous.created_by = by
     previous.created_at = now
     previous.removed_at = None
     # The same UID comes back: a sequence above its cancellation's makes calendars take it.
@@ -133,7 +135,7 @@ def _add(room, email, previous, role, valid_once, expires_at, actor, now) -> Inv
     return previous
 
 
-def invite_again(room: Room, invitation: Invitation, actor: User | None = None) -> InviteResult:
+def invite_again(room: Room, invitation: Invitation, actor: Actor | None = None) -> InviteResult:
     """A removed guest, invited again as before (role, valid once): `invite`'s limit and domain
     rules apply; the old link stays dead."""
     return invite(room, [invitation.email], invitation.role, valid_once=invitation.valid_once,
@@ -143,7 +145,7 @@ def invite_again(room: Room, invitation: Invitation, actor: User | None = None) 
 # --- emailing -----------------------------------------------------------------------------------
 
 def email_invitations(invitations: list[Invitation],
-                      actor: User | None = None) -> dict[int, str | None]:
+                      actor: Actor | None = None) -> dict[int, str | None]:
     """Send each its personal link over one SMTP connection, then record each outcome: per
     invitation id, None (sent) or why it failed. The invitations stay whatever happens; a
     failure is shown with its error and can be retried."""
@@ -173,7 +175,7 @@ def _with_room_and_user(invitation: Invitation) -> Invitation:
 # --- one guest's invitation -----------------------------------------------------------------------
 
 def change_role(room: Room, invitation_id: int, old: str, new: str, target: str,
-                actor: User | None = None, actor_email: str = "") -> bool:
+                actor: Actor | None = None) -> bool:
     """The invitation's role, and so the role of everyone inside or waiting through it, at once
     (an invited guest always has the invitation's role now). `target` names the guest in the
     audit log. False when the role was already `new`."""
@@ -184,12 +186,11 @@ def change_role(room: Room, invitation_id: int, old: str, new: str, target: str,
         Participant.update(role=new, updated_at=timeutil.utcnow()).where(
             (Participant.invitation == invitation_id)
             & Participant.status.in_(("waiting", "admitted"))).execute()
-        audit.record("role_changed", room, target, detail=f"{old} → {new}", actor=actor,
-                     actor_email=actor_email)
+        audit.record("role_changed", room, target, detail=f"{old} → {new}", actor=actor)
     return True
 
 
-def reset(room: Room, invitation: Invitation, actor: User | None = None) -> None:
+def reset(room: Room, invitation: Invitation, actor: Actor | None = None) -> None:
     """A new version kills the old link at once; the new one is unsent and unused."""
     with database.atomic():
         Invitation.update(version=Invitation.version + 1, bound_device=None,
@@ -198,7 +199,7 @@ def reset(room: Room, invitation: Invitation, actor: User | None = None) -> None
         audit.record("invitation_reset", room, invitation.email, actor=actor)
 
 
-def remove(room: Room, invitation: Invitation, actor: User | None = None) -> None:
+def remove(room: Room, invitation: Invitation, actor: Actor | None = None) -> None:
     """Off the guest list: the link no longer works; a guest whose email went out gets a
     calendar cancellation (in the background, after the commit)."""
     with database.atomic():
@@ -208,7 +209,7 @@ def remove(room: Room, invitation: Invitation, actor: User | None = None) -> Non
         audit.record("invitation_removed", room, invitation.email, actor=actor)
     if cancelled:  # their calendar drops the event
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
-                                    actor.id if actor is not None else None)
+                                    actor.account_id if actor else None)
 
 
 # --- what the Guests section shows --------------------------------------------------------------
@@ -236,7 +237,7 @@ def seed_invitations(owner: User, rooms: list[Room]) -> dict:
         if room.kind == "channel":
             details[room.id] = {"invitations": []}
             continue
-        result = invite(room, [DEMO_GUEST], "viewer", actor=owner)
+        result = invite(room, [DEMO_GUEST], "viewer", actor=Actor.of_account(owner))
         details[room.id] = {"invitations": [
             {"email": inv.email, "role": inv.role, "url": invitation_url(inv)}
             for inv in result.invitations]}

@@ -3,13 +3,14 @@ switch, and each link's life — created (at most MAX_LINKS_PER_ROOM live a room
 click limit raised, deleted. The owner's Guest access section, the denial panel's fixes, the
 command line and seed-demo call these; each change writes its audit event in its transaction.
 
-`actor` is the account acting (None: the signed-in user, as audit.record reads it)."""
+`actor` (an audit.Actor) is who acts; None: the signed-in user, as audit.record reads it."""
 
 from datetime import timedelta
 
 from flask import current_app
 
 from .. import access, audit, decision, timeutil
+from ..audit import Actor
 from ..db import database
 from ..models import GuestLink, Room, User
 from .urls import guest_link_url
@@ -46,7 +47,7 @@ def max_links() -> int:
 
 # --- guest access -----------------------------------------------------------------------------
 
-def set_guest_access(room: Room, enable: bool, actor: User | None = None,
+def set_guest_access(room: Room, enable: bool, actor: Actor | None = None,
                      detail: str = "") -> bool:
     """Guest access on or off: shared links let new guests in, or refuse them (guests already
     inside stay until they load a page again). True when it changed, False when it already was
@@ -77,7 +78,7 @@ def set_guest_access(room: Room, enable: bool, actor: User | None = None,
 # --- links --------------------------------------------------------------------------------------
 
 def create_link(room: Room, name: str, max_uses: int | None = None, days: int | None = None,
-                actor: User | None = None) -> GuestLink:
+                actor: Actor | None = None) -> GuestLink:
     """A new shared link: `max_uses` clicks (None: no limit), valid `days` (None: until the
     session ends). Raises ChannelRoom, or TooManyLinks when the room has its limit of live
     links (counted under the room's lock: two owners at once can't make one too many)."""
@@ -92,12 +93,12 @@ def create_link(room: Room, name: str, max_uses: int | None = None, days: int | 
         link = GuestLink.create(
             room=room, name=name, max_uses=max_uses,
             expires_at=now + timedelta(days=days) if days else None,
-            created_by=actor.id if actor is not None else None, created_at=now)
+            created_by=actor.account_id if actor else None, created_at=now)
         audit.record("link_created", room, link.name, actor=actor)
     return link
 
 
-def delete_link(room: Room, link: GuestLink, actor: User | None = None) -> bool:
+def delete_link(room: Room, link: GuestLink, actor: Actor | None = None) -> bool:
     """The link stops letting anyone new in (those inside stay until they load a page again).
     False when it was already deleted."""
     with database.atomic():
@@ -108,7 +109,7 @@ def delete_link(room: Room, link: GuestLink, actor: User | None = None) -> bool:
     return deleted
 
 
-def extend_link(room: Room, link: GuestLink, days: int, actor: User | None = None):
+def extend_link(room: Room, link: GuestLink, days: int, actor: Actor | None = None):
     """`days` more, counted from now or from its expiry if later — never past the session's
     end (a link is no use after it; without a ceiling repeated extends overflowed the date).
     Gives (the new expiry, whether the session's end capped it). Raises SessionEnded."""
@@ -129,7 +130,7 @@ def extend_link(room: Room, link: GuestLink, days: int, actor: User | None = Non
 
 
 def raise_link_limit(room: Room, link: GuestLink, clicks: int,
-                     actor: User | None = None) -> int | None:
+                     actor: Actor | None = None) -> int | None:
     """`clicks` more than it allows now (or than it has used, if more): the new limit, or None
     for a link without one (nothing to raise). Raises TooManyClicks past MAX_USES."""
     if link.max_uses is None:
@@ -186,8 +187,8 @@ def seed_guest_links(owner: User, rooms: list[Room]) -> dict:
         if room.kind == "channel":
             details[room.id] = {"guest_links": []}
             continue
-        set_guest_access(room, True, actor=owner)
-        link = create_link(room, "Guests", max_uses=100, days=30, actor=owner)
+        set_guest_access(room, True, actor=Actor.of_account(owner))
+        link = create_link(room, "Guests", max_uses=100, days=30, actor=Actor.of_account(owner))
         details[room.id] = {"guest_links": [{
             "name": link.name, "url": guest_link_url(link), "max_uses": link.max_uses,
             "expires_at": timeutil.iso_utc(link.expires_at)}]}

@@ -19,6 +19,7 @@ from flask import current_app
 from peewee import IntegrityError, fn
 
 from .. import audit, meetings, timeutil
+from ..audit import Actor
 from ..db import database
 from ..models import ROOM_KINDS, Room, User
 from ..text import control_characters_problem
@@ -203,7 +204,7 @@ def _apply(room: Room, values: RoomValues) -> None:
 
 # --- making, changing, deleting -------------------------------------------------------------------
 
-def create(owner: User, values: RoomValues, actor: User | None = None) -> Room:
+def create(owner: User, values: RoomValues, actor: Actor | None = None) -> Room:
     """A new room of `owner`. Raises Invalid."""
     errors = problems(values)
     if errors:
@@ -216,7 +217,7 @@ def create(owner: User, values: RoomValues, actor: User | None = None) -> Room:
     return room
 
 
-def update(room: Room, values: RoomValues, actor: User | None = None) -> Room:
+def update(room: Room, values: RoomValues, actor: Actor | None = None) -> Room:
     """The room with these values: a new consent text gets a new version, and guests whose
     invitation email went out get a calendar update when the time or title changed (sent after
     the commit). Raises Invalid."""
@@ -237,11 +238,11 @@ def update(room: Room, values: RoomValues, actor: User | None = None) -> Room:
             and calendar_updates.prepare(room)
     if updated:
         calendar_updates.send_later(updated, calendar_updates.UPDATE,
-                                    actor.id if actor is not None else None)
+                                    actor.account_id if actor is not None else None)
     return room
 
 
-def delete(room: Room, actor: User | None = None) -> bool:
+def delete(room: Room, actor: Actor | None = None) -> bool:
     """Its links answer that the room is no longer available; invited guests whose email went
     out get a calendar cancellation (after the commit). False when it was already deleted."""
     with database.atomic():
@@ -253,7 +254,7 @@ def delete(room: Room, actor: User | None = None) -> bool:
         cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
-                                    actor.id if actor is not None else None)
+                                    actor.account_id if actor is not None else None)
     return True
 
 

@@ -1,0 +1,90 @@
+"""The host's live sections — Waiting room and In the room — as the owner's room page
+(portal/owner/) and an invited moderator's room page (portal/guest.py) show them: what each
+fragment (templates/host/) is given, their polls' fingerprints, the notices a control answers
+with. What the controls do is portal/services/hosting.py.
+
+The polled fragments carry a fingerprint: the poll answers 204 while it is unchanged, so screen
+readers and focus aren't disturbed every few seconds."""
+
+import hashlib
+
+from flask import current_app
+from flask_babel import gettext
+
+from .decision import N_
+from .forms import PresenceRoleForm
+from .models import Participant, Room
+from .services import hosting
+
+# --- the waiting room ---------------------------------------------------------------------------
+
+def waiting_fingerprint(guests: list[Participant], total: int) -> str:
+    """Short and stable while nobody arrives or leaves."""
+    ids = ",".join(str(g.id) for g in guests)
+    return hashlib.sha256(f"{total}:{ids}".encode()).hexdigest()[:12]
+
+
+def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) -> dict:
+    """What _waiting.html shows; `endpoints` names the poll, admit, deny and admit_all views of
+    the audience (owner or moderator)."""
+    shown = current_app.config["HOST_LIST_ROWS"]
+    guests = hosting.waiting(room, shown)
+    # Counted only when the list is full: below it, the list is the count.
+    total = hosting.waiting_count(room) if len(guests) >= shown else len(guests)
+    context = {"waiting_guests": guests, "waiting_total": total,
+               "waiting_fingerprint": waiting_fingerprint(guests, total),
+               "waiting_notice": None,
+               "waiting_endpoints": endpoints, "waiting_by_owner": by_owner}
+    context.update(overrides)
+    return context
+
+
+# --- in the room --------------------------------------------------------------------------------
+
+NOTICES = {
+    "removed": N_("%(name)s was removed from the session."),
+    "moved": N_("%(name)s was moved to the waiting room."),
+    "not_inside": N_("%(name)s is no longer in the room."),
+    "role": N_("%(name)s is now: %(role)s."),
+    hosting.REFUSED: N_("Choose viewer, speaker or moderator."),
+    "allowed": N_("%(name)s can enter again."),
+    "not_turned_away": N_("%(name)s isn't turned away."),
+}
+
+
+def notice(key: str, by_owner: bool, **values) -> str:
+    """A notice in the moderator's language; owner screens stay English."""
+    text = NOTICES[key]
+    return (text if by_owner else gettext(text)) % values
+
+
+def posted_role() -> str | None:
+    """The role a posted In the room form asks for, or None when it names none."""
+    form = PresenceRoleForm()
+    return form.role.data if form.validate_on_submit() else None
+
+
+def inside_fingerprint(inside: list[Participant], total: int, away: list[Participant]) -> str:
+    """Unchanged while nobody enters, leaves, changes role or agrees to a new text."""
+    parts = [f"{p.id}:{hosting.role_of(p)}:{p.consent_version}" for p in inside] + \
+        [f"|{total}|"] + [str(p.id) for p in away]
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()[:12]
+
+
+def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant | None = None,
+                   **overrides) -> dict:
+    """What _inside.html shows; `endpoints` names the poll, remove, move, role and allow views
+    of the audience (owner or moderator); `me` is the moderator looking (no controls on their
+    own row)."""
+    shown = current_app.config["HOST_LIST_ROWS"]
+    inside, away = hosting.inside(room, shown), hosting.turned_away(room)
+    # Counted only when the list is full: below it, the list is the count.
+    total = hosting.inside_count(room) if len(inside) >= shown else len(inside)
+    context = {"inside_guests": inside, "inside_total": total, "turned_away": away,
+               "inside_fingerprint": inside_fingerprint(inside, total, away),
+               "inside_notice": None, "inside_error": False, "inside_endpoints": endpoints,
+               "inside_by_owner": by_owner, "inside_me": me.id if me is not None else None,
+               "inside_roles": ("viewer", "speaker", "moderator"),  # by what they may do
+               "role_of": hosting.role_of}
+    context.update(overrides)
+    return context

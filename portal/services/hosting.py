@@ -1,0 +1,218 @@
+"""Hosting a live room: who waits, who is inside, who was turned away — and what a host does
+about them: Admit, Deny, Admit all; Remove, Move to waiting room, change the role; Allow again.
+The owner's room page, an invited moderator's room page and the REST API call these.
+
+`by` is who acts (audit.Actor: an owner's or admin's account, or a moderator inside the room);
+each change writes its audit event in its transaction, and the account that decided (if any)
+on the guest's row.
+
+What a role change means follows the door (access.role_through): for someone who came by a
+personal invitation it changes the invitation's role (as the Guests list's Change role does, so
+it holds the next time they enter); for someone who came by a shared link it is the role of this
+visit only — entering through the link again makes them a viewer, as for anyone with it."""
+
+from peewee import JOIN
+
+from .. import access, audit, timeutil
+from ..audit import Actor
+from ..db import database
+from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
+from . import invitations
+
+# The turned-away list shows the latest few: enough to find who to let in again.
+TURNED_AWAY_SHOWN = 30
+
+
+def participant_of(room: Room, participant_id: int) -> Participant | None:
+    return Participant.get_or_none((Participant.id == participant_id)
+                                   & (Participant.room == room))
+
+
+def _who(participant) -> str:
+    return f"{participant.name} <{participant.email}>"
+
+
+# --- the waiting room ---------------------------------------------------------------------------
+
+def waiting(room: Room, limit: int | None = None) -> list[Participant]:
+    """Those waiting, first come first (the first `limit`): only what their row shows and the
+    decision records (the list is read on every poll of every host). Not for saving."""
+    return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
+                                   Participant.name, Participant.email, Participant.created_at,
+                                   Participant.consented_at, Participant.consent_version,
+                                   Participant.moved_at, GuestLink.id, GuestLink.name)
+                .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+                .where((Participant.room == room) & (Participant.status == "waiting"))
+                .order_by(Participant.created_at, Participant.id).limit(limit))
+
+
+def waiting_count(room: Room) -> int:
+    """How many wait: one count over the (room, status, created_at) index."""
+    return access.crowd(room.id, "waiting")
+
+
+def admit(room: Room, participant_ids: list[int] | None, by: Actor) -> list:
+    """Admit those of `participant_ids` still waiting (None: everyone waiting now, Admit all).
+    Gives those admitted (id, name, email)."""
+    return _decide_waiting(room, participant_ids, "admitted", by)
+
+
+def deny(room: Room, participant_ids: list[int], by: Actor) -> list:
+    """Turn away those of `participant_ids` still waiting: they can't queue again (by this
+    browser or email, through a shared link) until Allow again. Gives those denied."""
+    return _decide_waiting(room, participant_ids, "rejected", by)
+
+
+def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
+                    by: Actor) -> list:
+    """Each with its audit event, in one transaction of two statements however many there
+    are: Admit all for thousands is one UPDATE, not a loop."""
+    now = timeutil.utcnow()
+    still_waiting = (Participant.room == room) & (Participant.status == "waiting")
+    if participant_ids is not None:
+        still_waiting &= Participant.id.in_(list(participant_ids))
+    with database.atomic():
+        # Admit ends a host's Move to waiting room (moved_at): the door decides again.
+        done = sorted(Participant.update(status=status, decided_at=now, moved_at=None,
+                                         decided_by=by.account_id, updated_at=now)
+                      .where(still_waiting)
+                      .returning(Participant.id, Participant.name, Participant.email)
+                      .execute(), key=lambda p: p.id)
+        audit.record_many("guest_admitted" if status == "admitted" else "guest_denied", room,
+                          [_who(p) for p in done], actor=by)
+    return done
+
+
+# --- in the room --------------------------------------------------------------------------------
+
+def _inside_query(room: Room, *columns):
+    """Those admitted whose door is still open (a removed or reset invitation, a deleted link
+    turns them away on their next page load)."""
+    return (Participant.select(*columns)
+            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+            .switch(Participant)
+            .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
+            .where((Participant.room == room) & (Participant.status == "admitted")
+                   & ((Participant.link.is_null(False) & GuestLink.deleted_at.is_null())
+                      | (Participant.invitation.is_null(False)
+                         & Invitation.removed_at.is_null()
+                         & (Invitation.version == Participant.door_version)))))
+
+
+def inside(room: Room, limit: int | None = None) -> list[Participant]:
+    """Those inside, longest inside first; with `limit`, only the last `limit` to come in.
+    Not for saving."""
+    since = INSIDE_SINCE  # the order of an index (models.py)
+    query = _inside_query(room, Participant.id, Participant.name, Participant.email,
+                          Participant.role, Participant.link, Participant.invitation,
+                          Participant.created_at, Participant.decided_at,
+                          Participant.consented_at, Participant.consent_version,
+                          GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
+    if limit is None:
+        return list(query.order_by(since, Participant.id))
+    return list(query.order_by(since.desc(), Participant.id.desc()).limit(limit))[::-1]
+
+
+def inside_count(room: Room) -> int:
+    return _inside_query(room, Participant.id).count()
+
+
+def turned_away(room: Room, limit: int = TURNED_AWAY_SHOWN) -> list[Participant]:
+    """The latest people a host denied or removed here: they can't queue again until Allow
+    again."""
+    return list(Participant.select(Participant.id, Participant.name, Participant.email,
+                                   Participant.decided_at, Participant.removed_at,
+                                   Participant.updated_at)
+                .where((Participant.room == room) & (Participant.status == "rejected"))
+                .order_by(Participant.updated_at.desc(), Participant.id.desc())
+                .limit(limit))
+
+
+def role_of(participant: Participant) -> str:
+    """The role they have now: an invitation's own, else the presence's (see role_through)."""
+    if participant.invitation_id and participant.invitation:
+        return participant.invitation.role
+    return participant.role
+
+
+def remove(room: Room, participant: Participant, by: Actor) -> bool:
+    """Out, and held out: their next page load says they were removed; the same browser or
+    email can't come back by a shared link until Allow again. False if they weren't inside."""
+    now = timeutil.utcnow()
+    with database.atomic():
+        done = Participant.update(status="rejected", removed_at=now, moved_at=None,
+                                  decided_at=now, decided_by=by.account_id,
+                                  updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
+        if done:
+            audit.record("guest_removed", room, _who(participant), actor=by)
+    return bool(done)
+
+
+def move_to_waiting(room: Room, participant: Participant, by: Actor) -> bool:
+    """Back to the waiting room, whatever their door, until someone admits them. False if they
+    weren't inside."""
+    now = timeutil.utcnow()
+    with database.atomic():
+        done = Participant.update(status="waiting", moved_at=now, decided_at=now,
+                                  decided_by=by.account_id, updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
+        if done:
+            audit.record("guest_moved_to_waiting", room, _who(participant), actor=by)
+    return bool(done)
+
+
+def change_role(room: Room, participant: Participant, role: str, by: Actor) -> None:
+    """See the module's note: an invitation's role, or this visit's."""
+    if role not in ROLES:
+        raise ValueError(f"not a role: {role!r}")
+    old = role_of(participant)
+    if old == role:
+        return
+    if participant.invitation_id:
+        invitations.change_role(room, participant.invitation_id, old, role, _who(participant),
+                                actor=by)
+        return
+    with database.atomic():
+        Participant.update(role=role, updated_at=timeutil.utcnow()).where(
+            Participant.id == participant.id).execute()
+        audit.record("role_changed", room, _who(participant),
+                     detail=f"{old} → {role} (this visit, shared link)", actor=by)
+
+
+def allow_again(room: Room, participant: Participant, by: Actor) -> bool:
+    """Lifts a Deny or Remove: their presence ends (as if they had left), so they come back
+    the ordinary way, by their link — and through a shared link wait again where guests wait.
+    False if they weren't turned away."""
+    now = timeutil.utcnow()
+    with database.atomic():
+        done = Participant.update(status="left", removed_at=None, moved_at=None,
+                                  updated_at=now).where(
+            (Participant.id == participant.id) & (Participant.status == "rejected")).execute()
+        if done:
+            audit.record("guest_allowed_again", room, _who(participant), actor=by)
+    return bool(done)
+
+
+# In the room's controls: what each does, and its result's key when done and when there was
+# nothing left to do (another host was quicker).
+_ACTIONS = {"remove": (remove, "removed", "not_inside"),
+            "move": (move_to_waiting, "moved", "not_inside"),
+            "allow": (allow_again, "allowed", "not_turned_away")}
+REFUSED = "bad_role"  # the one refused control: answered 422
+
+
+def act(action: str, room: Room, participant: Participant, by: Actor,
+        role: str | None = None) -> str:
+    """One control of In the room — remove, move, allow, or role (to `role`) — for the owner's
+    and a moderator's screens alike: what came of it, as a key (removed, moved, allowed, role;
+    not_inside or not_turned_away when another host was quicker; REFUSED for no valid role)."""
+    if action in _ACTIONS:
+        do, done, not_done = _ACTIONS[action]
+        return done if do(room, participant, by) else not_done
+    if role not in ROLES:
+        return REFUSED
+    if participant.status != "admitted":
+        return "not_inside"
+    change_role(room, participant, role, by)
+    return "role"
