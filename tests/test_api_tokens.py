@@ -18,7 +18,7 @@ from portal.timeutil import utcnow
 TOKEN = re.compile(r"gg_[A-Za-z0-9_-]{43}")
 
 
-# --- the command line ------------------------------------------------------------------------------
+# --- the command line -----------------------------------------------------------------------------
 
 def test_create_api_token_prints_the_token_alone_on_its_last_line(app, runner, db, owner):
     result = runner.invoke(args=["create-api-token", "Owner@Example.com", "--scope", "write",
@@ -58,7 +58,7 @@ def test_the_database_holds_only_the_hash(app, db, owner):
         assert token not in value
 
 
-# --- the screen ------------------------------------------------------------------------------------
+# --- the screen -----------------------------------------------------------------------------------
 
 def test_an_owner_makes_a_token_sees_it_once_and_it_works(app, client, signed_in_owner, db):
     page = client.get("/api-tokens")
@@ -130,7 +130,7 @@ def test_an_admin_sees_and_revokes_anyones_token(app, client, auth, owner, db):
     assert event.actor_email == "admin@example.com" and "owner@example.com" in event.target
 
 
-# --- what stops a token ------------------------------------------------------------------------------
+# --- what stops a token ---------------------------------------------------------------------------
 
 def test_an_expired_token_is_refused(app, owner, db):
     token = token_for(owner, days=1)
@@ -145,7 +145,8 @@ def test_a_demoted_account_s_token_stops_at_once_and_works_again_if_promoted(app
                                                                              db):
     token = token_for(owner)
     api = Api(app, token)
-    assert runner.invoke(args=["set-access", "owner@example.com", "--access", "guest"]).exit_code == 0
+    demoted = runner.invoke(args=["set-access", "owner@example.com", "--access", "guest"])
+    assert demoted.exit_code == 0
     refused = api.get("/api/v1/rooms")
     assert refused.status_code == 403 and refused.json["code"] == "account_not_owner"
     User.update(access="broadcaster").execute()
@@ -212,7 +213,7 @@ def test_a_read_token_can_t_write(app, owner, db):
     assert api.get("/api/v1/rooms").status_code == 200
 
 
-# --- rate limit, logs ------------------------------------------------------------------------------
+# --- rate limit, logs -----------------------------------------------------------------------------
 
 @pytest.fixture
 def config(config):

@@ -1,13 +1,12 @@
 """A room's audit log, newest first, by cursor (the owner's /rooms/<id>/audit reads the same
 events by page)."""
 
-from flask_smorest import Blueprint
 
 from .. import audit
 from ..models import AuditEvent
 from ..owner import owned_room
 from . import paging, schemas
-from .auth import protect
+from .auth import Blueprint, protect
 
 blp = Blueprint("api_audit", __name__, url_prefix="/api/v1/rooms/<int:room_id>/audit",
                 description="The audit log: who did what to the room, and when.")

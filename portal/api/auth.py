@@ -3,8 +3,12 @@
 none). The token's account is then the request's `current_user`, so the API reaches rooms
 through the screens' own `owned_room` and writes the audit log as the screens do."""
 
+import json
+
+import flask_smorest
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
+from webargs.flaskparser import FlaskParser
 
 from .. import timeutil
 from ..extensions import limiter
@@ -50,6 +54,22 @@ def authenticate():
                                            'error="insufficient_scope", scope="write"'})
     g._login_user = token.user  # Flask-Login's current_user for this request: the token's
     g.api_token = token
+
+
+class Parser(FlaskParser):
+    def _raw_load_json(self, req):
+        """A body Python's json can't read as numbers (more than 4,300 digits) is as invalid
+        as any other that isn't JSON: a 400, not a 500."""
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as exc:
+            raise json.JSONDecodeError(str(exc), "(a number too long)", 0)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = Parser()
 
 
 def protect(blueprint) -> None:

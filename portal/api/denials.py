@@ -1,13 +1,12 @@
 """Why guests couldn't join a room: counts by reason (last 24 hours, 7 days, all time) and the
 newest events (portal/services/denial_reasons.py, as the room page's panel reads them)."""
 
-from flask_smorest import Blueprint
 
 from ..decision import REASONS
 from ..owner import owned_room
 from ..services import denial_reasons
 from . import schemas
-from .auth import protect
+from .auth import Blueprint, protect
 
 blp = Blueprint("api_denials", __name__, url_prefix="/api/v1/rooms/<int:room_id>/denials",
                 description="Denial reasons: who was turned away at the door, and why.")

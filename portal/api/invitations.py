@@ -2,14 +2,13 @@
 now), email again, reset the link, change the role, revoke. portal/services/invitations.py does
 what they ask, as for the Guests section of the room page."""
 
-from flask_smorest import Blueprint
 
 from ..models import Invitation, Room, User
 from ..owner import me, owned_room
 from ..services import invitations as service
 from ..services.urls import invitation_url
 from . import schemas
-from .auth import protect
+from .auth import Blueprint, protect
 from .problems import abort
 
 blp = Blueprint("api_invitations", __name__,

@@ -4,7 +4,6 @@ clicks), delete; each with the URL to share. portal/services/links.py does what 
 There is no "disabled" state for one link: the room's guest-access switch turns all its links
 off and on again (PUT /rooms/{id}/guest-access), and DELETE ends one link for good."""
 
-from flask_smorest import Blueprint
 
 from .. import timeutil
 from ..db import database
@@ -13,7 +12,7 @@ from ..owner import me, owned_room
 from ..services import links as service
 from ..services.urls import guest_link_url
 from . import schemas
-from .auth import protect
+from .auth import Blueprint, protect
 from .problems import abort, invalid
 from .rooms import CHANNEL
 

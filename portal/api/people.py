@@ -2,14 +2,15 @@
 all; Remove, Move to waiting room, Allow again, the role. portal/services/hosting.py does what
 they ask, as for the room page's Waiting room and In the room sections."""
 
+import marshmallow as ma
 from flask import current_app
-from flask_smorest import Blueprint
+from marshmallow import validate
 
 from ..models import Participant
 from ..owner import me, owned_room
 from ..services import hosting
 from . import schemas
-from .auth import protect
+from .auth import Blueprint, protect
 from .problems import abort
 
 blp = Blueprint("api_people", __name__, url_prefix="/api/v1/rooms/<int:room_id>",
@@ -32,7 +33,7 @@ def _limit(args) -> int:
 
 
 class ListArgs(schemas.Schema):
-    limit = schemas.Count(load_default=None, validate=schemas.validate.Range(1, 1000))
+    limit = ma.fields.Integer(load_default=None, validate=validate.Range(1, 1000))
 
 
 @blp.route("/waiting", methods=["GET"])

@@ -4,7 +4,6 @@ access switch. The room form's rules are portal/services/rooms.py's, checked the
 from datetime import UTC, datetime
 
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from .. import timeutil
 from ..models import Room, User
@@ -13,7 +12,7 @@ from ..services import links as link_service
 from ..services import rooms as room_service
 from ..web import public_url
 from . import paging, schemas
-from .auth import protect
+from .auth import Blueprint, protect
 from .problems import abort, invalid
 
 blp = Blueprint("api_rooms", __name__, url_prefix="/api/v1/rooms",

@@ -43,7 +43,7 @@ class Schema(ma.Schema):
 # --- paging ---------------------------------------------------------------------------------------
 
 class PageArgs(Schema):
-    limit = Count(load_default=50, validate=validate.Range(1, 100),
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 100),
                   metadata={"description": "At most this many items (1 to 100)."})
     cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200),
                               metadata={"description": "`next_cursor` of the previous page."})
@@ -258,7 +258,7 @@ class DenialsSchema(Schema):
 
 
 class DenialArgs(Schema):
-    limit = Count(load_default=50, validate=validate.Range(1, 300))
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 300))
 
 
 class AuditEventSchema(Schema):
