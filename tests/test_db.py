@@ -401,3 +401,22 @@ def test_a_version_11_database_names_its_guest_moderators_in_the_audit_log(confi
         assert who(events["room_deleted"]) == "System"
         assert who(events["guest_left"]) == "ada@example.com"  # not a moderator's action
         assert AuditEvent.select().count() == 5
+
+
+def test_a_version_12_database_gets_the_api_tokens_table(config, own_database):
+    """Version 14: API tokens, kept as hashes; everything already there stays."""
+    from portal.models import ApiToken
+    from portal.services import api_tokens
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        database.drop_tables([ApiToken])
+        SchemaVersion.create(version=12)
+    app = _app_without_upgrade(config)
+    output = _init_db(app)
+    assert "upgraded to schema version 14: API tokens" in output
+    with app.app_context(), database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert "api_token" in database.get_tables()
+        row, token = api_tokens.create(User.get_by_id(owner.id), "after the upgrade", "read", 1)
+        assert ApiToken.get_by_id(row.id).token_hash == api_tokens.hash_token(token)
