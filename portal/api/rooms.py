@@ -49,9 +49,8 @@ def _naive_utc(value):
 @blp.response(200, schemas.RoomPage)
 def list_rooms(limit, cursor, starts_after, starts_before):
     """The rooms this token's account sees (an admin: every room), by start time."""
-    query = Room.live().join(User, on=(Room.owner == User.id)).select(Room, User)
-    if not current_user.is_admin:
-        query = query.where(Room.owner == current_user.id)
+    query = room_service.visible_to(current_user).join(User, on=(Room.owner == User.id)) \
+        .select(Room, User)
     if starts_after is not None:
         query = query.where(Room.starts_at >= _naive_utc(starts_after))
     if starts_before is not None:

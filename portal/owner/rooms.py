@@ -50,10 +50,7 @@ MAX_ATTACHMENTS_PER_ROOM = 20
 @bp.get("/")
 @owner_required
 def rooms():
-    query = Room.live().order_by(Room.starts_at.desc())
-    if not current_user.is_admin:
-        query = query.where(Room.owner == current_user.id)
-    rooms = list(query)
+    rooms = list(room_service.visible_to(current_user).order_by(Room.starts_at.desc()))
     # Trouble before the session: denials of the last 24 hours, one grouped query for all rooms.
     denied = denials.rooms_denied_since([r.id for r in rooms], denials.window_start(24))
     return render_template("owner/rooms.html", rooms=rooms, now=timeutil.utcnow(),

@@ -202,6 +202,15 @@ def _apply(room: Room, values: RoomValues) -> None:
     room.updated_at = timeutil.utcnow()
 
 
+# --- which rooms an account sees ------------------------------------------------------------------
+
+def visible_to(user: User):
+    """The live rooms `user` sees in lists: an admin every room, a broadcaster their own (one
+    room is reached through portal.owner.owned_room, which decides the same)."""
+    query = Room.live()
+    return query if user.is_admin else query.where(Room.owner == user.id)
+
+
 # --- making, changing, deleting -------------------------------------------------------------------
 
 def create(owner: User, values: RoomValues, actor: Actor | None = None) -> Room:
