@@ -9,7 +9,7 @@ from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN, SQL, Select, fn
 
-from . import decision, denials, tokens
+from . import audit, decision, denials, tokens
 from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
@@ -77,25 +77,50 @@ def _invitation_with_room_and_user(invitation_id):
             .switch(Invitation).join(User).where(Invitation.id == invitation_id).limit(1))
 
 
+# The decision's facts, each built in one place from a row's columns, whether the row is a model
+# (`room_facts(room)`) or the status poll's narrow dict, whose columns are the same names with
+# the table's prefix (`_FACT_COLUMNS`: room_kind, link_uses, invitation_email ...).
+
+def _room_facts(get) -> RoomFacts:
+    return RoomFacts(deleted=get("deleted_at") is not None, kind=get("kind"),
+                     guest_access_enabled=get("guest_access_enabled"),
+                     require_approval=get("require_approval"),
+                     require_email_match=get("require_email_match"),
+                     starts_at=get("starts_at"), ends_at=get("ends_at"))
+
+
+def _link_facts(get) -> LinkFacts:
+    return LinkFacts(deleted=get("deleted_at") is not None, expires_at=get("expires_at"),
+                     max_uses=get("max_uses"), uses=get("uses"))
+
+
+def _invite_facts(get, version: int, account_access: str) -> InviteFacts:
+    """`version`: the one the door (the token, or the presence's entry) carries."""
+    return InviteFacts(removed=get("removed_at") is not None,
+                       current_version=version == get("version"),
+                       expires_at=get("expires_at"), valid_once=get("valid_once"),
+                       bound_device=get("bound_device"), email=get("email"),
+                       account_access=account_access)
+
+
+def _columns_of(row):
+    return lambda name: getattr(row, name)
+
+
+def _prefixed(row: dict, table: str):
+    return lambda name: row[f"{table}_{name}"]
+
+
 def room_facts(room: Room) -> RoomFacts:
-    return RoomFacts(deleted=room.is_deleted, kind=room.kind,
-                     guest_access_enabled=room.guest_access_enabled,
-                     require_approval=room.require_approval,
-                     require_email_match=room.require_email_match,
-                     starts_at=room.starts_at, ends_at=room.ends_at)
+    return _room_facts(_columns_of(room))
 
 
 def link_facts(link: GuestLink) -> LinkFacts:
-    return LinkFacts(deleted=link.deleted_at is not None, expires_at=link.expires_at,
-                     max_uses=link.max_uses, uses=link.uses)
+    return _link_facts(_columns_of(link))
 
 
 def invite_facts(invitation: Invitation, version: int) -> InviteFacts:
-    return InviteFacts(removed=invitation.removed_at is not None,
-                       current_version=version == invitation.version,
-                       expires_at=invitation.expires_at, valid_once=invitation.valid_once,
-                       bound_device=invitation.bound_device, email=invitation.email,
-                       account_access=invitation.user.access)
+    return _invite_facts(_columns_of(invitation), version, invitation.user.access)
 
 
 @prepared
@@ -158,11 +183,29 @@ def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
 
 
 def presence_through(door: Door) -> Participant | None:
-    """This browser's presence in the door's room through this very link or invitation."""
+    """This browser's presence in the door's room through this very link or invitation; or,
+    when it has none in the room now, the latest it left through this door (status "left":
+    Leave, or a host's Allow again), to come back as the same guest."""
     if not isinstance(session.get("device"), str):
         return None  # a browser seen for the first time can't be inside yet
-    participant = Participant.current(door.room.id, device_id())
+    participant = _presence_or_left.first(
+        room_id=door.room.id, device=device_id(),
+        link_id=door.link.id if door.link is not None else 0,  # ids start at 1: never found
+        invitation_id=door.invitation.id if door.invitation is not None else 0,
+        door_version=door.token_version)
     return participant if participant is not None and _same_door(participant, door) else None
+
+
+@prepared
+def _presence_or_left(room_id, device, link_id, invitation_id, door_version):
+    """As Participant.current, and else the latest presence left through the door: one query
+    along the (device, room) index (a browser has a few rows in a room at most)."""
+    left = Participant.status == "left"
+    through_door = ((Participant.link == link_id) | (Participant.invitation == invitation_id)) \
+        & (Participant.door_version == door_version)
+    return Participant.select().where(
+        (Participant.room == room_id) & (Participant.device == device)
+        & (~left | through_door)).order_by(left.asc(), Participant.id.desc()).limit(1)
 
 
 class UsedUp(Exception):
@@ -179,11 +222,9 @@ class NotAdmitted(Exception):
 
 
 def role_through(door: Door) -> str:
-    """The role a door gives on entry: a shared link makes a viewer; an invitation its role as
-    it is now (so a host's change of role, or removing the invitation, reaches whoever came in
-    by it). Inside, a link guest keeps the role a host gave them from In the room until they
-    enter again; an invited guest always has the invitation's role."""
-    return door.invitation.role if door.invitation is not None else "viewer"
+    """The role a door gives on entry: a shared link makes a viewer; an invitation its role
+    (decision.role_now)."""
+    return decision.role_now("viewer", door.invitation and door.invitation.role)
 
 
 def email_source(door: Door) -> str:
@@ -195,10 +236,13 @@ def email_source(door: Door) -> str:
     return "confirmed" if door.room.require_email_match else "invitation"
 
 
-def enter(door: Door, name: str, email: str, consent_version: int | None = None) -> Participant:
+def enter(door: Door, name: str, email: str, consent_version: int | None = None,
+          consented_at=None) -> Participant:
     """Consume one use and make (or move) this browser's presence, in one transaction: a use is
     never counted without its participant, and a participant never exists without its use.
-    `consent_version`: the version of the room's text the guest just agreed to, if it asks.
+    A browser that entered through this link before is the same guest returning: no new use
+    (GuestLink.claim). `consent_version`: the version of the room's text the guest agreed to,
+    if it asks — just now, or at `consented_at` (a returning guest's agreement still stands).
 
     A presence follows the door it last came through: its role is that door's, and a shared
     link after an invitation means the link's waiting room, as for anyone with the link."""
@@ -206,11 +250,11 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
     now = utcnow()
     role = role_through(door)
     source = email_source(door)
-    consent = {} if consent_version is None else {"consented_at": now,
+    consent = {} if consent_version is None else {"consented_at": consented_at or now,
                                                   "consent_version": consent_version}
     with database.atomic() as transaction:
         if door.link is not None:
-            if not door.link.claim():
+            if not door.link.claim(device, door.token_version):
                 raise UsedUp()
             status = "waiting" if door.room.require_approval else "admitted"
         else:
@@ -233,7 +277,7 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
             transaction.rollback()  # already in through this door: the use goes back
             if consent:  # agreed again, to the host's newer text
                 Participant.update(**consent).where(Participant.id == existing.id).execute()
-                existing.consented_at = now
+                existing.consented_at = consent["consented_at"]
                 existing.consent_version = consent_version
             return existing
         if existing is not None and existing.status in ("admitted", "waiting") \
@@ -274,6 +318,24 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None)
         return loaded(Participant, id=_new_participant.insert(**fields),
                       **{**fields, "room": door.room, "link": door.link,
                          "invitation": door.invitation})
+
+
+def leave(participant: Participant) -> bool:
+    """The guest's Leave, from the room, the countdown or the waiting room: off the host's list
+    (In the room, or the waiting list), with an audit event. A host's Deny or Remove stays on
+    record (status rejected): leaving doesn't let them queue again. False when nothing was
+    left to leave."""
+    now = utcnow()
+    with database.atomic():
+        done = Participant.update(status="left", updated_at=now).where(
+            (Participant.id == participant.id)
+            & Participant.status.in_(("waiting", "admitted"))).execute()
+        if done:
+            audit.record("guest_left_waiting" if participant.status == "waiting"
+                         else "guest_left", participant.room_id,
+                         f"{participant.name} <{participant.email}>",
+                         actor=audit.Actor.of_guest(participant))
+    return bool(done)
 
 
 def _same_door(participant: Participant, door: Door) -> bool:
@@ -383,8 +445,7 @@ def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
         door = Door(tokens.INVITE, row.door_version, room=room, invitation=row.invitation)
     else:  # the link or invitation row is gone altogether (its reference was cleared)
         return row, Door(tokens.LINK, row.door_version, room=None)
-    if door.invitation is not None:
-        row.role = door.invitation.role  # the invitation's role now (see role_through)
+    row.role = decision.role_now(row.role, door.invitation and door.invitation.role)
     return row, door
 
 
@@ -415,10 +476,13 @@ class PresenceFacts:
         return _decide(self.room, self.status, None, link=self.link, invite=self.invite,
                        device=device)
 
-
-def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
-    """As `current_presence`: an invitation's role now; otherwise the presence's own."""
-    return row["invitation_role"] if invite is not None else row["role_at_entry"]
+    def decide_polled(self, device: str | None = None) -> Decision:
+        """What the guest's polling page is told (guest.status and portal/quickpoll.py alike):
+        while they keep their seat in the room (decision.keeps_seat), that they are in,
+        whatever became of their door; otherwise what their next page load will decide."""
+        if decision.keeps_seat(utcnow(), self.status, self.room):
+            return Decision(decision.ENTER)
+        return self.decide(device)
 
 
 def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | None:
@@ -428,28 +492,19 @@ def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | N
     row = _presence_facts.first(room_id=room_id, device=device or device_id())
     if row is None:
         return None
-    room = RoomFacts(deleted=row["room_deleted_at"] is not None, kind=row["room_kind"],
-                     guest_access_enabled=row["room_guest_access_enabled"],
-                     require_approval=row["room_require_approval"],
-                     require_email_match=row["room_require_email_match"],
-                     starts_at=row["room_starts_at"], ends_at=row["room_ends_at"])
     link = invite = None
     if row["link_id"] is not None:
-        link = LinkFacts(deleted=row["link_deleted_at"] is not None,
-                         expires_at=row["link_expires_at"], max_uses=row["link_max_uses"],
-                         uses=row["link_uses"])
+        link = _link_facts(_prefixed(row, "link"))
     elif row["invitation_id"] is not None:
-        invite = InviteFacts(removed=row["invitation_removed_at"] is not None,
-                             current_version=row["door_version"] == row["invitation_version"],
-                             expires_at=row["invitation_expires_at"],
-                             valid_once=row["invitation_valid_once"],
-                             bound_device=row["invitation_bound_device"],
-                             email=row["invitation_email"], account_access=row["user_access"])
+        invite = _invite_facts(_prefixed(row, "invitation"), row["door_version"],
+                               row["user_access"])
     status = visitor_status(row["status"], row["removed_at"], row["moved_at"])
     return PresenceFacts(participant_id=row["participant_id"], status=status,
                          created_at=row["created_at"],
-                         role=_role_now(row, link, invite),
-                         host_message=row["room_host_message"], room=room, link=link,
+                         role=decision.role_now(row["role_at_entry"], invite is not None
+                                                and row["invitation_role"]),
+                         host_message=row["room_host_message"],
+                         room=_room_facts(_prefixed(row, "room")), link=link,
                          invite=invite)
 
 

@@ -77,14 +77,20 @@ ACTOR_SOURCES = {
 }
 
 
+# A guest's own doings (their Leave); any other action by someone inside the room was a
+# moderator's.
+GUEST_OWN_ACTIONS = {"guest_left", "guest_left_waiting"}
+
+
 def who(event: AuditEvent) -> str:
-    """The log's "Who": an account's email (or System), or a guest moderator as what they
-    are."""
+    """The log's "Who": an account's email (or System), or a guest (a guest moderator) as what
+    they are."""
     if not event.actor_source:
         return event.actor_email or "System"
     name = f"{event.actor_name} " if event.actor_name else ""
     how = ACTOR_SOURCES.get(event.actor_source, event.actor_source)
-    return f"guest moderator {name}<{event.actor_email}> ({how})"
+    kind = "guest" if event.action in GUEST_OWN_ACTIONS else "guest moderator"
+    return f"{kind} {name}<{event.actor_email}> ({how})"
 
 
 PER_PAGE = 50
@@ -118,6 +124,8 @@ ACTION_WORDS = {
     "guest_removed": "Removed a guest from the room",
     "guest_moved_to_waiting": "Moved a guest to the waiting room",
     "guest_allowed_again": "Allowed a turned-away guest again",
+    "guest_left": "Left the session (a guest)",
+    "guest_left_waiting": "Left the waiting room (a guest)",
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
     "api_token_created": "Created an API token",

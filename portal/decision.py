@@ -116,7 +116,8 @@ class InviteFacts:
 class Visitor:
     device: str | None = None
     # this browser's presence in the room through this link or invitation, if any: its status,
-    # or REMOVED / HELD after a host's Remove / Move to waiting room
+    # or REMOVED / HELD after a host's Remove / Move to waiting room; "left" for a browser that
+    # left through it and comes back (its email then goes in email_typed)
     participant_status: str | None = None
     # the email typed in the lobby (normalised); None when nothing was submitted
     email_typed: str | None = None
@@ -169,7 +170,9 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
             and invite.bound_device != visitor.device:
         return deny("link_used_up")
 
-    if not inside:
+    # A browser coming back after leaving has spent its use already; the rest is checked as
+    # for a new entry (sign-in, email, domain), with the email it entered with.
+    if not inside or visitor.participant_status == "left":
         signed_in_as_invited = invite is not None and visitor.signed_in_email == invite.email
         if invite is not None and invite.account_access in ("admin", "broadcaster") \
                 and not signed_in_as_invited:
@@ -197,3 +200,22 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
     if link is not None and room.require_approval and visitor.participant_status != "admitted":
         return Decision(WAITING)
     return Decision(ENTER)
+
+
+def role_now(own: str, invitation_role: str | None) -> str:
+    """The role someone has now: an invitation's role as it is now, for whoever came by one (a
+    host's change of role, on the Guests list or In the room, reaches them at once); otherwise
+    their own — a shared link's viewer, or the role a host gave them for this visit."""
+    return invitation_role or own
+
+
+def keeps_seat(now: datetime, participant_status: str | None, room: RoomFacts | None) -> bool:
+    """Is this guest seated in the room — admitted (not removed, moved or denied), the room
+    there, its session on — whatever became of the door they came by? A seated guest's page is
+    left where it is (Kaltura: guests already in the room stay until they refresh): guest
+    access off, the link deleted, used up or expired, the invitation removed, reset or expired
+    stop new entries, and the guest's next full page load decides again. What is about them
+    (their status, their role) and the room itself still reach the page at once; pages that
+    aren't in the room yet (countdown, waiting) follow every change."""
+    return participant_status == "admitted" and room is not None and not room.deleted \
+        and room.starts_at <= now < room.ends_at

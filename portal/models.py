@@ -6,6 +6,7 @@ from peewee import (
     SQL,
     BigIntegerField,
     BooleanField,
+    Case,
     CharField,
     Check,
     DateField,
@@ -189,12 +190,14 @@ class GuestLink(BaseModel):
     def uses_left(self) -> int | None:
         return None if self.max_uses is None else max(self.max_uses - self.uses, 0)
 
-    def claim(self) -> bool:
-        """Consume one use atomically: one conditional UPDATE, so a burst never overshoots."""
-        if _claim_link.execute(link_id=self.id) == 1:
-            self.uses += 1
-            return True
-        return False
+    def claim(self, device: str = "", door_version: int = 0) -> bool:
+        """Consume one use atomically: one conditional UPDATE, so a burst never overshoots.
+        A use is a browser's first entry through the link: a browser (`device`) that entered
+        through it before, at this version (`door_version`), is the same guest returning —
+        after Leave, or a host's Allow again — and its claim succeeds without a use, also
+        when the link has none left. The claim holds the link's row until commit either way."""
+        return _claim_link.execute(link_id=self.id, room_id=self.room_id, device=device,
+                                   door_version=door_version) == 1
 
 
 class Invitation(BaseModel):
@@ -372,11 +375,16 @@ class RateLimitCounter(BaseModel):
 
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
-def _claim_link(link_id):
-    return GuestLink.update(uses=GuestLink.uses + 1).where(
+def _claim_link(link_id, room_id, device, door_version):
+    # Found through the (device, room) index: a browser has a few rows in a room at most.
+    earlier = Participant.alias("earlier")
+    returning = fn.EXISTS(earlier.select(SQL("1")).where(
+        (earlier.device == device) & (earlier.room == room_id) & (earlier.link == link_id)
+        & (earlier.door_version == door_version)))
+    return GuestLink.update(uses=GuestLink.uses + Case(None, [(returning, 0)], 1)).where(
         (GuestLink.id == link_id)
         & GuestLink.deleted_at.is_null()
-        & (GuestLink.max_uses.is_null() | (GuestLink.uses < GuestLink.max_uses)))
+        & (GuestLink.max_uses.is_null() | (GuestLink.uses < GuestLink.max_uses) | returning))
 
 
 @prepared

@@ -7,13 +7,13 @@ matching, before- and after-request hooks). This WSGI middleware answers the two
 "unchanged" (204) and "changed, load the page again" (200 with HX-Refresh; at the start of a
 big session every countdown page asks at once). It verifies the signed session cookie with the
 app's own session interface, reads the presence in the same one narrow prepared query, decides
-with the same pure decision and the same place in line as `guest.status` (for guests who came
-by a link: an invitation's decision asks who is signed in, which is Flask-Login's to say), and
-answers with the headers every response carries (portal/security.py). Anything else (a new
-place in line, swapped in with a fragment; no cookie or a forged one; a cookie due to be signed
-again; a database error; any surprise) goes on to Flask, which decides again and answers as
-always. So it only ever answers as Flask would; tests/test_guest_status_poll.py holds the two
-against each other.
+as `guest.status` does (access.PresenceFacts.decide_polled: a guest seated in the room keeps
+their seat) with the same place in line (for guests who came by a link: an invitation's
+decision asks who is signed in, which is Flask-Login's to say), and answers with the headers
+every response carries (portal/security.py). Anything else (a new place in line, swapped in with
+a fragment; no cookie or a forged one; a cookie due to be signed again; a database error; any
+surprise) goes on to Flask, which decides again and answers as always. So it only ever answers
+as Flask would; tests/test_guest_status_poll.py holds the two against each other.
 """
 
 import re
@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.http import parse_cookie
 
-from . import access, decision
+from . import access, poll
 from .db import database
 
 _STATUS_PATH = re.compile(r"/s/([1-9][0-9]{0,17})/status")
@@ -62,12 +62,9 @@ class QuickPoll:
 
     def _answer(self, environ, room_id: int) -> str | None:
         """UNCHANGED, the new state (the page reloads), or None: Flask's to answer."""
-        from .guest import QUEUE_COUNTED, page_state, poll_to_swap
-
         asked = parse_qs(environ.get("QUERY_STRING", ""))
         if "lang" in asked or any("\x00" in v for values in asked.values() for v in values):
             return None  # a language switch sets the cookie; NUL is refused (portal/security.py)
-        state, place = asked.get("state", [None])[0], asked.get("place", [None])[0]
         app, interface = self.app, self.app.session_interface
         try:
             session = interface.open_session(app, _Cookies(environ))
@@ -78,18 +75,13 @@ class QuickPoll:
             presence = access.presence_facts(room_id, device)
             if presence is None or presence.invite is not None:
                 return None  # an invitation's decision asks who is signed in: Flask's to do
-            result = presence.decide(device)
-            now = page_state(result, presence.host_message, presence.role)
-            if now != state:
-                return now
-            if result.outcome == decision.WAITING:
-                position = access.queue_position(room_id, presence.participant_id,
-                                                 presence.created_at, QUEUE_COUNTED)
-                # a new place (or interval) is swapped in with a fragment: Flask renders it
-                swap = poll_to_swap(room_id, position, place, asked.get("every", [None])[0],
-                                    app.config)
-                return None if swap is not None else UNCHANGED
-            return UNCHANGED
+            told = poll.answer(app, room_id, presence, *(asked.get(name, [None])[0]
+                                                       for name in ("state", "place", "every")),
+                               device=device)
+            if told.changed:
+                return told.state
+            # a new place (or interval) is swapped in with a fragment: Flask renders it
+            return None if told.position is not None else UNCHANGED
         except Exception:  # noqa: BLE001 — Flask answers instead, and reports what it meets
             return None
         finally:

@@ -4,6 +4,7 @@ real server on 127.0.0.1 (in-process, or gunicorn with several worker processes)
 talking to it over HTTP."""
 
 import functools
+import html as html_module
 import http.client
 import logging
 import os
@@ -219,8 +220,7 @@ def text_of(response) -> str:
     """The visible text of an HTML response, whitespace collapsed (for "the user reads ...")."""
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'").replace(
-        "&amp;", "&").replace("&quot;", '"').replace("&#34;", '"').strip()
+    return html_module.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))).strip()
 
 
 class LiveServer:

@@ -21,6 +21,8 @@ from portal.decision import (
     RoomFacts,
     Visitor,
     decide,
+    keeps_seat,
+    role_now,
 )
 
 NOW = datetime(2026, 11, 21, 10, 0)
@@ -123,6 +125,52 @@ def test_clock_across_start_and_end():
     assert outcome(decide(NOW + timedelta(hours=1), visitor, room, link=LINK)) == "session_ended"
 
 
+@pytest.mark.parametrize("status, room, seated", [
+    ("admitted", ROOM, True),
+    # what becomes of the door isn't in the question at all: access off, a channel room
+    ("admitted", replace(ROOM, guest_access_enabled=False, kind="channel"), True),
+    # about this person: denied, removed, moved, left, never entered
+    ("rejected", ROOM, False), (REMOVED, ROOM, False), (HELD, ROOM, False),
+    ("waiting", ROOM, False), ("left", ROOM, False), (None, ROOM, False),
+    # the room itself: deleted, not started, over
+    ("admitted", replace(ROOM, deleted=True), False),
+    ("admitted", replace(ROOM, starts_at=NOW + timedelta(seconds=1)), False),
+    ("admitted", replace(ROOM, starts_at=NOW), True),
+    ("admitted", replace(ROOM, ends_at=NOW), False),
+    ("admitted", None, False),
+])
+def test_who_keeps_their_seat_in_the_room(status, room, seated):
+    """The room page's poll leaves a seated guest where they are, whatever became of their
+    door; and whoever keeps a seat is one the full decision would let in, door aside."""
+    assert keeps_seat(NOW, status, room) is seated
+    if seated:
+        visitor = replace(INSIDE, participant_status=status)
+        assert decide(NOW, visitor, replace(room, kind="regular", guest_access_enabled=True),
+                      link=LINK).outcome == ENTER
+
+
+BACK = Visitor(device="d1", participant_status="left", email_typed="ada@example.com")
+
+
+@pytest.mark.parametrize("visitor,room,link,invite,expected", [
+    # a browser back after leaving has its use: a full link lets it in, or where guests wait
+    (BACK, ROOM, replace(LINK, max_uses=1, uses=1), None, ENTER),
+    (BACK, replace(ROOM, require_approval=True), replace(LINK, max_uses=1, uses=1), None,
+     WAITING),
+    (BACK, ROOM, None, replace(INVITE, valid_once=True, bound_device="d1"), ENTER),
+    (BACK, ROOM, None, replace(INVITE, valid_once=True, bound_device="d2"), "link_used_up"),
+    # ... but the rest is checked as on entry: the door, sign-in, the domain
+    (BACK, replace(ROOM, guest_access_enabled=False), LINK, None, "guest_access_off"),
+    (BACK, ROOM, replace(LINK, expires_at=NOW), None, "link_expired"),
+    (BACK, ROOM, None, replace(INVITE, account_access="admin"), SIGN_IN),
+    (replace(BACK, signed_in_email="ada@example.com"), ROOM, None,
+     replace(INVITE, account_access="admin"), ENTER),
+    (replace(BACK, domain_allowed=False), ROOM, LINK, None, "domain_blocked"),
+])
+def test_a_browser_back_after_leaving(visitor, room, link, invite, expected):
+    assert outcome(decide(NOW, visitor, room, link=link, invite=invite)) == expected
+
+
 # Precedence: with several problems at once, the guest is told the first in this order.
 PROBLEMS = [
     ("room_unavailable", lambda r, k, v: (replace(r, deleted=True), k, v)),
@@ -154,3 +202,13 @@ def test_every_reason_has_status_words_and_next_step():
     for reason in REASONS.values():
         assert reason.status in (403, 404, 410)
         assert reason.title and reason.next_step and reason.host_words
+
+
+@pytest.mark.parametrize("own, invitation_role, now", [
+    ("viewer", None, "viewer"),  # a shared link's guest
+    ("moderator", None, "moderator"),  # ... made moderator for this visit in In the room
+    ("viewer", "speaker", "speaker"),  # an invited guest: the invitation's role as it is now
+    ("moderator", "viewer", "viewer"),  # ... even after the host lowered it
+])
+def test_the_role_now_is_the_invitations_for_whoever_came_by_one(own, invitation_role, now):
+    assert role_now(own, invitation_role) == now

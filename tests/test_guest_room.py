@@ -5,9 +5,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from helpers import GuestActions, link_path, make_room, text_of
+from helpers import GuestActions, OwnerActions, link_path, make_room, text_of
 
-from portal import guest as guest_module
+from portal import poll
 from portal.models import Attachment, GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
@@ -71,7 +71,7 @@ def test_a_full_rooms_pages_are_told_to_ask_less_often(app, guest, room, monkeyp
     """Inside, the page asks whether a host removed or moved the guest: a crowd's pages
     together at most ROOM_POLLS_PER_SECOND (8 inside at 1 a second: every 8 s)."""
     app.config.update(ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
-    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
+    monkeypatch.setattr(poll, "CROWD_COUNTED_FOR", 0)  # count afresh each time
     url, link = link_url(app, room)
     guest.enter(url)
 
@@ -144,11 +144,104 @@ def test_leave_then_come_back_through_the_link(app, guest, room, tmp_path):
     page = guest.place(room)
     assert page.status_code == 403 and "You're not in this session" in text_of(page)
     assert guest.join(room).status_code == 303  # back to /s: not a ticket
-    # The link brings them back: a new entry, a new use.
-    assert guest.open(url).status_code == 200
-    guest.enter(url)
-    assert GuestLink.get_by_id(link.id).uses == 2
+    # The link brings them back: the same browser is the same guest — no form, no new use.
+    again = guest.open(url)
+    assert again.status_code == 303 and again.location.endswith(f"/s/{room.id}")
+    assert GuestLink.get_by_id(link.id).uses == 1
     assert "You're in" in text_of(guest.place(room))
+
+
+def test_leave_on_a_one_click_link_then_open_it_again(app, guest, room):
+    """"To come back, open your link again" is true on a link with one click: the browser that
+    spent it comes back without the form and spends nothing (a lobby page left open and sent
+    again, too); anyone else reads that the link has been used. The owner's page still says
+    "1 so far"."""
+    url, link = link_url(app, room, max_uses=1)
+    assert guest.enter(url, "Ada", "ada@example.com").status_code == 303
+    left = guest.leave(room)
+    assert "To come back, open your link again." in text_of(guest.get(left.location))
+    back = guest.open(url)
+    assert back.status_code == 303 and back.location.endswith(f"/s/{room.id}")
+    page = guest.place(room)
+    assert page.status_code == 200 and "You're in" in text_of(page)
+
+    guest.leave(room)
+    again = guest.enter(url, "Ada", "ada@example.com")
+    assert again.status_code == 303 and "You're in" in text_of(guest.place(room))
+    stranger = GuestActions(app).enter(url, "Bo", "bo@example.com")
+    assert stranger.status_code == 410 and "This link has already been used" in text_of(stranger)
+    assert GuestLink.get_by_id(link.id).uses == 1
+    assert [p.status for p in Participant.select().order_by(Participant.id)] == \
+        ["left", "left", "admitted"]
+    owner = OwnerActions(app.test_client())
+    owner.sign_in()
+    assert "1 so far, 0 left of 1" in text_of(owner.client.get(f"/rooms/{room.id}"))
+
+
+def test_back_on_a_used_up_link_a_newer_text_is_agreed_to_without_a_use(app, guest, room):
+    """The host changed what guests agree to: a guest coming back after Leave (and one still
+    inside) is asked again in the lobby, and agreeing brings them in on a link that has no
+    click left, because the click is theirs."""
+    Room.update(consent_required=True, consent_text="We record.", consent_version=1).where(
+        Room.id == room.id).execute()
+    url, link = link_url(app, room, max_uses=1)
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y",
+                       consent_version="1").status_code == 303
+    guest.leave(room)
+    Room.update(consent_text="We record the chat too.", consent_version=2).where(
+        Room.id == room.id).execute()
+    asked = guest.open(url)
+    assert asked.status_code == 200 and "The host changed what guests agree to" in text_of(asked)
+    assert 'value="Ada"' in asked.get_data(as_text=True)
+    refused = guest.post(url, data={"name": "Ada", "email": "ada@example.com"})
+    assert refused.status_code == 422 and "tick “I agree”" in text_of(refused)
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y",
+                       consent_version="2").status_code == 303  # the text it showed
+    assert "You're in" in text_of(guest.place(room))
+    assert guest.participant.consent_version == 2
+
+    Room.update(consent_text="And the Q&A.", consent_version=3).where(
+        Room.id == room.id).execute()
+    assert guest.open(url).status_code == 200  # still inside, asked again
+    assert guest.enter(url, "Ada", "ada@example.com", consent="y",
+                       consent_version="3").status_code == 303
+    assert guest.participant.consent_version == 3
+    assert GuestLink.get_by_id(link.id).uses == 1 and Participant.select().count() == 2
+
+
+def test_a_guest_who_left_while_moved_comes_back_to_the_waiting_room(app, guest, room):
+    """Leave doesn't skip a host's Move to waiting room: opening the link again brings them
+    back to wait, without the form or a new use, and Admit lets them in."""
+    url, link = link_url(app, room, max_uses=1)
+    guest.enter(url, "Ada", "ada@example.com")
+    owner = OwnerActions(app.test_client())
+    owner.sign_in()
+    owner.move_to_waiting(room, guest.participant)
+    guest.leave(room)
+    assert guest.open(url).status_code == 303
+    assert "Waiting to be admitted" in text_of(guest.place(room))
+    assert GuestLink.get_by_id(link.id).uses == 1
+    owner.admit(room, guest.participant)
+    assert "You're in" in text_of(guest.place(room))
+
+
+def test_a_guest_on_the_countdown_can_leave(app, guest, room):
+    """The countdown has Leave: the guest is off the host's list (they were in the room to
+    come), with an audit event; their link brings them back to the countdown."""
+    from portal.models import AuditEvent
+
+    Room.update(starts_at=utcnow() + timedelta(minutes=10)).where(Room.id == room.id).execute()
+    url, link = link_url(app, room)
+    guest.enter(url)
+    page = guest.place(room)
+    assert "Waiting for the start" in text_of(page) and "Leave" in text_of(page)
+    assert f'action="/s/{room.id}/leave"' in page.get_data(as_text=True)
+    assert guest.leave(room).status_code == 303
+    assert Participant.get().status == "left"
+    assert AuditEvent.get().action == "guest_left"
+    assert guest.open(url).status_code == 303
+    assert "Waiting for the start" in text_of(guest.place(room))
+    assert GuestLink.get_by_id(link.id).uses == 1
 
 
 def test_returning_browser_is_not_asked_again_and_costs_no_click(app, guest, room):

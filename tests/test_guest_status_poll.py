@@ -5,8 +5,10 @@ would decide."""
 from datetime import datetime, timedelta
 
 import flask
+import pytest
+from helpers import GuestActions, invited_guest, link_path, make_room, text_of
 
-from portal import access, create_app, guest, timeutil
+from portal import access, create_app, poll, timeutil
 from portal.models import GuestLink, Invitation, Participant, Room, User
 
 
@@ -50,9 +52,9 @@ def test_the_polls_narrow_facts_decide_as_the_full_presence(app, db):
             assert facts.participant_id == participant.id and facts.status == participant.status
             assert facts.role == participant.role, device
             if door.room is not None:
-                assert guest.page_state(narrow, facts.host_message) == \
-                    guest.page_state(full, door.room.host_message)
-            states[device] = guest.page_state(narrow, facts.host_message)
+                assert poll.page_state(narrow, facts.host_message) == \
+                    poll.page_state(full, door.room.host_message)
+            states[device] = poll.page_state(narrow, facts.host_message)
     assert states["device-1"].startswith("countdown.")
     assert states["device-2"].startswith("countdown.")  # with the message's checksum
     assert states["device-3"] == "link_expired" and states["device-4"] == "link_deleted"
@@ -77,7 +79,7 @@ def test_a_browser_with_no_presence_polls_gone(app, client, db):
 
 def _crowd_of_every_kind():
     """Guests whose polls answer each way: waiting 1st and 2nd in line, inside with a role,
-    removed, on a countdown, through a deleted link. Devices d1..d6."""
+    removed, on a countdown, inside and waiting through a deleted link. Devices d1..d7."""
     now = timeutil.utcnow()
     owner = User.create(email="owner@example.com", password_hash="x", access="broadcaster")
     live = Room.create(owner=owner, title="Live", starts_at=now - timedelta(minutes=5),
@@ -91,7 +93,8 @@ def _crowd_of_every_kind():
             ("d1", live, link, "waiting", {}), ("d2", live, link, "waiting", {}),
             ("d3", live, link, "admitted", {"role": "speaker"}),
             ("d4", live, link, "admitted", {"removed_at": now}),
-            ("d5", later, soon, "admitted", {}), ("d6", live, gone, "admitted", {})):
+            ("d5", later, soon, "admitted", {}), ("d6", live, gone, "admitted", {}),
+            ("d7", live, gone, "waiting", {})):
         Participant.create(room=room, link=door, name=device, email=f"{device}@example.com",
                            status=status, device=device, created_at=now - timedelta(
                                seconds=10 - int(device[1])), **extra)
@@ -107,13 +110,14 @@ def test_the_quick_answer_before_flask_is_the_routes_answer(app, config, db):
     reached_flask = []
     app.before_request(lambda: reached_flask.append(flask.request.full_path))
     live, later = _crowd_of_every_kind()
-    for device in ("d1", "d2", "d3", "d4", "d5", "d6"):
+    truths = {}
+    for device in ("d1", "d2", "d3", "d4", "d5", "d6", "d7"):
         room = later if device == "d5" else live
         quick, slow = app.test_client(), slow_app.test_client()
         for browser in (quick, slow):
             with browser.session_transaction() as session:
                 session["device"], session.permanent = device, True
-        truth = slow.get(f"/s/{room.id}/status?state=-").get_data(as_text=True)
+        truth = truths[device] = slow.get(f"/s/{room.id}/status?state=-").get_data(as_text=True)
         unchanged = 0
         for state in (truth, "waiting", "enter", "countdown", "-", "%00", None):
             for place, every in ((None, None), ("1", "5"), ("2", "5"), ("3", "5"), ("1", None),
@@ -139,7 +143,9 @@ def test_the_quick_answer_before_flask_is_the_routes_answer(app, config, db):
                         assert a.headers.get(header) == b.headers.get(header), header
                     assert "Set-Cookie" not in a.headers
         assert unchanged, device
-    assert truth == "link_deleted"
+    # Inside through a link deleted since, the guest keeps their seat until the page loads
+    # again; waiting through it, they learn it at once.
+    assert truths["d6"] == "enter" and truths["d7"] == "link_deleted"
 
 
 def test_a_poll_without_a_valid_cookie_is_flasks_to_answer(app, db):
@@ -149,3 +155,123 @@ def test_a_poll_without_a_valid_cookie_is_flasks_to_answer(app, db):
     answer = forged.get(f"/s/{live.id}/status?state=waiting&place=1")
     assert answer.status_code == 200 and answer.headers["HX-Refresh"] == "true"
     assert answer.get_data(as_text=True) == "gone"
+
+
+# --- a guest in the room keeps their seat until their next page load --------------------------
+
+def _access_off(room, link):
+    Room.update(guest_access_enabled=False).where(Room.id == room.id).execute()
+
+
+def _link_deleted(room, link):
+    GuestLink.update(deleted_at=timeutil.utcnow()).where(GuestLink.id == link.id).execute()
+
+
+def _link_expired(room, link):
+    GuestLink.update(expires_at=timeutil.utcnow() - timedelta(seconds=1)).where(
+        GuestLink.id == link.id).execute()
+
+
+def _link_used_up(room, link):
+    GuestLink.update(max_uses=1).where(GuestLink.id == link.id).execute()
+
+
+def _invitation_removed(room, invitation):
+    Invitation.update(removed_at=timeutil.utcnow()).where(
+        Invitation.id == invitation.id).execute()
+
+
+def _invitation_reset(room, invitation):
+    Invitation.update(version=Invitation.version + 1).where(
+        Invitation.id == invitation.id).execute()
+
+
+def _invitation_expired(room, invitation):
+    Invitation.update(expires_at=timeutil.utcnow() - timedelta(seconds=1)).where(
+        Invitation.id == invitation.id).execute()
+
+
+def _seated_by(app, room, kind, name="Ada"):
+    """A guest inside `room` by a shared link or an invitation: (their browser, the door)."""
+    if kind == "link":
+        link = GuestLink.create(room=room, name="Guests")
+        guest = GuestActions(app)
+        email = f"{name.lower()}@example.com"
+        assert guest.enter(link_path(app, link), name, email).status_code == 303
+        return guest, link
+    guest = invited_guest(app, room, "sam@example.com")
+    return guest, guest.invitation
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-poll", "flask"])
+@pytest.mark.parametrize("kind, change, page_load_reads", [
+    ("link", _access_off, "The host has turned off guest access"),
+    ("link", _link_deleted, "This link is no longer available"),
+    ("link", _link_expired, "This link has expired"),
+    ("link", _link_used_up, "You're in"),  # their own use: still theirs on the next load too
+    ("invite", _invitation_removed, "This invitation is no longer valid"),
+    ("invite", _invitation_reset, "This invitation is no longer valid"),
+    ("invite", _invitation_expired, "This link has expired"),
+])
+def test_a_seated_guests_poll_doesnt_follow_their_door(
+        app, config, db, owner, quick, kind, change, page_load_reads):
+    """Access off, the link or invitation deleted, reset, used up or expired stop new entries;
+    the guest already in the room is told nothing changed (204) until they load the page
+    again, which decides again."""
+    app = app if quick else create_app({**config, "QUICK_POLL": False})
+    room = make_room(owner, guest_access_enabled=True)
+    guest, door = _seated_by(app, room, kind)
+    assert guest.get(f"/s/{room.id}/status?state=enter").status_code == 204
+    change(room, door)
+    for _ in range(2):
+        poll = guest.get(f"/s/{room.id}/status?state=enter")
+        assert poll.status_code == 204, poll.get_data(as_text=True)
+    assert page_load_reads in text_of(guest.place(room))
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-poll", "flask"])
+def test_a_seated_guests_poll_follows_what_is_about_them_and_the_room(
+        app, config, db, owner, quick):
+    """Remove, Move to waiting room, a new role, the room deleted or its session over: the
+    room page learns it within one poll, also after access went off (the page then loads
+    again, and reads what that load decides: the door first)."""
+    app = app if quick else create_app({**config, "QUICK_POLL": False})
+    room = make_room(owner, guest_access_enabled=True)
+    guests = {name: _seated_by(app, room, "link", name)[0] for name in ("a", "b", "c", "d")}
+    _access_off(room, None)
+    now = timeutil.utcnow()
+    poll = f"/s/{room.id}/status?state=enter"
+    for name, change, state in (
+            ("a", dict(status="rejected", removed_at=now), "guest_access_off"),
+            ("b", dict(status="waiting", moved_at=now), "guest_access_off"),
+            ("c", dict(role="speaker"), "enter.speaker")):
+        Participant.update(**change).where(
+            Participant.id == guests[name].participant.id).execute()
+        answer = guests[name].get(poll)
+        assert answer.headers.get("HX-Refresh") == "true", name
+        assert answer.get_data(as_text=True) == state
+    assert guests["d"].get(poll).status_code == 204
+    Room.update(guest_access_enabled=True).where(Room.id == room.id).execute()
+    assert guests["b"].get(poll).get_data(as_text=True) == "waiting"
+    Room.update(ends_at=now).where(Room.id == room.id).execute()
+    assert guests["d"].get(poll).get_data(as_text=True) == "session_ended"
+    Room.update(deleted_at=now).where(Room.id == room.id).execute()
+    assert guests["d"].get(poll).get_data(as_text=True) == "room_unavailable"
+
+
+@pytest.mark.parametrize("quick", [True, False], ids=["quick-poll", "flask"])
+def test_waiting_and_countdown_pages_follow_every_change_at_once(
+        app, config, db, owner, quick):
+    """Not in the room yet: their pages learn at once what their next load would say (rather
+    than at the start, or on Admit)."""
+    app = app if quick else create_app({**config, "QUICK_POLL": False})
+    waiting_room = make_room(owner, guest_access_enabled=True, require_approval=True)
+    later = make_room(owner, guest_access_enabled=True, starts_in=timedelta(hours=1))
+    waiting, waiting_link = _seated_by(app, waiting_room, "link")
+    early, early_link = _seated_by(app, later, "link")
+    _link_deleted(waiting_room, waiting_link)
+    _access_off(later, early_link)
+    answer = waiting.get(f"/s/{waiting_room.id}/status?state=waiting&place=1&every=5")
+    assert answer.get_data(as_text=True) == "link_deleted" and answer.headers["HX-Refresh"]
+    answer = early.get(f"/s/{later.id}/status?state=countdown")
+    assert answer.get_data(as_text=True) == "guest_access_off" and answer.headers["HX-Refresh"]

@@ -131,6 +131,28 @@ def test_a_denied_guest_is_allowed_again_and_waits_again(app, owner_browser, own
     assert "Waiting to be admitted" in text_of(guest.place(room))
 
 
+def test_allowed_again_the_guest_returns_by_the_link_without_the_form_or_a_click(
+        app, client, owner_browser, owner, db):
+    """After Allow again, the same browser opening its link is the same guest returning: no
+    lobby form, no second click of a one-click link — and, where guests wait, they wait."""
+    room = make_room(owner, title="Approval", guest_access_enabled=True, require_approval=True)
+    link = GuestLink.create(room=room, name="Guests", max_uses=1)
+    guest = GuestActions(app)
+    guest.enter(link_path(app, link), "Dan", "dan@example.com")
+    owner_browser.deny(room, guest.participant)
+    assert "The host didn't admit you" in text_of(guest.open(link_path(app, link)))
+    owner_browser.allow_again(room, guest.participant)
+
+    back = guest.open(link_path(app, link))
+    assert back.status_code == 303 and back.location.endswith(f"/s/{room.id}")
+    assert "Waiting to be admitted" in text_of(guest.place(room))
+    owner_browser.admit(room, guest.participant)
+    assert "You're in" in text_of(guest.place(room))
+    assert GuestLink.get_by_id(link.id).uses == 1
+    assert "1 so far, 0 left of 1" in text_of(client.get(f"/rooms/{room.id}"))
+    assert guest.participant.name == "Dan"
+
+
 def test_move_to_waiting_room_and_admit_brings_them_back(app, owner_browser, room, arrive):
     """In a room where link guests go straight in, and for an invited guest: Move puts them in
     the waiting room whatever their door; Admit lets them in again."""

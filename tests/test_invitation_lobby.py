@@ -223,6 +223,33 @@ def test_broadcaster_invitee_must_sign_in(app, client, signed_in_owner, db):
     assert Participant.get(Participant.invitation == inv.id).email == "host@example.com"
 
 
+def test_back_after_leave_an_invited_host_account_is_asked_to_sign_in_again(
+        app, client, signed_in_owner, db):
+    """Coming back after Leave spends nothing and skips the form, but is an entry: an account
+    with host access whose sign-in has ended since (an admin's "sign out everywhere") signs in
+    again first; an invited guest comes back without the form."""
+    room = make_room(signed_in_owner)
+    host_account = make_user("host@example.com", access="broadcaster")
+    _inv, path = invited(app, client, room, email="host@example.com")
+    host = GuestActions(app)
+    host.post("/sign-in", data={"email": "host@example.com", "password": PASSWORD})
+    assert host.get(path).status_code == 303
+    host.leave(room)
+    host_account.end_sessions()
+    response = host.get(path)
+    assert response.status_code == 401 and "Sign in to join" in text_of(response)
+    host.post("/sign-in", data={"email": "host@example.com", "password": PASSWORD})
+    assert host.get(path).status_code == 303
+    assert "You're in" in text_of(host.place(room))
+
+    _inv, guest_path = invited(app, client, room, email="ada@example.com")
+    ada = GuestActions(app)
+    assert ada.enter(guest_path, "Ada", "ada@example.com").status_code == 303
+    ada.leave(room)
+    back = ada.get(guest_path)
+    assert back.status_code == 303 and "You're in" in text_of(ada.place(room))
+
+
 def test_my_sessions_for_an_invited_guest(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, title="Round-table")
     other = make_room(signed_in_owner, title="Removed one")

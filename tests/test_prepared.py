@@ -84,7 +84,16 @@ CASES = {
     "portal.access._presence_facts": _presences,
     "portal.models._current_presence": _presences,
     "portal.models._claim_link": lambda r: [
-        dict(link_id=r["link"]), dict(link_id=r["open_link"]), dict(link_id=r["link"] + 99)],
+        dict(link_id=r["link"], room_id=r["room"], device="device-9", door_version=1),
+        dict(link_id=r["open_link"], room_id=r["room"], device="device-9", door_version=1),
+        # a browser back through the link it entered by: no new use
+        dict(link_id=r["open_link"], room_id=r["room"], device="device-4", door_version=1),
+        dict(link_id=r["link"] + 99, room_id=r["room"], device="device-9", door_version=1)],
+    "portal.access._presence_or_left": lambda r: [
+        dict(room_id=r["room"], device=f"device-{n}", link_id=door, invitation_id=invitation,
+             door_version=1)
+        for n in range(1, 7) for door, invitation in (
+            (r["open_link"], 0), (0, r["invitation"]), (r["link"], 0))],
     "portal.models._bind_invitation": lambda r: [
         dict(invitation_id=r["invitation"], device="device-1"),
         dict(invitation_id=r["invitation"] + 99, device="device-1")],
@@ -92,7 +101,7 @@ CASES = {
     "portal.access._crowd": lambda r: [
         dict(room_id=r["room"], status="waiting"), dict(room_id=r["room"], status="left"),
         dict(room_id=r["empty"], status="waiting")],
-    "portal.guest._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.guest.room._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
     "portal.access._ahead_in_line": lambda r: [
         dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
              counted=100),

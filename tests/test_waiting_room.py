@@ -15,7 +15,7 @@ from helpers import (
     text_of,
 )
 
-from portal import guest as guest_module
+from portal import poll as poll_policy
 from portal import timeutil
 from portal.models import AuditEvent, GuestLink, Participant, Room
 
@@ -126,6 +126,58 @@ def test_deny_holds_after_leave_on_any_link_and_from_another_browser(
     assert arrive("Grace", "grace@example.com").participant.status == "waiting"
 
 
+def test_a_waiting_guest_who_gives_up_leaves_the_hosts_list(
+        app, client, signed_in_owner, room, link, arrive):
+    """The waiting page has Leave (a plain form): it takes the guest off the host's waiting
+    list, with an audit event; those behind move up. Their link brings them back to the end
+    of the line, without the form or a new use."""
+    ada, grace = arrive(), arrive("Grace", "grace@example.com")
+    html = ada.place(room).get_data(as_text=True)
+    assert f'action="/s/{room.id}/leave"' in html and 'name="csrf_token"' in html
+    assert "Leave" in text_of(ada.place(room))
+
+    left = ada.leave(room)
+    assert left.status_code == 303
+    assert "You left the session" in text_of(ada.get(left.location))
+    assert ada.participant.status == "left"
+    waiting = text_of(client.get(f"/rooms/{room.id}/waiting", headers=HTMX))
+    assert "ada@example.com" not in waiting and "grace@example.com" in waiting
+    assert "You're next in line." in text_of(grace.place(room))
+    event = AuditEvent.get(AuditEvent.action == "guest_left_waiting")
+    assert event.room_id == room.id and event.target == "Ada <ada@example.com>"
+    assert event.actor_email == "ada@example.com"
+    log = text_of(client.get(f"/rooms/{room.id}/audit"))
+    # The guest herself, as what she is: not an account, not a moderator.
+    assert "Left the waiting room" in log
+    assert "guest Ada <ada@example.com> (typed email, unverified)" in log
+
+    back = ada.open(link_path(app, link))
+    assert back.status_code == 303
+    assert "You're 2nd in line." in text_of(ada.place(room))
+    assert GuestLink.get_by_id(link.id).uses == 2
+
+
+def test_a_denied_guest_can_leave_and_the_refusal_stays(
+        app, client, signed_in_owner, room, link, arrive):
+    """"The host didn't admit you" has Leave too; leaving doesn't undo the Deny: the guest
+    stays turned away, isn't told their link brings them back, and can't queue again."""
+    ada = arrive()
+    OwnerActions(client).deny(room, ada.participant)
+    denied = ada.place(room)
+    assert denied.status_code == 403 and "The host didn't admit you" in text_of(denied)
+    assert f'action="/s/{room.id}/leave"' in denied.get_data(as_text=True)
+
+    left = ada.leave(room)
+    page = text_of(ada.get(left.location))
+    assert "You left the session" in page and "open your link again" not in page
+    assert "The host didn't admit you" in page
+    assert ada.participant.status == "rejected"
+    again = ada.open(link_path(app, link))
+    assert again.status_code == 403 and "The host didn't admit you" in text_of(again)
+    assert "Turned away" in text_of(client.get(f"/rooms/{room.id}"))
+    assert not AuditEvent.select().where(AuditEvent.action.startswith("guest_left")).exists()
+
+
 def test_deny_has_a_confirmation(client, signed_in_owner, room, arrive):
     arrive()
     html = client.get(f"/rooms/{room.id}/waiting", headers=HTMX).get_data(as_text=True)
@@ -223,7 +275,7 @@ def test_a_page_that_came_early_is_told_again_when_the_crowd_grows(app, room, li
     """Told 5 s when few waited, a page far back gets the interval for the crowd now from its
     poll (once the crowd is half again as large), not only when its place changes."""
     app.config.update(HOST_LIST_ROWS=1, ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
-    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
+    monkeypatch.setattr(poll_policy, "CROWD_COUNTED_FOR", 0)  # count afresh each time
     arrive("First", "first@example.com")
     second = arrive("Second", "second@example.com")
     poll = f"/s/{room.id}/status?state=waiting&place=2&every=5"

@@ -60,11 +60,13 @@ def test_remove_then_allow_again(app, page, new_context, room, link):
 
     page.locator("#in-the-room").get_by_role("button", name="Allow again Ada").click()
     expect(page.locator("#in-the-room [role=status]")).to_have_text("Ada can enter again.")
+    # Allowed again, the same guest returns by the link: no name and email again, no click.
     guest.goto(link_path(app, link))
-    guest.get_by_label("Your name").fill("Ada")
-    guest.get_by_label("Email").fill("ada@example.com")
-    guest.get_by_role("button", name="Join").click()
     expect(guest.get_by_role("heading", name="Your role: Viewer")).to_be_visible()
+    assert guest.url.endswith(f"/s/{room.id}")
+    expect(page.locator("#in-the-room")).to_contain_text("ada@example.com")
+    page.reload()
+    expect(page.locator("#guest-access")).to_contain_text("1 so far, no limit")
 
 
 def test_move_to_waiting_room_then_admit(app, page, new_context, room, link):
