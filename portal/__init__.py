@@ -69,7 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
 
-    from . import auth, cli, guest, web
+    from . import api, auth, cli, guest, web
     from .admin import bp as admin_bp
     from .owner import bp as owner_bp
 
@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(owner_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(guest.bp)
+    api.init_app(app)
     cli.init_app(app)
     if app.config["QUICK_POLL"]:
         from .quickpoll import QuickPoll

@@ -128,6 +128,8 @@ ACTION_WORDS = {
     "guest_left_waiting": "Left the waiting room (a guest)",
     "user_added": "Added a user",
     "user_signed_out": "Signed a user out everywhere",
+    "api_token_created": "Created an API token",
+    "api_token_revoked": "Revoked an API token",
     "access_changed": "Changed a user's access",
     "sso_account_created": "Signed on for the first time (account made)",
     "sso_linked": "Linked an account to single sign-on",

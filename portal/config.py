@@ -115,6 +115,8 @@ def from_environment(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
+        # The REST API: each token's requests (portal/api/auth.py)
+        "API_LIMIT_PER_TOKEN": os.environ.get("API_LIMIT_PER_TOKEN", "600 per minute"),
         "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),
         # Sign-in: one account from one address is slowed quickly; one account can't be
         # guessed from many addresses (wrong passwords, from browsers that never signed in to

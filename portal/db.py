@@ -175,13 +175,19 @@ def _v13_single_sign_on(migrator, models):
     User._schema.create_indexes(safe=True)  # one account per (issuer, subject)
 
 
+def _v14_api_tokens(migrator, models):
+    # Made with the other missing tables just before (upgrade); here only if that was skipped.
+    if models.ApiToken._meta.table_name not in database.get_tables():
+        database.create_tables([models.ApiToken])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
 
 
 def _v11_one_room_per_meeting_name(migrator, models):
-    """A meeting name names one room's meeting on its platform (portal.rooms). Rooms that
+    """A meeting name names one room's meeting on its platform (portal.services.rooms). Rooms that
     shared one — a way into another owner's meeting as its moderator — are all kept: the first
     (lowest id: it had the name first, or is the oldest) keeps it, each later one gets a new
     name, and so does a room whose platform refuses its name (BigBlueButton: one letter).
@@ -241,6 +247,8 @@ MIGRATIONS = {
          _v12_audit_guest_moderators),
     13: ("user: single sign-on — the provider's issuer and subject, the roles it gave, the last "
          "sign-in", _v13_single_sign_on),
+    14: ("API tokens: personal access tokens for the REST API, kept as hashes",
+         _v14_api_tokens),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -109,7 +109,7 @@ class Room(BaseModel):
     join_url = CharField(max_length=500, null=True)
     # where the live session runs (portal.meetings: livekit, jitsi, bigbluebutton, galene, or
     # other = join_url with Guestgate's ticket) and the meeting's name there: always Guestgate's
-    # (portal.rooms.save), held by this one room on its platform (the index below)
+    # (portal.services.rooms.save), held by this one room on its platform (the index below)
     platform = CharField(max_length=16, default="other")
     meeting_name = CharField(max_length=64, default=derive_name)
     host_message = CharField(max_length=500, default="")
@@ -358,6 +358,29 @@ class AuditEvent(BaseModel):
         indexes = ((("room", "created_at"), False), (("action", "created_at"), False))
 
 
+class ApiToken(BaseModel):
+    """A personal access token for the REST API (portal/services/api_tokens.py). Only the
+    SHA-256 of the token is kept: the token itself is shown once, when it is made. `prefix` is
+    its first characters, so its owner can tell tokens apart in the list."""
+    user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    scope = CharField(max_length=8, constraints=[Check("scope IN ('read', 'write')")])
+    token_hash = CharField(max_length=64, unique=True)
+    prefix = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+    revoked_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = ((("user", "revoked_at"), False),)
+
+    @property
+    def is_write(self) -> bool:
+        return self.scope == "write"
+
+
 class RateLimitCounter(BaseModel):
     """One fixed window of a rate limit (portal/ratelimit.py, `database://`): every worker and
     host using the database counts in the same row. `expires_at` is a Unix time (seconds)."""
@@ -394,7 +417,7 @@ def _current_presence(room_id, device):
 
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
-          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter]
+          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken]
 
 
 def new_device_id() -> str:

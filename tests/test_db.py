@@ -428,3 +428,22 @@ def test_a_version_12_database_upgrades_to_single_sign_on_with_its_accounts_kept
         with pytest.raises(IntegrityError), database.atomic():
             User.create(email="eve@example.com", password_hash="!", oidc_issuer="https://idp",
                         oidc_subject="ada")
+
+
+def test_a_version_12_database_gets_the_api_tokens_table(config, own_database):
+    """Version 14: API tokens, kept as hashes; everything already there stays."""
+    from portal.models import ApiToken
+    from portal.services import api_tokens
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        database.drop_tables([ApiToken])
+        SchemaVersion.create(version=12)
+    app = _app_without_upgrade(config)
+    output = _init_db(app)
+    assert "upgraded to schema version 14: API tokens" in output
+    with app.app_context(), database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert "api_token" in database.get_tables()
+        row, token = api_tokens.create(User.get_by_id(owner.id), "after the upgrade", "read", 1)
+        assert ApiToken.get_by_id(row.id).token_hash == api_tokens.hash_token(token)
