@@ -42,8 +42,7 @@ class ListArgs(schemas.Schema):
 def waiting(args, room_id):
     """Those waiting to be admitted, first come first (the first `limit`), and how many wait."""
     room = owned_room(room_id)
-    people = hosting.waiting(room, _limit(args))
-    total = hosting.waiting_count(room) if len(people) >= _limit(args) else len(people)
+    people, total = hosting.waiting_shown(room, _limit(args))
     return {"items": [person_json(p, "waiting", since=p.created_at) for p in people],
             "total": total}
 
@@ -54,8 +53,7 @@ def waiting(args, room_id):
 def inside(args, room_id):
     """Those inside now (the last `limit` to come in), with their role, and how many are."""
     room = owned_room(room_id)
-    people = hosting.inside(room, _limit(args))
-    total = hosting.inside_count(room) if len(people) >= _limit(args) else len(people)
+    people, total = hosting.inside_shown(room, _limit(args))
     return {"items": [person_json(p, "admitted", hosting.role_of(p), p.decided_at or p.created_at)
                       for p in people], "total": total}
 
