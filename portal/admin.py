@@ -1,20 +1,15 @@
 """Admin screens: users, the organisation's email-domain rules, and every room's audit log."""
 
-import re
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from peewee import JOIN, IntegrityError
 from playhouse.flask_utils import get_object_or_404
-from wtforms import RadioField, SelectChoice, StringField
-from wtforms.validators import DataRequired, Length
-from wtforms.validators import ValidationError as WTFValidationError
 
-from . import audit, emails, passwords
+from . import audit, passwords
 from .auth import admin_required
 from .db import database, is_sqlite
-from .forms import AccessForm, NewUserForm, strip
+from .forms import AccessForm, DomainRuleForm, NewUserForm
 from .models import ACCESS_LEVELS, AuditEvent, DomainRule, Room, User
 from .services import api_tokens
 
@@ -143,45 +138,6 @@ def sign_out_everywhere(user_id: int):
 
 
 # --- email-domain rules ---------------------------------------------------------------------------
-
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
-
-def normalize_domain(raw: str) -> str:
-    """"@Example.COM", "*.example.com" or "bücher.example" → the lower-case ASCII (IDNA) domain
-    that portal.emails.domain_of compares with, made by the same normaliser as addresses.
-    Raises ValueError with words a person can act on."""
-    text = (raw or "").strip().lower().rstrip(".")
-    text = text.removeprefix("*.").removeprefix("@")
-    if "@" in text:
-        text = text.rpartition("@")[2]
-    try:
-        text = emails.ascii_domain(text)
-    except UnicodeError:
-        raise ValueError("Enter a domain such as example.com.")
-    labels = text.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError("Enter a domain such as example.com.")
-    return text
-
-
-class DomainRuleForm(FlaskForm):
-    domain = StringField("Domain", filters=[strip],
-                         validators=[DataRequired("Enter a domain such as example.com."),
-                                     Length(max=253)])
-    mode = RadioField("Rule", choices=[
-        SelectChoice("block", "Block: addresses at this domain can't be invited or enter"),
-        SelectChoice("allow", "Allow: once any domain is allowed, only allowed domains"
-                              " can be used"),
-    ],
-                      default="block", validators=[DataRequired("Choose allow or block.")])
-
-    def validate_domain(self, field):
-        try:
-            field.data = normalize_domain(field.data)
-        except ValueError as exc:
-            raise WTFValidationError(str(exc))
-
 
 @bp.route("/domains", methods=["GET", "POST"])
 @admin_required

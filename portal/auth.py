@@ -21,16 +21,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
-from flask_wtf import FlaskForm
 from werkzeug.urls import iri_to_uri
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
-from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, passwords, sign_in_limits, sso, timeutil, tokens
 from .db import database
 from .extensions import limiter, login_manager
-from .forms import SignInForm, strip
+from .forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
 from .models import User
 from .web import public_url
 
@@ -218,28 +214,6 @@ def sign_out():
 RESET_MAX_AGE = 60 * 60
 FORGOT_ANSWER = ("If an account exists for that address, we've emailed it a link to choose a "
                  "new password. The link works for an hour. Check your spam folder too.")
-
-
-class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", filters=[strip],
-                       validators=[DataRequired("Enter your email address."), Length(max=254)])
-
-
-class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired("Choose a password.")],
-                             render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired("Repeat the password.")],
-                            render_kw={"autocomplete": "new-password"})
-
-    def validate_password(self, field):
-        why = passwords.problem(field.data or "")
-        if why:
-            raise WTFValidationError(why)
-
-    def validate_confirm(self, field):
-        if field.data != self.password.data:
-            raise WTFValidationError("The two passwords don't match.")
 
 
 def _forgot_email_key() -> str:

@@ -1,5 +1,7 @@
 """Email addresses: validation, normalisation (trim, case-fold, IDNA domains) and domain rules."""
 
+import re
+
 import idna
 from email_validator import EmailNotValidError, validate_email
 
@@ -67,3 +69,24 @@ def domain_allowed(email: str, rules: list[tuple[str, str]]) -> bool:
         return False
     allows = [d for d, mode in rules if mode == "allow"]
     return not allows or any(covers(d) for d in allows)
+
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalize_domain(raw: str) -> str:
+    """"@Example.COM", "*.example.com" or "bücher.example" → the lower-case ASCII (IDNA) domain
+    that portal.emails.domain_of compares with, made by the same normaliser as addresses.
+    Raises ValueError with words a person can act on."""
+    text = (raw or "").strip().lower().rstrip(".")
+    text = text.removeprefix("*.").removeprefix("@")
+    if "@" in text:
+        text = text.rpartition("@")[2]
+    try:
+        text = ascii_domain(text)
+    except UnicodeError:
+        raise ValueError("Enter a domain such as example.com.")
+    labels = text.split(".")
+    if len(text) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise ValueError("Enter a domain such as example.com.")
+    return text

@@ -33,6 +33,7 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, passwords, timeutil
 from .models import ACCESS_LEVELS, ROLES
+from .services import api_tokens
 from .services import rooms as room_rules
 from .services.invitations import MAX_DAYS as INVITATION_MAX_DAYS
 from .services.links import MAX_DAYS as LINK_MAX_DAYS
@@ -314,3 +315,60 @@ def extend_form(link_id: int, formdata=None) -> ExtendForm:
 
 def raise_form(link_id: int, formdata=None) -> RaiseForm:
     return RaiseForm(formdata=formdata, prefix=f"raise-{link_id}")
+
+
+# --- signing in, the admin's domain rules, API tokens -------------------------------------------
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", filters=[strip],
+                       validators=[DataRequired("Enter your email address."), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Choose a password.")],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired("Repeat the password.")],
+                            render_kw={"autocomplete": "new-password"})
+
+    def validate_password(self, field):
+        why = passwords.problem(field.data or "")
+        if why:
+            raise WTFValidationError(why)
+
+    def validate_confirm(self, field):
+        if field.data != self.password.data:
+            raise WTFValidationError("The two passwords don't match.")
+
+
+class DomainRuleForm(FlaskForm):
+    domain = StringField("Domain", filters=[strip],
+                         validators=[DataRequired("Enter a domain such as example.com."),
+                                     Length(max=253)])
+    mode = RadioField("Rule", choices=[
+        SelectChoice("block", "Block: addresses at this domain can't be invited or enter"),
+        SelectChoice("allow", "Allow: once any domain is allowed, only allowed domains"
+                              " can be used"),
+    ],
+                      default="block", validators=[DataRequired("Choose allow or block.")])
+
+    def validate_domain(self, field):
+        try:
+            field.data = emails.normalize_domain(field.data)
+        except ValueError as exc:
+            raise WTFValidationError(str(exc))
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", filters=[strip], validators=[
+        DataRequired("Name the token after what uses it, such as “LMS sync”."),
+        Length(max=api_tokens.NAME_MAX), no_control_characters()])
+    scope = RadioField("Scope", default="read", choices=[
+        SelectChoice("read", "Read: see rooms, links, invitations, people and logs"),
+        SelectChoice("write", "Write: also create, change and delete, as you can on screen")],
+        validators=[DataRequired("Choose read or write.")])
+    days = WholeNumberField("Expires after (days)", default=30, validators=[
+        InputRequired("Enter a number of days."),
+        NumberRange(1, api_tokens.MAX_DAYS,
+                    f"Enter a whole number of days from 1 to {api_tokens.MAX_DAYS}.")],
+        render_kw={"min": 1, "max": api_tokens.MAX_DAYS, "step": 1, "inputmode": "numeric"})

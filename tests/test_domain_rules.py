@@ -14,7 +14,7 @@ from helpers import (
 )
 
 from portal import emails
-from portal.admin import normalize_domain
+from portal.emails import normalize_domain
 from portal.models import AuditEvent, DomainRule, GuestLink, Invitation
 
 

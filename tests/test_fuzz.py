@@ -23,11 +23,12 @@ from peewee import JOIN, fn
 from test_security_walk import build_world, sign_in_as
 
 from portal import emails, passwords, tokens
-from portal.admin import DomainRuleForm, normalize_domain
-from portal.auth import ForgotPasswordForm, ResetPasswordForm
+from portal.emails import normalize_domain
 from portal.forms import (
     AccessForm,
     AttachmentForm,
+    DomainRuleForm,
+    ForgotPasswordForm,
     GuestAccessForm,
     HostMessageForm,
     InviteForm,
@@ -35,6 +36,7 @@ from portal.forms import (
     LobbyForm,
     NewUserForm,
     PresenceRoleForm,
+    ResetPasswordForm,
     RoleForm,
     RoomForm,
     SignInForm,

@@ -5,33 +5,15 @@ every account's. portal/services/api_tokens.py does the work. An ordinary signed
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectChoice, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from .. import timeutil
 from ..audit import Actor
 from ..auth import owner_required
-from ..forms import WholeNumberField, no_control_characters, strip
+from ..forms import TokenForm
 from ..models import ApiToken
 from ..services import api_tokens
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api-tokens")
-
-
-class TokenForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[
-        DataRequired("Name the token after what uses it, such as “LMS sync”."),
-        Length(max=api_tokens.NAME_MAX), no_control_characters()])
-    scope = RadioField("Scope", default="read", choices=[
-        SelectChoice("read", "Read: see rooms, links, invitations, people and logs"),
-        SelectChoice("write", "Write: also create, change and delete, as you can on screen")],
-        validators=[DataRequired("Choose read or write.")])
-    days = WholeNumberField("Expires after (days)", default=30, validators=[
-        InputRequired("Enter a number of days."),
-        NumberRange(1, api_tokens.MAX_DAYS,
-                    f"Enter a whole number of days from 1 to {api_tokens.MAX_DAYS}.")],
-        render_kw={"min": 1, "max": api_tokens.MAX_DAYS, "step": 1, "inputmode": "numeric"})
 
 
 def _page(form: TokenForm, new_token: str | None = None, status: int = 200):
