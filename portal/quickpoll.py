@@ -29,11 +29,13 @@ UNCHANGED = ""  # the answer for "nothing changed" (a state is never empty)
 
 
 class _Cookies:
-    """What the session interface reads of a request."""
-    __slots__ = ("cookies",)
+    """What the session interface reads of a request: its cookies, and its path (the API's
+    paths get no session: portal/sessions.py)."""
+    __slots__ = ("cookies", "path")
 
     def __init__(self, environ):
         self.cookies = parse_cookie(environ)
+        self.path = environ.get("PATH_INFO", "")
 
 
 class QuickPoll:
