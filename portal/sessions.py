@@ -12,7 +12,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask, request
+from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -66,7 +66,9 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if is_api(request.path):
             # The API takes its token only: a browser's cookie opens nothing there, so no page
             # elsewhere can make a signed-in browser call it (no CSRF), and it is never set.
-            return self.session_class()
+            session = self.session_class()
+            session.for_api = True
+            return session
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
@@ -84,7 +86,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return session
 
     def should_set_cookie(self, app: Flask, session) -> bool:
-        if is_api(request.path):
+        if getattr(session, "for_api", False):
             return False
         if session.modified:
             return True
