@@ -150,7 +150,8 @@ def _refresh(seconds: float) -> int:
 
 
 def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
-    access.record_denial(result, door, email)
+    # A lobby submission refused is announced (guest.denied); a GET of a dead link is not.
+    access.record_denial(result, door, email, announce=request.method == "POST")
     reason = REASONS[result.reason]
     room = door.room if door is not None else None
     # Only the room's title, and only when the room still exists and guests could know it.
@@ -356,7 +357,7 @@ def _text_changed(form: LobbyForm, room: Room) -> bool:
 def _refused_submission(result: decision.Decision, door: Door, token: str, form, email: str):
     if result.reason == "email_mismatch":
         # Said on the lobby itself, so the guest can correct it; never shows the invited email.
-        access.record_denial(result, door, email)
+        access.record_denial(result, door, email, announce=True)
         mismatch = REASONS[result.reason]
         form.email.errors = [gettext(mismatch.title) + "."]
         return _lobby_page(door, token, form, status=403)
@@ -538,7 +539,17 @@ def join_live(room_id: int):
     attendee = meetings.Attendee(identity=f"participant-{participant.id}",
                                  name=participant.name, email=participant.email,
                                  role=participant.role, email_source=participant.email_source)
-    return join.to_meeting(room, attendee, back=url_for("guest.place", room_id=room.id))
+    return join.to_meeting(room, attendee, back=url_for("guest.place", room_id=room.id),
+                           on_minted=lambda: _joined_live(room, participant))
+
+
+def _joined_live(room: Room, participant: Participant) -> None:
+    """guest.joined_live: the credential was made (no other change to write with it)."""
+    from .db import database
+    from .services import webhooks
+
+    with database.atomic():
+        webhooks.guest_event("guest.joined_live", room, participant, platform=room.platform)
 
 
 @bp.post("/s/<int:room_id>/leave")

@@ -22,9 +22,9 @@ from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
 from ..rooms import save as save_room
-from ..services import calendar_updates
+from ..services import calendar_updates, webhooks
 from ..web import answer, see_other
-from . import bp, owned_room, room_context
+from . import bp, me, owned_room, room_context
 
 # Types people share before a session; the served Content-Type comes from this table, never
 # from what the browser claimed.
@@ -149,6 +149,10 @@ def edit_room(room_id: int):
         with database.atomic():
             save_room(room)
             audit.record("room_edited", room, room.title)
+            # room.updated: written where the room is saved today; moves with this transaction
+            # into portal/services/rooms.py (the API's work).
+            webhooks.emit("room.updated", room, {"changed": ["details"],
+                                                 "by": webhooks.actor_data(me())})
             if room.consent_version != consent_before:
                 audit.record("consent_text_changed", room, room.title,
                              detail=f"version {room.consent_version}")
@@ -183,6 +187,8 @@ def delete_room(room_id: int):
         Room.update(deleted_at=timeutil.utcnow(), guest_access_enabled=False).where(
             Room.id == room.id).execute()
         audit.record("room_deleted", room, room.title)
+        # room.deleted: moves with this transaction into portal/services/rooms.py (the API's).
+        webhooks.emit("room.deleted", room, {"by": webhooks.actor_data(me())})
         cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL, current_user.id)

@@ -8,5 +8,6 @@ portal/prepared.py). Above them: portal/guest.py, portal/owner/, portal/admin.py
 
 - invitations: personal invitations — invite, email, change the role, reset, remove;
 - calendar_updates: the calendar updates and cancellations their emails promise;
-- links: guest access on or off, and shared guest links — create, extend, raise, delete.
+- links: guest access on or off, and shared guest links — create, extend, raise, delete;
+- webhooks: owners' endpoints, and `emit`, which the others call in their transactions.
 """
