@@ -62,13 +62,13 @@ def _anything_due(now) -> bool:
         & (WebhookDelivery.next_attempt_at <= now)).limit(1).exists()
 
 
-def claim(limit: int = BATCH) -> tuple[str, list[int]]:
-    """Claim up to `limit` due deliveries: (this claim's token, their ids)."""
+def claim(limit: int = BATCH, due_by=None) -> tuple[str, list[int]]:
+    """Claim up to `limit` deliveries due by `due_by` (now): (this claim's token, their ids)."""
     token = secrets.token_hex(16)
-    now = timeutil.utcnow()
+    now = due_by or timeutil.utcnow()
     if not _anything_due(now):  # a read: no write lock taken every tick for nothing
         return token, []
-    lease = now + timedelta(seconds=current_app.config["WEBHOOK_LEASE_SECONDS"])
+    lease = timeutil.utcnow() + timedelta(seconds=current_app.config["WEBHOOK_LEASE_SECONDS"])
     with database.atomic():
         rows = database.execute_sql(_claim_sql(), (token, lease, now, limit, now)).fetchall()
     return token, [r[0] for r in rows]
@@ -148,7 +148,9 @@ def _record(delivery: WebhookDelivery, token: str, status: int | None, error: st
             return
         give_up = gone or delivery.event.created_at + timedelta(
             hours=config["WEBHOOK_RETRY_HOURS"]) <= now
-        retry_at = now + next_wait(delivery.attempts, config["WEBHOOK_RETRY_FIRST_SECONDS"])
+        # At least a second on: a tick never takes the same delivery twice (deliver_due).
+        retry_at = now + max(timedelta(seconds=1),
+                             next_wait(delivery.attempts, config["WEBHOOK_RETRY_FIRST_SECONDS"]))
         done = WebhookDelivery.update(
             status="failed" if give_up else "pending", last_status=status,
             last_error=error[:500], last_attempt_at=now, claim=None,
@@ -237,9 +239,10 @@ def deliver_due() -> int:
     """One tick: time events, then every due delivery, batch after batch. Returns how many
     were sent (whatever came of them)."""
     emit_time_events()
+    started = timeutil.utcnow()  # what falls due later (a retry) waits for the next tick
     sent = 0
     while True:
-        token, ids = claim()
+        token, ids = claim(due_by=started)
         if not ids:
             return sent
         for delivery_id in ids:

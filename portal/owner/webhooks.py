@@ -6,7 +6,7 @@ and reaches an endpoint only through `own_endpoint`: another owner's is a 404.""
 from flask import Blueprint, abort, flash, make_response, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField
+from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -31,7 +31,8 @@ class EndpointForm(FlaskForm):
                                   Length(max=500, message="Use at most 500 characters.")])
     description = StringField("Description (optional)",
                               validators=[Length(max=100, message="Use at most 100 characters.")])
-    events = Checkboxes("Events", choices=list(webhooks.EVENTS.items()))
+    events = Checkboxes("Events", choices=[SelectChoice(name, f"{name} — {words}")
+                                           for name, words in webhooks.EVENTS.items()])
     rooms = Checkboxes("Only these rooms (none chosen: every room you can see)", coerce=str)
 
 
@@ -41,7 +42,7 @@ class ActionForm(FlaskForm):
 
 def _form(endpoint=None) -> EndpointForm:
     form = EndpointForm(obj=None)
-    form.rooms.choices = [(str(r.id), r.title) for r in
+    form.rooms.choices = [SelectChoice(str(r.id), r.title) for r in
                           webhooks.visible_rooms(current_user._get_current_object()).limit(500)]
     if endpoint is not None and not form.is_submitted():
         form.url.data, form.description.data = endpoint.url, endpoint.description
