@@ -401,3 +401,23 @@ def test_a_version_11_database_names_its_guest_moderators_in_the_audit_log(confi
         assert who(events["room_deleted"]) == "System"
         assert who(events["guest_left"]) == "ada@example.com"  # not a moderator's action
         assert AuditEvent.select().count() == 5
+
+
+def test_a_version_12_database_gets_the_webhook_tables(config, own_database):
+    """Version 16: endpoints, the outbox and its deliveries (13-15 are other branches')."""
+    from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        database.drop_tables([WebhookDelivery, WebhookEvent, WebhookEndpoint])
+        SchemaVersion.create(version=12)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 16: webhooks" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert {"webhook_endpoint", "webhook_event", "webhook_delivery"} <= set(
+            database.get_tables())
+        endpoint = WebhookEndpoint.create(owner=owner, url="https://example.org/h",
+                                          events="guest.waiting", secret="whsec_x")
+        event = WebhookEvent.create(event_id="msg_1", type="guest.waiting", payload="{}")
+        assert WebhookDelivery.create(endpoint=endpoint, event=event).status == "pending"

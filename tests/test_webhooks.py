@@ -340,7 +340,7 @@ def test_repeated_failure_pauses_the_endpoint_and_emails_its_owner(
     endpoint = WebhookEndpoint.get_by_id(endpoint.id)
     assert endpoint.status == "paused" and "3 failed tries" in endpoint.status_detail
     deliver(app)
-    assert len(receiver.got) == 3  # paused: nothing more is tried
+    assert len(receiver.wait_got(3)) == 3  # paused: nothing more is tried
     # the owner's email (the outbox folder: no SMTP server configured in this test)
     [eml] = sorted((tmp_path / "outbox").glob("*.eml"))
     message = email_module.message_from_bytes(eml.read_bytes(), policy=policy.default)
@@ -404,7 +404,7 @@ def test_redirects_are_not_followed(
     receiver.answers = [302]
     enter(app, link)
     deliver(app)
-    assert len(receiver.got) == 1
+    assert [r.status for r in receiver.wait_got(1)] == [302]
     assert WebhookDelivery.get().last_status == 302 and WebhookDelivery.get().status == "pending"
 
 
@@ -427,7 +427,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(
         new = webhooks.rotate_secret(endpoint)
     enter(app, link)
     deliver(app)
-    [got] = receiver.got
+    [got] = receiver.wait_for(1)
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     for secret in (old, new):
         assert spec_check(secret, got.webhook_id, got.headers["webhook-timestamp"],
@@ -436,7 +436,7 @@ def test_rotation_signs_with_both_secrets_during_the_grace_period(
     WebhookEndpoint.update(previous_secret_until=utcnow() - timedelta(seconds=1)).execute()
     enter(app, link, email="later@example.com")
     deliver(app)
-    latest = receiver.got[-1]
+    latest = receiver.wait_for(2)[-1]
     assert len(latest.headers["webhook-signature"].split(" ")) == 1
     assert not spec_check(old, latest.webhook_id, latest.headers["webhook-timestamp"],
                           latest.headers["webhook-signature"], latest.body)

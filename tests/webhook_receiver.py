@@ -116,6 +116,13 @@ class Receiver:
             self.arrived.wait_for(lambda: len(self.delivered()) >= count, timeout)
             return self.delivered()
 
+    def wait_got(self, count: int, timeout: float = 30) -> list[Received]:
+        """Until `count` requests were answered, whatever the answer (the sender may have read
+        it a moment before it is recorded here)."""
+        with self.lock:
+            self.arrived.wait_for(lambda: len(self.got) >= count, timeout)
+            return list(self.got)
+
     def delivered(self) -> list[Received]:
         return [r for r in self.got if 200 <= r.status < 300]
 
