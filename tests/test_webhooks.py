@@ -639,30 +639,25 @@ def test_another_owner_can_neither_see_nor_touch_an_endpoint(app, owner, receive
     assert app.test_client().get("/webhooks/").status_code in (302, 303, 401)
 
 
-@pytest.fixture
-def csrf_config(config):
-    return {**config, "WTF_CSRF_ENABLED": True}
-
-
-def test_posts_need_the_csrf_token(csrf_config, receiver):
-    from portal import create_app
-
-    app = create_app(csrf_config)
-    with app.app_context():
-        owner = make_user()
-        endpoint, _ = webhooks.create_endpoint(owner, receiver.url, ["guest.waiting"])
-    client = app.test_client()
-    page = client.get("/sign-in").get_data(as_text=True)
+def test_posts_need_the_csrf_token(app, owner, receiver, db):
     import re
 
+    app.config["WTF_CSRF_ENABLED"] = True
+    endpoint, _ = webhooks.create_endpoint(owner, receiver.url, ["guest.waiting"])
+    client = app.test_client()
+    page = client.get("/sign-in").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    client.post("/sign-in", data={"email": owner.email, "password": PASSWORD,
-                                  "csrf_token": token})
+    assert client.post("/sign-in", data={"email": owner.email, "password": PASSWORD,
+                                         "csrf_token": token}).status_code == 303
     assert client.post("/webhooks/", data={"url": receiver.url,
                                            "events": ["guest.waiting"]}).status_code == 400
     for path in ("/disable", "/delete", "/rotate", "/test"):
         assert client.post(f"/webhooks/{endpoint.id}{path}").status_code == 400
-    with app.app_context():
-        assert WebhookEndpoint.select().count() == 1
-        assert WebhookEndpoint.get().status == "active"
-        database.close()
+    assert WebhookEndpoint.select().count() == 1
+    assert WebhookEndpoint.get().status == "active" and WebhookDelivery.select().count() == 0
+    # with the page's token, the same button works
+    page = client.get(f"/webhooks/{endpoint.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    assert client.post(f"/webhooks/{endpoint.id}/disable",
+                       data={"csrf_token": token}).status_code == 303
+    assert WebhookEndpoint.get().status == "disabled"
