@@ -274,7 +274,7 @@ def start_thread(app: Flask) -> threading.Thread | None:
     """The loop in a daemon thread of this process (each gunicorn worker: gunicorn_conf's
     post_worker_init), unless WEBHOOK_DELIVERY_IN_APP is off (a deployment running
     `flask deliver-webhooks` on its own instead)."""
-    if not app.config["WEBHOOK_DELIVERY_IN_APP"]:
+    if not app.config.get("WEBHOOK_DELIVERY_IN_APP"):  # off, or not Guestgate's app at all
         return None
     thread = threading.Thread(target=run, args=(app,), name="webhook-delivery", daemon=True)
     thread.start()
