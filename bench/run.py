@@ -368,7 +368,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                   "poll": seed.token_of(keys, fx.owner_room_poll_link),
                   "burst": seed.token_of(keys, fx.burst_link)}
         with contextlib.ExitStack() as servers:
-            server = servers.enter_context(Server(url, run_dir))
+            # lobby_post_hooks' endpoints deliver to a receiver on this machine (204 at once):
+            # the workers' delivery threads send during the measurement, as they would.
+            hooks = servers.enter_context(HookReceiver())
+            server = servers.enter_context(Server(url, run_dir, env={
+                "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}))
             # The ceilings, each on its own gunicorn with the portal's settings, up beside it
             # for the whole run (idle, they cost nothing the portal would notice).
             ceiling_servers = {name: servers.enter_context(Server(url, run_dir, app, "/"))
@@ -478,7 +482,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                     with database.connection_context():
                         before = participants_in(fx.open_room)
                         if name == "lobby_post_hooks":
-                            register_webhooks(fx)
+                            register_webhooks(fx, hooks.url)
                 segments = []
                 for i in range(plan.segments):
                     segments.append(measure(name, f"measure{i}", seconds, first=i == 0))
@@ -490,7 +494,8 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 routes[name] = _median_segment(segments, around)
                 if name == "lobby_post_hooks":
                     with database.connection_context():
-                        routes[name]["webhook_events"] = unregister_webhooks()
+                        routes[name].update(unregister_webhooks())
+                    routes[name]["webhook_requests_received"] = hooks.received
                 if name.startswith("lobby_post"):
                     with database.connection_context():
                         made = participants_in(fx.open_room) - before
@@ -529,7 +534,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             "owner_room": ("GET", paths["owner_room"], sessions["owner_cookie"], None),
         }, repeat=plan.profile_repeat)
         with database.connection_context():
-            register_webhooks(fx)
+            register_webhooks(fx, hooks.url)
         profile.update(profile_routes(url, {"lobby_post_hooks": (
             "POST", paths["lobby_post"], "", {"name": "Profiled guest"})},
             repeat=plan.profile_repeat))
@@ -649,28 +654,62 @@ def prime(port: int, name: str, path: str, cookie: str, requests: int):
         raise Failure(f"{name}: warm-up answered {statuses}, expected {expected}")
 
 
-BENCH_HOOK_URL = "http://127.0.0.1:9/bench-hooks"  # refused by the address check: no traffic
+class HookReceiver:
+    """A webhook receiver on 127.0.0.1 that answers 204 at once and counts."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.received = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.received += 1
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/bench-hooks"
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def register_webhooks(fx, count: int = 3) -> None:
+def register_webhooks(fx, url: str, count: int = 3) -> None:
     """`count` endpoints of the measured room's owner that want every entry (lobby_post_hooks)."""
     from portal.models import GuestLink, WebhookEndpoint
     from portal.services.webhooks import new_secret
 
     owner = GuestLink.get_by_id(fx.open_link_post).room.owner
     for _ in range(count):
-        WebhookEndpoint.create(owner=owner, url=BENCH_HOOK_URL, secret=new_secret(),
+        WebhookEndpoint.create(owner=owner, url=url, secret=new_secret(),
                                events="guest.waiting guest.entered")
 
 
-def unregister_webhooks() -> int:
-    """The endpoints gone again (their deliveries with them); gives the events written."""
-    from portal.models import WebhookEndpoint, WebhookEvent
+def unregister_webhooks() -> dict:
+    """The endpoints gone again, with their deliveries; what was written and delivered."""
+    from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-    events = WebhookEvent.select().count()
-    WebhookEndpoint.delete().where(WebhookEndpoint.url == BENCH_HOOK_URL).execute()
+    counts = {"webhook_events": WebhookEvent.select().count(),
+              "webhook_deliveries": WebhookDelivery.select().count(),
+              "webhook_delivered": WebhookDelivery.select().where(
+                  WebhookDelivery.status == "delivered").count()}
+    WebhookEndpoint.delete().execute()
     WebhookEvent.delete().execute()
-    return events
+    return counts
 
 
 def run_burst(server: Server, fx, tokens, sessions, plan, size) -> dict:

@@ -344,7 +344,7 @@ def leave(participant: Participant) -> bool:
                          actor=audit.Actor.of_guest(participant))
             from .services import webhooks
 
-            webhooks.guest_event("guest.left", participant.room, participant,
+            webhooks.guest_event("guest.left", participant.room, participant, status="left",
                                  left_from=participant.status)
     return bool(done)
 

@@ -661,3 +661,19 @@ def test_posts_need_the_csrf_token(app, owner, receiver, db):
     assert client.post(f"/webhooks/{endpoint.id}/disable",
                        data={"csrf_token": token}).status_code == 303
     assert WebhookEndpoint.get().status == "disabled"
+
+
+def test_removed_and_moved_say_the_status_they_leave_the_guest_in(
+        app_context, app, db, owner, room, link, receiver):
+    subscribe(owner, receiver, ["guest.removed", "guest.moved_to_waiting"])
+    enter(app, link)
+    guest = Participant.get()
+    hosting.admit(room, [guest.id], Actor.of_account(owner))
+    assert hosting.move_to_waiting(room, Participant.get(), Actor.of_account(owner))
+    hosting.admit(room, [guest.id], Actor.of_account(owner))
+    assert hosting.remove(room, Participant.get(), Actor.of_account(owner))
+    deliver(app)
+    got = receiver.wait_for(2)
+    assert [(r.type, r.payload["data"]["guest"]["status"]) for r in got] == [
+        ("guest.moved_to_waiting", "waiting"), ("guest.removed", "rejected")]
+    assert {r.payload["data"]["by"]["email"] for r in got} == {owner.email}

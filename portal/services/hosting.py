@@ -158,7 +158,7 @@ def remove(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_removed", room, _who(participant), actor=by)
-            webhooks.guest_event("guest.removed", room, participant, by)
+            webhooks.guest_event("guest.removed", room, participant, by, status="rejected")
     return bool(done)
 
 
@@ -172,7 +172,8 @@ def move_to_waiting(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_moved_to_waiting", room, _who(participant), actor=by)
-            webhooks.guest_event("guest.moved_to_waiting", room, participant, by)
+            webhooks.guest_event("guest.moved_to_waiting", room, participant, by,
+                                 status="waiting")
     return bool(done)
 
 
