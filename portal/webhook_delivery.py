@@ -146,7 +146,8 @@ def _record(delivery: WebhookDelivery, token: str, status: int | None, error: st
                 (WebhookEndpoint.id == endpoint.id)
                 & (WebhookEndpoint.failures_in_a_row != 0)).execute()
             return
-        give_up = gone or delivery.event.created_at + timedelta(
+        # counted from the delivery's own start (a Send again of an old event retries too)
+        give_up = gone or delivery.created_at + timedelta(
             hours=config["WEBHOOK_RETRY_HOURS"]) <= now
         # At least a second on: a tick never takes the same delivery twice (deliver_due).
         retry_at = now + max(timedelta(seconds=1),
@@ -255,6 +256,9 @@ def run(app: Flask, stop: threading.Event | None = None, once: bool = False) -> 
     and tried again next tick."""
     stop = stop or threading.Event()
     interval = app.config["WEBHOOK_POLL_SECONDS"]
+    if app.config["WEBHOOK_LEASE_SECONDS"] <= app.config["WEBHOOK_TIMEOUT_SECONDS"]:
+        # a send still under way when its lease ends could be sent again meanwhile
+        raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
     while not stop.is_set():
         with app.app_context():
             try:

@@ -307,7 +307,7 @@ def test_a_delivery_older_than_the_retry_period_fails_for_good(
     subscribe(owner, receiver, ["guest.waiting"])
     receiver.answers = [500]
     enter(app, link)
-    WebhookEvent.update(created_at=utcnow() - timedelta(hours=27)).execute()
+    WebhookDelivery.update(created_at=utcnow() - timedelta(hours=27)).execute()
     deliver(app)
     delivery = WebhookDelivery.get()
     assert (delivery.status, delivery.last_status) == ("failed", 500)
@@ -677,3 +677,12 @@ def test_removed_and_moved_say_the_status_they_leave_the_guest_in(
     assert [(r.type, r.payload["data"]["guest"]["status"]) for r in got] == [
         ("guest.moved_to_waiting", "waiting"), ("guest.removed", "rejected")]
     assert {r.payload["data"]["by"]["email"] for r in got} == {owner.email}
+
+
+def test_an_owner_made_a_guest_hears_nothing_more(app_context, app, db, owner, room, link,
+                                                  receiver):
+    subscribe(owner, receiver, ["guest.waiting"])
+    owner.access = "guest"
+    owner.save()
+    enter(app, link)
+    assert WebhookEvent.select().count() == 0

@@ -242,8 +242,8 @@ def wanting(event_type: str, room: Room | None) -> list[int]:
     """The ids of the endpoints that want this event of this room."""
     wanted = []
     for endpoint_id, owner_id, access, events, room_ids in _active_endpoints():
-        if event_type not in events.split():
-            continue
+        if event_type not in events.split() or access not in ("admin", "broadcaster"):
+            continue  # an account no longer an owner hears nothing more
         if room is not None:
             if access != "admin" and room.owner_id != owner_id:
                 continue
