@@ -262,7 +262,7 @@ class Guest:
     def start_moved(self, start_at: float, margin: float, spread: float):
         """The room's start was moved (bench's shortcut, see `run_start`): the page's one poll
         after the start as the page would have set it, knowing the new start (each page at its
-        own moment within START_SPREAD_SECONDS, as portal/guest.py draws it)."""
+        own moment within START_SPREAD_SECONDS, as portal/guest/room.py draws it)."""
         if self.check_at is not None:
             self.check_at = start_at + margin + random.uniform(0, spread)
 
@@ -447,14 +447,14 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     ahead; each page's one poll after the start is put where the page would have put it had it
     known the new start. A real audience arrives over the minutes before; compressing that
     into this run keeps it short without changing what happens at the start."""
-    from portal.guest import CHECK_AT_START_MARGIN
+    from portal.guest.room import CHECK_AT_START_MARGIN
 
     loop = asyncio.get_running_loop()
     crowd = Crowd(host, port)
     guests = [Guest(crowd, i, token, "start") for i in range(plan.guests)]
     counting = {"on": False}
     tasks, arrival_s, failures = await _crowd_arrives(crowd, guests, plan, counting)
-    # two of the intervals the pages were told (far from the start: seldom, portal/guest.py)
+    # two of the intervals the pages were told (far from the start: seldom, portal/guest/room.py)
     told = _percentile([g.every for g in guests if g.every], 50) \
         or plan.poll["POLL_COUNTDOWN_SECONDS"]
     wait_s = 2 * told
@@ -472,7 +472,7 @@ async def run_start(host, port, pids, token, room_id, plan: EventPlan, move_star
     inside = [g.inside_at - start_at for g in guests if g.inside_at is not None]
     knows = [g.knows_at - start_at for g in guests if g.knows_at is not None]
     return {"scenario": "start", "guests": plan.guests, "arrival_seconds": arrival_s,
-            # the pages poll as far from the start as they were told (portal/guest.py)
+            # the pages poll as far from the start as they were told (portal/guest/room.py)
             "wait": _wait(window, crowd, due),
             "countdown_poll_s": told,
             "all_inside": complete and len(inside) == plan.guests,
@@ -588,7 +588,8 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         admit_link = GuestLink.create(room=admit_room, name="Everyone", created_by=owner)
     keys = [secret_key]
     env = {"TRUSTED_PROXIES": "1", **{k: str(v) for k, v in plan.poll.items()}}
-    # A room's poll budget is the operator's setting (README): the run records the one it used.
+    # A room's poll budget is the operator's setting (docs/operations.md): the run records the
+    # one it used.
     budget = os.environ.get("ROOM_POLLS_PER_SECOND") or "default"
     result = {"guests": plan.guests, "poll_seconds": plan.poll, "room_polls_per_second": budget,
               "arrival_concurrency": plan.concurrency, "scenarios": {}}

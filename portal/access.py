@@ -77,25 +77,50 @@ def _invitation_with_room_and_user(invitation_id):
             .switch(Invitation).join(User).where(Invitation.id == invitation_id).limit(1))
 
 
+# The decision's facts, each built in one place from a row's columns, whether the row is a model
+# (`room_facts(room)`) or the status poll's narrow dict, whose columns are the same names with
+# the table's prefix (`_FACT_COLUMNS`: room_kind, link_uses, invitation_email ...).
+
+def _room_facts(get) -> RoomFacts:
+    return RoomFacts(deleted=get("deleted_at") is not None, kind=get("kind"),
+                     guest_access_enabled=get("guest_access_enabled"),
+                     require_approval=get("require_approval"),
+                     require_email_match=get("require_email_match"),
+                     starts_at=get("starts_at"), ends_at=get("ends_at"))
+
+
+def _link_facts(get) -> LinkFacts:
+    return LinkFacts(deleted=get("deleted_at") is not None, expires_at=get("expires_at"),
+                     max_uses=get("max_uses"), uses=get("uses"))
+
+
+def _invite_facts(get, version: int, account_access: str) -> InviteFacts:
+    """`version`: the one the door (the token, or the presence's entry) carries."""
+    return InviteFacts(removed=get("removed_at") is not None,
+                       current_version=version == get("version"),
+                       expires_at=get("expires_at"), valid_once=get("valid_once"),
+                       bound_device=get("bound_device"), email=get("email"),
+                       account_access=account_access)
+
+
+def _columns_of(row):
+    return lambda name: getattr(row, name)
+
+
+def _prefixed(row: dict, table: str):
+    return lambda name: row[f"{table}_{name}"]
+
+
 def room_facts(room: Room) -> RoomFacts:
-    return RoomFacts(deleted=room.is_deleted, kind=room.kind,
-                     guest_access_enabled=room.guest_access_enabled,
-                     require_approval=room.require_approval,
-                     require_email_match=room.require_email_match,
-                     starts_at=room.starts_at, ends_at=room.ends_at)
+    return _room_facts(_columns_of(room))
 
 
 def link_facts(link: GuestLink) -> LinkFacts:
-    return LinkFacts(deleted=link.deleted_at is not None, expires_at=link.expires_at,
-                     max_uses=link.max_uses, uses=link.uses)
+    return _link_facts(_columns_of(link))
 
 
 def invite_facts(invitation: Invitation, version: int) -> InviteFacts:
-    return InviteFacts(removed=invitation.removed_at is not None,
-                       current_version=version == invitation.version,
-                       expires_at=invitation.expires_at, valid_once=invitation.valid_once,
-                       bound_device=invitation.bound_device, email=invitation.email,
-                       account_access=invitation.user.access)
+    return _invite_facts(_columns_of(invitation), version, invitation.user.access)
 
 
 @prepared
@@ -201,11 +226,9 @@ class NotAdmitted(Exception):
 
 
 def role_through(door: Door) -> str:
-    """The role a door gives on entry: a shared link makes a viewer; an invitation its role as
-    it is now (so a host's change of role, or removing the invitation, reaches whoever came in
-    by it). Inside, a link guest keeps the role a host gave them from In the room until they
-    enter again; an invited guest always has the invitation's role."""
-    return door.invitation.role if door.invitation is not None else "viewer"
+    """The role a door gives on entry: a shared link makes a viewer; an invitation its role
+    (decision.role_now)."""
+    return decision.role_now("viewer", door.invitation and door.invitation.role)
 
 
 def email_source(door: Door) -> str:
@@ -456,8 +479,7 @@ def current_presence(room_id: int) -> tuple[Participant | None, Door | None]:
         door = Door(tokens.INVITE, row.door_version, room=room, invitation=row.invitation)
     else:  # the link or invitation row is gone altogether (its reference was cleared)
         return row, Door(tokens.LINK, row.door_version, room=None)
-    if door.invitation is not None:
-        row.role = door.invitation.role  # the invitation's role now (see role_through)
+    row.role = decision.role_now(row.role, door.invitation and door.invitation.role)
     return row, door
 
 
@@ -497,11 +519,6 @@ class PresenceFacts:
         return self.decide(device)
 
 
-def _role_now(row: dict, link: LinkFacts | None, invite: InviteFacts | None) -> str:
-    """As `current_presence`: an invitation's role now; otherwise the presence's own."""
-    return row["invitation_role"] if invite is not None else row["role_at_entry"]
-
-
 def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | None:
     """What `current_presence` and `decide_presence` would decide with, read from one narrow
     row: every waiting guest's page asks this every few seconds. `device`: this browser's,
@@ -509,28 +526,19 @@ def presence_facts(room_id: int, device: str | None = None) -> PresenceFacts | N
     row = _presence_facts.first(room_id=room_id, device=device or device_id())
     if row is None:
         return None
-    room = RoomFacts(deleted=row["room_deleted_at"] is not None, kind=row["room_kind"],
-                     guest_access_enabled=row["room_guest_access_enabled"],
-                     require_approval=row["room_require_approval"],
-                     require_email_match=row["room_require_email_match"],
-                     starts_at=row["room_starts_at"], ends_at=row["room_ends_at"])
     link = invite = None
     if row["link_id"] is not None:
-        link = LinkFacts(deleted=row["link_deleted_at"] is not None,
-                         expires_at=row["link_expires_at"], max_uses=row["link_max_uses"],
-                         uses=row["link_uses"])
+        link = _link_facts(_prefixed(row, "link"))
     elif row["invitation_id"] is not None:
-        invite = InviteFacts(removed=row["invitation_removed_at"] is not None,
-                             current_version=row["door_version"] == row["invitation_version"],
-                             expires_at=row["invitation_expires_at"],
-                             valid_once=row["invitation_valid_once"],
-                             bound_device=row["invitation_bound_device"],
-                             email=row["invitation_email"], account_access=row["user_access"])
+        invite = _invite_facts(_prefixed(row, "invitation"), row["door_version"],
+                               row["user_access"])
     status = visitor_status(row["status"], row["removed_at"], row["moved_at"])
     return PresenceFacts(participant_id=row["participant_id"], status=status,
                          created_at=row["created_at"],
-                         role=_role_now(row, link, invite),
-                         host_message=row["room_host_message"], room=room, link=link,
+                         role=decision.role_now(row["role_at_entry"], invite is not None
+                                                and row["invitation_role"]),
+                         host_message=row["room_host_message"],
+                         room=_room_facts(_prefixed(row, "room")), link=link,
                          invite=invite)
 
 

@@ -153,15 +153,15 @@ def from_environment(instance_path: Path) -> dict:
         # Each poll is cheap (204 while nothing changed); tests make them short.
         "POLL_WAITING_SECONDS": _seconds("POLL_WAITING_SECONDS", 5),
         "POLL_COUNTDOWN_SECONDS": _seconds("POLL_COUNTDOWN_SECONDS", 15),
-        # ... and far from the start, down to this seldom (portal/guest.py, countdown_poll)
+        # ... and far from the start, down to this seldom (portal/poll.py, countdown_poll)
         "POLL_COUNTDOWN_LONGEST_SECONDS": _seconds("POLL_COUNTDOWN_LONGEST_SECONDS", 60),
         "POLL_OWNER_SECONDS": _seconds("POLL_OWNER_SECONDS", 5),
         # The most status polls a second one room's waiting pages, and its room pages, make
-        # together: a crowd's pages are told to ask less often (portal/guest.py, crowd_poll).
+        # together: a crowd's pages are told to ask less often (portal/poll.py, crowd_poll).
         "ROOM_POLLS_PER_SECOND": _seconds("ROOM_POLLS_PER_SECOND", 300),
         "POLL_DENIALS_SECONDS": _seconds("POLL_DENIALS_SECONDS", 10),
         # Countdown pages ask just after the start, each at a random moment within this many
-        # seconds (portal/guest.py): a crowd's entry is spread instead of arriving at once.
+        # seconds (portal/guest/room.py): a crowd's entry is spread instead of arriving at once.
         "START_SPREAD_SECONDS": float(os.environ.get("START_SPREAD_SECONDS", "2")),
         # Webhooks (portal/webhook_delivery.py, docs/webhooks.md). Receivers at private,
         # loopback and link-local addresses are refused unless this is true (development, tests).

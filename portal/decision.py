@@ -202,6 +202,13 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
     return Decision(ENTER)
 
 
+def role_now(own: str, invitation_role: str | None) -> str:
+    """The role someone has now: an invitation's role as it is now, for whoever came by one (a
+    host's change of role, on the Guests list or In the room, reaches them at once); otherwise
+    their own — a shared link's viewer, or the role a host gave them for this visit."""
+    return invitation_role or own
+
+
 def keeps_seat(now: datetime, participant_status: str | None, room: RoomFacts | None) -> bool:
     """Is this guest seated in the room — admitted (not removed, moved or denied), the room
     there, its session on — whatever became of the door they came by? A seated guest's page is

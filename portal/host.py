@@ -1,7 +1,7 @@
 """The host's live sections — Waiting room and In the room — as the owner's room page
-(portal/owner/) and an invited moderator's room page (portal/guest.py) show them: what each
-fragment (templates/host/) is given, their polls' fingerprints, the notices a control answers
-with. What the controls do is portal/services/hosting.py.
+(portal/owner/) and an invited moderator's room page (portal/guest/moderator.py) show them:
+what each fragment (templates/host/) is given, their polls' fingerprints, the notices a control
+answers with. What the controls do is portal/services/hosting.py.
 
 The polled fragments carry a fingerprint: the poll answers 204 while it is unchanged, so screen
 readers and focus aren't disturbed every few seconds."""

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.http import parse_cookie
 
-from . import access, decision
+from . import access, poll
 from .db import database
 
 _STATUS_PATH = re.compile(r"/s/([1-9][0-9]{0,17})/status")
@@ -62,12 +62,9 @@ class QuickPoll:
 
     def _answer(self, environ, room_id: int) -> str | None:
         """UNCHANGED, the new state (the page reloads), or None: Flask's to answer."""
-        from .guest import QUEUE_COUNTED, page_state, poll_to_swap
-
         asked = parse_qs(environ.get("QUERY_STRING", ""))
         if "lang" in asked or any("\x00" in v for values in asked.values() for v in values):
             return None  # a language switch sets the cookie; NUL is refused (portal/security.py)
-        state, place = asked.get("state", [None])[0], asked.get("place", [None])[0]
         app, interface = self.app, self.app.session_interface
         try:
             session = interface.open_session(app, _Cookies(environ))
@@ -78,18 +75,13 @@ class QuickPoll:
             presence = access.presence_facts(room_id, device)
             if presence is None or presence.invite is not None:
                 return None  # an invitation's decision asks who is signed in: Flask's to do
-            result = presence.decide_polled(device)
-            now = page_state(result, presence.host_message, presence.role)
-            if now != state:
-                return now
-            if result.outcome == decision.WAITING:
-                position = access.queue_position(room_id, presence.participant_id,
-                                                 presence.created_at, QUEUE_COUNTED)
-                # a new place (or interval) is swapped in with a fragment: Flask renders it
-                swap = poll_to_swap(room_id, position, place, asked.get("every", [None])[0],
-                                    app.config)
-                return None if swap is not None else UNCHANGED
-            return UNCHANGED
+            told = poll.answer(app, room_id, presence, *(asked.get(name, [None])[0]
+                                                       for name in ("state", "place", "every")),
+                               device=device)
+            if told.changed:
+                return told.state
+            # a new place (or interval) is swapped in with a fragment: Flask renders it
+            return None if told.position is not None else UNCHANGED
         except Exception:  # noqa: BLE001 — Flask answers instead, and reports what it meets
             return None
         finally:

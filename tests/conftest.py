@@ -11,7 +11,7 @@ from bbb_server import FakeBigBlueButton
 from helpers import PG_URL, GuestActions, LiveServer, OwnerActions, free_port, link_path, make_user
 from servers import RedisServer, require_program
 
-from portal import create_app, guest
+from portal import create_app
 from portal.db import close_pool, database
 from portal.models import MODELS, SchemaVersion
 
@@ -76,7 +76,6 @@ def config(tmp_path, database_url):
 
 @pytest.fixture
 def app(config):
-    guest._crowds.clear()  # crowd counts remembered per process: room ids repeat across tests
     app = create_app(config)
     if PG_URL:
         _empty_postgres()

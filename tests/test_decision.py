@@ -22,6 +22,7 @@ from portal.decision import (
     Visitor,
     decide,
     keeps_seat,
+    role_now,
 )
 
 NOW = datetime(2026, 11, 21, 10, 0)
@@ -201,3 +202,13 @@ def test_every_reason_has_status_words_and_next_step():
     for reason in REASONS.values():
         assert reason.status in (403, 404, 410)
         assert reason.title and reason.next_step and reason.host_words
+
+
+@pytest.mark.parametrize("own, invitation_role, now", [
+    ("viewer", None, "viewer"),  # a shared link's guest
+    ("moderator", None, "moderator"),  # ... made moderator for this visit in In the room
+    ("viewer", "speaker", "speaker"),  # an invited guest: the invitation's role as it is now
+    ("moderator", "viewer", "viewer"),  # ... even after the host lowered it
+])
+def test_the_role_now_is_the_invitations_for_whoever_came_by_one(own, invitation_role, now):
+    assert role_now(own, invitation_role) == now

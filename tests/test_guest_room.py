@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from helpers import GuestActions, OwnerActions, link_path, make_room, text_of
 
-from portal import guest as guest_module
+from portal import poll
 from portal.models import Attachment, GuestLink, Participant, Room
 from portal.timeutil import utcnow
 
@@ -71,7 +71,7 @@ def test_a_full_rooms_pages_are_told_to_ask_less_often(app, guest, room, monkeyp
     """Inside, the page asks whether a host removed or moved the guest: a crowd's pages
     together at most ROOM_POLLS_PER_SECOND (8 inside at 1 a second: every 8 s)."""
     app.config.update(ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
-    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
+    monkeypatch.setattr(poll, "CROWD_COUNTED_FOR", 0)  # count afresh each time
     url, link = link_url(app, room)
     guest.enter(url)
 

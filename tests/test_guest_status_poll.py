@@ -8,7 +8,7 @@ import flask
 import pytest
 from helpers import GuestActions, invited_guest, link_path, make_room, text_of
 
-from portal import access, create_app, guest, timeutil
+from portal import access, create_app, poll, timeutil
 from portal.models import GuestLink, Invitation, Participant, Room, User
 
 
@@ -52,9 +52,9 @@ def test_the_polls_narrow_facts_decide_as_the_full_presence(app, db):
             assert facts.participant_id == participant.id and facts.status == participant.status
             assert facts.role == participant.role, device
             if door.room is not None:
-                assert guest.page_state(narrow, facts.host_message) == \
-                    guest.page_state(full, door.room.host_message)
-            states[device] = guest.page_state(narrow, facts.host_message)
+                assert poll.page_state(narrow, facts.host_message) == \
+                    poll.page_state(full, door.room.host_message)
+            states[device] = poll.page_state(narrow, facts.host_message)
     assert states["device-1"].startswith("countdown.")
     assert states["device-2"].startswith("countdown.")  # with the message's checksum
     assert states["device-3"] == "link_expired" and states["device-4"] == "link_deleted"

@@ -1,7 +1,8 @@
 """Every documented way of installing gives the same app (issue 32, item 7). A wheel built from a
-fresh clone's files, installed into a fresh virtualenv, and an editable install (`pip install -e`,
-which `make install` and the README's two-host recipe use) each serve the guest's page in German,
-with their templates and static files, run as the README runs them (`flask --app portal`,
+fresh clone's files, installed into a fresh virtualenv, and an editable install (`pip install
+-e`, which `make install` and the two-host recipe of docs/operations.md use) each serve the
+guest's page in German, with their templates and static files, run as docs/operations.md runs
+them (`flask --app portal`,
 gunicorn `portal:create_app()`) outside the checkout. The package build compiles the translations
 (setup.py): no `make` and no pybabel afterwards.
 

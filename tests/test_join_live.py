@@ -93,7 +93,7 @@ def role_on(platform, response, bbb):
     return bbb.joins[-1]["role"]
 
 
-# The README's role table, as each platform reads it.
+# The role table of docs/platforms.md, as each platform reads it.
 ROLE_TABLE = {
     "livekit": {"host": "moderator", "moderator": "moderator", "speaker": "speaker",
                 "viewer": "viewer", "link": "viewer"},

@@ -89,7 +89,7 @@ def test_the_portal_runs_on_postgresql(fresh_pg_database, tmp_path):
 def test_a_guests_poll_is_planned_once_per_connection(fresh_pg_database, tmp_path):
     """A poll's presence lookup is a five-table join that PostgreSQL took four times longer to
     plan than to run: after a connection's first few polls it is prepared on the server, and a
-    crowd's polls reuse its plan (README, PostgreSQL)."""
+    crowd's polls reuse its plan (docs/operations.md, PostgreSQL)."""
     app = create_app({"TESTING": True, "SECRET_KEY": "pg-test", "DATABASE_URL": fresh_pg_database,
                       "UPLOAD_FOLDER": str(tmp_path / "uploads"), "RATELIMIT_ENABLED": False})
     with database.connection_context():

@@ -101,7 +101,7 @@ CASES = {
     "portal.access._crowd": lambda r: [
         dict(room_id=r["room"], status="waiting"), dict(room_id=r["room"], status="left"),
         dict(room_id=r["empty"], status="waiting")],
-    "portal.guest._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.guest.room._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
     "portal.access._ahead_in_line": lambda r: [
         dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
              counted=100),

@@ -3,6 +3,8 @@ stored in UTC; validation; who may see which room; attachments."""
 
 import http.client
 import io
+import random
+import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -343,6 +345,21 @@ def test_a_request_over_the_upload_limit_gets_the_friendly_413(app, client, berl
     assert response.status_code == 413
     assert "The file is too large" in text_of(response)
     assert Attachment.select().count() == 0
+
+
+def test_a_long_file_name_is_shortened_in_the_notice_not_in_the_room(app, client, berlin_owner,
+                                                                     db):
+    """The notice travels in the session cookie: a name of thousands of characters (which
+    compress badly) made it too large for browsers, which drop such a cookie."""
+    room = create_room(client)
+    letters = random.Random(7).choices(string.ascii_letters + string.digits, k=6000)
+    name = "".join(letters) + ".pdf"
+    response = upload(client, room, name, b"%PDF-1.7 agenda")
+    assert response.status_code == 303
+    assert len(response.headers["Set-Cookie"]) < 4093
+    page = text_of(client.get(f"/rooms/{room.id}"))
+    assert "“" + name[:79] + "…” attached." in page
+    assert Attachment.get(Attachment.room == room).filename == name[:255]
 
 
 def test_owner_removes_an_attachment_and_its_file(app, client, berlin_owner, db):

@@ -15,7 +15,7 @@ from helpers import (
     text_of,
 )
 
-from portal import guest as guest_module
+from portal import poll as poll_policy
 from portal import timeutil
 from portal.models import AuditEvent, GuestLink, Participant, Room
 
@@ -275,7 +275,7 @@ def test_a_page_that_came_early_is_told_again_when_the_crowd_grows(app, room, li
     """Told 5 s when few waited, a page far back gets the interval for the crowd now from its
     poll (once the crowd is half again as large), not only when its place changes."""
     app.config.update(HOST_LIST_ROWS=1, ROOM_POLLS_PER_SECOND=1, POLL_WAITING_SECONDS=5)
-    monkeypatch.setattr(guest_module, "CROWD_COUNTED_FOR", 0)  # count afresh each time
+    monkeypatch.setattr(poll_policy, "CROWD_COUNTED_FOR", 0)  # count afresh each time
     arrive("First", "first@example.com")
     second = arrive("Second", "second@example.com")
     poll = f"/s/{room.id}/status?state=waiting&place=2&every=5"

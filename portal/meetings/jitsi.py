@@ -3,7 +3,7 @@
 Jitsi checks the HS256 signature with JWT_APP_SECRET, `iss` against JWT_APP_ID, `aud` against
 its accepted audiences, `room` against the conference joined, and `nbf` / `exp` with no leeway.
 `context.user.affiliation` says who moderates, when the `token_affiliation` plugin is installed
-(stock Jitsi makes every token holder a moderator otherwise; see the README).
+(stock Jitsi makes every token holder a moderator otherwise; see docs/platforms.md).
 
 Jitsi takes context.user as the server's word about who this is: prosody keeps it with the
 session, `presence_identity` shows every field of it to everyone in the meeting, and plugins

@@ -267,7 +267,9 @@ def upload_attachment(room_id: int):
                 if not added:
                     path.unlink(missing_ok=True)  # never a file without its row
             if added:
-                flash(f"“{original}” attached.", "success")
+                # A name of any length would overflow the session cookie the flash travels in.
+                shown = original if len(original) <= 80 else original[:79] + "…"
+                flash(f"“{shown}” attached.", "success")
             else:
                 error = f"A room can have at most {MAX_ATTACHMENTS_PER_ROOM} attachments."
     if error:

@@ -4,7 +4,7 @@ command line and background jobs call these functions and only answer in their o
 Services take plain values (a room, an invitation, who acts) and return results; they never read
 the request or validate a form, and each change writes its audit event in the same transaction.
 Below them: the rules (portal/decision.py, portal/tokens.py) and the data (portal/models.py,
-portal/prepared.py). Above them: portal/guest.py, portal/owner/, portal/admin.py, portal/cli.py.
+portal/prepared.py). Above them: portal/guest/, portal/owner/, portal/admin.py, portal/cli.py.
 
 - invitations: personal invitations — invite, email, change the role, reset, remove;
 - calendar_updates: the calendar updates and cancellations their emails promise;

@@ -13,7 +13,7 @@ visit only — entering through the link again makes them a viewer, as for anyon
 
 from peewee import JOIN
 
-from .. import access, audit, timeutil
+from .. import access, audit, decision, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
@@ -141,10 +141,9 @@ def turned_away(room: Room, limit: int = TURNED_AWAY_SHOWN) -> list[Participant]
 
 
 def role_of(participant: Participant) -> str:
-    """The role they have now: an invitation's own, else the presence's (see role_through)."""
-    if participant.invitation_id and participant.invitation:
-        return participant.invitation.role
-    return participant.role
+    """The role they have now (decision.role_now)."""
+    invitation = participant.invitation if participant.invitation_id else None
+    return decision.role_now(participant.role, invitation and invitation.role)
 
 
 def remove(room: Room, participant: Participant, by: Actor) -> bool:
