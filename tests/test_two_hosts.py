@@ -90,7 +90,9 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
            "RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": redis_server.url,
            "TRUSTED_PROXIES": "1", "SIGN_IN_LIMIT": None, "POLL_WAITING_SECONDS": "1",
            # every worker of both instances runs a webhook delivery thread (gunicorn_conf)
-           "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", "WEBHOOK_POLL_SECONDS": "0.2", **LIMITS}
+           "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", "WEBHOOK_POLL_SECONDS": "0.2",
+           # a loaded machine's slow answer is not a failed try (a retry counts an attempt)
+           "WEBHOOK_TIMEOUT_SECONDS": "30", "WEBHOOK_LEASE_SECONDS": "120", **LIMITS}
     args = ("--config", "python:portal.gunicorn_conf", "--no-control-socket",
             "--access-logfile", "/dev/null")
 
