@@ -24,8 +24,14 @@ $(VENV)/.installed-test: pyproject.toml setup.py $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The OpenID provider the single sign-on tests start (npm, pinned in tests/oidc/package-lock.json).
+# Without Node those tests skip, saying why (CI installs Node).
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package.json tests/oidc/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/oidc --no-audit --no-fund --silent; \
+	  else echo "npm not found: the single sign-on tests will skip (apt-get install nodejs npm)"; fi
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test tests/oidc/node_modules/.package-lock.json
 
 ## make run: the portal with demo data on SQLite, served by gunicorn on 127.0.0.1:$(PORT)
 run: install

@@ -33,6 +33,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .sessions import CookieSessionInterface
 
     meetings.check_settings(app.config)  # a half-configured platform stops the start, saying why
+    from . import sso
+
+    sso.check_settings(app.config)  # and so does half-configured single sign-on
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -66,16 +69,18 @@ def create_app(config: dict | None = None) -> Flask:
     security.init_app(app)
     i18n.init_app(app)
 
-    from . import auth, cli, guest, web
+    from . import api, auth, cli, guest, web
     from .admin import bp as admin_bp
     from .owner import bp as owner_bp
 
     auth.init_app(app)
+    sso.init_app(app)
     web.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(owner_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(guest.bp)
+    api.init_app(app)
     from .owner.webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)

@@ -16,6 +16,7 @@ from .auth import admin_required
 from .db import database, is_sqlite
 from .forms import AccessForm, NewUserForm, strip
 from .models import ACCESS_LEVELS, AuditEvent, DomainRule, Room, User
+from .services import api_tokens
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -128,9 +129,16 @@ def _audited(change, action: str, target: str, detail: str = "") -> None:
 @bp.post("/users/<int:user_id>/sign-out")
 @admin_required
 def sign_out_everywhere(user_id: int):
-    """For a lost laptop or a stolen cookie: every session of the user ends, wherever it is."""
+    """For a lost laptop or a stolen cookie: every session of the user ends, wherever it is,
+    and every API token of theirs is revoked."""
     user = get_object_or_404(User, User.id == user_id)
-    _audited(user.end_sessions, "user_signed_out", user.email)
+
+    def end_everything():
+        user.end_sessions()
+        api_tokens.revoke_all(user,
+                              actor=audit.Actor.of_account(current_user._get_current_object()))
+
+    _audited(end_everything, "user_signed_out", user.email)
     return _done(f"{user.email} is signed out everywhere.", "admin.users")
 
 

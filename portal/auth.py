@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.utils import login_url
 from flask_wtf import FlaskForm
@@ -26,7 +27,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import emails, passwords, sign_in_limits, timeutil, tokens
+from . import emails, passwords, sign_in_limits, sso, timeutil, tokens
 from .db import database
 from .extensions import limiter, login_manager
 from .forms import SignInForm, strip
@@ -133,15 +134,24 @@ def _account() -> str | None:
 @limiter.limit(lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"], methods=["POST"])
 def sign_in():
     form = SignInForm()
+    config = current_app.config
     error = None
+    if request.method == "POST" and not sso.password_form_shown(config):
+        return _sign_in_page(form, _("Sign in with the button above: passwords aren't used "
+                                     "here."), 403)
     if form.validate_on_submit():
         account = _account()
         user = User.get_or_none(User.email == account) if account else None
         if passwords.check_password(user.password_hash if user else None, form.password.data):
-            if form.timezone.data and timeutil.is_valid_zone(form.timezone.data) \
-                    and form.timezone.data != user.timezone:
+            if not sso.password_allowed(config, user):
+                # The right password, for an account that signs in at the provider (or isn't
+                # the break-glass admin): not a wrong guess, and no session.
+                error = _("This account signs in with the button above, not with a password.")
+                return _sign_in_page(form, error, 403)
+            user.last_sign_in_at = timeutil.utcnow()  # the admin's Users screen shows it
+            if form.timezone.data and timeutil.is_valid_zone(form.timezone.data):
                 user.timezone = form.timezone.data
-                user.save(only=[User.timezone])
+            user.save(only=[User.timezone, User.last_sign_in_at])
             start_session(user)
             response = redirect(safe_next(request.args.get("next")) or url_for("web.index"), 303)
             sign_in_limits.trust_browser(response, user)
@@ -151,8 +161,31 @@ def sign_in():
         error = "That email and password don't match an account."
     elif request.method == "POST":
         error = "Enter your email and password."
-    status = 401 if error else 200
-    return render_template("auth/sign_in.html", form=form, error=error), status
+    return _sign_in_page(form, error, 401 if error else 200)
+
+
+def _sign_in_page(form, error, status):
+    """With single sign-on, its button comes first; the password form below it, for everyone
+    (PASSWORD_SIGN_IN=all), behind a "Sign in with a password" link (admins: the break-glass
+    admin's way in, which works with the provider down, without scripts), or not at all (off)."""
+    config = current_app.config
+    on = sso.configured(config)
+    mode = config.get("PASSWORD_SIGN_IN") or "all"
+    show_form = not on or mode == "all" or (mode == "admins" and (
+        request.args.get("with") == "password" or request.method == "POST"))
+    next_url = safe_next(request.args.get("next"))
+    return render_template(
+        "auth/sign_in.html", form=form, error=error, sso_on=on,
+        sso_label=sso.button_label(config) if on else "",
+        sso_url=url_for("sso.start", next=next_url) if on else "",
+        show_form=show_form and sso.password_form_shown(config),
+        password_link=url_for("auth.sign_in", next=next_url, **{"with": "password"})
+        if on and mode == "admins" and not show_form else "",
+        forgot_link=not on or mode == "all"), status
+
+
+def landing(user: User) -> str:
+    return url_for("web.index")
 
 
 def start_session(user: User) -> None:
@@ -166,11 +199,15 @@ def start_session(user: User) -> None:
 def sign_out():
     if current_user.is_authenticated:
         current_user.end_sessions()  # a copy of the cookie must not stay signed in
+    signed_on, id_token = session.get("sso", False), session.get("sso_id_token", "")
     logout_user()
     # Nothing of this person stays in the browser: messages, language, guest presence.
     session.clear()
     flash("You're signed out.", "info")
-    return redirect(url_for("auth.sign_in"), 303)
+    # Signed on: signed out at the provider too, which sends the browser back to the sign-in
+    # page (RP-initiated logout), when it offers that.
+    provider = sso.logout_url(current_app.config, signed_on, id_token)
+    return redirect(provider or url_for("auth.sign_in"), 303)
 
 
 # --- forgot password ------------------------------------------------------------------------------
@@ -219,8 +256,8 @@ def _send_reset(email: str) -> None:
     from . import mail
 
     user = User.get_or_none(User.email == email)
-    if user is None:
-        return
+    if user is None or not sso.password_allowed(current_app.config, user):
+        return  # no password to choose: the account signs in with single sign-on
     error = mail.send_password_reset(user, reset_url(user), RESET_MAX_AGE // 60)
     if error:
         current_app.logger.warning("password reset email not sent: %s", error)
@@ -256,6 +293,10 @@ def _user_for_reset(token: str) -> tuple[User | None, str]:
             and all(type(v) is int and 0 < v < 2**63 for v in payload)):
         return None, "invalid"
     user = User.get_or_none((User.id == payload[0]) & (User.password_version == payload[1]))
+    if user is not None and not sso.password_allowed(current_app.config, user):
+        # Sent before the account was linked to single sign-on (or before PASSWORD_SIGN_IN
+        # changed): a password it can't sign in with would still open it here.
+        return None, "invalid"
     return (user, "") if user is not None else (None, "used")
 
 

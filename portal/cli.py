@@ -12,8 +12,8 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
-from .rooms import save as save_room
-from .services import invitations, links
+from .services import api_tokens, invitations, links
+from .services.rooms import save as save_room
 
 DEMO_OWNER = "demo-owner@guestgate.example"
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(set_access)
     app.cli.add_command(seed_demo)
     app.cli.add_command(verify_ticket)
+    app.cli.add_command(create_api_token)
     from .webhook_delivery import deliver_webhooks_command
 
     app.cli.add_command(deliver_webhooks_command)
@@ -43,6 +44,31 @@ def verify_ticket(ticket: str, audience: str | None, leeway: int):
         click.echo(f"invalid ticket: {why}", err=True)
         sys.exit(1)
     click.echo(json.dumps(claims, indent=2, ensure_ascii=False))
+
+
+@click.command("create-api-token")
+@with_appcontext
+@click.argument("email")
+@click.option("--scope", type=click.Choice(api_tokens.SCOPES), required=True,
+              help="read: GET only; write: every change an owner can make.")
+@click.option("--days", type=click.IntRange(1, api_tokens.MAX_DAYS), required=True,
+              help="How long the token works.")
+@click.option("--name", default="command line", show_default=True)
+def create_api_token(email: str, scope: str, days: int, name: str):
+    """Make a REST API token for an owner's account. The token alone is on the last line
+    (shown once: only its hash is kept)."""
+    email = _normalized(email)
+    user = User.get_or_none(User.email == email)
+    if user is None:
+        raise click.ClickException(f"No account with the email {email}.")
+    try:
+        row, token = api_tokens.create(user, name, scope, days)
+    except api_tokens.NotAnOwner:
+        raise click.ClickException(f"{email} has {user.access} access: only broadcasters and "
+                                   "admins have API tokens.")
+    click.echo(f"API token “{row.name}” for {email}: {scope}, until "
+               f"{timeutil.iso_utc(row.expires_at)}. It is shown only now:", err=True)
+    click.echo(token)
 
 
 @click.command("create-user")

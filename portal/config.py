@@ -115,6 +115,8 @@ def from_environment(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
+        # The REST API: each token's requests (portal/api/auth.py)
+        "API_LIMIT_PER_TOKEN": os.environ.get("API_LIMIT_PER_TOKEN", "600 per minute"),
         "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),
         # Sign-in: one account from one address is slowed quickly; one account can't be
         # guessed from many addresses (wrong passwords, from browsers that never signed in to
@@ -144,6 +146,11 @@ def from_environment(instance_path: Path) -> dict:
         # process's configuration, and nowhere else.
         **meetings.settings_from(os.environ),
         "MEETING_TIMEOUT": float(os.environ.get("MEETING_TIMEOUT", "5")),
+        # Single sign-on with the organisation's OpenID provider (portal/sso.py, docs/sign-in.md):
+        # on when OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are set; checked at start.
+        **{key: os.environ.get(key, "").strip() for key in SSO_SETTINGS},
+        # Who may still sign in with a password: all, admins (a break-glass admin) or off
+        "PASSWORD_SIGN_IN": os.environ.get("PASSWORD_SIGN_IN", "").strip().lower() or "all",
         "GARBLED_DENIALS_PER_MINUTE": int(os.environ.get("GARBLED_DENIALS_PER_MINUTE", "10")),
         # The hosts' waiting list shows the first this many (in order of arrival), In the room
         # the last this many to come in, and both count the rest: a list of thousands, redrawn
@@ -184,3 +191,8 @@ def from_environment(instance_path: Path) -> dict:
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }
 
+
+SSO_SETTINGS = (
+    "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_SCOPES", "OIDC_NAME",
+    "OIDC_ROLES_CLAIM", "OIDC_ADMIN_VALUES", "OIDC_BROADCASTER_VALUES", "OIDC_REQUIRED_VALUES",
+)

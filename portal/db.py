@@ -168,6 +168,19 @@ def _v12_audit_guest_moderators(migrator, models):
         & AuditEvent.action.in_(moderators_do) & (AuditEvent.actor_source == "")).execute()
 
 
+def _v13_single_sign_on(migrator, models):
+    User = models.User
+    _add_missing_columns(migrator, User.oidc_issuer, User.oidc_subject, User.last_sign_in_at)
+    _add_missing_columns(migrator, User.sso_roles, allow_not_null=True)
+    User._schema.create_indexes(safe=True)  # one account per (issuer, subject)
+
+
+def _v14_api_tokens(migrator, models):
+    # Made with the other missing tables just before (upgrade); here only if that was skipped.
+    if models.ApiToken._meta.table_name not in database.get_tables():
+        database.create_tables([models.ApiToken])
+
+
 def _v16_webhooks(migrator, models):
     # Made with the other missing tables just before (upgrade); here only if that was skipped.
     have = set(database.get_tables())
@@ -182,7 +195,7 @@ def _participant_indexes(migrator, models):
 
 
 def _v11_one_room_per_meeting_name(migrator, models):
-    """A meeting name names one room's meeting on its platform (portal.rooms). Rooms that
+    """A meeting name names one room's meeting on its platform (portal.services.rooms). Rooms that
     shared one — a way into another owner's meeting as its moderator — are all kept: the first
     (lowest id: it had the name first, or is the oldest) keeps it, each later one gets a new
     name, and so does a room whose platform refuses its name (BigBlueButton: one letter).
@@ -240,7 +253,10 @@ MIGRATIONS = {
          _v11_one_room_per_meeting_name),
     12: ("audit log: a guest moderator is named as one, with how their email was established",
          _v12_audit_guest_moderators),
-    # 13 (sign-on) and 14-15 (the API) are taken by work on other branches
+    13: ("user: single sign-on — the provider's issuer and subject, the roles it gave, the last "
+         "sign-in", _v13_single_sign_on),
+    14: ("API tokens: personal access tokens for the REST API, kept as hashes",
+         _v14_api_tokens),
     16: ("webhooks: endpoints, the outbox of events and their deliveries", _v16_webhooks),
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -1,6 +1,5 @@
 """Forms (Flask-WTF). Text is trimmed; control characters are refused with a clear message."""
 
-import re
 
 from flask import current_app
 from flask_babel import get_locale, gettext
@@ -22,7 +21,6 @@ from wtforms import (
     URLField,
 )
 from wtforms.validators import (
-    URL,
     AnyOf,
     DataRequired,
     InputRequired,
@@ -35,35 +33,11 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, passwords, timeutil
 from .models import ACCESS_LEVELS, ROLES
+from .services import rooms as room_rules
 from .services.invitations import MAX_DAYS as INVITATION_MAX_DAYS
 from .services.links import MAX_DAYS as LINK_MAX_DAYS
 from .services.links import MAX_USES
-
-# Multi-line text keeps tabs and line breaks (browsers send a textarea's lines as CRLF).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
-_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-# Bidirectional controls (U+202E and kin) reorder the text around them, so a name or a file
-# name would read differently on the host's screen from what it is.
-_BIDI = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def unix_newlines(value):
-    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
-
-
-def control_characters_problem(text, multiline: bool = False) -> str | None:
-    """Why `text` can't be kept as it is, or None."""
-    if not isinstance(text, str):
-        return None
-    if (_CONTROL if multiline else _CONTROL_OR_NEWLINE).search(text):
-        return gettext("Remove the control characters (such as line breaks).")
-    if _BIDI.search(text):
-        return gettext("Remove the invisible characters that change the direction of the text.")
-    return None
+from .text import control_characters_problem, strip, unix_newlines  # noqa: F401 (shared)
 
 
 def no_control_characters(multiline: bool = False):
@@ -98,18 +72,37 @@ class SignInForm(FlaskForm):
     timezone = HiddenField(filters=[strip])  # filled in by the browser's script when it runs
 
 
+def rule(check):
+    """A field validator from one of the services' rules: `check(value)` gives the message of
+    the broken rule, or None (portal/services/rooms.py holds the room's)."""
+    def validate(form, field):
+        why = check(field.data)
+        if why:
+            raise WTFValidationError(why)
+
+    return validate
+
+
+def _text_rule(name: str):
+    return rule(lambda value: room_rules.text_problem(name, value))
+
+
 class RoomForm(FlaskForm):
+    """Every field rule is portal/services/rooms.py's, which the API and the service itself
+    apply too; the form only reads the browser's values and shows the messages."""
     title = StringField("Title", filters=[strip],
-                        validators=[DataRequired("Give the room a title."), Length(max=200),
-                                    no_control_characters()])
+                        validators=[DataRequired(room_rules.NO_TITLE),
+                                    rule(room_rules.title_problem)])
     description = TextAreaField("Description", filters=[strip, unix_newlines],
-                                validators=[Length(max=5000), no_control_characters(True)])
+                                validators=[_text_rule("description")])
     speakers = TextAreaField("Speakers (one per line)", filters=[strip, unix_newlines],
-                             validators=[Length(max=2000), no_control_characters(True)])
+                             validators=[_text_rule("speakers")])
     starts_at = DateTimeLocalField("Starts", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-                                   validators=[InputRequired("Enter the start date and time.")])
+                                   validators=[InputRequired("Enter the start date and time."),
+                                               rule(room_rules.year_problem)])
     ends_at = DateTimeLocalField("Ends", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
-                                 validators=[InputRequired("Enter the end date and time.")])
+                                 validators=[InputRequired("Enter the end date and time."),
+                                             rule(room_rules.year_problem)])
     timezone = SelectField("Time zone", validators=[DataRequired()])
     kind = RadioField("Kind", choices=[SelectChoice("regular", "Regular room"),
                                        SelectChoice("channel", "Channel (no guest access)")],
@@ -118,19 +111,17 @@ class RoomForm(FlaskForm):
     require_email_match = BooleanField("Guests confirm the invited email", default=True)
     consent_required = BooleanField("Guests must agree before they enter")
     consent_text = TextAreaField("What guests agree to", filters=[strip, unix_newlines],
-                                 validators=[Length(max=2000), no_control_characters(True)])
-    # No meeting name: Guestgate gives every room its own (portal/rooms.py), so nobody can
-    # name their room's meeting after another room's and be its moderator.
+                                 validators=[_text_rule("consent_text")])
+    # No meeting name: Guestgate gives every room its own (portal/services/rooms.py), so nobody
+    # can name their room's meeting after another room's and be its moderator.
     platform = SelectField("Meeting platform")
     join_url = URLField("Join URL of the live session (optional)", filters=[strip],
-                        validators=[Optional(), Length(max=500), no_control_characters(),
-                                    URL(require_tld=False, message="Enter a full web address "
-                                        "starting with https:// or http://.")])
+                        validators=[Optional(), rule(room_rules.join_url_problem)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(z, z) for z in timeutil.zone_names()]
-        platforms = meetings.choices(current_app.config)
+        platforms = room_rules.platforms(current_app.config)
         if platforms == [meetings.OTHER]:  # no platform configured: the form stays as it was
             del self.platform
         else:
@@ -138,33 +129,30 @@ class RoomForm(FlaskForm):
             if self.platform.data is None:  # a new room: the first configured platform
                 self.platform.data = platforms[0]
 
-    def validate_join_url(self, field):
-        if field.data and not field.data.lower().startswith(("https://", "http://")):
-            raise WTFValidationError("Enter a web address starting with https:// or http://.")
-
     def validate_consent_text(self, field):
-        if self.consent_required.data and not field.data:
-            raise WTFValidationError("Enter the text guests agree to, such as a recording "
-                                     "notice or your terms.")
-
-    def _in_utc(self, field):
-        """The wall-clock time in the chosen zone, in UTC (how it is stored and compared)."""
-        if field.data is None:
-            return None
-        if not 1900 <= field.data.year <= 2999:  # also keeps the conversion from overflowing
-            raise WTFValidationError("Enter a date between the years 1900 and 2999.")
-        return timeutil.to_utc(field.data, self.timezone.data)
-
-    def validate_starts_at(self, field):
-        self._in_utc(field)
+        why = room_rules.consent_problem(self.consent_required.data, field.data)
+        if why:
+            raise WTFValidationError(why)
 
     def validate_ends_at(self, field):
-        # Compared in UTC: across a daylight-saving change, a later wall-clock time can be an
-        # earlier instant (02:30 on the spring-forward night doesn't exist).
-        start = self._in_utc(self.starts_at) if not self.starts_at.errors else None
-        end = self._in_utc(field)
-        if start is not None and end is not None and end <= start:
-            raise WTFValidationError("The end must be after the start.")
+        if self.starts_at.errors or field.errors or field.data is None \
+                or self.starts_at.data is None:
+            return
+        why = room_rules.times_problem(self.starts_at.data, field.data, self.timezone.data)
+        if why:
+            raise WTFValidationError(why)
+
+    def values(self) -> "room_rules.RoomValues":
+        """What the owner entered, for portal/services/rooms.py."""
+        return room_rules.RoomValues(
+            title=self.title.data, description=self.description.data or "",
+            speakers=self.speakers.data or "", starts_at=self.starts_at.data,
+            ends_at=self.ends_at.data, timezone=self.timezone.data, kind=self.kind.data,
+            require_approval=self.require_approval.data,
+            require_email_match=self.require_email_match.data,
+            consent_required=self.consent_required.data,
+            consent_text=self.consent_text.data or "", join_url=self.join_url.data or None,
+            platform=self.platform.data if "platform" in self else None)
 
 
 class AttachmentForm(FlaskForm):

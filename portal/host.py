@@ -27,10 +27,7 @@ def waiting_fingerprint(guests: list[Participant], total: int) -> str:
 def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) -> dict:
     """What _waiting.html shows; `endpoints` names the poll, admit, deny and admit_all views of
     the audience (owner or moderator)."""
-    shown = current_app.config["HOST_LIST_ROWS"]
-    guests = hosting.waiting(room, shown)
-    # Counted only when the list is full: below it, the list is the count.
-    total = hosting.waiting_count(room) if len(guests) >= shown else len(guests)
+    guests, total = hosting.waiting_shown(room, current_app.config["HOST_LIST_ROWS"])
     context = {"waiting_guests": guests, "waiting_total": total,
                "waiting_fingerprint": waiting_fingerprint(guests, total),
                "waiting_notice": None,
@@ -76,10 +73,8 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
     """What _inside.html shows; `endpoints` names the poll, remove, move, role and allow views
     of the audience (owner or moderator); `me` is the moderator looking (no controls on their
     own row)."""
-    shown = current_app.config["HOST_LIST_ROWS"]
-    inside, away = hosting.inside(room, shown), hosting.turned_away(room)
-    # Counted only when the list is full: below it, the list is the count.
-    total = hosting.inside_count(room) if len(inside) >= shown else len(inside)
+    inside, total = hosting.inside_shown(room, current_app.config["HOST_LIST_ROWS"])
+    away = hosting.turned_away(room)
     context = {"inside_guests": inside, "inside_total": total, "turned_away": away,
                "inside_fingerprint": inside_fingerprint(inside, total, away),
                "inside_notice": None, "inside_error": False, "inside_endpoints": endpoints,

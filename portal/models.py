@@ -55,6 +55,17 @@ class User(BaseModel):
     # bumped at sign-out and by an admin's "sign out everywhere": ends every session
     # (a default in the schema too, so the upgrade adds the column without rebuilding the table)
     session_generation = IntegerField(default=1, constraints=[SQL("DEFAULT 1")])
+    # Single sign-on (portal/sso.py): the provider's issuer and subject name the account — never
+    # the email alone. Both empty for an account that signs in with its password only.
+    oidc_issuer = CharField(max_length=255, null=True)
+    oidc_subject = CharField(max_length=255, null=True)
+    # What the provider's roles claim said at the last sign-on: "groups: staff, gg-admins", or
+    # "" when roles aren't taken from the provider (shown on the admin's Users screen)
+    sso_roles = CharField(max_length=500, default="", constraints=[SQL("DEFAULT ''")])
+    last_sign_in_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("oidc_issuer", "oidc_subject"), True),)
 
     # Flask-Login
     is_active = True
@@ -72,6 +83,11 @@ class User(BaseModel):
     @property
     def is_owner(self) -> bool:
         return self.access in ("admin", "broadcaster")
+
+    @property
+    def signs_on(self) -> bool:
+        """Linked to the organisation's provider: it signs in there, not with a password."""
+        return bool(self.oidc_subject)
 
     @property
     def is_admin(self) -> bool:
@@ -93,7 +109,7 @@ class Room(BaseModel):
     join_url = CharField(max_length=500, null=True)
     # where the live session runs (portal.meetings: livekit, jitsi, bigbluebutton, galene, or
     # other = join_url with Guestgate's ticket) and the meeting's name there: always Guestgate's
-    # (portal.rooms.save), held by this one room on its platform (the index below)
+    # (portal.services.rooms.save), held by this one room on its platform (the index below)
     platform = CharField(max_length=16, default="other")
     meeting_name = CharField(max_length=64, default=derive_name)
     host_message = CharField(max_length=500, default="")
@@ -342,6 +358,29 @@ class AuditEvent(BaseModel):
         indexes = ((("room", "created_at"), False), (("action", "created_at"), False))
 
 
+class ApiToken(BaseModel):
+    """A personal access token for the REST API (portal/services/api_tokens.py). Only the
+    SHA-256 of the token is kept: the token itself is shown once, when it is made. `prefix` is
+    its first characters, so its owner can tell tokens apart in the list."""
+    user = ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    name = CharField(max_length=100)
+    scope = CharField(max_length=8, constraints=[Check("scope IN ('read', 'write')")])
+    token_hash = CharField(max_length=64, unique=True)
+    prefix = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+    revoked_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+
+    class Meta:
+        indexes = ((("user", "revoked_at"), False),)
+
+    @property
+    def is_write(self) -> bool:
+        return self.scope == "write"
+
+
 class RateLimitCounter(BaseModel):
     """One fixed window of a rate limit (portal/ratelimit.py, `database://`): every worker and
     host using the database counts in the same row. `expires_at` is a Unix time (seconds)."""
@@ -453,8 +492,8 @@ def _current_presence(room_id, device):
 
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
-          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, WebhookEndpoint,
-          WebhookEvent, WebhookDelivery]
+          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
+          WebhookEndpoint, WebhookEvent, WebhookDelivery]
 
 
 def new_device_id() -> str:

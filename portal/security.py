@@ -11,6 +11,7 @@ from limits.errors import StorageError
 from peewee import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .api import problems
 from .db import discard_connection
 from .decision import N_
 from .extensions import limiter
@@ -78,8 +79,14 @@ def keep_retry_after(app: Flask) -> None:
 def headers_for(config) -> list[tuple[str, str]]:
     """The headers every response carries unless it sets its own (portal/quickpoll.py's 204s
     too, which never reach Flask)."""
+    # Signing out of single sign-on redirects the sign-out form to the provider: Chromium checks
+    # form-action on a form's redirects too.
+    from .sso import form_action_origin
+
+    provider = form_action_origin(config)
+    csp = CSP.replace("form-action 'self'", f"form-action 'self' {provider}") if provider else CSP
     headers = [
-        ("Content-Security-Policy", CSP),
+        ("Content-Security-Policy", csp),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
         # Tokens travel in URLs: never leak them to another site through Referer.
@@ -114,7 +121,9 @@ def init_app(app: Flask) -> None:
     def error_page(status: int, title: str | None = None, detail: str | None = None,
                    said: str | None = None, **headers):
         """`title` and `detail` are msgids (the template translates them); `said` is a text
-        already in the reader's language, shown instead of `detail`."""
+        already in the reader's language, shown instead of `detail`. The API answers JSON."""
+        if problems.is_api(request.path):
+            return problems.response(status, headers=headers)
         default_title, default_detail = ERROR_WORDS.get(status, ERROR_WORDS[500])
         body = render_template("error.html", status=status, title=title or default_title,
                                detail=detail or default_detail, said=said)
@@ -135,6 +144,8 @@ def init_app(app: Flask) -> None:
             g.retry_after = seconds = retry_after(exc)
             headers["Retry-After"] = str(seconds)
             said = try_again_in(seconds)
+        if problems.is_api(request.path):
+            return problems.from_http_exception(exc, headers)
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)
         return error_page(exc.code or 500, said=said, **headers)

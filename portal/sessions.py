@@ -12,9 +12,11 @@
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from .api.problems import is_api
 
 REFRESH_AFTER = timedelta(hours=1)
 # Flask-Login's keys: who is signed in. Never taken from a session signed with a retired key.
@@ -61,6 +63,10 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         _keys, serializer, verifiers = self._signing(app)
         if serializer is None:
             return None
+        if is_api(request.path):
+            # The API takes its token only: a browser's cookie opens nothing there, so no page
+            # elsewhere can make a signed-in browser call it (no CSRF), and it is never set.
+            return self.session_class()
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
@@ -78,6 +84,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return session
 
     def should_set_cookie(self, app: Flask, session) -> bool:
+        if is_api(request.path):
+            return False
         if session.modified:
             return True
         if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):

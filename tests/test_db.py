@@ -403,8 +403,54 @@ def test_a_version_11_database_names_its_guest_moderators_in_the_audit_log(confi
         assert AuditEvent.select().count() == 5
 
 
+def test_a_version_12_database_upgrades_to_single_sign_on_with_its_accounts_kept(
+        config, own_database):
+    """Version 13: accounts get the provider's issuer and subject (one account each), the roles
+    it gave and the last sign-in; the accounts there were sign in with their passwords as
+    before."""
+    from peewee import IntegrityError
+
+    with _latest_tables():
+        User.create(email="host@example.com", password_hash="x", access="admin")
+        database.execute_sql('DROP INDEX IF EXISTS "user_oidc_issuer_oidc_subject"')
+        migrate(*[portal_db._migrator().drop_column("user", c)
+                  for c in ("oidc_issuer", "oidc_subject", "sso_roles", "last_sign_in_at")])
+        SchemaVersion.create(version=12)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 13: user: single sign-on" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        host = User.get(User.email == "host@example.com")
+        assert (host.access, host.signs_on, host.sso_roles, host.last_sign_in_at) == \
+            ("admin", False, "", None)
+        User.create(email="ada@example.com", password_hash="!", oidc_issuer="https://idp",
+                    oidc_subject="ada")
+        with pytest.raises(IntegrityError), database.atomic():
+            User.create(email="eve@example.com", password_hash="!", oidc_issuer="https://idp",
+                        oidc_subject="ada")
+
+
+def test_a_version_12_database_gets_the_api_tokens_table(config, own_database):
+    """Version 14: API tokens, kept as hashes; everything already there stays."""
+    from portal.models import ApiToken
+    from portal.services import api_tokens
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        database.drop_tables([ApiToken])
+        SchemaVersion.create(version=12)
+    app = _app_without_upgrade(config)
+    output = _init_db(app)
+    assert "upgraded to schema version 14: API tokens" in output
+    with app.app_context(), database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert "api_token" in database.get_tables()
+        row, token = api_tokens.create(User.get_by_id(owner.id), "after the upgrade", "read", 1)
+        assert ApiToken.get_by_id(row.id).token_hash == api_tokens.hash_token(token)
+
+
 def test_a_version_12_database_gets_the_webhook_tables(config, own_database):
-    """Version 16: endpoints, the outbox and its deliveries (13-15 are other branches')."""
+    """Version 16: endpoints, the outbox and its deliveries (after 13 and 14)."""
     from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
     with _latest_tables():

@@ -162,7 +162,7 @@ def test_a_room_moved_to_a_platform_where_its_name_is_taken_gets_a_new_one(app, 
 
 
 def test_seed_demo_names_its_rooms_by_the_same_rule(app, runner, db):
-    """Every door goes through portal/rooms.save: the command line's demo rooms too."""
+    """Every door goes through portal/services/rooms.save: the command line's demo rooms too."""
     for _ in range(2):  # run again, it adds a fresh set: still one name each
         assert runner.invoke(args=["seed-demo", "--json"]).exit_code == 0
     names = [r.meeting for r in Room.select().order_by(Room.id)]

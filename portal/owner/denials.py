@@ -13,14 +13,14 @@ import hashlib
 from dataclasses import dataclass
 
 from flask import abort, request
-from peewee import JOIN, Case, fn
 
-from .. import denials, timeutil
+from .. import timeutil
 from ..auth import owner_required
 from ..decision import REASONS
 from ..forms import extend_form, raise_form
-from ..models import DenialCount, DenialEvent, GuestLink, Invitation, Room
+from ..models import DenialEvent, GuestLink, Invitation, Room
 from ..services import invitations, links
+from ..services.denial_reasons import WINDOWS, reason_counts, recent_events
 from ..services.links import MAX_USES
 from ..services.urls import invitation_url
 from ..web import owner_time
@@ -29,7 +29,6 @@ from . import answer_section, bp, me, owned_room, poll_section
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
 FIX_LOOKBACK = 100
-WINDOWS = (("day", "Last 24 hours", 24), ("week", "Last 7 days", 24 * 7), ("all", "All time", None))
 
 
 # --- what the section shows ---------------------------------------------------------------------
@@ -51,30 +50,6 @@ class ReasonRow:
     words: str
     counts: dict  # window key -> count
     fix: Fix
-
-
-def reason_counts(room: Room) -> dict[str, dict[str, int]]:
-    """{reason: {"day": n, "week": n, "all": n}} in one grouped query over the daily counters."""
-    columns = [fn.SUM(Case(None, [(DenialCount.day >= denials.window_start(hours),
-                                    DenialCount.count)], 0)) if hours else fn.SUM(DenialCount.count)
-               for _key, _label, hours in WINDOWS]
-    query = (DenialCount.select(DenialCount.reason, *columns)
-             .where(DenialCount.room_key == room.id).group_by(DenialCount.reason).tuples())
-    return {reason: {key: int(n or 0) for (key, _l, _h), n in zip(WINDOWS, sums, strict=True)}
-            for reason, *sums in query}
-
-
-def recent_events(room: Room, limit: int) -> list[DenialEvent]:
-    Linked = GuestLink.alias()
-    Invited = Invitation.alias()
-    return list(DenialEvent.select(DenialEvent, Linked, Invited)
-                .join(Linked, JOIN.LEFT_OUTER, on=(DenialEvent.link == Linked.id),
-                      attr="link")
-                .switch(DenialEvent)
-                .join(Invited, JOIN.LEFT_OUTER, on=(DenialEvent.invitation == Invited.id),
-                      attr="invitation")
-                .where(DenialEvent.room == room.id)
-                .order_by(DenialEvent.id.desc()).limit(limit))
 
 
 def fix_for(code: str, room: Room, event: DenialEvent | None, now) -> Fix:

@@ -111,7 +111,7 @@ def add_invitations(room_id: int):
         return _answer(room, [], form)
     addresses = service.split_addresses(form.emails.data)
     if len(addresses) > MAX_ADDRESSES_AT_ONCE:
-        form.emails.errors = [f"Enter at most {MAX_ADDRESSES_AT_ONCE} addresses at once."]
+        form.emails.errors = [service.TOO_MANY_AT_ONCE]
         return _answer(room, [], form)
     result = service.invite(room, addresses, form.role.data,
                             valid_once=form.validity.data == "once",

@@ -21,8 +21,7 @@ from ..auth import owner_required
 from ..db import database
 from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
-from ..rooms import save as save_room
-from ..services import calendar_updates, webhooks
+from ..services import rooms as room_service
 from ..web import answer, see_other
 from . import bp, me, owned_room, room_context
 
@@ -51,10 +50,7 @@ MAX_ATTACHMENTS_PER_ROOM = 20
 @bp.get("/")
 @owner_required
 def rooms():
-    query = Room.live().order_by(Room.starts_at.desc())
-    if not current_user.is_admin:
-        query = query.where(Room.owner == current_user.id)
-    rooms = list(query)
+    rooms = list(room_service.visible_to(current_user).order_by(Room.starts_at.desc()))
     # Trouble before the session: denials of the last 24 hours, one grouped query for all rooms.
     denied = denials.rooms_denied_since([r.id for r in rooms], denials.window_start(24))
     return render_template("owner/rooms.html", rooms=rooms, now=timeutil.utcnow(),
@@ -78,46 +74,28 @@ def _room_form(room: Room | None = None) -> RoomForm:
     return form
 
 
-def _apply(form: RoomForm, room: Room) -> None:
-    room.title = form.title.data
-    room.description = form.description.data or ""
-    room.speakers = "\n".join(s.strip() for s in (form.speakers.data or "").splitlines()
-                              if s.strip())
-    room.starts_at = timeutil.to_utc(form.starts_at.data, form.timezone.data)
-    room.ends_at = timeutil.to_utc(form.ends_at.data, form.timezone.data)
-    room.timezone = form.timezone.data
-    room.kind = form.kind.data
-    room.require_approval = form.require_approval.data
-    room.require_email_match = form.require_email_match.data
-    room.consent_required = form.consent_required.data
-    text = form.consent_text.data or ""
-    if text != room.consent_text:
-        # A new version for a new text: each agreement keeps the version its guest read, and
-        # anyone who agreed to an older one is asked again when they next open their link.
-        room.consent_text = text
-        room.consent_version = (room.consent_version or 0) + 1 if text else room.consent_version
-    room.join_url = form.join_url.data or None
-    if "platform" in form:  # only when a platform is configured
-        room.platform = form.platform.data  # the meeting's name is Guestgate's (rooms.save)
-    if room.kind == "channel":
-        room.guest_access_enabled = False  # not supported for channel rooms
-    room.updated_at = timeutil.utcnow()
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @owner_required
 def new_room():
     form = _room_form()
-    if form.validate_on_submit():
-        room = Room(owner=current_user.id)
-        _apply(form, room)
-        with database.atomic():
-            save_room(room)
-            audit.record("room_created", room, room.title)
+    if form.validate_on_submit() and _saved(form, lambda values: room_service.create(
+            current_user, values, actor=me())):
+        room = form.saved
         flash(f"Room “{room.title}” created.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=None), \
         422 if form.errors else 200
+
+
+def _saved(form: RoomForm, save) -> bool:
+    """The service's answer to the form's values; a rule it refuses shows on its field."""
+    try:
+        form.saved = save(form.values())
+    except room_service.Invalid as invalid:
+        for name, messages in invalid.errors.items():
+            getattr(form, name).errors = [*getattr(form, name).errors, *messages]
+        return False
+    return True
 
 
 @bp.get("/<int:room_id>")
@@ -142,25 +120,8 @@ def details_context(room: Room) -> dict:
 def edit_room(room_id: int):
     room = owned_room(room_id)
     form = _room_form(room)
-    if form.validate_on_submit():
-        before = calendar_updates.event_facts(room)
-        consent_before = room.consent_version
-        _apply(form, room)
-        with database.atomic():
-            save_room(room)
-            audit.record("room_edited", room, room.title)
-            # room.updated: written where the room is saved today; moves with this transaction
-            # into portal/services/rooms.py (the API's work).
-            webhooks.emit("room.updated", room, {"changed": ["details"],
-                                                 "by": webhooks.actor_data(me())})
-            if room.consent_version != consent_before:
-                audit.record("consent_text_changed", room, room.title,
-                             detail=f"version {room.consent_version}")
-            # Calendars that hold the invitation follow a new time or title.
-            updated = calendar_updates.event_facts(room) != before \
-                and calendar_updates.prepare(room)
-        if updated:
-            calendar_updates.send_later(updated, calendar_updates.UPDATE, current_user.id)
+    if form.validate_on_submit() and _saved(form, lambda values: room_service.update(
+            room, values, actor=me())):
         flash("Room saved.", "success")
         return redirect(url_for("owner.room", room_id=room.id), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
@@ -183,15 +144,7 @@ def join_as_host(room_id: int):
 @owner_required
 def delete_room(room_id: int):
     room = owned_room(room_id)
-    with database.atomic():
-        Room.update(deleted_at=timeutil.utcnow(), guest_access_enabled=False).where(
-            Room.id == room.id).execute()
-        audit.record("room_deleted", room, room.title)
-        # room.deleted: moves with this transaction into portal/services/rooms.py (the API's).
-        webhooks.emit("room.deleted", room, {"by": webhooks.actor_data(me())})
-        cancelled = calendar_updates.prepare(room)
-    if cancelled:
-        calendar_updates.send_later(cancelled, calendar_updates.CANCEL, current_user.id)
+    room_service.delete(room, actor=me())
     flash(f"Room “{room.title}” deleted. Its links now answer that the room is no longer "
           "available.", "success")
     return see_other("owner.rooms")

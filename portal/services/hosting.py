@@ -51,6 +51,13 @@ def waiting_count(room: Room) -> int:
     return access.crowd(room.id, "waiting")
 
 
+def waiting_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+    """The first `limit` waiting, and how many wait (counted only when the list is full:
+    below it, the list is the count)."""
+    people = waiting(room, limit)
+    return people, waiting_count(room) if len(people) >= limit else len(people)
+
+
 def admit(room: Room, participant_ids: list[int] | None, by: Actor) -> list:
     """Admit those of `participant_ids` still waiting (None: everyone waiting now, Admit all).
     Gives those admitted (id, name, email)."""
@@ -127,6 +134,13 @@ def inside(room: Room, limit: int | None = None) -> list[Participant]:
 
 def inside_count(room: Room) -> int:
     return _inside_query(room, Participant.id).count()
+
+
+def inside_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+    """The last `limit` to come in, and how many are inside (counted only when the list is
+    full)."""
+    people = inside(room, limit)
+    return people, inside_count(room) if len(people) >= limit else len(people)
 
 
 def turned_away(room: Room, limit: int = TURNED_AWAY_SHOWN) -> list[Participant]:

@@ -26,6 +26,7 @@ ALREADY = "already invited"
 OVER_LIMIT = "over the limit"
 
 MAX_ADDRESSES_AT_ONCE = 100
+TOO_MANY_AT_ONCE = f"Enter at most {MAX_ADDRESSES_AT_ONCE} addresses at once."
 MAX_DAYS = 365  # an invitation valid for a number of days: at most this many
 
 

@@ -17,6 +17,16 @@ NO_JS = {"java_script_enabled": False}
 
 
 @pytest.fixture
+def config(config):
+    """Without JavaScript a waiting or countdown page reloads itself (meta refresh) as often as
+    it would poll: at the browser tests' half second, a reload could fire between the click on
+    Leave and its answer and replace the page the test waits for. Here pages wait longer; the
+    host's list, which the test watches, still polls fast."""
+    return {**config, "POLL_WAITING_SECONDS": 30, "POLL_COUNTDOWN_SECONDS": 30,
+            "POLL_COUNTDOWN_LONGEST_SECONDS": 30}
+
+
+@pytest.fixture
 def room(owner):
     return make_room(owner, title="Office hours", guest_access_enabled=True,
                      require_approval=True)

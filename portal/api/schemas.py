@@ -1,0 +1,322 @@
+"""What the API reads and answers, as marshmallow schemas: flask-smorest parses requests with
+them and writes the OpenAPI document from them. Limits and choices come from the services
+(portal/services/*), which check every rule again: a schema only reads types and shapes."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from .. import timeutil
+from ..models import ROLES, ROOM_KINDS
+from ..services import api_tokens
+from ..services import invitations as invitation_rules
+from ..services import links as link_rules
+from ..services import rooms as room_rules
+from ..text import control_characters_problem
+
+
+class UtcDateTime(ma.fields.DateTime):
+    """Read: ISO 8601 (an offset, or none: see the field). Written: UTC with a Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return timeutil.iso_utc(value)
+
+
+def plain_text(multiline: bool = False):
+    """No control or text-direction characters (portal/text.py), as the forms refuse them."""
+    def check(value):
+        why = control_characters_problem(value, multiline)
+        if why:
+            raise ma.ValidationError(why)
+    return check
+
+
+def Count(**kwargs):  # noqa: N802 - a field factory
+    """A whole number (never "10" or 1.5)."""
+    return ma.fields.Integer(strict=True, **kwargs)
+
+
+class Schema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE  # a misspelt field is an error naming it, not silently ignored
+
+
+# --- paging ---------------------------------------------------------------------------------------
+
+class PageArgs(Schema):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 100),
+                  metadata={"description": "At most this many items (1 to 100)."})
+    cursor = ma.fields.String(load_default=None, validate=validate.Length(max=200),
+                              metadata={"description": "`next_cursor` of the previous page."})
+
+
+def page_of(item_schema, name: str):
+    return type(name, (Schema,), {
+        "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+        "next_cursor": ma.fields.String(required=True, allow_none=True, metadata={
+            "description": "Pass as `cursor` for the next page; null on the last page."}),
+    })
+
+
+# --- rooms ----------------------------------------------------------------------------------------
+
+def _length(name: str) -> dict:
+    return {"maxLength": room_rules.MAX_LENGTH[name]}
+
+
+class OwnerSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+
+
+class RoomSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    speakers = ma.fields.List(ma.fields.String(), required=True)
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    timezone = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True, validate=validate.OneOf(ROOM_KINDS))
+    platform = ma.fields.String(required=True)
+    meeting_name = ma.fields.String(required=True, metadata={
+        "description": "The meeting's name on its platform: Guestgate gives it."})
+    join_url = ma.fields.String(required=True, allow_none=True)
+    guest_access_enabled = ma.fields.Boolean(required=True)
+    require_approval = ma.fields.Boolean(required=True)
+    require_email_match = ma.fields.Boolean(required=True)
+    consent_required = ma.fields.Boolean(required=True)
+    consent_text = ma.fields.String(required=True)
+    consent_version = ma.fields.Integer(required=True)
+    owner = ma.fields.Nested(OwnerSchema, required=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "The owner's room page."})
+
+
+RoomPage = page_of(RoomSchema, "RoomPage")
+
+
+class RoomListArgs(PageArgs):
+    starts_after = ma.fields.AwareDateTime(load_default=None, metadata={
+        "description": "Only rooms starting at or after this instant (ISO 8601 with offset)."})
+    starts_before = ma.fields.AwareDateTime(load_default=None, metadata={
+        "description": "Only rooms starting before this instant (ISO 8601 with offset)."})
+
+
+_TIME = ("ISO 8601. With an offset (Z, +01:00) it is that instant; without one, a wall-clock "
+         "time in `timezone`, as the room form reads it.")
+
+
+class RoomWrite(Schema):
+    """The room form's fields. Every rule is checked by portal/services/rooms.py."""
+    title = ma.fields.String(metadata=_length("title"))
+    description = ma.fields.String(metadata=_length("description"))
+    speakers = ma.fields.List(ma.fields.String(validate=validate.Length(max=200)),
+                              validate=validate.Length(max=100),
+                              metadata={"description": "One name each."})
+    starts_at = ma.fields.DateTime(metadata={"description": _TIME})
+    ends_at = ma.fields.DateTime(metadata={"description": _TIME})
+    timezone = ma.fields.String(validate=validate.Length(max=64), metadata={
+        "description": "An IANA time zone such as Europe/Berlin (default UTC): calendar "
+                       "invitations are written in it."})
+    kind = ma.fields.String(metadata={"enum": list(ROOM_KINDS)})
+    platform = ma.fields.String(metadata={
+        "description": "A configured meeting platform (livekit, jitsi, bigbluebutton, "
+                       "galene), or other (the join URL with Guestgate's ticket)."})
+    join_url = ma.fields.String(allow_none=True, metadata=_length("join_url"))
+    require_approval = ma.fields.Boolean()
+    require_email_match = ma.fields.Boolean()
+    consent_required = ma.fields.Boolean()
+    consent_text = ma.fields.String(metadata=_length("consent_text"))
+
+
+class RoomCreate(RoomWrite):
+    title = ma.fields.String(required=True, metadata=_length("title"))
+    starts_at = ma.fields.DateTime(required=True, metadata={"description": _TIME})
+    ends_at = ma.fields.DateTime(required=True, metadata={"description": _TIME})
+
+
+class GuestAccessSchema(Schema):
+    enabled = ma.fields.Boolean(required=True)
+
+
+# --- guest links ----------------------------------------------------------------------------------
+
+class LinkSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "The link to share."})
+    max_uses = ma.fields.Integer(required=True, allow_none=True)
+    uses = ma.fields.Integer(required=True)
+    uses_left = ma.fields.Integer(required=True, allow_none=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+    state = ma.fields.String(required=True, metadata={
+        "enum": sorted({code for code, _words in link_rules.STATES.values()})})
+    state_words = ma.fields.String(required=True)
+
+
+class LinkList(Schema):
+    items = ma.fields.List(ma.fields.Nested(LinkSchema), required=True)
+
+
+class LinkCreate(Schema):
+    name = ma.fields.String(required=True, validate=[validate.Length(1, 100), plain_text()])
+    max_uses = Count(load_default=None, allow_none=True,
+                     validate=validate.Range(1, link_rules.MAX_USES),
+                     metadata={"description": "Clicks allowed; null: no limit."})
+    days = Count(load_default=None, allow_none=True,
+                 validate=validate.Range(1, link_rules.MAX_DAYS),
+                 metadata={"description": "Valid this many days; null: until the session ends."})
+
+
+class LinkUpdate(Schema):
+    extend_days = Count(validate=validate.Range(1, link_rules.MAX_DAYS), metadata={
+        "description": "This many days more, from now or from its expiry if later (never past "
+                       "the session's end)."})
+    add_clicks = Count(validate=validate.Range(1, link_rules.MAX_USES), metadata={
+        "description": "This many clicks more than it allows now."})
+
+
+# --- invitations ----------------------------------------------------------------------------------
+
+class InvitationSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
+    valid_once = ma.fields.Boolean(required=True)
+    expires_at = UtcDateTime(required=True, allow_none=True)
+    email_status = ma.fields.String(required=True,
+                                    validate=validate.OneOf(("not_sent", "sent", "failed")))
+    emailed_at = UtcDateTime(required=True, allow_none=True)
+    email_error = ma.fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    url = ma.fields.String(required=True, metadata={"description": "The guest's personal link."})
+
+
+class InvitationList(Schema):
+    items = ma.fields.List(ma.fields.Nested(InvitationSchema), required=True)
+
+
+class InvitationCreate(Schema):
+    emails = ma.fields.List(ma.fields.String(validate=validate.Length(max=320)), required=True,
+                            validate=validate.Length(1, invitation_rules.MAX_ADDRESSES_AT_ONCE),
+                            metadata={"description": "One address each (\"Name <a@b>\" too)."})
+    role = ma.fields.String(load_default="viewer", validate=validate.OneOf(ROLES))
+    valid_once = ma.fields.Boolean(load_default=False, metadata={
+        "description": "The link works in the first browser that enters with it only."})
+    days = Count(load_default=None, allow_none=True,
+                 validate=validate.Range(1, invitation_rules.MAX_DAYS),
+                 metadata={"description": "Valid this many days; null: no limit."})
+    send_now = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Email each added guest their link now."})
+
+
+class Refused(Schema):
+    email = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True)
+
+
+class SendResult(Schema):
+    invitation_id = ma.fields.Integer(required=True)
+    sent = ma.fields.Boolean(required=True)
+    error = ma.fields.String(required=True, allow_none=True)
+
+
+class InviteResult(Schema):
+    added = ma.fields.List(ma.fields.Nested(InvitationSchema), required=True)
+    refused = ma.fields.List(ma.fields.Nested(Refused), required=True)
+    emailed = ma.fields.List(ma.fields.Nested(SendResult), required=True)
+
+
+class RoleSchema(Schema):
+    role = ma.fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+# --- denials and the audit log --------------------------------------------------------------------
+
+class ReasonCount(Schema):
+    reason = ma.fields.String(required=True)
+    words = ma.fields.String(required=True, metadata={"description": "What the host reads."})
+    day = ma.fields.Integer(required=True, metadata={"description": "Last 24 hours."})
+    week = ma.fields.Integer(required=True, metadata={"description": "Last 7 days."})
+    all = ma.fields.Integer(required=True)
+
+
+class DenialEventSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    reason = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    link_id = ma.fields.Integer(required=True, allow_none=True)
+    invitation_id = ma.fields.Integer(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class DenialsSchema(Schema):
+    counts = ma.fields.List(ma.fields.Nested(ReasonCount), required=True)
+    recent = ma.fields.List(ma.fields.Nested(DenialEventSchema), required=True)
+
+
+class DenialArgs(Schema):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 300))
+
+
+class AuditEventSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    action = ma.fields.String(required=True)
+    action_words = ma.fields.String(required=True)
+    who = ma.fields.String(required=True)
+    target = ma.fields.String(required=True)
+    detail = ma.fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+AuditPage = page_of(AuditEventSchema, "AuditPage")
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+class PersonSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True, allow_none=True)
+    status = ma.fields.String(required=True)
+    link_id = ma.fields.Integer(required=True, allow_none=True)
+    invitation_id = ma.fields.Integer(required=True, allow_none=True)
+    since = UtcDateTime(required=True, allow_none=True)
+
+
+class PeopleList(Schema):
+    items = ma.fields.List(ma.fields.Nested(PersonSchema), required=True)
+    total = ma.fields.Integer(required=True)
+
+
+class DecidedSchema(Schema):
+    done = ma.fields.List(ma.fields.Integer(), required=True, metadata={
+        "description": "The people this changed (another host may have been quicker)."})
+
+
+class PeopleIds(Schema):
+    ids = ma.fields.List(Count(validate=validate.Range(1, 2**63 - 1)), required=True,
+                         validate=validate.Length(1, 1000))
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    code = ma.fields.String(required=True, metadata={
+        "description": "Stable: branch on this (token_missing, token_invalid, "
+                       "insufficient_scope, account_not_owner, not_found, invalid, "
+                       "invalid_json, channel_room, too_many_links, session_ended, "
+                       "rate_limited ...)."})
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                            metadata={"description": "Invalid input: messages by field name."})
+
+
+SCOPES = api_tokens.SCOPES
