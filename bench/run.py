@@ -60,6 +60,9 @@ ROUTES = [
     ("lobby_get", "GET /g/<token>: lobby of a guest link, new visitor", "GET", 200),
     ("lobby_post", "POST /g/<token>: a new browser that opened the lobby first (its device id "
      "and CSRF token): consume + participant + redirect", "POST", 303),
+    ("lobby_post_hooks", "POST /g/<token> as lobby_post, with 3 webhook endpoints that want "
+     "the entry: an outbox row each, written in the request (delivered by the workers' "
+     "delivery threads meanwhile)", "POST", 303),
     ("status", "GET /s/<room>/status?state=waiting&place=N: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
     ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
@@ -365,7 +368,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                   "poll": seed.token_of(keys, fx.owner_room_poll_link),
                   "burst": seed.token_of(keys, fx.burst_link)}
         with contextlib.ExitStack() as servers:
-            server = servers.enter_context(Server(url, run_dir))
+            # lobby_post_hooks' endpoints deliver to a receiver on this machine (204 at once):
+            # the workers' delivery threads send during the measurement, as they would.
+            hooks = servers.enter_context(HookReceiver())
+            server = servers.enter_context(Server(url, run_dir, env={
+                "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}))
             # The ceilings, each on its own gunicorn with the portal's settings, up beside it
             # for the whole run (idle, they cost nothing the portal would notice).
             ceiling_servers = {name: servers.enter_context(Server(url, run_dir, app, "/"))
@@ -385,6 +392,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 "healthz": "/healthz",
                 "lobby_get": f"/g/{tokens['get']}",
                 "lobby_post": f"/g/{tokens['post']}",
+                "lobby_post_hooks": f"/g/{tokens['post']}",
                 "status": sessions["waiting_poll"],
                 "guest_room": f"/s/{fx.open_room}",
                 "owner_room": f"/rooms/{fx.owner_room}",
@@ -392,7 +400,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             bases = {name: ceiling_servers[name].url if name in ceiling_servers else server.url
                      for name in paths}
             cookies = {"ceiling": "", "raw_wsgi": "", "healthz": "", "lobby_get": "",
-                       "lobby_post": "",
+                       "lobby_post": "", "lobby_post_hooks": "",
                        "status": sessions["waiting_cookie"], "guest_room":
                        sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
 
@@ -417,7 +425,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 headers = {"User-Agent": client.USER_AGENT, "Connection": "close"}
                 if cookies[name]:
                     headers["Cookie"] = cookies[name]
-                post = name == "lobby_post"
+                post = name.startswith("lobby_post")
                 kw = {"connections": plan.post_connections if post else plan.connections,
                       "script": "lobby_post.lua" if post else "get.lua", "headers": headers}
 
@@ -470,9 +478,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             # The ceiling server's first request is primed above; the others' are primed in
             # measure() when their first segment comes.
             for name, *_ in ROUTES[1:]:
-                if name == "lobby_post":
+                if name.startswith("lobby_post"):
                     with database.connection_context():
                         before = participants_in(fx.open_room)
+                        if name == "lobby_post_hooks":
+                            register_webhooks(fx, hooks.url)
                 segments = []
                 for i in range(plan.segments):
                     segments.append(measure(name, f"measure{i}", seconds, first=i == 0))
@@ -482,7 +492,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                           for a, b in zip(ceilings[-plan.segments - 1:-1],
                                           ceilings[-plan.segments:], strict=True)]
                 routes[name] = _median_segment(segments, around)
-                if name == "lobby_post":
+                if name == "lobby_post_hooks":
+                    with database.connection_context():
+                        routes[name].update(unregister_webhooks())
+                    routes[name]["webhook_requests_received"] = hooks.received
+                if name.startswith("lobby_post"):
                     with database.connection_context():
                         made = participants_in(fx.open_room) - before
                     # each 303 a new participant (warm-up requests included)
@@ -519,6 +533,13 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             "guest_room": ("GET", paths["guest_room"], sessions["admitted_cookie"], None),
             "owner_room": ("GET", paths["owner_room"], sessions["owner_cookie"], None),
         }, repeat=plan.profile_repeat)
+        with database.connection_context():
+            register_webhooks(fx, hooks.url)
+        profile.update(profile_routes(url, {"lobby_post_hooks": (
+            "POST", paths["lobby_post"], "", {"name": "Profiled guest"})},
+            repeat=plan.profile_repeat))
+        with database.connection_context():
+            unregister_webhooks()
         log("  queries and CPU per request counted in-process", stamp=True)
         for name, measured in profile.items():
             expected = next(r[3] for r in ROUTES if r[0] == name)
@@ -619,7 +640,7 @@ def prime(port: int, name: str, path: str, cookie: str, requests: int):
         browser = client.Browser(HOST, port)
         if cookie:
             browser.cookies = dict(c.split("=", 1) for c in cookie.split("; "))
-        if name == "lobby_post":  # a browser's path: the lobby first, then the submission
+        if name.startswith("lobby_post"):  # a browser's path: the lobby, then the submission
             status, _, html = browser.get(path)
             client.expect(status, 200, "lobby GET before the warm-up POST", html)
             return browser.post(path, {"csrf_token": client.csrf_token(html), "name": "Warm-up",
@@ -631,6 +652,64 @@ def prime(port: int, name: str, path: str, cookie: str, requests: int):
     expected = next(r[3] for r in ROUTES if r[0] == name)
     if statuses != {expected}:
         raise Failure(f"{name}: warm-up answered {statuses}, expected {expected}")
+
+
+class HookReceiver:
+    """A webhook receiver on 127.0.0.1 that answers 204 at once and counts."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.received = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.received += 1
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/bench-hooks"
+
+    def __enter__(self):
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def register_webhooks(fx, url: str, count: int = 3) -> None:
+    """`count` endpoints of the measured room's owner that want every entry (lobby_post_hooks)."""
+    from portal.models import GuestLink, WebhookEndpoint
+    from portal.services.webhooks import new_secret
+
+    owner = GuestLink.get_by_id(fx.open_link_post).room.owner
+    for _ in range(count):
+        WebhookEndpoint.create(owner=owner, url=url, secret=new_secret(),
+                               events="guest.waiting guest.entered")
+
+
+def unregister_webhooks() -> dict:
+    """The endpoints gone again, with their deliveries; what was written and delivered."""
+    from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    counts = {"webhook_events": WebhookEvent.select().count(),
+              "webhook_deliveries": WebhookDelivery.select().count(),
+              "webhook_delivered": WebhookDelivery.select().where(
+                  WebhookDelivery.status == "delivered").count()}
+    WebhookEndpoint.delete().execute()
+    WebhookEvent.delete().execute()
+    return counts
 
 
 def run_burst(server: Server, fx, tokens, sessions, plan, size) -> dict:

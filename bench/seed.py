@@ -121,12 +121,14 @@ def seed_filler(size: Size, rng: random.Random) -> dict:
                 start = now + timedelta(hours=rng.randint(-24 * 30, 24 * 30))
                 yield (r, 1 + r % owners, f"Room {r}", "", "", _ts(start),
                        _ts(start + timedelta(hours=2)), "regular", r % 5 != 0, r % 3 == 0, True,
-                       "", _ts(now), _ts(now))
+                       "", _ts(now), _ts(now), f"bench-room-{r}")
 
+        # meeting_name: its default is made in Python (derive_name), which bulk_insert can't
+        # give; each room needs one of its own (the unique index since schema version 11).
         counts["rooms"] = bulk_insert(Room, [
             "id", "owner", "title", "description", "speakers", "starts_at", "ends_at", "kind",
             "guest_access_enabled", "require_approval", "require_email_match", "host_message",
-            "created_at", "updated_at"], rooms())
+            "created_at", "updated_at", "meeting_name"], rooms())
         counts["links"] = bulk_insert(GuestLink, [
             "id", "room", "name", "max_uses", "uses", "version", "created_at"],
             ((r * LINKS_PER_ROOM + k + 1 - LINKS_PER_ROOM, r, f"Link {k + 1}",

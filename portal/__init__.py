@@ -81,6 +81,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(guest.bp)
     api.init_app(app)
+    from .owner.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
     cli.init_app(app)
     if app.config["QUICK_POLL"]:
         from .quickpoll import QuickPoll

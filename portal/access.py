@@ -176,10 +176,14 @@ def _decide(room: RoomFacts, participant_status: str | None, email_typed: str | 
     return decision.decide(utcnow(), visitor, room, link=link, invite=invite)
 
 
-def record_denial(result: Decision, door: Door | None, email: str = "") -> None:
+def record_denial(result: Decision, door: Door | None, email: str = "",
+                  announce: bool = False) -> None:
+    """`announce`: also as the webhook guest.denied (a lobby submission refused; not every
+    GET of a dead link, which mail scanners and link previews make too)."""
     denials.record(result.reason, room=door.room if door else None,
                    link=door.link if door else None,
-                   invitation=door.invitation if door else None, email=email)
+                   invitation=door.invitation if door else None, email=email,
+                   announce=announce)
 
 
 def presence_through(door: Door) -> Participant | None:
@@ -295,7 +299,9 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None,
                 door_version=door.token_version, email_source=source, updated_at=now,
                 decided_at=now if status == "admitted" else None, **consent,
             ).where(Participant.id == existing.id).execute()
-            return Participant.get_by_id(existing.id)
+            entered = Participant.get_by_id(existing.id)
+            _announce_entry(door, entered)
+            return entered
         moved_at = None
         # Moved to the waiting room by a host: this browser, whatever the door, or (as Remove
         # holds) this email through a shared link — in another browser, or gone by Leave.
@@ -315,9 +321,33 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None,
                       updated_at=now, decided_at=now if status == "admitted" else None,
                       consented_at=consent.get("consented_at"),
                       consent_version=consent.get("consent_version"), moved_at=moved_at)
-        return loaded(Participant, id=_new_participant.insert(**fields),
-                      **{**fields, "room": door.room, "link": door.link,
-                         "invitation": door.invitation})
+        entered = loaded(Participant, id=_new_participant.insert(**fields),
+                         **{**fields, "room": door.room, "link": door.link,
+                            "invitation": door.invitation})
+        _announce_entry(door, entered)
+        return entered
+
+
+def _announce_entry(door: Door, participant: Participant) -> None:
+    """The webhooks of an entry, in its transaction: guest.waiting or guest.entered; the
+    first entry through an invitation (at its version) is invitation.accepted; the entry that
+    used a link's last click, link.exhausted. The last two happen once each (once_key)."""
+    from .services import webhooks
+
+    room = door.room
+    webhooks.guest_event("guest.waiting" if participant.status == "waiting"
+                         else "guest.entered", room, participant)
+    if door.invitation is not None:
+        invitation = door.invitation
+        webhooks.emit("invitation.accepted", room, {
+            "invitation": webhooks.invitation_data(invitation),
+            "guest": webhooks.guest_data(participant)},
+            once_key=f"invitation.accepted:{invitation.id}:{invitation.version}")
+    elif door.link.max_uses is not None and webhooks.wanting("link.exhausted", room):
+        link = GuestLink.get_by_id(door.link.id)
+        if link.uses >= link.max_uses:
+            webhooks.emit("link.exhausted", room, {"link": webhooks.link_data(link)},
+                          once_key=f"link.exhausted:{link.id}:{link.max_uses}")
 
 
 def leave(participant: Participant) -> bool:
@@ -335,6 +365,10 @@ def leave(participant: Participant) -> bool:
                          else "guest_left", participant.room_id,
                          f"{participant.name} <{participant.email}>",
                          actor=audit.Actor.of_guest(participant))
+            from .services import webhooks
+
+            webhooks.guest_event("guest.left", participant.room, participant, status="left",
+                                 left_from=participant.status)
     return bool(done)
 
 

@@ -136,6 +136,12 @@ ACTION_WORDS = {
     "sso_refused": "Refused a single sign-on",
     "domain_rule_added": "Added a domain rule",
     "domain_rule_removed": "Removed a domain rule",
+    "webhook_created": "Added a webhook endpoint",
+    "webhook_updated": "Changed a webhook endpoint",
+    "webhook_enabled": "Enabled a webhook endpoint",
+    "webhook_disabled": "Disabled a webhook endpoint",
+    "webhook_secret_rotated": "Rotated a webhook endpoint's secret",
+    "webhook_deleted": "Deleted a webhook endpoint",
 }
 
 

@@ -170,6 +170,23 @@ def from_environment(instance_path: Path) -> dict:
         # Countdown pages ask just after the start, each at a random moment within this many
         # seconds (portal/guest/room.py): a crowd's entry is spread instead of arriving at once.
         "START_SPREAD_SECONDS": float(os.environ.get("START_SPREAD_SECONDS", "2")),
+        # Webhooks (portal/webhook_delivery.py, docs/webhooks.md). Receivers at private,
+        # loopback and link-local addresses are refused unless this is true (development, tests).
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": _bool(os.environ.get("WEBHOOK_ALLOW_PRIVATE_ADDRESSES")),
+        # Every gunicorn worker runs a delivery loop (they share the work through claims);
+        # false when `flask deliver-webhooks` runs on its own instead.
+        "WEBHOOK_DELIVERY_IN_APP": _bool(os.environ.get("WEBHOOK_DELIVERY_IN_APP"), default=True),
+        "WEBHOOK_POLL_SECONDS": _seconds("WEBHOOK_POLL_SECONDS", 2),
+        "WEBHOOK_TIMEOUT_SECONDS": _seconds("WEBHOOK_TIMEOUT_SECONDS", 10),
+        # A claimed delivery is another worker's to take after this long (its worker died).
+        "WEBHOOK_LEASE_SECONDS": _seconds("WEBHOOK_LEASE_SECONDS", 60),
+        "WEBHOOK_RETRY_FIRST_SECONDS": _seconds("WEBHOOK_RETRY_FIRST_SECONDS", 30),
+        "WEBHOOK_RETRY_HOURS": _seconds("WEBHOOK_RETRY_HOURS", 26),
+        "WEBHOOK_PAUSE_AFTER_FAILURES": int(os.environ.get("WEBHOOK_PAUSE_AFTER_FAILURES", "15")),
+        "WEBHOOK_SECRET_GRACE_HOURS": _seconds("WEBHOOK_SECRET_GRACE_HOURS", 24),
+        "WEBHOOK_MAX_PAYLOAD_BYTES": int(os.environ.get("WEBHOOK_MAX_PAYLOAD_BYTES", "65536")),
+        "WEBHOOK_MAX_ANSWER_BYTES": int(os.environ.get("WEBHOOK_MAX_ANSWER_BYTES", "4096")),
+        "WEBHOOK_TIME_EVENTS_LOOKBACK_HOURS": _seconds("WEBHOOK_TIME_EVENTS_LOOKBACK_HOURS", 1),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }

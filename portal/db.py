@@ -181,6 +181,14 @@ def _v14_api_tokens(migrator, models):
         database.create_tables([models.ApiToken])
 
 
+def _v16_webhooks(migrator, models):
+    # Made with the other missing tables just before (upgrade); here only if that was skipped.
+    have = set(database.get_tables())
+    database.create_tables([m for m in (models.WebhookEndpoint, models.WebhookEvent,
+                                        models.WebhookDelivery)
+                            if m._meta.table_name not in have])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -249,6 +257,7 @@ MIGRATIONS = {
          "sign-in", _v13_single_sign_on),
     14: ("API tokens: personal access tokens for the REST API, kept as hashes",
          _v14_api_tokens),
+    16: ("webhooks: endpoints, the outbox of events and their deliveries", _v16_webhooks),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -68,7 +68,10 @@ def _bump_and_add() -> str:
     return f"WITH added AS ({add}) {bump}"
 
 
-def record(reason: str, room=None, link=None, invitation=None, email: str = "") -> None:
+def record(reason: str, room=None, link=None, invitation=None, email: str = "",
+           announce: bool = False) -> None:
+    """`announce`: and as the webhook guest.denied, in the same transaction (only when an
+    endpoint wants it: otherwise no transaction more than before)."""
     now = utcnow()
     room_id = room.id if room is not None else None
     bump, add, prune = _statements(database.param)
@@ -77,16 +80,34 @@ def record(reason: str, room=None, link=None, invitation=None, email: str = "") 
             database.execute_sql(bump, (NO_ROOM, reason, now.date())).fetchall()
         return
     event = (room_id, reason, _id_of(link), _id_of(invitation), (email or "")[:254], now)
-    if is_sqlite():
+    hooks = _webhooks_wanting(room) if announce else []
+    if is_sqlite() or hooks:
         with database.atomic():
             count = database.execute_sql(bump, (room_id, reason, now.date())).fetchall()[0][0]
             database.execute_sql(add, event)
+            if hooks:
+                _announce(reason, room, link, invitation, email, hooks)
     else:
         count = database.execute_sql(_bump_and_add(),
                                      (*event, room_id, reason, now.date())).fetchall()[0][0]
     if count == 1 or count % PRUNE_EVERY == 0:
         keep = current_app.config["DENIAL_EVENTS_PER_ROOM"]
         database.execute_sql(prune, (room_id, room_id, keep))
+
+
+def _webhooks_wanting(room) -> list[int]:
+    from .services import webhooks
+
+    return webhooks.wanting("guest.denied", room)
+
+
+def _announce(reason, room, link, invitation, email, endpoint_ids) -> None:
+    from .services import webhooks
+
+    webhooks.emit("guest.denied", room, {
+        "reason": reason, "host_words": REASONS[reason].host_words, "email": email or "",
+        "link": {"id": link.id, "name": link.name} if link is not None else None,
+        "invitation_id": _id_of(invitation), "by": None}, endpoint_ids=endpoint_ids)
 
 
 _GARBLED_COUNTER = "guestgate_garbled_denials"  # app.extensions key

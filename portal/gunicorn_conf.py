@@ -28,3 +28,17 @@ class ScrubbingLogger(Logger):
 
 
 logger_class = ScrubbingLogger
+
+
+def post_worker_init(worker):
+    """Each worker delivers webhooks in a thread of its own: claims (portal/webhook_delivery.py)
+    keep workers and hosts from sending one delivery twice, and `make run` needs no second
+    command. A thread in the worker, not the master: gunicorn forks workers from the master,
+    and a thread there would be copied mid-whatever into each."""
+    from flask import Flask
+
+    from portal.webhook_delivery import start_thread
+
+    app = worker.wsgi
+    if isinstance(app, Flask):
+        start_thread(app)

@@ -11,7 +11,7 @@ from . import meetings
 from .models import Room
 
 
-def to_meeting(room: Room, attendee: meetings.Attendee, back: str):
+def to_meeting(room: Room, attendee: meetings.Attendee, back: str, on_minted=None):
     """Redirect to the room's meeting with `attendee`'s credential, or say in words that the
     live session can't be reached (the platform refused, timed out, or is no longer set up)."""
     config = current_app.config
@@ -27,6 +27,8 @@ def to_meeting(room: Room, attendee: meetings.Attendee, back: str):
                                                  back_url=back, retry_url=request.path), 503)
         response.headers["Retry-After"] = "60"
         return response
+    if on_minted is not None:  # the credential exists: say so (guest.joined_live)
+        on_minted()
     response = redirect(target, 303)
     response.headers["Cache-Control"] = "no-store"  # the credential is this person's alone
     return response

@@ -389,6 +389,81 @@ class RateLimitCounter(BaseModel):
     expires_at = DoubleField(index=True)  # the sweep of expired windows walks this index
 
 
+# --- webhooks (portal/services/webhooks.py writes them; portal/webhook_delivery.py sends) ------
+
+WEBHOOK_ENDPOINT_STATUSES = ("active", "disabled", "paused", "gone")
+
+
+class WebhookEndpoint(BaseModel):
+    """An owner's receiver: the events it wants (space-separated), optionally only some rooms
+    (space-separated ids; empty: every room the owner may see). The secret signs; during a
+    rotation the previous one signs too until `previous_secret_until`. Kept as they are (they
+    sign every delivery), shown to the owner only once. Status: active; disabled by the owner;
+    paused after repeated failure; gone (the receiver answered 410)."""
+    owner = ForeignKeyField(User, backref="webhook_endpoints", on_delete="CASCADE")
+    url = CharField(max_length=500)
+    description = CharField(max_length=100, default="")
+    events = TextField()
+    room_ids = TextField(default="")
+    secret = CharField(max_length=100)
+    previous_secret = CharField(max_length=100, default="")
+    previous_secret_until = DateTimeField(null=True)
+    status = CharField(max_length=16, default="active",
+                       constraints=[Check("status IN ('active', 'disabled', 'paused', 'gone')")])
+    status_detail = CharField(max_length=500, default="")
+    # failed attempts in a row (any event): reaching WEBHOOK_PAUSE_AFTER_FAILURES pauses it
+    failures_in_a_row = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("status",), False), (("owner", "id"), False))
+
+    @property
+    def event_list(self) -> list[str]:
+        return self.events.split()
+
+    @property
+    def room_id_list(self) -> list[int]:
+        return [int(i) for i in self.room_ids.split()]
+
+
+class WebhookEvent(BaseModel):
+    """The outbox: one row per event that some endpoint wanted, written in the transaction of
+    the change that caused it. `event_id` is the webhook-id (the receivers' idempotency key);
+    `payload` the exact body sent. `once_key` makes a time-based event (room.started,
+    link.expired) happen once however many delivery workers notice the time has come."""
+    event_id = CharField(max_length=64, unique=True)
+    type = CharField(max_length=40)
+    room_id = IntegerField(null=True)
+    payload = TextField()
+    once_key = CharField(max_length=100, null=True, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event to one endpoint. Pending until delivered, failed (retries ran out, the
+    receiver is gone) or delivered. A worker claims a due row by setting `claim` and moving
+    `next_attempt_at` a lease ahead: a worker killed mid-send leaves a row that is due again
+    when the lease ends."""
+    endpoint = ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
+    event = ForeignKeyField(WebhookEvent, backref="deliveries", on_delete="CASCADE")
+    status = CharField(max_length=16, default="pending",
+                       constraints=[Check("status IN ('pending', 'delivered', 'failed')")])
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    claim = CharField(max_length=64, null=True)
+    last_status = IntegerField(null=True)  # the receiver's last HTTP status, if it answered
+    last_error = CharField(max_length=500, default="")
+    last_attempt_at = DateTimeField(null=True)
+    delivered_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False), (("endpoint", "id"), False),
+                   (("event",), False))
+
+
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
 def _claim_link(link_id, room_id, device, door_version):
@@ -417,7 +492,8 @@ def _current_presence(room_id, device):
 
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
-          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken]
+          DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
+          WebhookEndpoint, WebhookEvent, WebhookDelivery]
 
 
 def new_device_id() -> str:

@@ -34,7 +34,7 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
     for size in results["sizes"].values():
         routes = size["routes"]
         assert set(routes) == {"ceiling", "raw_wsgi", "healthz", "lobby_get", "lobby_post",
-                               "status", "guest_room", "owner_room"}
+                               "lobby_post_hooks", "status", "guest_room", "owner_room"}
         for name, route in routes.items():
             assert not any(v for k, v in route["errors"].items() if k != "timeout"), name
             if name != "owner_room":  # ~70 ms of CPU each: a loaded machine may finish none in 1 s
@@ -49,6 +49,11 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
         assert routes["lobby_post"]["queries"] >= 5
         # every lobby POST made a new guest
         assert routes["lobby_post"]["new_participants"] >= routes["lobby_post"]["statuses"]["303"]
+        # with 3 endpoints that want each entry: its statements, and one event each (a row
+        # for each endpoint), all written in the request
+        hooks = routes["lobby_post_hooks"]
+        assert hooks["queries"] > routes["lobby_post"]["queries"]
+        assert hooks["webhook_events"] >= hooks["statuses"]["303"] > 0
         burst = size["burst"]
         assert burst["exact"] and burst["server_errors_5xx"] == 0, burst
         assert burst["link_uses"] == burst["participants"] == burst["entries"] // 2

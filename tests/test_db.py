@@ -447,3 +447,23 @@ def test_a_version_12_database_gets_the_api_tokens_table(config, own_database):
         assert "api_token" in database.get_tables()
         row, token = api_tokens.create(User.get_by_id(owner.id), "after the upgrade", "read", 1)
         assert ApiToken.get_by_id(row.id).token_hash == api_tokens.hash_token(token)
+
+
+def test_a_version_12_database_gets_the_webhook_tables(config, own_database):
+    """Version 16: endpoints, the outbox and its deliveries (after 13 and 14)."""
+    from portal.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+
+    with _latest_tables():
+        owner = User.create(email="host@example.com", password_hash="x", access="broadcaster")
+        database.drop_tables([WebhookDelivery, WebhookEvent, WebhookEndpoint])
+        SchemaVersion.create(version=12)
+    output = _init_db(_app_without_upgrade(config))
+    assert "upgraded to schema version 16: webhooks" in output
+    with database.connection_context():
+        assert schema_version() == LATEST_VERSION
+        assert {"webhook_endpoint", "webhook_event", "webhook_delivery"} <= set(
+            database.get_tables())
+        endpoint = WebhookEndpoint.create(owner=owner, url="https://example.org/h",
+                                          events="guest.waiting", secret="whsec_x")
+        event = WebhookEvent.create(event_id="msg_1", type="guest.waiting", payload="{}")
+        assert WebhookDelivery.create(endpoint=endpoint, event=event).status == "pending"

@@ -176,7 +176,8 @@ def test_a_browser_inside_that_submits_again_goes_back_in(app, room, link_path):
 def test_a_browsers_submission_looks_its_presence_up_once(app, room, link_path):
     """A real browser opens the lobby before submitting (so it has a device id): its entry is
     the door, the domain rules, the claim, the host's refusals, its presence — looked up once,
-    after the claim — and the new participant."""
+    after the claim — the new participant, and whether a webhook endpoint wants to hear of it
+    (one query on the endpoints' status index; nothing more while there is none)."""
     from helpers import count_queries
 
     link = GuestLink.create(room=room, name="Guests")
@@ -185,7 +186,8 @@ def test_a_browsers_submission_looks_its_presence_up_once(app, room, link_path):
     with count_queries() as statements:
         response = guest.post(link_path(link), data={"name": "Ada", "email": "ada@example.com"})
     assert response.status_code == 303
-    assert len(statements) == 6, "\n".join(map(str, statements))
+    assert len(statements) == 7, "\n".join(map(str, statements))
+    assert sum('FROM "webhook_endpoint"' in str(s) for s in statements) == 1
     presence_lookups = [s for s in statements if 'FROM "participant"' in str(s)
                         and '"t1"."device"' in str(s) and "rejected" not in str(s)]
     assert len(presence_lookups) == 1, presence_lookups

@@ -19,6 +19,9 @@ from portal.models import (
     Participant,
     Room,
     SchemaVersion,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
 )
 from portal.services import api_tokens
 from portal.timeutil import utcnow
@@ -48,6 +51,10 @@ def build_world(app, tmp_path, tag=""):
                                    content_type="application/pdf", size=4)
     rule = DomainRule.create(domain=f"blocked{tag.strip('-')}.example", mode="block")
     api_token, _secret = api_tokens.create(owner, "walker", "write", 1)
+    endpoint = WebhookEndpoint.create(owner=owner, url="https://hooks.example/in",
+                                      events="guest.waiting", secret="whsec_AAAA")
+    event = WebhookEvent.create(event_id=f"msg_walk{tag}", type="guest.waiting", payload="{}")
+    delivery = WebhookDelivery.create(endpoint=endpoint, event=event)
     keys = app.config["SECRET_KEYS"]
     return {
         "users": {"guest user": guest, "another broadcaster": other, "the owner": owner,
@@ -55,7 +62,8 @@ def build_world(app, tmp_path, tag=""):
         "values": {
             "room_id": room.id, "link_id": link.id, "invitation_id": invitation.id,
             "participant_id": participant.id, "attachment_id": attachment.id,
-            "rule_id": rule.id, "user_id": owner.id,
+            "rule_id": rule.id, "user_id": owner.id, "endpoint_id": endpoint.id,
+            "delivery_id": delivery.id,
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
             "filename": "app.css",
             "token_id": api_token.id, "name": "swagger-ui.css",  # the API reference's files
@@ -148,6 +156,13 @@ def expected_for(endpoint: str, who: str) -> set[int]:
     """The answer each kind of person gets from an owner or admin route."""
     if who == "anonymous":
         return {302}
+    if endpoint.startswith("webhooks."):
+        # Endpoints are personal: anyone else's, an admin's too, is a 404.
+        if who == "guest user":
+            return {403}
+        if who != "the owner" and endpoint not in ("webhooks.endpoints", "webhooks.create"):
+            return {404}
+        return {200, 303, 400, 422}
     if endpoint.startswith("admin."):
         return {200, 302, 303, 422} if who == "an admin" else {403}
     if who == "guest user":
@@ -165,7 +180,7 @@ def is_destructive(rule: Rule) -> bool:
 def test_authorization_matrix_for_owner_and_admin_routes(app, world, tmp_path):
     app.config["WTF_CSRF_ENABLED"] = False
     protected = [r for r in app.url_map.iter_rules()
-                 if r.endpoint.startswith(("owner.", "admin."))]
+                 if r.endpoint.startswith(("owner.", "admin.", "webhooks."))]
     assert len(protected) >= 8
     worlds = 0
     for who in ("anonymous", "guest user", "another broadcaster", "the owner", "an admin"):

@@ -13,6 +13,7 @@ What a self-hoster relies on when they scale out, each checked the way a person 
   a guest polling the other;
 - one instance killed outright mid-burst: nothing lost, the counts exact, nginx sends the rest
   to the other;
+- webhooks: every worker of both instances delivers, and each event reaches its endpoint once;
 - Redis stopped mid-way: limits let go (portal/ratelimit.py says why), every page as usual,
   never a 5xx; counted again as soon as it is back.
 
@@ -87,7 +88,11 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
     listen = free_port()
     env = {"SECRET_KEY": SECRET, "BASE_URL": f"http://127.0.0.1:{listen}",
            "RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": redis_server.url,
-           "TRUSTED_PROXIES": "1", "SIGN_IN_LIMIT": None, "POLL_WAITING_SECONDS": "1", **LIMITS}
+           "TRUSTED_PROXIES": "1", "SIGN_IN_LIMIT": None, "POLL_WAITING_SECONDS": "1",
+           # every worker of both instances runs a webhook delivery thread (gunicorn_conf)
+           "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true", "WEBHOOK_POLL_SECONDS": "0.2",
+           # a loaded machine's slow answer is not a failed try (a retry counts an attempt)
+           "WEBHOOK_TIMEOUT_SECONDS": "30", "WEBHOOK_LEASE_SECONDS": "120", **LIMITS}
     args = ("--config", "python:portal.gunicorn_conf", "--no-control-socket",
             "--access-logfile", "/dev/null")
 
@@ -372,3 +377,39 @@ def test_an_instance_killed_mid_burst_loses_nobody(app, db, cluster):
     finally:
         cluster.a.__exit__(None, None, None)
         cluster.a.__enter__()  # back for whatever runs next
+
+
+# --- webhooks: four delivery threads on two hosts, one delivery each -----------------------------
+
+def test_four_delivery_threads_on_two_hosts_never_send_one_event_twice(app, db, cluster):
+    """Every gunicorn worker of both instances runs a delivery thread (portal/gunicorn_conf.py)
+    claiming `FOR UPDATE SKIP LOCKED`: 200 guests entering through nginx, each entry's
+    guest.entered reaches the receiver exactly once, in one attempt."""
+    from webhook_receiver import Receiver
+
+    from portal.models import WebhookDelivery, WebhookEvent
+    from portal.services import webhooks
+
+    guests = 200
+    link, path = new_link(app)
+    with Receiver() as receiver, app.app_context():
+        endpoint, secret = webhooks.create_endpoint(link.room.owner, receiver.url,
+                                                    ["guest.entered"])
+        receiver.secrets.append(secret)
+        browsers = open_lobbies(cluster, path, group=9, guests=guests)
+        statuses = at_once(lambda n: browsers[n].post(path, {
+            "name": f"Hooked {n}", "email": f"hooked-{n}@example.com"}).status, range(guests))
+        assert Counter(statuses) == {303: guests}, Counter(statuses)
+        delivered = receiver.wait_for(guests, timeout=120)
+        rows = list(WebhookDelivery.select().where(WebhookDelivery.endpoint == endpoint))
+        # what the database says, should the receiver not have them all
+        said = Counter((d.status, d.attempts, d.last_status, d.last_error[:80]) for d in rows)
+        assert len(delivered) == guests and all(r.verified for r in delivered), said
+        assert Counter(Counter(r.webhook_id for r in receiver.got).values()) == {1: guests}, \
+            Counter(r.status for r in receiver.got)
+        assert {r.payload["data"]["guest"]["email"] for r in delivered} == {
+            f"hooked-{n}@example.com" for n in range(guests)}
+        assert WebhookEvent.select().count() == guests
+        # claimed once each: a second claim of a row would have counted a second attempt
+        rows = list(WebhookDelivery.select().where(WebhookDelivery.endpoint == endpoint))
+        assert {(d.status, d.attempts) for d in rows} == {("delivered", 1)}, said

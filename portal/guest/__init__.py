@@ -8,7 +8,7 @@ the token stays out of the address bar, the cookie carries them.
 - moderator.py: an invited moderator's host controls on their room page;
 - sessions.py: My sessions, the rooms a signed-in person is invited to."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -48,7 +48,8 @@ def queue_place(position: int) -> str:
 
 
 def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
-    access.record_denial(result, door, email)
+    # A lobby submission refused is announced (guest.denied); a GET of a dead link is not.
+    access.record_denial(result, door, email, announce=request.method == "POST")
     reason = REASONS[result.reason]
     where = door.room if door is not None else None
     # Only the room's title, and only when the room still exists and guests could know it.

@@ -153,7 +153,7 @@ def _refused(door: Door, token: str, form: LobbyForm | None, refusal: Refusal):
         return _lobby_page(door, token, form, status=refusal.status)
     if refusal.result.reason == "email_mismatch" and form is not None:
         # Said on the lobby itself, so the guest can correct it; never shows the invited email.
-        access.record_denial(refusal.result, door, refusal.email)
+        access.record_denial(refusal.result, door, refusal.email, announce=True)
         form.email.errors = [gettext(REASONS["email_mismatch"].title) + "."]
         return _lobby_page(door, token, form, status=403)
     return denied_page(refusal.result, door, refusal.email)

@@ -144,7 +144,17 @@ def join_live(room_id: int):
     attendee = meetings.Attendee(identity=f"participant-{participant.id}",
                                  name=participant.name, email=participant.email,
                                  role=participant.role, email_source=participant.email_source)
-    return join.to_meeting(room, attendee, back=url_for("guest.place", room_id=room.id))
+    return join.to_meeting(room, attendee, back=url_for("guest.place", room_id=room.id),
+                           on_minted=lambda: _joined_live(room, participant))
+
+
+def _joined_live(room, participant) -> None:
+    """guest.joined_live: the credential was made (no other change to write with it)."""
+    from ..db import database
+    from ..services import webhooks
+
+    with database.atomic():
+        webhooks.guest_event("guest.joined_live", room, participant, platform=room.platform)
 
 
 @bp.post("/s/<int:room_id>/leave")

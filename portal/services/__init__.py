@@ -11,4 +11,5 @@ portal/prepared.py). Above them: portal/guest/, portal/owner/, portal/admin.py, 
 - links: guest access on or off, and shared guest links — create, extend, raise, delete;
 - rooms: the rules of a room's fields; create, update, delete; the meeting name (save);
 - api_tokens: the REST API's personal access tokens — create, list, revoke, check.
+- webhooks: owners' endpoints, and `emit`, which the others call in their transactions.
 """

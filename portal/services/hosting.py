@@ -17,7 +17,7 @@ from .. import access, audit, decision, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
-from . import invitations
+from . import invitations, webhooks
 
 # The turned-away list shows the latest few: enough to find who to let in again.
 TURNED_AWAY_SHOWN = 30
@@ -87,7 +87,19 @@ def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
                       .execute(), key=lambda p: p.id)
         audit.record_many("guest_admitted" if status == "admitted" else "guest_denied", room,
                           [_who(p) for p in done], actor=by)
+        if status == "admitted":
+            webhooks.guests_event("guest.admitted", room, done, by)
+        else:
+            webhooks.guests_event("guest.denied", room, done, by, **_denied_words())
     return done
+
+
+def _denied_words() -> dict:
+    """A host's Deny, as guest.denied says it: the reason the guest is given, in the host's
+    words (decision.REASONS)."""
+    from ..decision import REASONS
+
+    return {"reason": "not_admitted", "host_words": REASONS["not_admitted"].host_words}
 
 
 # --- in the room --------------------------------------------------------------------------------
@@ -159,6 +171,7 @@ def remove(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_removed", room, _who(participant), actor=by)
+            webhooks.guest_event("guest.removed", room, participant, by, status="rejected")
     return bool(done)
 
 
@@ -172,6 +185,8 @@ def move_to_waiting(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_moved_to_waiting", room, _who(participant), actor=by)
+            webhooks.guest_event("guest.moved_to_waiting", room, participant, by,
+                                 status="waiting")
     return bool(done)
 
 

@@ -16,7 +16,7 @@ from ..access import domain_rules
 from ..audit import Actor
 from ..db import database
 from ..models import Invitation, Participant, Room, User
-from . import calendar_updates
+from . import calendar_updates, webhooks
 from .urls import invitation_url
 
 # Why an address was not added, as the owner reads it.
@@ -107,6 +107,9 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
                 result.added.append(email)
                 result.invitations.append(invitation)
                 audit.record("invited", room, email, detail=role, actor=actor)
+                webhooks.emit("invitation.created", room, {
+                    "invitation": webhooks.invitation_data(invitation),
+                    "by": webhooks.actor_data(actor)})
     return result
 
 

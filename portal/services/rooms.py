@@ -23,7 +23,7 @@ from ..audit import Actor
 from ..db import database
 from ..models import ROOM_KINDS, Room, User
 from ..text import control_characters_problem
-from . import calendar_updates
+from . import calendar_updates, webhooks
 
 ATTEMPTS = 5  # a clash of two random names is already a one in 2**80 event
 
@@ -239,6 +239,8 @@ def update(room: Room, values: RoomValues, actor: Actor | None = None) -> Room:
     with database.atomic():
         save(room)
         audit.record("room_edited", room, room.title, actor=actor)
+        webhooks.emit("room.updated", room, {"changed": ["details"],
+                                             "by": webhooks.actor_data(actor)})
         if room.consent_version != consent_before:
             audit.record("consent_text_changed", room, room.title,
                          detail=f"version {room.consent_version}", actor=actor)
@@ -260,6 +262,7 @@ def delete(room: Room, actor: Actor | None = None) -> bool:
         if not done:
             return False
         audit.record("room_deleted", room, room.title, actor=actor)
+        webhooks.emit("room.deleted", room, {"by": webhooks.actor_data(actor)})
         cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
