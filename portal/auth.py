@@ -1,8 +1,6 @@
 """Sign in and sign out for owners and invited guests, and the access checks of each audience."""
 
-import unicodedata
 from functools import wraps
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,16 +17,16 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_login.utils import login_url
-from werkzeug.urls import iri_to_uri
 
 from . import emails, passwords, sign_in_limits, sso, timeutil, tokens
 from .db import database
 from .extensions import limiter, login_manager
 from .forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
 from .models import User
-from .web import public_url
+from .sessions import start_session
+from .web import public_url, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -90,22 +88,6 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only a path of this site: never an open redirect. Browsers drop tabs and newlines from a
-    URL, read a backslash as a slash and take "//x" or "///x" as the host x, so a target holding
-    a control character, a space or a backslash is refused whole, and it must be a path both as
-    given and as the Location header will carry it (werkzeug normalises it on the way out)."""
-    if not target or any(c == "\\" or unicodedata.category(c)[0] in "CZ" for c in target):
-        return None
-    return target if _is_path(target) and _is_path(iri_to_uri(target)) else None
-
-
-def _is_path(url: str) -> bool:
-    parts = urlsplit(url)
-    return url.startswith("/") and not url.startswith("//") and not parts.scheme \
-        and not parts.netloc
 
 
 def _account() -> str | None:
@@ -178,17 +160,6 @@ def _sign_in_page(form, error, status):
         password_link=url_for("auth.sign_in", next=next_url, **{"with": "password"})
         if on and mode == "admins" and not show_form else "",
         forgot_link=not on or mode == "all"), status
-
-
-def landing(user: User) -> str:
-    return url_for("web.index")
-
-
-def start_session(user: User) -> None:
-    """Signed in on a new session: a form token or device id someone planted in this browser
-    before (session fixation) is not carried into the signed-in one."""
-    session.clear()
-    login_user(user)
 
 
 @bp.post("/sign-out")

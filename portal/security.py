@@ -15,6 +15,7 @@ from .api import problems
 from .db import discard_connection
 from .decision import N_
 from .extensions import limiter
+from .sessions import is_api
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -122,7 +123,7 @@ def init_app(app: Flask) -> None:
                    said: str | None = None, **headers):
         """`title` and `detail` are msgids (the template translates them); `said` is a text
         already in the reader's language, shown instead of `detail`. The API answers JSON."""
-        if problems.is_api(request.path):
+        if is_api(request.path):
             return problems.response(status, headers=headers)
         default_title, default_detail = ERROR_WORDS.get(status, ERROR_WORDS[500])
         body = render_template("error.html", status=status, title=title or default_title,
@@ -144,7 +145,7 @@ def init_app(app: Flask) -> None:
             g.retry_after = seconds = retry_after(exc)
             headers["Retry-After"] = str(seconds)
             said = try_again_in(seconds)
-        if problems.is_api(request.path):
+        if is_api(request.path):
             return problems.from_http_exception(exc, headers)
         if exc.code == 405 and exc.valid_methods:
             headers["Allow"] = ", ".join(exc.valid_methods)

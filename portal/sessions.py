@@ -12,11 +12,10 @@
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Flask
+from flask import Flask, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_login import login_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-
-from .api.problems import is_api
 
 REFRESH_AFTER = timedelta(hours=1)
 # Flask-Login's keys: who is signed in. Never taken from a session signed with a retired key.
@@ -32,6 +31,13 @@ def _verify(verifiers, value: str):
             continue
         return data, signed_at, retired
     return None
+
+
+API_PATHS = "/api/"  # every URL of the API: no session cookie, errors as problems
+
+
+def is_api(path: str) -> bool:
+    return path.startswith(API_PATHS)
 
 
 class CookieSessionInterface(SecureCookieSessionInterface):
@@ -94,3 +100,14 @@ class CookieSessionInterface(SecureCookieSessionInterface):
             return False
         signed_at = getattr(session, "signed_at", None)
         return signed_at is None or datetime.now(UTC) - signed_at >= REFRESH_AFTER
+
+
+def landing(user) -> str:
+    return url_for("web.index")
+
+
+def start_session(user) -> None:
+    """Signed in on a new session: a form token or device id someone planted in this browser
+    before (session fixation) is not carried into the signed-in one."""
+    session.clear()
+    login_user(user)

@@ -41,8 +41,9 @@ from . import audit, emails, timeutil
 from .db import database
 from .extensions import limiter
 from .models import User
+from .sessions import landing, start_session
 from .timeutil import utcnow
-from .web import public_url
+from .web import public_url, safe_next
 
 bp = Blueprint("sso", __name__)
 
@@ -399,7 +400,6 @@ def _sign_on_limit():
 @bp.get("/sign-in/sso")
 @limiter.limit(_sign_on_limit)
 def start():
-    from .auth import safe_next
 
     if not configured(current_app.config):
         abort(404)
@@ -416,7 +416,6 @@ def start():
 @bp.get("/sign-in/sso/callback")
 @limiter.limit(_sign_on_limit)
 def callback():
-    from .auth import start_session
 
     config = current_app.config
     if not configured(config):
@@ -466,7 +465,6 @@ def callback():
     session["sso"] = True
     id_token = token.get("id_token", "")
     session["sso_id_token"] = id_token if len(id_token) <= MAX_HINT else ""
-    from .auth import landing
 
     return redirect(next_url or landing(user), 303)
 

@@ -1,8 +1,10 @@
 """What every screen shares: the start page, htmx itself (served from its installed package),
 template filters for times, and the small htmx helpers."""
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -20,6 +22,7 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.routing import IntegerConverter
+from werkzeug.urls import iri_to_uri
 
 from . import timeutil
 
@@ -153,3 +156,19 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals():
         return {"is_htmx": is_htmx(), "now_utc": timeutil.utcnow()}
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path of this site: never an open redirect. Browsers drop tabs and newlines from a
+    URL, read a backslash as a slash and take "//x" or "///x" as the host x, so a target holding
+    a control character, a space or a backslash is refused whole, and it must be a path both as
+    given and as the Location header will carry it (werkzeug normalises it on the way out)."""
+    if not target or any(c == "\\" or unicodedata.category(c)[0] in "CZ" for c in target):
+        return None
+    return target if _is_path(target) and _is_path(iri_to_uri(target)) else None
+
+
+def _is_path(url: str) -> bool:
+    parts = urlsplit(url)
+    return url.startswith("/") and not url.startswith("//") and not parts.scheme \
+        and not parts.netloc

@@ -11,11 +11,6 @@ from flask import current_app
 from werkzeug.exceptions import HTTPException
 
 MEDIA_TYPE = "application/problem+json"
-PREFIX = "/api/"  # every URL of the API: no session cookie, errors as problems
-
-
-def is_api(path: str) -> bool:
-    return path.startswith(PREFIX)
 
 # The code of an error that has no more particular one.
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
