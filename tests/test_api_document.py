@@ -29,7 +29,11 @@ def test_the_document_names_what_other_tools_rely_on(client):
                  "/api/v1/rooms/{room_id}/invitations", "/api/v1/rooms/{room_id}/guest-access",
                  "/api/v1/rooms/{room_id}/denials", "/api/v1/rooms/{room_id}/audit"):
         assert path in paths
-    assert not any("webhook" in p for p in paths)  # coming: not part of this version
+    assert "post" in paths["/api/v1/webhooks"] and "get" in paths["/api/v1/webhooks"]
+    for path in ("/api/v1/webhooks/{webhook_id}", "/api/v1/webhooks/{webhook_id}/rotate-secret",
+                 "/api/v1/webhooks/{webhook_id}/test", "/api/v1/webhooks/{webhook_id}/deliveries",
+                 "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"):
+        assert path in paths
 
 
 def test_every_error_is_documented_as_a_problem(client):

@@ -11,7 +11,16 @@ from api_helpers import Api, token_for, token_row
 from helpers import GuestActions, link_path, make_room, make_user
 
 from portal.db import database
-from portal.models import MODELS, ApiToken, GuestLink, Invitation, RateLimitCounter, User
+from portal.models import (
+    MODELS,
+    ApiToken,
+    GuestLink,
+    Invitation,
+    RateLimitCounter,
+    User,
+    WebhookEndpoint,
+)
+from portal.services import webhooks
 from portal.timeutil import utcnow
 
 # A valid body for every write: a refusal must come from who calls, not from what they sent.
@@ -27,6 +36,10 @@ BODIES = {
     ("post", "/api/v1/rooms/{room_id}/waiting/admit"): {"ids": [1]},
     ("post", "/api/v1/rooms/{room_id}/waiting/deny"): {"ids": [1]},
     ("put", "/api/v1/rooms/{room_id}/people/{participant_id}/role"): {"role": "speaker"},
+    ("post", "/api/v1/webhooks"): {"url": "https://hooks.example.com/in",
+                                   "events": ["guest.waiting"]},
+    ("patch", "/api/v1/webhooks/{webhook_id}"): {"url": "https://evil.example.com/in",
+                                                 "enabled": False},
 }
 READS = ("get",)
 
@@ -48,8 +61,13 @@ def victim(app, owner, db):
                                    email="inv@example.com")
     guest = GuestActions(app)
     guest.enter(link_path(app, link), "Wanda", "wanda@example.com")
+    with app.app_context():
+        endpoint, _secret = webhooks.create_endpoint(owner, "https://hooks.example.com/mine",
+                                                     ["guest.waiting"])
+        delivery = webhooks.send_test(endpoint)
     return {"room_id": room.id, "link_id": link.id, "invitation_id": invitation.id,
-            "participant_id": guest.participant.id}
+            "participant_id": guest.participant.id, "webhook_id": endpoint.id,
+            "delivery_id": delivery.id}
 
 
 def snapshot() -> dict:
@@ -76,7 +94,8 @@ def test_the_bodies_cover_every_write(app):
     writes = {(m, p) for m, p in operations(app) if m not in READS}
     bodiless = {("delete", p) for m, p in writes if m == "delete"} | {
         (m, p) for m, p in writes if p.endswith(("/send", "/reset", "/admit-all", "/remove",
-                                                  "/move-to-waiting", "/allow-again"))}
+                                                  "/move-to-waiting", "/allow-again",
+                                                  "/rotate-secret", "/test", "/resend"))}
     assert writes - bodiless == set(BODIES)
 
 
@@ -96,16 +115,21 @@ def test_another_owner_sees_nothing_and_changes_nothing(app, victim):
     token = token_for(intruder)
     before = snapshot()
     answers = call_everything(app, token, victim)
-    own = {("get", "/api/v1/rooms"), ("post", "/api/v1/rooms")}  # their own list, their own room
+    own = {("get", "/api/v1/rooms"), ("post", "/api/v1/rooms"),  # their own list, their own room
+           ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks")}  # and endpoint
     _expect_all({op: got for op, got in answers.items() if op not in own}, 404, "not_found")
     assert snapshot()["Invitation"] == before["Invitation"]
     assert snapshot()["Participant"] == before["Participant"]
     listed = Api(app, token).get("/api/v1/rooms").json["items"]
     assert victim["room_id"] not in [r["id"] for r in listed]
+    assert snapshot()["WebhookDelivery"] == before["WebhookDelivery"]
+    theirs = WebhookEndpoint.get_by_id(victim["webhook_id"])
+    assert (theirs.url, theirs.status) == ("https://hooks.example.com/mine", "active")
+    hooks = Api(app, token).get("/api/v1/webhooks").json["items"]
+    assert victim["webhook_id"] not in [h["id"] for h in hooks]
     # ... and exactly as a room that doesn't exist: nobody learns which ids are taken
     missing = {k: 999999 for k in victim}
-    assert call_everything(app, token, missing) == answers | {
-        ("post", "/api/v1/rooms"): answers[("post", "/api/v1/rooms")]}
+    assert call_everything(app, token, missing) == answers
 
 
 def test_a_read_only_token_changes_nothing(app, owner, victim):

@@ -63,6 +63,7 @@ def build_world(app, tmp_path, tag=""):
             "room_id": room.id, "link_id": link.id, "invitation_id": invitation.id,
             "participant_id": participant.id, "attachment_id": attachment.id,
             "rule_id": rule.id, "user_id": owner.id, "endpoint_id": endpoint.id,
+            "webhook_id": endpoint.id,  # the same endpoint, as the API names it
             "delivery_id": delivery.id,
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
             "filename": "app.css",

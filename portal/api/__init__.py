@@ -19,7 +19,17 @@ def init_app(app: Flask) -> None:
     from flask_smorest import Api
     from flask_smorest.utils import prepare_response
 
-    from . import audit, denials, invitations, links, people, reference, rooms, tokens
+    from . import (
+        audit,
+        denials,
+        invitations,
+        links,
+        people,
+        reference,
+        rooms,
+        tokens,
+        webhooks,
+    )
     from .problems import MEDIA_TYPE
     from .schemas import ProblemSchema
 
@@ -60,7 +70,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "A personal API token (the API tokens screen, or flask create-api-token)"})
-    for module in (rooms, links, invitations, people, denials, audit):
+    for module in (rooms, links, invitations, people, denials, audit, webhooks):
         api.register_blueprint(module.blp)
     app.register_blueprint(reference.bp)
     app.register_blueprint(tokens.bp)

@@ -11,6 +11,7 @@ from ..services import api_tokens
 from ..services import invitations as invitation_rules
 from ..services import links as link_rules
 from ..services import rooms as room_rules
+from ..services import webhooks as webhook_rules
 from ..text import control_characters_problem
 
 
@@ -300,6 +301,93 @@ class DecidedSchema(Schema):
 class PeopleIds(Schema):
     ids = ma.fields.List(Count(validate=validate.Range(1, 2**63 - 1)), required=True,
                          validate=validate.Length(1, 1000))
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+_EVENT_NAMES = sorted(webhook_rules.EVENTS)
+
+
+class WebhookSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    url = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    events = ma.fields.List(ma.fields.String(metadata={"enum": _EVENT_NAMES}), required=True)
+    room_ids = ma.fields.List(ma.fields.Integer(), required=True, metadata={
+        "description": "Only these rooms; empty: every room the account may see."})
+    enabled = ma.fields.Boolean(required=True)
+    status = ma.fields.String(required=True, metadata={
+        "enum": ["active", "disabled", "paused", "gone"],
+        "description": "paused after repeated failure, gone after a 410: PATCH enabled=true "
+                       "to send again."})
+    status_detail = ma.fields.String(required=True)
+    previous_secret_until = UtcDateTime(required=True, allow_none=True, metadata={
+        "description": "Until then the previous secret signs too (after a rotation)."})
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+
+
+class WebhookCreated(WebhookSchema):
+    secret = ma.fields.String(required=True, metadata={
+        "description": "The signing secret (whsec_...), shown only in this answer."})
+
+
+class WebhookList(Schema):
+    items = ma.fields.List(ma.fields.Nested(WebhookSchema), required=True)
+
+
+def _webhook_fields(required: bool) -> dict:
+    return {
+        "url": ma.fields.String(required=required, validate=validate.Length(1, 500), metadata={
+            "description": "http(s) URL of the receiver."}),
+        "events": ma.fields.List(ma.fields.String(metadata={"enum": _EVENT_NAMES}),
+                                 required=required, validate=validate.Length(max=100)),
+        "room_ids": ma.fields.List(Count(validate=validate.Range(1, 2**63 - 1)),
+                                   validate=validate.Length(max=500),
+                                   **({"load_default": list} if required else {})),
+        "description": ma.fields.String(validate=[validate.Length(max=100), plain_text()],
+                                        **({"load_default": ""} if required else {})),
+    }
+
+
+WebhookCreate = type("WebhookCreate", (Schema,), _webhook_fields(True))
+WebhookUpdate = type("WebhookUpdate", (Schema,), {
+    **_webhook_fields(False),
+    "enabled": ma.fields.Boolean(metadata={"description": "false: disable; true: enable (also "
+                                                          "a paused or gone endpoint)."})})
+
+
+class SecretSchema(Schema):
+    secret = ma.fields.String(required=True, metadata={
+        "description": "The new signing secret, shown only in this answer."})
+    previous_secret_until = UtcDateTime(required=True, allow_none=True)
+
+
+class DeliverySchema(Schema):
+    id = ma.fields.Integer(required=True)
+    event_id = ma.fields.String(required=True, metadata={
+        "description": "The webhook-id header: the same for every delivery of one event."})
+    type = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={
+        "enum": ["pending", "delivered", "failed"]})
+    attempts = ma.fields.Integer(required=True)
+    last_status = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The receiver's last HTTP status, if it answered."})
+    last_error = ma.fields.String(required=True)
+    last_attempt_at = UtcDateTime(required=True, allow_none=True)
+    next_attempt_at = UtcDateTime(required=True, allow_none=True, metadata={
+        "description": "The next try (pending only)."})
+    delivered_at = UtcDateTime(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class DeliveryList(Schema):
+    items = ma.fields.List(ma.fields.Nested(DeliverySchema), required=True)
+
+
+class DeliveryArgs(Schema):
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 100),
+                              metadata={"description": "The newest this many (1 to 100)."})
 
 
 # --- errors ---------------------------------------------------------------------------------------
