@@ -9,7 +9,7 @@ from helpers import make_user
 from werkzeug.routing import Rule
 
 from portal import tokens
-from portal.api.problems import is_api
+from portal.sessions import is_api
 from portal.models import (
     MODELS,
     Attachment,
