@@ -9,7 +9,6 @@ from helpers import make_user
 from werkzeug.routing import Rule
 
 from portal import tokens
-from portal.sessions import is_api
 from portal.models import (
     MODELS,
     Attachment,
@@ -24,6 +23,7 @@ from portal.models import (
     WebhookEvent,
 )
 from portal.services import api_tokens
+from portal.sessions import is_api
 from portal.timeutil import utcnow
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
