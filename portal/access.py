@@ -9,7 +9,7 @@ from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN, SQL, Select, fn
 
-from . import audit, decision, denials, tokens
+from . import audit, decision, denials, outbox, tokens
 from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
@@ -332,21 +332,20 @@ def _announce_entry(door: Door, participant: Participant) -> None:
     """The webhooks of an entry, in its transaction: guest.waiting or guest.entered; the
     first entry through an invitation (at its version) is invitation.accepted; the entry that
     used a link's last click, link.exhausted. The last two happen once each (once_key)."""
-    from .services import webhooks
 
     room = door.room
-    webhooks.guest_event("guest.waiting" if participant.status == "waiting"
+    outbox.guest_event("guest.waiting" if participant.status == "waiting"
                          else "guest.entered", room, participant)
     if door.invitation is not None:
         invitation = door.invitation
-        webhooks.emit("invitation.accepted", room, {
-            "invitation": webhooks.invitation_data(invitation),
-            "guest": webhooks.guest_data(participant)},
+        outbox.emit("invitation.accepted", room, {
+            "invitation": outbox.invitation_data(invitation),
+            "guest": outbox.guest_data(participant)},
             once_key=f"invitation.accepted:{invitation.id}:{invitation.version}")
-    elif door.link.max_uses is not None and webhooks.wanting("link.exhausted", room):
+    elif door.link.max_uses is not None and outbox.wanting("link.exhausted", room):
         link = GuestLink.get_by_id(door.link.id)
         if link.uses >= link.max_uses:
-            webhooks.emit("link.exhausted", room, {"link": webhooks.link_data(link)},
+            outbox.emit("link.exhausted", room, {"link": outbox.link_data(link)},
                           once_key=f"link.exhausted:{link.id}:{link.max_uses}")
 
 
@@ -365,9 +364,8 @@ def leave(participant: Participant) -> bool:
                          else "guest_left", participant.room_id,
                          f"{participant.name} <{participant.email}>",
                          actor=audit.Actor.of_guest(participant))
-            from .services import webhooks
 
-            webhooks.guest_event("guest.left", participant.room, participant, status="left",
+            outbox.guest_event("guest.left", participant.room, participant, status="left",
                                  left_from=participant.status)
     return bool(done)
 

@@ -25,6 +25,7 @@ from limits import RateLimitItemPerMinute
 from limits.errors import StorageError
 from limits.strategies import FixedWindowRateLimiter
 
+from . import outbox
 from .db import database, is_sqlite
 from .decision import REASONS
 from .extensions import limiter
@@ -96,15 +97,13 @@ def record(reason: str, room=None, link=None, invitation=None, email: str = "",
 
 
 def _webhooks_wanting(room) -> list[int]:
-    from .services import webhooks
 
-    return webhooks.wanting("guest.denied", room)
+    return outbox.wanting("guest.denied", room)
 
 
 def _announce(reason, room, link, invitation, email, endpoint_ids) -> None:
-    from .services import webhooks
 
-    webhooks.emit("guest.denied", room, {
+    outbox.emit("guest.denied", room, {
         "reason": reason, "host_words": REASONS[reason].host_words, "email": email or "",
         "link": {"id": link.id, "name": link.name} if link is not None else None,
         "invitation_id": _id_of(invitation), "by": None}, endpoint_ids=endpoint_ids)

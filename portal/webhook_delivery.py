@@ -32,10 +32,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from peewee import fn
 
-from . import mail, timeutil
+from . import mail, outbox, timeutil
 from .db import database, discard_connection, is_sqlite
 from .models import GuestLink, Room, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from .services import webhooks
 from .webhook_http import Refused, post
 
 LONGEST_WAIT = timedelta(hours=6)
@@ -215,20 +214,20 @@ def emit_time_events(now=None) -> int:
         hours=app.config["WEBHOOK_TIME_EVENTS_LOOKBACK_HOURS"])
     since -= timedelta(seconds=5)  # a row committed with a time just before the last look
     written = 0
-    if webhooks.wanting_any("room.started"):
+    if outbox.wanting_any("room.started"):
         for room in Room.live().where((Room.starts_at > since) & (Room.starts_at <= now)):
             with database.atomic():
-                written += bool(webhooks.emit(
+                written += bool(outbox.emit(
                     "room.started", room, {},
                     once_key=f"room.started:{room.id}:{timeutil.iso_utc(room.starts_at)}"))
-    if webhooks.wanting_any("link.expired"):
+    if outbox.wanting_any("link.expired"):
         links = (GuestLink.select(GuestLink, Room).join(Room)
                  .where(GuestLink.deleted_at.is_null() & Room.deleted_at.is_null()
                         & (GuestLink.expires_at > since) & (GuestLink.expires_at <= now)))
         for link in links:
             with database.atomic():
-                written += bool(webhooks.emit(
-                    "link.expired", link.room, {"link": webhooks.link_data(link)},
+                written += bool(outbox.emit(
+                    "link.expired", link.room, {"link": outbox.link_data(link)},
                     once_key=f"link.expired:{link.id}:{timeutil.iso_utc(link.expires_at)}"))
     app.extensions[_LAST_LOOK] = now
     return written

@@ -17,7 +17,7 @@ import pytest
 from helpers import PASSWORD, ROOT, link_path, make_room, make_user
 from webhook_receiver import Receiver, spec_check
 
-from portal import webhook_delivery
+from portal import outbox, webhook_delivery
 from portal.audit import Actor
 from portal.db import database
 from portal.models import (
@@ -74,7 +74,7 @@ def link(room):
 def subscribe(owner, receiver, events=None, room_ids=()):
     """An endpoint of `owner` at the receiver, the receiver told its secret."""
     endpoint, secret = webhooks.create_endpoint(owner, receiver.url,
-                                                events or list(webhooks.EVENTS), room_ids)
+                                                events or list(outbox.EVENTS), room_ids)
     receiver.secrets.append(secret)
     return endpoint
 
@@ -518,7 +518,7 @@ def test_two_workers_never_send_one_delivery_twice(
     room.lock()
     for n in range(30):
         with database.atomic():
-            webhooks.emit("link.created", room, {"n": n})
+            outbox.emit("link.created", room, {"n": n})
     database.close()
     workers = [start_worker(app) for _ in range(2)]
     try:

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import access, decision, host, join, mail, meetings, poll
+from .. import access, decision, host, join, mail, meetings, outbox, poll
 from ..attachments import send_attachment
 from ..decision import REASONS
 from ..extensions import limiter
@@ -151,10 +151,9 @@ def join_live(room_id: int):
 def _joined_live(room, participant) -> None:
     """guest.joined_live: the credential was made (no other change to write with it)."""
     from ..db import database
-    from ..services import webhooks
 
     with database.atomic():
-        webhooks.guest_event("guest.joined_live", room, participant, platform=room.platform)
+        outbox.guest_event("guest.joined_live", room, participant, platform=room.platform)
 
 
 @bp.post("/s/<int:room_id>/leave")

@@ -10,6 +10,7 @@ from wtforms import SelectChoice, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import outbox
 from ..auth import owner_required
 from ..services import webhooks
 from ..web import see_other
@@ -32,7 +33,7 @@ class EndpointForm(FlaskForm):
     description = StringField("Description (optional)",
                               validators=[Length(max=100, message="Use at most 100 characters.")])
     events = Checkboxes("Events", choices=[SelectChoice(name, f"{name} — {words}")
-                                           for name, words in webhooks.EVENTS.items()])
+                                           for name, words in outbox.EVENTS.items()])
     rooms = Checkboxes("Only these rooms (none chosen: every room you can see)", coerce=str)
 
 
@@ -68,7 +69,7 @@ def _private(response):
 def _list_page(form=None, status: int = 200):
     owner = current_user._get_current_object()
     return render_template("owner/webhooks.html", endpoints=webhooks.endpoints_of(owner),
-                           form=form or _form(), events=webhooks.EVENTS), status
+                           form=form or _form(), events=outbox.EVENTS), status
 
 
 @bp.get("/")
@@ -97,7 +98,7 @@ def create():
 
 def _endpoint_page(endpoint, form=None, status: int = 200):
     return render_template("owner/webhook.html", endpoint=endpoint, form=form or _form(endpoint),
-                           action=ActionForm(), events=webhooks.EVENTS,
+                           action=ActionForm(), events=outbox.EVENTS,
                            deliveries=webhooks.deliveries(endpoint)), status
 
 

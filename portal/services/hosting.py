@@ -13,11 +13,11 @@ visit only — entering through the link again makes them a viewer, as for anyon
 
 from peewee import JOIN
 
-from .. import access, audit, decision, timeutil
+from .. import access, audit, decision, outbox, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
-from . import invitations, webhooks
+from . import invitations
 
 # The turned-away list shows the latest few: enough to find who to let in again.
 TURNED_AWAY_SHOWN = 30
@@ -88,9 +88,9 @@ def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
         audit.record_many("guest_admitted" if status == "admitted" else "guest_denied", room,
                           [_who(p) for p in done], actor=by)
         if status == "admitted":
-            webhooks.guests_event("guest.admitted", room, done, by)
+            outbox.guests_event("guest.admitted", room, done, by)
         else:
-            webhooks.guests_event("guest.denied", room, done, by, **_denied_words())
+            outbox.guests_event("guest.denied", room, done, by, **_denied_words())
     return done
 
 
@@ -171,7 +171,7 @@ def remove(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_removed", room, _who(participant), actor=by)
-            webhooks.guest_event("guest.removed", room, participant, by, status="rejected")
+            outbox.guest_event("guest.removed", room, participant, by, status="rejected")
     return bool(done)
 
 
@@ -185,7 +185,7 @@ def move_to_waiting(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "admitted")).execute()
         if done:
             audit.record("guest_moved_to_waiting", room, _who(participant), actor=by)
-            webhooks.guest_event("guest.moved_to_waiting", room, participant, by,
+            outbox.guest_event("guest.moved_to_waiting", room, participant, by,
                                  status="waiting")
     return bool(done)
 

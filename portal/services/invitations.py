@@ -11,12 +11,12 @@ from datetime import timedelta
 from flask import current_app
 from peewee import IntegrityError
 
-from .. import audit, emails, mail, passwords, timeutil
+from .. import audit, emails, mail, outbox, passwords, timeutil
 from ..access import domain_rules
 from ..audit import Actor
 from ..db import database
 from ..models import Invitation, Participant, Room, User
-from . import calendar_updates, webhooks
+from . import calendar_updates
 from .urls import invitation_url
 
 # Why an address was not added, as the owner reads it.
@@ -107,9 +107,9 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
                 result.added.append(email)
                 result.invitations.append(invitation)
                 audit.record("invited", room, email, detail=role, actor=actor)
-                webhooks.emit("invitation.created", room, {
-                    "invitation": webhooks.invitation_data(invitation),
-                    "by": webhooks.actor_data(actor)})
+                outbox.emit("invitation.created", room, {
+                    "invitation": outbox.invitation_data(invitation),
+                    "by": outbox.actor_data(actor)})
     return result
 
 

@@ -9,11 +9,10 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import access, audit, decision, timeutil
+from .. import access, audit, decision, outbox, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import GuestLink, Room, User
-from . import webhooks
 from .urls import guest_link_url
 
 MAX_USES = 1_000_000
@@ -66,9 +65,9 @@ def set_guest_access(room: Room, enable: bool, actor: Actor | None = None,
         if changed:
             audit.record("guest_access_on" if enable else "guest_access_off", room, room.title,
                          detail=detail, actor=actor)
-            webhooks.emit("room.updated", room, {"changed": ["guest_access_enabled"],
+            outbox.emit("room.updated", room, {"changed": ["guest_access_enabled"],
                                                  "guest_access_enabled": enable,
-                                                 "by": webhooks.actor_data(actor)})
+                                                 "by": outbox.actor_data(actor)})
     if not changed:
         now = Room.get_or_none(Room.id == room.id)
         if now is None or now.is_deleted:
@@ -99,8 +98,8 @@ def create_link(room: Room, name: str, max_uses: int | None = None, days: int | 
             expires_at=now + timedelta(days=days) if days else None,
             created_by=actor.account_id if actor else None, created_at=now)
         audit.record("link_created", room, link.name, actor=actor)
-        webhooks.emit("link.created", room, {"link": webhooks.link_data(link),
-                                             "by": webhooks.actor_data(actor)})
+        outbox.emit("link.created", room, {"link": outbox.link_data(link),
+                                             "by": outbox.actor_data(actor)})
     return link
 
 

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 from flask import current_app
 from peewee import IntegrityError, fn
 
-from .. import audit, meetings, timeutil
+from .. import audit, meetings, outbox, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import ROOM_KINDS, Room, User
 from ..text import control_characters_problem
-from . import calendar_updates, webhooks
+from . import calendar_updates
 
 ATTEMPTS = 5  # a clash of two random names is already a one in 2**80 event
 
@@ -239,8 +239,8 @@ def update(room: Room, values: RoomValues, actor: Actor | None = None) -> Room:
     with database.atomic():
         save(room)
         audit.record("room_edited", room, room.title, actor=actor)
-        webhooks.emit("room.updated", room, {"changed": ["details"],
-                                             "by": webhooks.actor_data(actor)})
+        outbox.emit("room.updated", room, {"changed": ["details"],
+                                             "by": outbox.actor_data(actor)})
         if room.consent_version != consent_before:
             audit.record("consent_text_changed", room, room.title,
                          detail=f"version {room.consent_version}", actor=actor)
@@ -262,7 +262,7 @@ def delete(room: Room, actor: Actor | None = None) -> bool:
         if not done:
             return False
         audit.record("room_deleted", room, room.title, actor=actor)
-        webhooks.emit("room.deleted", room, {"by": webhooks.actor_data(actor)})
+        outbox.emit("room.deleted", room, {"by": outbox.actor_data(actor)})
         cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
