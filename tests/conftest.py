@@ -11,7 +11,7 @@ from bbb_server import FakeBigBlueButton
 from helpers import PG_URL, GuestActions, LiveServer, OwnerActions, free_port, link_path, make_user
 from servers import RedisServer, require_program
 
-from portal import create_app
+from portal import create_app, mail
 from portal.db import close_pool, database
 from portal.models import MODELS, SchemaVersion
 
@@ -81,6 +81,10 @@ def app(config):
         _empty_postgres()
         database.close()
     yield app
+    # Mail a test's requests left to send in the background (password resets, calendar updates)
+    # goes before the database does: a thread still at it while the next test sets up its own
+    # database brought a worker down.
+    mail.wait_for_background(app)
     close_pool()
 
 
