@@ -59,9 +59,11 @@ def wait_until(page, expression, timeout=5.0):
 
 
 def wait_for_htmx(page):
-    """Until htmx has processed the page (on DOMContentLoaded; the page's load comes after):
-    a key pressed before that submits a form without htmx, the no-JS path."""
-    wait_until(page, "window.htmx !== undefined && document.readyState === 'complete'")
+    """Until htmx has processed the page (on DOMContentLoaded; the page's load comes after) and
+    the content of its last swap (in the settle step, after focus is restored to the new
+    content): a key pressed before that submits a form without htmx, the no-JS path."""
+    wait_until(page, "window.htmx !== undefined && document.readyState === 'complete'"
+                     " && document.querySelector('.htmx-swapping, .htmx-settling') === null")
 
 
 def by_id(element_id):
@@ -167,6 +169,7 @@ def test_owner_manages_guest_access_with_the_keyboard(page, new_context, owner_r
     switch = page.get_by_role("switch", name="Enable guest access")
     expect(switch).to_have_attribute("aria-checked", "true")
     expect(switch).to_be_focused()
+    wait_for_htmx(page)
 
     # Create new link: type a name, Enter submits.
     tab_to(page, by_name("link-name"), "link name field")
