@@ -218,11 +218,13 @@ class UsedUp(Exception):
 
 class NotAdmitted(Exception):
     """A host denied or removed this browser in this room; entering again through a link
-    doesn't undo it (until the host's Allow again). `reason`: not_admitted or removed."""
+    doesn't undo it (until the host's Allow again). `reason`: not_admitted or removed; `note`
+    the host's message with their Deny, if any."""
 
-    def __init__(self, reason: str = "not_admitted"):
+    def __init__(self, reason: str = "not_admitted", note: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.note = note
 
 
 def role_through(door: Door) -> str:
@@ -275,7 +277,8 @@ def enter(door: Door, name: str, email: str, consent_version: int | None = None,
             if door.link is not None else None
         if refused is not None:
             transaction.rollback()  # the host's Deny or Remove holds: no use spent on a refusal
-            raise NotAdmitted("removed" if refused.removed_at is not None else "not_admitted")
+            raise NotAdmitted("removed" if refused.removed_at is not None else "not_admitted",
+                              refused.host_note)
         existing = None if g.get("new_device") else Participant.current(door.room.id, device)
         if existing is not None and _same_door(existing, door):
             transaction.rollback()  # already in through this door: the use goes back
@@ -389,7 +392,7 @@ def _host_holds(room_id, device, email):
     status = Participant.status.concat("")
     moved = Participant.moved_at.is_null(False)
     return Participant.select(Participant.id, Participant.status, Participant.removed_at,
-                              Participant.device).where(
+                              Participant.device, Participant.host_note).where(
         (in_room & (Participant.device == device) & (status == "rejected"))
         | (in_room & (Participant.email == email) & (status == "rejected"))
         | (in_room & (Participant.device == device) & (status == "left") & moved)

@@ -189,6 +189,10 @@ def _v16_webhooks(migrator, models):
                             if m._meta.table_name not in have])
 
 
+def _v17_deny_with_a_message(migrator, models):
+    _add_missing_columns(migrator, models.Participant.host_note)
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -258,6 +262,7 @@ MIGRATIONS = {
     14: ("API tokens: personal access tokens for the REST API, kept as hashes",
          _v14_api_tokens),
     16: ("webhooks: endpoints, the outbox of events and their deliveries", _v16_webhooks),
+    17: ("participant: the host's message to a guest they denied", _v17_deny_with_a_message),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -106,7 +106,8 @@ def _announce(reason, room, link, invitation, email, endpoint_ids) -> None:
     outbox.emit("guest.denied", room, {
         "reason": reason, "host_words": REASONS[reason].host_words, "email": email or "",
         "link": {"id": link.id, "name": link.name} if link is not None else None,
-        "invitation_id": _id_of(invitation), "by": None}, endpoint_ids=endpoint_ids)
+        "invitation_id": _id_of(invitation), "message": None, "by": None},
+        endpoint_ids=endpoint_ids)
 
 
 _GARBLED_COUNTER = "guestgate_garbled_denials"  # app.extensions key

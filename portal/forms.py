@@ -35,6 +35,7 @@ from . import emails, meetings, passwords, timeutil
 from .models import ACCESS_LEVELS, ROLES
 from .services import api_tokens
 from .services import rooms as room_rules
+from .services.hosting import NOTE_MAX
 from .services.invitations import MAX_DAYS as INVITATION_MAX_DAYS
 from .services.links import MAX_DAYS as LINK_MAX_DAYS
 from .services.links import MAX_USES
@@ -228,6 +229,14 @@ class HostMessageForm(FlaskForm):
     message = StringField("Message to everyone waiting", filters=[strip],
                           validators=[Length(max=500, message="Use at most 500 characters."),
                                       no_control_characters()])
+
+
+class DenyForm(FlaskForm):
+    """A host's Deny, with a message to the guest if they write one (the owner's and an invited
+    moderator's page: labelled in the template, in the page's language)."""
+    message = StringField("Message to the guest", filters=[strip], validators=[
+        Length(max=NOTE_MAX, message=_l("Use at most %(max)d characters.")),
+        no_control_characters()])
 
 
 class PresenceRoleForm(FlaskForm):

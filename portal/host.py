@@ -8,11 +8,11 @@ readers and focus aren't disturbed every few seconds."""
 
 import hashlib
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import gettext
 
 from .decision import N_
-from .forms import PresenceRoleForm
+from .forms import DenyForm, PresenceRoleForm
 from .models import Participant, Room
 from .services import hosting
 
@@ -36,6 +36,17 @@ def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) ->
     return context
 
 
+def deny_page(room: Room, guest: Participant, form: DenyForm, by_owner: bool, deny_url: str,
+               back_url: str, status: int = 200):
+    """Deny with a message: the page with its form (`status` 422 when the message was
+    refused), in the owner's or the moderator's layout."""
+    page = "owner/deny.html" if by_owner else "guest/deny.html"
+    form.message.label.text = notice("deny_label", by_owner, name=guest.name)
+    return render_template(page, room=room, guest=guest, form=form, waiting_by_owner=by_owner,
+                           deny_url=deny_url, back_url=back_url,
+                           note_max=hosting.NOTE_MAX), status
+
+
 # --- in the room --------------------------------------------------------------------------------
 
 NOTICES = {
@@ -46,6 +57,7 @@ NOTICES = {
     hosting.REFUSED: N_("Choose viewer, speaker or moderator."),
     "allowed": N_("%(name)s can enter again."),
     "not_turned_away": N_("%(name)s isn't turned away."),
+    "deny_label": N_("Message to %(name)s (optional)"),
 }
 
 

@@ -281,6 +281,9 @@ class Participant(BaseModel):
     # A host's Move to waiting room: the guest waits (status waiting) whatever their door, until
     # Admit; cleared by Admit.
     moved_at = DateTimeField(null=True)
+    # A host's words to a guest they Deny ("This session is for staff only"), shown on the
+    # guest's page; cleared when the guest is admitted or allowed again.
+    host_note = CharField(max_length=300, null=True)
 
     class Meta:
         indexes = (

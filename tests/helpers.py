@@ -146,8 +146,9 @@ class OwnerActions:
     def admit(self, room, participant, htmx=False):
         return self._room_post(room, f"waiting/{participant.id}/admit", htmx)
 
-    def deny(self, room, participant, htmx=False):
-        return self._room_post(room, f"waiting/{participant.id}/deny", htmx)
+    def deny(self, room, participant, htmx=False, message=None):
+        return self._room_post(room, f"waiting/{participant.id}/deny", htmx,
+                               None if message is None else {"message": message})
 
     def admit_all(self, room, htmx=False):
         return self._room_post(room, "waiting/admit-all", htmx)

@@ -64,6 +64,22 @@ def test_admit_and_deny_some(api, room, arrive):
         assert bad.status_code == 422 and "ids" in str(bad.json["errors"]), body
 
 
+def test_deny_with_a_message_the_guest_reads(api, room, arrive):
+    ada = arrive("Ada", "ada@example.com")
+    for message in ("x" * 301, "two\nlines", 7):
+        bad = api.post(f"/api/v1/rooms/{room.id}/waiting/deny",
+                       json={"ids": [ada.participant.id], "message": message})
+        assert bad.status_code == 422 and "message" in bad.json["errors"], message
+    assert Participant.get_by_id(ada.participant.id).status == "waiting"
+    denied = api.post(f"/api/v1/rooms/{room.id}/waiting/deny",
+                      json={"ids": [ada.participant.id], "message": "Staff only, sorry."})
+    assert denied.json == {"done": [ada.participant.id]}
+    assert "Message from the host: Staff only, sorry." in text_of(ada.place(room))
+    event = AuditEvent.get(AuditEvent.action == "guest_denied")
+    assert event.detail == "Message: Staff only, sorry."
+    assert event.actor_email == "owner@example.com"
+
+
 def test_remove_move_allow_again_and_role(api, room, arrive):
     ada = arrive("Ada", "ada@example.com")
     pid = ada.participant.id

@@ -67,6 +67,25 @@ def test_moderator_denies_and_admits_all(app, room):
     assert statuses["g1@example.com"] == "rejected"
 
 
+def test_moderator_denies_with_a_message_in_the_guests_language(app, room):
+    moderator = invited_guest(app, room, "mod@example.com", "moderator")
+    guest, waiting = waiting_guest(app, room)
+    page = moderator.get(f"/s/{room.id}/waiting/{waiting.id}/deny",
+                         headers={"Accept-Language": "de"})
+    assert page.status_code == 200 and "Nachricht an Guest 1 (optional)" in text_of(page)
+    too_long = moderator.post(f"/s/{room.id}/waiting/{waiting.id}/deny",
+                              data={"message": "x" * 301})
+    assert too_long.status_code == 422 and "Use at most 300 characters." in text_of(too_long)
+    assert Participant.get_by_id(waiting.id).status == "waiting"
+    done = moderator.post(f"/s/{room.id}/waiting/{waiting.id}/deny",
+                          data={"message": "Sorry, staff only today."})
+    assert done.status_code == 303
+    assert "Message from the host: Sorry, staff only today." in text_of(guest.place(room))
+    event = AuditEvent.get(AuditEvent.action == "guest_denied")
+    assert event.actor_email == "mod@example.com"
+    assert event.detail == "Message: Sorry, staff only today."
+
+
 def test_only_moderators_inside_the_room(app, room):
     viewer = invited_guest(app, room, "viewer@example.com", "viewer")
     _, waiting = waiting_guest(app, room)

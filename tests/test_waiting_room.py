@@ -105,6 +105,51 @@ def test_deny(client, owner_browser, owner, room, arrive):
     assert [e.action for e in AuditEvent.select()] == ["guest_denied"]
 
 
+def test_deny_with_a_message_the_guest_reads_on_their_page(
+        app, client, owner_browser, room, link, arrive):
+    guest = arrive()
+    row = client.get(f"/rooms/{room.id}/waiting", headers=HTMX)
+    assert "Deny with a message" in text_of(row)
+    page = client.get(re.search(r'<a class="with-message" href="([^"]+)"',
+                                row.get_data(as_text=True)).group(1))
+    assert page.status_code == 200
+    assert "Deny Ada" in text_of(page) and "Message to Ada (optional)" in text_of(page)
+
+    response = owner_browser.deny(room, guest.participant,
+                                  message="  This session is for staff only —   write to us. ")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}#waiting-room")
+    words = "This session is for staff only — write to us."
+    assert Participant.get_by_id(guest.participant.id).host_note == words
+    denied = guest.place(room)
+    assert denied.status_code == 403
+    assert "The host didn't admit you" in text_of(denied)
+    assert f"Message from the host: {words}" in text_of(denied)
+    event = AuditEvent.get(AuditEvent.action == "guest_denied")
+    assert event.detail == f"Message: {words}"
+    # Coming back by the link shows it again; Allow again lifts the Deny and the message.
+    guest.leave(room)
+    again = guest.enter(link_path(app, link), "Ada", "ada@example.com")
+    assert again.status_code == 403 and words in text_of(again)
+    owner_browser.allow_again(room, guest.participant)
+    assert Participant.get_by_id(guest.participant.id).host_note is None
+    assert words not in text_of(guest.enter(link_path(app, link), "Ada", "ada@example.com"))
+
+
+def test_a_message_too_long_is_refused_and_nothing_changes(client, owner_browser, room, arrive):
+    guest = arrive()
+    response = owner_browser.deny(room, guest.participant, message="x" * 301)
+    assert response.status_code == 422
+    assert "Use at most 300 characters." in text_of(response)
+    assert Participant.get_by_id(guest.participant.id).status == "waiting"
+    assert AuditEvent.select().count() == 0
+    # The page to write a message, for a guest no longer waiting: back to the list, saying so.
+    owner_browser.admit(room, guest.participant)
+    page = client.get(f"/rooms/{room.id}/waiting/{guest.participant.id}/deny")
+    assert page.status_code == 303
+    assert "Ada is no longer waiting." in text_of(client.get(page.headers["Location"]))
+
+
 def test_deny_holds_after_leave_on_any_link_and_from_another_browser(
         app, owner_browser, room, link, arrive):
     """Deny holds for that person in that room: pressing Leave and entering again, another

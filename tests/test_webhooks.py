@@ -160,6 +160,14 @@ def test_a_hosts_deny_says_the_reason_and_the_words_the_host_reads(
     [denied] = receiver.wait_for(1)
     assert denied.payload["data"]["reason"] == "not_admitted"
     assert denied.payload["data"]["host_words"] == REASONS["not_admitted"].host_words
+    assert denied.payload["data"]["message"] is None
+    enter(app, link, "Bob", "bob@example.com")
+    bob = Participant.get(Participant.email == "bob@example.com")
+    hosting.deny(room, [bob.id], Actor.of_account(owner), "Staff only today.")
+    deliver(app)
+    second = receiver.wait_for(2)[1]
+    assert second.payload["data"]["guest"]["email"] == "bob@example.com"
+    assert second.payload["data"]["message"] == "Staff only today."
 
 
 def test_a_refused_lobby_submission_is_guest_denied_and_a_get_of_a_dead_link_is_not(

@@ -88,13 +88,13 @@ def admit_all(room_id):
 
 
 @blp.route("/waiting/deny", methods=["POST"])
-@blp.arguments(schemas.PeopleIds)
+@blp.arguments(schemas.DenyBody)
 @blp.response(200, schemas.DecidedSchema)
 def deny(data, room_id):
-    """Turn these away (those still waiting): they read that the host didn't admit them, and
-    can't queue again until Allow again."""
+    """Turn these away (those still waiting): they read that the host didn't admit them, with
+    your `message` if you give one, and can't queue again until Allow again."""
     room = owned_room(room_id)
-    return {"done": [p.id for p in hosting.deny(room, data["ids"], me())]}
+    return {"done": [p.id for p in hosting.deny(room, data["ids"], me(), data["message"])]}
 
 
 def _act(room_id: int, participant_id: int, action: str, role: str | None = None):

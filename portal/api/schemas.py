@@ -8,6 +8,7 @@ from marshmallow import validate
 from .. import timeutil
 from ..models import ROLES, ROOM_KINDS
 from ..services import api_tokens
+from ..services import hosting as hosting_rules
 from ..services import invitations as invitation_rules
 from ..services import links as link_rules
 from ..services import rooms as room_rules
@@ -301,6 +302,15 @@ class DecidedSchema(Schema):
 class PeopleIds(Schema):
     ids = ma.fields.List(Count(validate=validate.Range(1, 2**63 - 1)), required=True,
                          validate=validate.Length(1, 1000))
+
+
+class DenyBody(PeopleIds):
+    message = ma.fields.String(
+        load_default=None, allow_none=True,
+        validate=[validate.Length(max=hosting_rules.NOTE_MAX), plain_text()],
+        metadata={"description": "Your words to them, shown on their page below “The host "
+                                 "didn't admit you” (one line; also in the guest.denied "
+                                 "webhook as `message`)."})
 
 
 # --- webhooks -------------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def queue_place(position: int) -> str:
     return gettext("You're %(place)s in line.", place=place)
 
 
-def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
+def denied_page(result: decision.Decision, door: Door | None, email: str = "",
+                host_note: str | None = None):
+    """`host_note`: a host's message to the guest they denied (services.hosting.deny)."""
     # A lobby submission refused is announced (guest.denied); a GET of a dead link is not.
     access.record_denial(result, door, email, announce=request.method == "POST")
     reason = REASONS[result.reason]
@@ -58,7 +60,9 @@ def denied_page(result: decision.Decision, door: Door | None, email: str = ""):
     # Declined in the waiting room: a way out (Leave), as on the pages before it.
     leave_room = where if where is not None and result.reason == "not_admitted" else None
     return render_template("guest/denied.html", reason=reason, room_title=title,
-                           leave_room=leave_room), reason.status
+                           leave_room=leave_room,
+                           host_note=host_note if result.reason == "not_admitted" else None), \
+        reason.status
 
 
 def presence_or_none(room_id: int):

@@ -70,11 +70,12 @@ class Refusal:
     """Any answer of the lobby but entering, described — and made only if it is the answer
     (a denial page records the denial): a browser already inside through this door is sent
     back to its place instead. `kind`: sign_in, form (`status`: 409 the host's text changed,
-    422 the form's errors) or denied (`result`, and the `email` tried)."""
+    422 the form's errors) or denied (`result`, the `email` tried, a host's `note`)."""
     kind: str
     status: int = 0
     result: decision.Decision | None = None
     email: str = ""
+    note: str | None = None  # a host's message with their Deny
 
 
 def _lobby(token: str):
@@ -141,7 +142,8 @@ def _enter(door: Door, form: LobbyForm | None, name: str, email: str) -> Refusal
     except access.UsedUp:
         return Refusal("denied", result=decision.deny("link_used_up"), email=email)
     except access.NotAdmitted as refused:
-        return Refusal("denied", result=decision.deny(refused.reason), email=email)
+        return Refusal("denied", result=decision.deny(refused.reason), email=email,
+                       note=refused.note)
     return None
 
 
@@ -156,7 +158,7 @@ def _refused(door: Door, token: str, form: LobbyForm | None, refusal: Refusal):
         access.record_denial(refusal.result, door, refusal.email, announce=True)
         form.email.errors = [gettext(REASONS["email_mismatch"].title) + "."]
         return _lobby_page(door, token, form, status=403)
-    return denied_page(refusal.result, door, refusal.email)
+    return denied_page(refusal.result, door, refusal.email, refusal.note)
 
 
 def _prefilled_form(door: Door, signed_in_as_invited: bool) -> LobbyForm | None:
@@ -189,7 +191,7 @@ def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | N
         return render_template("guest/sign_in_required.html", room=door.room,
                                next_url=request.path), 401
     if result.denied:
-        return denied_page(result, door, inside.email)
+        return denied_page(result, door, inside.email, inside.host_note)
     room = door.room
     agrees_again = room.asks_consent and inside.consent_version != room.consent_version
     agreed_now = agrees_again and form is not None and form.is_submitted() \
@@ -215,7 +217,7 @@ def _back_again(door: Door, inside: Participant, token: str, form: LobbyForm | N
         except access.UsedUp:
             return denied_page(decision.deny("link_used_up"), door, inside.email)
         except access.NotAdmitted as refused:
-            return denied_page(decision.deny(refused.reason), door, inside.email)
+            return denied_page(decision.deny(refused.reason), door, inside.email, refused.note)
     return redirect(url_for("guest.place", room_id=room.id), 303)
 
 

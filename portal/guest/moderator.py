@@ -3,11 +3,12 @@ Admit all) and In the room (Remove, Move to waiting room, the role, Allow again)
 sections (portal/host.py, templates/host/), doing what portal/services/hosting.py does, with the
 moderator as who acts."""
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext
 
 from .. import decision, host
 from ..audit import Actor
+from ..forms import DenyForm
 from ..models import Participant
 from ..services import hosting
 from ..web import answer, is_htmx, polled_section
@@ -44,7 +45,8 @@ def moderator_waiting(room_id: int):
                           "waiting_fingerprint", lambda: _to_place(room_id, "waiting-room"))
 
 
-def _moderator_decides(room_id: int, participant_id: int | None, status: str):
+def _moderator_decides(room_id: int, participant_id: int | None, status: str,
+                       message: str | None = None):
     moderator = _moderator(room_id)
     room = moderator.room
     by = Actor.of_guest(moderator)
@@ -56,8 +58,8 @@ def _moderator_decides(room_id: int, participant_id: int | None, status: str):
         if guest is None:
             abort(404)
         guests = [guest]
-        decide = hosting.admit if status == "admitted" else hosting.deny
-        done = decide(room, [guest.id], by)
+        done = hosting.admit(room, [guest.id], by) if status == "admitted" \
+            else hosting.deny(room, [guest.id], by, message)
     if participant_id is None:
         notice = gettext("Admitted %(n)s.", n=len(done)) if done \
             else gettext("Nobody is waiting.")
@@ -81,9 +83,25 @@ def moderator_admit(room_id: int, participant_id: int):
     return _moderator_decides(room_id, participant_id, "admitted")
 
 
-@bp.post("/s/<int:room_id>/waiting/<int:participant_id>/deny")
+@bp.route("/s/<int:room_id>/waiting/<int:participant_id>/deny", methods=["GET", "POST"])
 def moderator_deny(room_id: int, participant_id: int):
-    return _moderator_decides(room_id, participant_id, "rejected")
+    """As the owner's (portal/owner/waiting.py): POST denies, GET is the page to write a
+    message."""
+    form = DenyForm()
+    if request.method == "POST" and form.validate_on_submit():
+        return _moderator_decides(room_id, participant_id, "rejected", form.message.data)
+    moderator = _moderator(room_id)
+    guest = hosting.participant_of(moderator.room, participant_id)
+    if guest is None:
+        abort(404)
+    if request.method == "GET" and guest.status != "waiting":
+        flash(gettext("%(name)s is no longer waiting.", name=guest.name), "success")
+        return _to_place(room_id, "waiting-room")
+    return host.deny_page(moderator.room, guest, form, False,
+                          url_for("guest.moderator_deny", room_id=room_id,
+                                  participant_id=guest.id),
+                          url_for("guest.place", room_id=room_id, _anchor="waiting-room"),
+                          status=200 if request.method == "GET" else 422)
 
 
 @bp.post("/s/<int:room_id>/waiting/admit-all")

@@ -54,7 +54,7 @@ def place(room_id: int):
     if participant is None:
         return render_template("guest/not_inside.html"), 403
     if result.denied:
-        return denied_page(result, door, participant.email)
+        return denied_page(result, door, participant.email, participant.host_note)
     room = door.room
     position = access.queue_position(room.id, participant.id, participant.created_at,
                                      poll.QUEUE_COUNTED) \

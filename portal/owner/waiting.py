@@ -4,9 +4,11 @@
 The polled fragment carries the number waiting in `data-waiting-count`; static/app.js puts it in
 the page title ("(2 waiting) Room"), so owners notice a new guest without watching the list."""
 
-from flask import abort
+from flask import abort, request, url_for
 
+from .. import host
 from ..auth import owner_required
+from ..forms import DenyForm
 from ..host import waiting_context
 from ..models import Room
 from ..services import hosting
@@ -51,12 +53,22 @@ def admit(room_id: int, participant_id: int):
     return _answer(room, f"{guest.name} is no longer waiting.")
 
 
-@bp.post("/<int:room_id>/waiting/<int:participant_id>/deny")
+@bp.route("/<int:room_id>/waiting/<int:participant_id>/deny", methods=["GET", "POST"])
 @owner_required
 def deny(room_id: int, participant_id: int):
+    """POST: Deny, with the host's message to the guest if the form has one (the row's button
+    sends none). GET: the page to write one."""
     room = owned_room(room_id)
     guest = _guest_of(room, participant_id)
-    if hosting.deny(room, [guest.id], me()):
+    form = DenyForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        if request.method == "GET" and guest.status != "waiting":
+            return _answer(room, f"{guest.name} is no longer waiting.")
+        return host.deny_page(room, guest, form, True,
+                              url_for("owner.deny", room_id=room.id, participant_id=guest.id),
+                              url_for("owner.room", room_id=room.id, _anchor="waiting-room"),
+                              status=200 if request.method == "GET" else 422)
+    if hosting.deny(room, [guest.id], me(), form.message.data):
         return _answer(room, f"{guest.name} was denied entry.")
     return _answer(room, f"{guest.name} is no longer waiting.")
 

@@ -64,14 +64,29 @@ def admit(room: Room, participant_ids: list[int] | None, by: Actor) -> list:
     return _decide_waiting(room, participant_ids, "admitted", by)
 
 
-def deny(room: Room, participant_ids: list[int], by: Actor) -> list:
+# A host's message to those they deny: one line, this long at most.
+NOTE_MAX = 300
+
+
+def note(text: str | None) -> str | None:
+    """A host's message as kept and shown: one line (runs of spaces and line breaks become one
+    space), None when empty. ValueError past NOTE_MAX characters (forms and the API say so
+    first, by the same number)."""
+    words = " ".join((text or "").split())
+    if len(words) > NOTE_MAX:
+        raise ValueError(f"a message to a guest has at most {NOTE_MAX} characters")
+    return words or None
+
+
+def deny(room: Room, participant_ids: list[int], by: Actor, message: str | None = None) -> list:
     """Turn away those of `participant_ids` still waiting: they can't queue again (by this
-    browser or email, through a shared link) until Allow again. Gives those denied."""
-    return _decide_waiting(room, participant_ids, "rejected", by)
+    browser or email, through a shared link) until Allow again. `message`: the host's words
+    to them, shown on their page below "The host didn't admit you". Gives those denied."""
+    return _decide_waiting(room, participant_ids, "rejected", by, note(message))
 
 
 def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
-                    by: Actor) -> list:
+                    by: Actor, host_note: str | None = None) -> list:
     """Each with its audit event, in one transaction of two statements however many there
     are: Admit all for thousands is one UPDATE, not a loop."""
     now = timeutil.utcnow()
@@ -81,25 +96,28 @@ def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
     with database.atomic():
         # Admit ends a host's Move to waiting room (moved_at): the door decides again.
         done = sorted(Participant.update(status=status, decided_at=now, moved_at=None,
-                                         decided_by=by.account_id, updated_at=now)
+                                         decided_by=by.account_id, updated_at=now,
+                                         host_note=host_note)
                       .where(still_waiting)
                       .returning(Participant.id, Participant.name, Participant.email)
                       .execute(), key=lambda p: p.id)
-        audit.record_many("guest_admitted" if status == "admitted" else "guest_denied", room,
-                          [_who(p) for p in done], actor=by)
         if status == "admitted":
+            audit.record_many("guest_admitted", room, [_who(p) for p in done], actor=by)
             outbox.guests_event("guest.admitted", room, done, by)
         else:
-            outbox.guests_event("guest.denied", room, done, by, **_denied_words())
+            audit.record_many("guest_denied", room, [_who(p) for p in done],
+                              detail=f"Message: {host_note}" if host_note else "", actor=by)
+            outbox.guests_event("guest.denied", room, done, by, **_denied_words(host_note))
     return done
 
 
-def _denied_words() -> dict:
+def _denied_words(host_note: str | None) -> dict:
     """A host's Deny, as guest.denied says it: the reason the guest is given, in the host's
-    words (decision.REASONS)."""
+    words (decision.REASONS), and the host's message to them (or null)."""
     from ..decision import REASONS
 
-    return {"reason": "not_admitted", "host_words": REASONS["not_admitted"].host_words}
+    return {"reason": "not_admitted", "host_words": REASONS["not_admitted"].host_words,
+            "message": host_note}
 
 
 # --- in the room --------------------------------------------------------------------------------
@@ -215,7 +233,7 @@ def allow_again(room: Room, participant: Participant, by: Actor) -> bool:
     now = timeutil.utcnow()
     with database.atomic():
         done = Participant.update(status="left", removed_at=None, moved_at=None,
-                                  updated_at=now).where(
+                                  host_note=None, updated_at=now).where(
             (Participant.id == participant.id) & (Participant.status == "rejected")).execute()
         if done:
             audit.record("guest_allowed_again", room, _who(participant), actor=by)
