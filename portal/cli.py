@@ -27,6 +27,9 @@ def init_app(app: Flask) -> None:
     from .webhook_delivery import deliver_webhooks_command
 
     app.cli.add_command(deliver_webhooks_command)
+    from .background import run_background_jobs_command
+
+    app.cli.add_command(run_background_jobs_command)
 
 
 @click.command("verify-ticket")

@@ -45,6 +45,15 @@ def htmx_js():
     return send_from_directory(HTMX_DIR, "htmx.min.js", max_age=60 * 60 * 24 * 365)
 
 
+@bp.get("/push-worker.js")
+def push_worker():
+    """The service worker that shows host alerts (static/push-worker.js), served from the site's
+    root so its scope is the whole site; never cached long, so a new version is picked up."""
+    response = send_from_directory(current_app.static_folder, "push-worker.js", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/healthz")
 def healthz():
     return {"ok": True}
