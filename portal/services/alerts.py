@@ -76,3 +76,32 @@ def remove(user: User, subscription_id: int | None = None, endpoint: str | None 
     where = mine & (PushSubscription.id == subscription_id) if subscription_id is not None \
         else mine & (PushSubscription.endpoint == (endpoint or ""))
     return PushSubscription.delete().where(where).execute()
+
+
+# --- seed-demo ----------------------------------------------------------------------------------
+
+DEMO_WAITING = (("Marie Curie", "marie@guestgate.example"),
+                ("Alan Turing", "alan@guestgate.example"))
+
+
+def seed_waiting_guests(rooms: list) -> dict:
+    """Two guests who came by the room's demo link three minutes ago and wait to be admitted,
+    in each live demo room whose guests wait: the demo shows a waiting list at once, and (no
+    host watching) its alert."""
+    from datetime import timedelta
+
+    from ..models import GuestLink, Participant, new_device_id
+
+    now = timeutil.utcnow()
+    details = {}
+    for room in rooms:
+        if not (room.require_approval and room.starts_at <= now < room.ends_at):
+            continue
+        link = GuestLink.get_or_none(GuestLink.room == room.id)
+        arrived = now - timedelta(minutes=3)
+        for name, email in DEMO_WAITING:
+            Participant.create(room=room.id, link=link.id if link else None, name=name,
+                               email=email, device=new_device_id(), created_at=arrived,
+                               updated_at=arrived)
+        details[room.id] = {"waiting": [name for name, _ in DEMO_WAITING]}
+    return details
