@@ -254,7 +254,7 @@ def alert_message(wave: Wave, person: Recipient) -> Message:
         context = {"room": wave.room, "title": title, "names": names, "more": more,
                    "count": len(wave.guests), "total": wave.total, "url": person.url,
                    "is_owner": person.user.id == wave.room.owner_id,
-                   "settings_url": public_url("account.alerts"), "language": language,
+                   "settings_url": public_url("account.alerts_page"), "language": language,
                    "minutes": max(1, round(current_app.config["HOST_ALERT_AFTER_SECONDS"] / 60)),
                    "every": max(1, round(current_app.config["HOST_ALERT_EVERY_SECONDS"] / 60))}
         return Message(subject=subject, recipients=[person.user.email],
