@@ -388,6 +388,11 @@ class AlertPreferencesForm(FlaskForm):
     quiet_from = TimeField("Quiet from", validators=[Optional()])
     quiet_until = TimeField("Quiet until", validators=[Optional()])
 
-    def validate_quiet_until(self, field):
-        if (self.quiet_from.data is None) != (field.data is None):
-            raise WTFValidationError("Enter both times of the quiet hours, or neither.")
+    def validate(self, extra_validators=None):
+        # Not an inline validator: Optional() ends an empty field's chain before it would run.
+        valid = super().validate(extra_validators)
+        if valid and (self.quiet_from.data is None) != (self.quiet_until.data is None):
+            empty = self.quiet_from if self.quiet_from.data is None else self.quiet_until
+            empty.errors = ["Enter both times of the quiet hours, or neither."]
+            return False
+        return valid
