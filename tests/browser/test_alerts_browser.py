@@ -38,7 +38,8 @@ def test_the_button_asks_and_says_what_came_of_it(owner, new_context):
     page.get_by_role("button", name="Notify this browser when someone waits").click()
     # The push service is out of reach here: the page says so instead of failing silently.
     expect(status).to_contain_text("couldn't subscribe to notifications", timeout=20_000)
-    expect(page.get_by_role("button", name="Notify this browser when someone waits")).to_be_enabled()
+    button = page.get_by_role("button", name="Notify this browser when someone waits")
+    expect(button).to_be_enabled()
 
 
 def test_blocked_notifications_are_explained(owner, new_context):
