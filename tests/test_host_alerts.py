@@ -266,27 +266,18 @@ def test_no_alert_in_a_room_where_guests_do_not_wait_or_that_has_not_started(
     assert smtp.envelopes == []
 
 
-def test_the_email_in_german(config, smtp_port, tmp_path):
+def test_the_email_in_german(app, smtp, owner, check):
     """The email is in the site's language (BABEL_DEFAULT_LOCALE), as the other emails to
     accounts."""
-    from portal import create_app
-
-    app = create_app({**config, "BABEL_DEFAULT_LOCALE": "de"})
-    server = SMTPServer(smtp_port).start()
-    try:
-        with app.app_context():
-            make_user()
-            room = make_room(title="Sprechstunde", require_approval=True,
-                             guest_access_enabled=True)
-            Participant.create(room=room, name="Ada", email="ada@example.com", device="d",
-                               created_at=timeutil.utcnow() - timedelta(minutes=5))
-            assert host_alerts.alert_due() == 1
-        [message] = server.handler.messages()
-        assert message["Subject"] == "Ada wartet in „Sprechstunde“"
-        assert "zugelassen" in body_of(message, "plain")
-    finally:
-        server.stop()
-        database.close()
+    app.config["BABEL_DEFAULT_LOCALE"] = "de"
+    room = make_room(owner, title="Sprechstunde", require_approval=True,
+                     guest_access_enabled=True)
+    Participant.create(room=room, name="Ada", email="ada@example.com", device="d",
+                       created_at=timeutil.utcnow() - timedelta(minutes=5))
+    assert check(0) == 1
+    [message] = smtp.messages()
+    assert message["Subject"] == "Ada wartet in „Sprechstunde“"
+    assert "zugelassen" in body_of(message, "plain")
 
 
 def test_an_alert_state_row_per_room(app, smtp, room, arrive, check):
