@@ -7,14 +7,26 @@ alerts are honoured; and the background loop sends it by itself.
 The checks are run with an explicit `now` (what the background loop does every
 HOST_ALERT_CHECK_SECONDS): no test waits for a real interval."""
 
+import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from helpers import HTMX, GuestActions, invitation_path, link_path, make_room, make_user
+from helpers import (
+    HTMX,
+    GuestActions,
+    GunicornServer,
+    invitation_path,
+    link_path,
+    make_room,
+    make_user,
+)
+from servers import wait_for
 from test_email import SMTPServer, body_of
 
 from portal import background, host_alerts, timeutil
+from portal.cli import DEMO_OWNER
 from portal.db import database
 from portal.models import GuestLink, Invitation, Participant, Room, RoomAlertState, User
 from portal.services.invitations import invite
@@ -60,13 +72,15 @@ def link(room):
 @pytest.fixture
 def check(app):
     """check(seconds): the alert check, as the background loop runs it, that many seconds
-    from now."""
-    start = timeutil.utcnow()
+    after the test's first check (so every guest who came before it has waited that long)."""
+    clock = []
 
     def check(seconds: float) -> int:
+        if not clock:
+            clock.append(timeutil.utcnow())
         with app.app_context():
             try:
-                return host_alerts.alert_due(start + timedelta(seconds=seconds))
+                return host_alerts.alert_due(clock[0] + timedelta(seconds=seconds))
             finally:
                 database.close()
 
@@ -299,3 +313,29 @@ def test_a_moderator_watching_counts(app, smtp, room, arrive, check):
     assert moderator.get(f"/s/{room.id}/waiting", headers=HTMX).status_code == 200
     assert check(AFTER + 1) == 0
     assert smtp.envelopes == []
+
+
+def test_the_demo_owner_gets_the_alert_from_the_served_app(app, runner, smtp, smtp_port,
+                                                           database_url, tmp_path):
+    """make run's path: seed-demo, then gunicorn with its config (two workers, each running
+    the background loop) and SMTP configured: the demo owner gets one email about the guests
+    already waiting in the demo room that is live now — one, though both workers look."""
+    demo = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
+    [waiting] = [r for r in demo["rooms"] if r.get("waiting")]
+    env = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_port),
+           "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>",
+           "HOST_ALERT_CHECK_SECONDS": "0.1", "WEBHOOK_POLL_SECONDS": "0.1",
+           "VAPID_PRIVATE_KEY_FILE": str(tmp_path / "served-vapid.pem")}
+    with GunicornServer(app, database_url, tmp_path, workers=2, threads=2, env=env,
+                        extra_args=("--config", "python:portal.gunicorn_conf")) as server:
+        wait_for(lambda: smtp.envelopes, "the host alert email")
+        # Many more turns of both workers' loops: still the one email.
+        wait_for(lambda: server.proc.poll() is None and len(server.worker_pids()) == 2,
+                 "the workers")
+        time.sleep(2)  # twenty check intervals: a second email would have gone by now
+    assert [e.rcpt_tos for e in smtp.envelopes] == [[DEMO_OWNER]]
+    [message] = smtp.messages()
+    assert message["Subject"] == f"2 guests are waiting in “{waiting['title']}”"
+    text = body_of(message, "plain")
+    assert "Marie Curie" in text and "Alan Turing" in text
+    assert f"/rooms/{waiting['id']}#waiting-room" in text
