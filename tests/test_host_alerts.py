@@ -339,3 +339,23 @@ def test_the_demo_owner_gets_the_alert_from_the_served_app(app, runner, smtp, sm
     text = body_of(message, "plain")
     assert "Marie Curie" in text and "Alan Turing" in text
     assert f"/rooms/{waiting['id']}#waiting-room" in text
+
+
+def test_the_room_form_and_the_api_say_who_is_alerted(app, client, signed_in_owner, room):
+    from api_helpers import Api, token_for
+    from test_rooms import room_data
+
+    form = client.get(f"/rooms/{room.id}/edit").get_data(as_text=True)
+    assert "Who is alerted when guests wait unseen" in form
+    assert '<input checked id="alert_hosts-0" name="alert_hosts"' in form  # hosts, the default
+    assert client.post(f"/rooms/{room.id}/edit",
+                       data=room_data(alert_hosts="owner")).status_code == 303
+    assert Room.get_by_id(room.id).alert_hosts == "owner"
+
+    api = Api(app, token_for(signed_in_owner))
+    assert api.get(f"/api/v1/rooms/{room.id}").get_json()["alert_hosts"] == "owner"
+    changed = api.patch(f"/api/v1/rooms/{room.id}", json={"alert_hosts": "nobody"})
+    assert changed.status_code == 200 and changed.get_json()["alert_hosts"] == "nobody"
+    refused = api.patch(f"/api/v1/rooms/{room.id}", json={"alert_hosts": "everyone"})
+    assert refused.status_code == 422
+    assert Room.get_by_id(room.id).alert_hosts == "nobody"
