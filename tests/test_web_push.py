@@ -288,3 +288,29 @@ def test_the_service_worker_is_served_from_the_site_root(client):
     assert response.mimetype in ("text/javascript", "application/javascript")
     assert "showNotification" in response.get_data(as_text=True)
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_a_test_notification_and_forgetting_this_browser(app, client, signed_in_owner,
+                                                         push_service):
+    browser = Browser(push_service.origin + "/mine")
+    assert subscribe(client, browser).status_code == 201
+    sent = client.post("/account/alerts/test", follow_redirects=True)
+    assert "Test notification sent; 1 of your browsers' push services took it." in text_of(sent)
+    [(_path, _headers, body)] = push_service.received
+    assert browser.decrypt(body)["title"] == "Guestgate test notification"
+
+    # What the page's "Stop notifying this browser" sends after the browser unsubscribed.
+    forgot = client.post("/account/alerts/browsers/forget", json={"endpoint": browser.endpoint})
+    assert forgot.get_json() == {"removed": 1}
+    assert PushSubscription.select().count() == 0
+
+
+def test_at_most_twenty_browsers(app, client, signed_in_owner, push_service):
+    for n in range(20):
+        assert subscribe(client, Browser(f"{push_service.origin}/b{n}")).status_code == 201
+    refused = subscribe(client, Browser(push_service.origin + "/b20"))
+    assert refused.status_code == 422 and "At most 20 browsers" in refused.get_json()["error"]
+    # The same browser again replaces its own row.
+    assert client.post("/account/alerts/browsers", json=Browser(
+        push_service.origin + "/b3").subscription()).status_code == 201
+    assert PushSubscription.select().count() == 20

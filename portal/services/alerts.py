@@ -12,6 +12,7 @@ from ..models import AlertPreference, PushSubscription, User
 
 MAX_ENDPOINT = 1000
 MAX_LABEL = 200
+MAX_BROWSERS = 20  # an account's subscriptions: each alert goes to every one, in turn
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ def subscribe(user: User, endpoint, p256dh, auth, label: str = "") -> PushSubscr
     label = " ".join(str(label or "").split())[:MAX_LABEL]
     with database.atomic():
         PushSubscription.delete().where(PushSubscription.endpoint == endpoint).execute()
+        if PushSubscription.select().where(PushSubscription.user == user.id).count() \
+                >= MAX_BROWSERS:
+            raise NotASubscription(f"At most {MAX_BROWSERS} browsers are notified: remove one "
+                                   "you no longer use first.")
         return PushSubscription.create(user=user.id, endpoint=endpoint, p256dh=p256dh,
                                        auth=auth, label=label)
 
