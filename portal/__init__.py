@@ -84,6 +84,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .owner.webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    from .account import bp as account_bp
+
+    app.register_blueprint(account_bp)
     cli.init_app(app)
     if app.config["QUICK_POLL"]:
         from .quickpoll import QuickPoll

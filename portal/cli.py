@@ -12,7 +12,7 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
-from .services import api_tokens, invitations, links
+from .services import alerts, api_tokens, invitations, links
 from .services.rooms import save as save_room
 
 DEMO_OWNER = "demo-owner@guestgate.example"
@@ -27,6 +27,9 @@ def init_app(app: Flask) -> None:
     from .webhook_delivery import deliver_webhooks_command
 
     app.cli.add_command(deliver_webhooks_command)
+    from .background import run_background_jobs_command
+
+    app.cli.add_command(run_background_jobs_command)
 
 
 @click.command("verify-ticket")
@@ -130,7 +133,8 @@ def _room_url(room: Room) -> str:
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def seed_demo(as_json: bool):
-    """A demo owner and three rooms: live now, starting in an hour, and a channel room.
+    """A demo owner and four rooms: live now, starting in an hour, a channel room, and one
+    live now where guests wait to be admitted (two are waiting already).
 
     Safe to run again: the owner's password is reset and a fresh set of rooms is added, so the
     printed details always work."""
@@ -161,13 +165,20 @@ def seed_demo(as_json: bool):
             Room(owner=owner, title="Company channel", kind="channel",
                  description="The always-on company channel.",
                  starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=365)),
+            # Live now, and guests already wait: the waiting list, Admit and Deny, and (with
+            # nobody watching) the host alert can be seen at once.
+            Room(owner=owner, title="Open office hours — guests waiting",
+                 description="Drop-in questions, live now. Guests wait to be admitted.",
+                 speakers="Ada Lovelace", require_approval=True, platform=platform,
+                 starts_at=now - timedelta(minutes=15), ends_at=now + timedelta(hours=3)),
         ]
         for room in rooms:
             save_room(room)  # named as the owner's screens name rooms
         details = {r.id: {} for r in rooms}
         # Each feature's demo data, named here: {room id: details to print}.
         for demo in (links.seed_guest_links(owner, rooms),
-                     invitations.seed_invitations(owner, rooms)):
+                     invitations.seed_invitations(owner, rooms),
+                     alerts.seed_waiting_guests(rooms)):
             for room_id, extra in demo.items():
                 details[room_id].update(extra)
     base = current_app.config["BASE_URL"]
@@ -176,7 +187,7 @@ def seed_demo(as_json: bool):
         "owner": {"email": owner.email, "password": password},
         "rooms": [{"id": r.id, "title": r.title, "kind": r.kind, "platform": r.platform,
                    "starts_at": timeutil.iso_utc(r.starts_at), "url": _room_url(r),
-                   **details[r.id]} for r in rooms],
+                   "guests_wait": r.require_approval, **details[r.id]} for r in rooms],
     }
     if as_json:
         click.echo(json.dumps(out, indent=2))
@@ -187,8 +198,11 @@ def seed_demo(as_json: bool):
     for room in out["rooms"]:
         on = "" if room["platform"] == meetings.OTHER else \
             f", on {meetings.LABELS[room['platform']]}"
-        click.echo(f"  {room['title']} ({room['kind']}{on}, starts {room['starts_at']}): "
+        wait = ", guests wait to be admitted" if room["guests_wait"] else ""
+        click.echo(f"  {room['title']} ({room['kind']}{on}{wait}, starts {room['starts_at']}): "
                    f"{room['url']}")
+        if room.get("waiting"):
+            click.echo(f"    waiting now: {', '.join(room['waiting'])}")
         for link in room.get("guest_links", []):
             click.echo(f"    guest link “{link['name']}”: {link['url']}")
         for inv in room.get("invitations", []):

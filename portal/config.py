@@ -187,6 +187,29 @@ def from_environment(instance_path: Path) -> dict:
         "WEBHOOK_MAX_PAYLOAD_BYTES": int(os.environ.get("WEBHOOK_MAX_PAYLOAD_BYTES", "65536")),
         "WEBHOOK_MAX_ANSWER_BYTES": int(os.environ.get("WEBHOOK_MAX_ANSWER_BYTES", "4096")),
         "WEBHOOK_TIME_EVENTS_LOOKBACK_HOURS": _seconds("WEBHOOK_TIME_EVENTS_LOOKBACK_HOURS", 1),
+        # Host alerts (portal/host_alerts.py, docs/hosting.md): when guests have waited this
+        # long and no host's page has asked for the waiting list within HOST_WATCHING_SECONDS,
+        # the room's hosts get an email and a Web Push notification; at most one a room every
+        # HOST_ALERT_EVERY_SECONDS (what arrives meanwhile goes in the next one, a digest).
+        "HOST_ALERTS": _bool(os.environ.get("HOST_ALERTS"), default=True),
+        # Every gunicorn worker looks for them in its background thread; false when `flask
+        # run-background-jobs` runs on its own instead.
+        "HOST_ALERTS_IN_APP": _bool(os.environ.get("HOST_ALERTS_IN_APP"), default=True),
+        "HOST_ALERT_AFTER_SECONDS": _seconds("HOST_ALERT_AFTER_SECONDS", 120),
+        "HOST_ALERT_EVERY_SECONDS": _seconds("HOST_ALERT_EVERY_SECONDS", 300),
+        # A background tab polls about once a minute at worst (browsers slow their timers).
+        "HOST_WATCHING_SECONDS": _seconds("HOST_WATCHING_SECONDS", 90),
+        # How often the background loop looks for guests waiting unseen.
+        "HOST_ALERT_CHECK_SECONDS": _seconds("HOST_ALERT_CHECK_SECONDS", 15),
+        # Web Push: the VAPID key pair is made once and kept here (like secret_key); the
+        # subject (a mailto: or https: address) tells push services whom to contact.
+        "VAPID_PRIVATE_KEY_FILE": os.environ.get("VAPID_PRIVATE_KEY_FILE", "").strip()
+        or str(instance_path / "vapid_private_key.pem"),
+        "VAPID_SUBJECT": os.environ.get("VAPID_SUBJECT", "").strip(),
+        "PUSH_TIMEOUT_SECONDS": _seconds("PUSH_TIMEOUT_SECONDS", 10),
+        # Push endpoints come from browsers; like webhook receivers, private addresses are
+        # refused unless this is true (tests, a push service of your own inside the network).
+        "PUSH_ALLOW_PRIVATE_ADDRESSES": _bool(os.environ.get("PUSH_ALLOW_PRIVATE_ADDRESSES")),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }

@@ -193,6 +193,15 @@ def _v17_deny_with_a_message(migrator, models):
     _add_missing_columns(migrator, models.Participant.host_note)
 
 
+def _v18_host_alerts(migrator, models):
+    # The tables are made with the other missing ones just before (upgrade); here if skipped.
+    have = set(database.get_tables())
+    database.create_tables([m for m in (models.AlertPreference, models.PushSubscription,
+                                        models.RoomAlertState)
+                            if m._meta.table_name not in have])
+    _add_missing_columns(migrator, models.Room.alert_hosts, allow_not_null=True)
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -263,6 +272,8 @@ MIGRATIONS = {
          _v14_api_tokens),
     16: ("webhooks: endpoints, the outbox of events and their deliveries", _v16_webhooks),
     17: ("participant: the host's message to a guest they denied", _v17_deny_with_a_message),
+    18: ("host alerts: who is told when guests wait unseen, account preferences, Web Push "
+         "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

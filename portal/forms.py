@@ -18,6 +18,7 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
+    TimeField,
     URLField,
 )
 from wtforms.validators import (
@@ -119,6 +120,10 @@ class RoomForm(FlaskForm):
     platform = SelectField("Meeting platform")
     join_url = URLField("Join URL of the live session (optional)", filters=[strip],
                         validators=[Optional(), rule(room_rules.join_url_problem)])
+    alert_hosts = RadioField("Who is alerted when guests wait unseen", default="hosts",
+                             choices=[SelectChoice(k, v)
+                                      for k, v in room_rules.ALERT_HOSTS.items()],
+                             validators=[DataRequired()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -154,6 +159,7 @@ class RoomForm(FlaskForm):
             require_email_match=self.require_email_match.data,
             consent_required=self.consent_required.data,
             consent_text=self.consent_text.data or "", join_url=self.join_url.data or None,
+            alert_hosts=self.alert_hosts.data,
             platform=self.platform.data if "platform" in self else None)
 
 
@@ -381,3 +387,21 @@ class TokenForm(FlaskForm):
         NumberRange(1, api_tokens.MAX_DAYS,
                     f"Enter a whole number of days from 1 to {api_tokens.MAX_DAYS}.")],
         render_kw={"min": 1, "max": api_tokens.MAX_DAYS, "step": 1, "inputmode": "numeric"})
+
+
+class AlertPreferencesForm(FlaskForm):
+    """An account's host alerts (portal/host_alerts.py, the Alerts screen)."""
+    email = BooleanField("Email me")
+    push = BooleanField("Notify my browsers (the ones listed above)")
+    moderated_rooms = BooleanField("Also for rooms I moderate by invitation")
+    quiet_from = TimeField("Quiet from", validators=[Optional()])
+    quiet_until = TimeField("Quiet until", validators=[Optional()])
+
+    def validate(self, extra_validators=None):
+        # Not an inline validator: Optional() ends an empty field's chain before it would run.
+        valid = super().validate(extra_validators)
+        if valid and (self.quiet_from.data is None) != (self.quiet_until.data is None):
+            empty = self.quiet_from if self.quiet_from.data is None else self.quiet_until
+            empty.errors = ["Enter both times of the quiet hours, or neither."]
+            return False
+        return valid

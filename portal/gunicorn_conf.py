@@ -31,14 +31,10 @@ logger_class = ScrubbingLogger
 
 
 def post_worker_init(worker):
-    """Each worker delivers webhooks in a thread of its own: claims (portal/webhook_delivery.py)
-    keep workers and hosts from sending one delivery twice, and `make run` needs no second
-    command. A thread in the worker, not the master: gunicorn forks workers from the master,
-    and a thread there would be copied mid-whatever into each."""
-    from flask import Flask
+    """Each worker runs the background jobs (webhook delivery, host alerts) in a thread of its
+    own (portal/background.py): claims keep workers and hosts from doing anything twice, and
+    `make run` needs no second command. A thread in the worker, not the master: gunicorn forks
+    workers from the master, and a thread there would be copied mid-whatever into each."""
+    from portal.background import start_thread
 
-    from portal.webhook_delivery import start_thread
-
-    app = worker.wsgi
-    if isinstance(app, Flask):
-        start_thread(app)
+    start_thread(worker.wsgi)

@@ -121,6 +121,10 @@ class Room(BaseModel):
     consent_required = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
     consent_text = TextField(default="", constraints=[SQL("DEFAULT ''")])
     consent_version = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # Who is told when guests wait unseen (portal/host_alerts.py): the owner and the invited
+    # moderators who opted in, the owner only, or nobody.
+    alert_hosts = CharField(max_length=16, default="hosts", constraints=[
+        SQL("DEFAULT 'hosts'"), Check("alert_hosts IN ('hosts', 'owner', 'nobody')")])
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     deleted_at = DateTimeField(null=True)
@@ -467,6 +471,47 @@ class WebhookDelivery(BaseModel):
                    (("event",), False))
 
 
+class AlertPreference(BaseModel):
+    """An account's choices for host alerts (portal/host_alerts.py); no row: the defaults.
+    `moderated_rooms`: also the rooms the account moderates by invitation (opt-in). Quiet hours
+    are "HH:MM" in the account's time zone, both empty for none; they may span midnight."""
+    user = ForeignKeyField(User, primary_key=True, on_delete="CASCADE")
+    email = BooleanField(default=True)
+    push = BooleanField(default=True)
+    moderated_rooms = BooleanField(default=False)
+    quiet_from = CharField(max_length=5, default="")
+    quiet_until = CharField(max_length=5, default="")
+    updated_at = DateTimeField(default=utcnow)
+
+
+class PushSubscription(BaseModel):
+    """One browser's Web Push subscription of an account: the push service's endpoint and the
+    browser's keys (p256dh, auth) that encrypt what is sent. Removed by its owner, or when the
+    push service answers 404/410 (the browser unsubscribed or is gone)."""
+    user = ForeignKeyField(User, backref="push_subscriptions", on_delete="CASCADE")
+    endpoint = CharField(max_length=1000, unique=True)
+    p256dh = CharField(max_length=200)
+    auth = CharField(max_length=100)
+    label = CharField(max_length=200, default="")
+    created_at = DateTimeField(default=utcnow)
+    last_sent_at = DateTimeField(null=True)
+    last_error = CharField(max_length=500, default="")
+
+    class Meta:
+        indexes = ((("user", "id"), False),)
+
+
+class RoomAlertState(BaseModel):
+    """Per room, what host alerts need to be the same across workers and hosts: when a host's
+    page last asked for the waiting list (`host_seen_at`: someone is watching), when the last
+    alert went (the throttle), and the last waiting guest it named (`alerted_through`, a
+    participant id: each guest is named in one alert)."""
+    room = ForeignKeyField(Room, primary_key=True, on_delete="CASCADE")
+    host_seen_at = DateTimeField(null=True)
+    last_alert_at = DateTimeField(null=True)
+    alerted_through = BigIntegerField(default=0)
+
+
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
 def _claim_link(link_id, room_id, device, door_version):
@@ -496,7 +541,8 @@ def _current_presence(room_id, device):
 
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
-          WebhookEndpoint, WebhookEvent, WebhookDelivery]
+          WebhookEndpoint, WebhookEvent, WebhookDelivery, AlertPreference, PushSubscription,
+          RoomAlertState]
 
 
 def new_device_id() -> str:

@@ -4,6 +4,7 @@ template filters for times, and the small htmx helpers."""
 import unicodedata
 from collections.abc import Callable, Iterable
 from importlib.resources import files
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import (
@@ -43,6 +44,15 @@ def index():
 @bp.get("/vendor/htmx.min.js")
 def htmx_js():
     return send_from_directory(HTMX_DIR, "htmx.min.js", max_age=60 * 60 * 24 * 365)
+
+
+@bp.get("/push-worker.js")
+def push_worker():
+    """The service worker that shows host alerts (static/push-worker.js), served from the site's
+    root so its scope is the whole site; never cached long, so a new version is picked up."""
+    script = (Path(current_app.static_folder) / "push-worker.js").read_bytes()
+    return current_app.response_class(script, mimetype="text/javascript",
+                                      headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/healthz")

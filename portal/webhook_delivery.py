@@ -21,19 +21,17 @@ Time-based events (room.started, link.expired) are noticed here too: each tick l
 rooms and links whose time came since the last look, and emits each once (WebhookEvent.once_key
 makes a second worker's emit of the same event write nothing)."""
 
-import contextlib
 import random
 import secrets
-import threading
 from datetime import UTC, timedelta
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import with_appcontext
 from peewee import fn
 
 from . import mail, outbox, timeutil
-from .db import database, discard_connection, is_sqlite
+from .db import database, is_sqlite
 from .models import GuestLink, Room, User, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .webhook_http import Refused, post
 
@@ -250,52 +248,15 @@ def deliver_due() -> int:
         sent += len(ids)
 
 
-def run(app: Flask, stop: threading.Event | None = None, once: bool = False) -> None:
-    """Deliver until `stop` is set (or, `once`, what is due now). A database outage is logged
-    and tried again next tick."""
-    stop = stop or threading.Event()
-    interval = app.config["WEBHOOK_POLL_SECONDS"]
-    if app.config["WEBHOOK_LEASE_SECONDS"] <= app.config["WEBHOOK_TIMEOUT_SECONDS"]:
-        # a send still under way when its lease ends could be sent again meanwhile
-        raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                deliver_due()
-            except Exception:
-                app.logger.exception("webhook delivery tick failed")
-                discard_connection()
-            finally:
-                if not database.is_closed():
-                    database.close()
-        if once:
-            return
-        stop.wait(interval)
-
-
-def start_thread(app: Flask) -> threading.Thread | None:
-    """The loop in a daemon thread of this process (each gunicorn worker: gunicorn_conf's
-    post_worker_init), unless WEBHOOK_DELIVERY_IN_APP is off (a deployment running
-    `flask deliver-webhooks` on its own instead)."""
-    if not app.config.get("WEBHOOK_DELIVERY_IN_APP"):  # off, or not Guestgate's app at all
-        return None
-    thread = threading.Thread(target=run, args=(app,), name="webhook-delivery", daemon=True)
-    thread.start()
-    return thread
-
-
 @click.command("deliver-webhooks")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
 @with_appcontext
 def deliver_webhooks_command(once: bool):
-    """Deliver webhook events until stopped (Ctrl+C or SIGTERM)."""
-    import signal
+    """Deliver webhook events until stopped (Ctrl+C or SIGTERM). The loop is
+    portal/background.py's, running only this job."""
+    from .background import run_until_stopped, webhook_job
 
-    app = current_app._get_current_object()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        run(app, stop, once=once)
+    run_until_stopped([webhook_job()], once)
 
 
 def pending_count() -> int:

@@ -89,7 +89,8 @@ class _PinnedConnection(http.client.HTTPConnection):
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float,
-         allow_private: bool, max_answer: int = 4096) -> Answer:
+         allow_private: bool, max_answer: int = 4096,
+         content_type: str = "application/json") -> Answer:
     """POST `body` to `url`. Refused before anything is sent; OSError (and http.client's
     errors) for network trouble. Reads at most `max_answer` bytes of the answer, within
     `timeout` overall."""
@@ -105,7 +106,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float,
         connection = _PinnedConnection(host, port, address, left, tls)
         try:
             connection.request("POST", path, body=body, headers={
-                **headers, "Content-Type": "application/json", "Connection": "close"})
+                **headers, "Content-Type": content_type, "Connection": "close"})
             response = connection.getresponse()
             answer = b""
             while len(answer) < max_answer and time.monotonic() < deadline:

@@ -103,7 +103,8 @@ def test_seed_demo_prints_sign_in_details_that_work(app, runner, client, db):
     assert lines[0] == "Guestgate demo — open http://guestgate.test/sign-in"
     assert f"  email:    {DEMO_OWNER}" in lines
     password = next(line.split()[-1] for line in lines if line.startswith("  password:"))
-    for title in ("Product launch — live now", "Customer round-table", "Company channel"):
+    for title in ("Product launch — live now", "Customer round-table", "Company channel",
+                  "Open office hours — guests waiting"):
         assert title in result.output
     assert "http://guestgate.test/rooms/" in result.output
 
@@ -120,20 +121,28 @@ def test_seed_demo_json_has_the_documented_shape(app, runner, db):
     assert out["owner"]["email"] == DEMO_OWNER
     assert len(out["owner"]["password"]) >= 10
     rooms = out["rooms"]
-    assert len(rooms) == 3
+    assert len(rooms) == 4
     for room in rooms:
         assert {"id", "title", "kind", "starts_at", "url"} <= room.keys()
         assert room["url"] == f"http://guestgate.test/rooms/{room['id']}"
         assert Room.get_by_id(room["id"]).title == room["title"]
-    assert [r["kind"] for r in rooms] == ["regular", "regular", "channel"]
+    assert [r["kind"] for r in rooms] == ["regular", "regular", "channel", "regular"]
 
     now = datetime.now(UTC)
-    live, soon, channel = rooms
+    live, soon, channel, waiting = rooms
     live_room = Room.get_by_id(live["id"])
     assert _parse(live["starts_at"]) <= now < live_room.ends_at.replace(tzinfo=UTC)
     assert timedelta(minutes=55) < _parse(soon["starts_at"]) - now <= timedelta(hours=1)
     assert Room.get_by_id(soon["id"]).require_approval is True
     assert _parse(channel["starts_at"]) < now
+    # Guests wait in the room that starts in an hour, and in one that is live now, where two
+    # wait already: a newcomer sees a waiting room (and its alert) at once.
+    assert [r["guests_wait"] for r in rooms] == [False, True, False, True]
+    waiting_room = Room.get_by_id(waiting["id"])
+    assert _parse(waiting["starts_at"]) <= now < waiting_room.ends_at.replace(tzinfo=UTC)
+    assert waiting_room.require_approval is True
+    assert [p.name for p in waiting_room.waiting_participants()] == waiting["waiting"] \
+        == ["Marie Curie", "Alan Turing"]
     assert User.get(User.email == DEMO_OWNER).access == "broadcaster"
 
 

@@ -297,7 +297,7 @@ def test_seed_demo_uses_the_first_configured_platform(app, runner):
     result = runner.invoke(args=["seed-demo", "--json"])
     assert result.exit_code == 0, result.output
     rooms = json.loads(result.output)["rooms"]
-    assert [r["platform"] for r in rooms if r["kind"] == "regular"] == ["livekit", "livekit"]
+    assert [r["platform"] for r in rooms if r["kind"] == "regular"] == ["livekit"] * 3
 
 
 @pytest.mark.parametrize("config", ["livekit", "jitsi"], indirect=True)

@@ -166,7 +166,7 @@ def test_seed_demo_names_its_rooms_by_the_same_rule(app, runner, db):
     for _ in range(2):  # run again, it adds a fresh set: still one name each
         assert runner.invoke(args=["seed-demo", "--json"]).exit_code == 0
     names = [r.meeting for r in Room.select().order_by(Room.id)]
-    assert len(names) == 6 and len(set(names)) == 6
+    assert len(names) == 8 and len(set(names)) == 8
     assert all(DERIVED.fullmatch(name) for name in names)
     assert names[0].startswith("product-launch-live-now-")
 

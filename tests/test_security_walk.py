@@ -16,6 +16,7 @@ from portal.models import (
     GuestLink,
     Invitation,
     Participant,
+    PushSubscription,
     Room,
     SchemaVersion,
     WebhookDelivery,
@@ -55,6 +56,8 @@ def build_world(app, tmp_path, tag=""):
                                       events="guest.waiting", secret="whsec_AAAA")
     event = WebhookEvent.create(event_id=f"msg_walk{tag}", type="guest.waiting", payload="{}")
     delivery = WebhookDelivery.create(endpoint=endpoint, event=event)
+    subscription = PushSubscription.create(user=owner, endpoint=f"https://push.example/{tag}",
+                                           p256dh="k", auth="a")
     keys = app.config["SECRET_KEYS"]
     return {
         "users": {"guest user": guest, "another broadcaster": other, "the owner": owner,
@@ -64,7 +67,7 @@ def build_world(app, tmp_path, tag=""):
             "participant_id": participant.id, "attachment_id": attachment.id,
             "rule_id": rule.id, "user_id": owner.id, "endpoint_id": endpoint.id,
             "webhook_id": endpoint.id,  # the same endpoint, as the API names it
-            "delivery_id": delivery.id,
+            "delivery_id": delivery.id, "subscription_id": subscription.id,
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
             "filename": "app.css",
             "token_id": api_token.id, "name": "swagger-ui.css",  # the API reference's files

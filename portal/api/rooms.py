@@ -33,7 +33,7 @@ def room_json(room: Room) -> dict:
         "require_approval": room.require_approval,
         "require_email_match": room.require_email_match,
         "consent_required": room.consent_required, "consent_text": room.consent_text,
-        "consent_version": room.consent_version,
+        "consent_version": room.consent_version, "alert_hosts": room.alert_hosts,
         "owner": {"id": owner.id, "email": owner.email},
         "created_at": room.created_at, "updated_at": room.updated_at,
         "url": public_url("owner.room", room_id=room.id),

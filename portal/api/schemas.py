@@ -89,6 +89,10 @@ class RoomSchema(Schema):
     consent_required = ma.fields.Boolean(required=True)
     consent_text = ma.fields.String(required=True)
     consent_version = ma.fields.Integer(required=True)
+    alert_hosts = ma.fields.String(required=True, metadata={
+        "enum": ["hosts", "owner", "nobody"],
+        "description": "Who is alerted when guests wait unseen: the owner and the invited "
+                       "moderators who opted in, the owner only, or nobody."})
     owner = ma.fields.Nested(OwnerSchema, required=True)
     created_at = UtcDateTime(required=True)
     updated_at = UtcDateTime(required=True)
@@ -130,6 +134,10 @@ class RoomWrite(Schema):
     require_email_match = ma.fields.Boolean()
     consent_required = ma.fields.Boolean()
     consent_text = ma.fields.String(metadata=_length("consent_text"))
+    alert_hosts = ma.fields.String(metadata={
+        "enum": ["hosts", "owner", "nobody"],
+        "description": "Who is alerted when guests wait unseen (default hosts: the owner and "
+                       "the invited moderators who opted in)."})
 
 
 class RoomCreate(RoomWrite):

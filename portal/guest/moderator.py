@@ -6,7 +6,7 @@ moderator as who acts."""
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext
 
-from .. import decision, host
+from .. import decision, host, host_alerts
 from ..audit import Actor
 from ..forms import DenyForm
 from ..models import Participant
@@ -41,7 +41,9 @@ def _moderator_list(moderator: Participant, **overrides) -> dict:
 
 @bp.get("/s/<int:room_id>/waiting")
 def moderator_waiting(room_id: int):
-    return polled_section("host/_waiting.html", _moderator_list(_moderator(room_id)),
+    moderator = _moderator(room_id)
+    host_alerts.host_seen(room_id)  # a host is watching (portal/host_alerts.py)
+    return polled_section("host/_waiting.html", _moderator_list(moderator),
                           "waiting_fingerprint", lambda: _to_place(room_id, "waiting-room"))
 
 

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import access, decision, host, join, mail, meetings, outbox, poll
+from .. import access, decision, host, host_alerts, join, mail, meetings, outbox, poll
 from ..attachments import send_attachment
 from ..decision import REASONS
 from ..extensions import limiter
@@ -77,6 +77,8 @@ def place(room_id: int):
     attachments = _attachments.all(room_id=room.id)
     context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
     if participant.role == "moderator":
+        if room.require_approval:
+            host_alerts.host_seen(room.id)  # the page shows the waiting list
         context.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
         context.update(host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
                                              me=participant))

@@ -53,9 +53,13 @@ def answer_section(room: Room, fragment: str, section: Callable[..., dict], anch
                   flashes=flashes)
 
 
-def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str):
-    """A room page section's poll (web.polled_section); without htmx, the whole room page."""
+def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str,
+                 seen: Callable[[Room], None] | None = None):
+    """A room page section's poll (web.polled_section); without htmx, the whole room page.
+    `seen`: told of the room once the owner's access is checked."""
     room = owned_room(room_id)
+    if seen is not None:
+        seen(room)
     return polled_section(fragment, {"room": room, **section(room)}, fingerprint,
                           lambda: render_template("owner/room.html", **room_context(room)))
 

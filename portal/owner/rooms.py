@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, denials, join, meetings, timeutil
+from .. import audit, denials, host_alerts, join, meetings, timeutil
 from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
@@ -102,6 +102,8 @@ def _saved(form: RoomForm, save) -> bool:
 @owner_required
 def room(room_id: int):
     room = owned_room(room_id)
+    if room.require_approval:
+        host_alerts.host_seen(room.id)  # the page shows the waiting list: a host is watching
     return render_template("owner/room.html", **room_context(room))
 
 

@@ -6,7 +6,7 @@ the page title ("(2 waiting) Room"), so owners notice a new guest without watchi
 
 from flask import abort, request, url_for
 
-from .. import host
+from .. import host, host_alerts
 from ..auth import owner_required
 from ..forms import DenyForm
 from ..host import waiting_context
@@ -39,8 +39,9 @@ def _guest_of(room: Room, participant_id: int):
 @bp.get("/<int:room_id>/waiting")
 @owner_required
 def waiting(room_id: int):
+    # A host is watching (portal/host_alerts.py): the poll of a room the owner may see.
     return poll_section(room_id, "host/_waiting.html", owner_waiting_context,
-                        "waiting_fingerprint")
+                        "waiting_fingerprint", seen=lambda room: host_alerts.host_seen(room.id))
 
 
 @bp.post("/<int:room_id>/waiting/<int:participant_id>/admit")

@@ -116,6 +116,14 @@ def consent_problem(required: bool, text: str | None) -> str | None:
     return NO_CONSENT_TEXT if required and not text else None
 
 
+# Who host alerts reach when guests wait unseen (portal/host_alerts.py).
+ALERT_HOSTS = {
+    "hosts": "You, and the invited moderators who turned alerts on for rooms they moderate",
+    "owner": "Only you",
+    "nobody": "Nobody",
+}
+
+
 @dataclass
 class RoomValues:
     """Every field the room form has. Times: a naive wall-clock time in `timezone` (as the form
@@ -134,6 +142,7 @@ class RoomValues:
     consent_text: str = ""
     platform: str | None = None
     join_url: str | None = None
+    alert_hosts: str = "hosts"
 
     @classmethod
     def of(cls, room: Room) -> "RoomValues":
@@ -164,6 +173,8 @@ def problems(values: RoomValues, config=None) -> dict[str, list[str]]:
         "join_url": join_url_problem(values.join_url),
         "timezone": zone_problem(values.timezone),
         "kind": kind_problem(values.kind),
+        "alert_hosts": None if values.alert_hosts in ALERT_HOSTS
+        else "Choose who is alerted: " + ", ".join(ALERT_HOSTS) + ".",
         "platform": None if values.platform is None
         else platform_problem(values.platform, config),
         "starts_at": year_problem(values.starts_at),
@@ -193,6 +204,7 @@ def _apply(room: Room, values: RoomValues) -> None:
         room.consent_text = text
         room.consent_version = (room.consent_version or 0) + 1 if text else room.consent_version
     room.join_url = values.join_url or None
+    room.alert_hosts = values.alert_hosts
     if values.platform is not None:
         room.platform = values.platform  # the meeting's name is Guestgate's (save)
     elif room.id is None:
