@@ -3,14 +3,14 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from peewee import JOIN, IntegrityError
+from peewee import IntegrityError
 from playhouse.flask_utils import get_object_or_404
 
 from . import audit, passwords
 from .auth import admin_required
 from .db import database, is_sqlite
 from .forms import AccessForm, DomainRuleForm, NewUserForm
-from .models import ACCESS_LEVELS, AuditEvent, DomainRule, Room, User
+from .models import ACCESS_LEVELS, DomainRule, Room, User
 from .services import api_tokens
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -176,16 +176,11 @@ def delete_domain(rule_id: int):
 def audit_log():
     room_id = request.args.get("room", "")
     action = request.args.get("action", "")
-    query = (AuditEvent.select(AuditEvent, Room)
-             .join(Room, JOIN.LEFT_OUTER, on=(AuditEvent.room == Room.id), attr="room"))
     room_filter = int(room_id) if room_id.isdigit() and len(room_id) < 12 else None
-    if room_filter is not None:
-        query = query.where(AuditEvent.room == room_filter)
     # The known actions (not a DISTINCT over the whole log, which would read all of it).
     actions = sorted(audit.ACTION_WORDS, key=audit.ACTION_WORDS.get)
     action_filter = action if action in audit.ACTION_WORDS else None
-    if action_filter is not None:
-        query = query.where(AuditEvent.action == action_filter)
+    query = audit.everything(room_filter, action_filter)
     rooms = list(Room.select(Room.id, Room.title, Room.deleted_at).order_by(Room.title, Room.id))
     return render_template("admin/audit.html", rooms=rooms, actions=actions,
                            room_filter=room_filter, action_filter=action_filter,

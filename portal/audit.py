@@ -145,6 +145,22 @@ ACTION_WORDS = {
 }
 
 
+def everything(room_id: int | None = None, action: str | None = None):
+    """The log of every room and of the organisation's settings, with each event's room (or
+    None), filtered by room and action: the admin's screen and the API read it alike."""
+    from peewee import JOIN
+
+    from .models import Room
+
+    query = (AuditEvent.select(AuditEvent, Room)
+             .join(Room, JOIN.LEFT_OUTER, on=(AuditEvent.room == Room.id), attr="room"))
+    if room_id is not None:
+        query = query.where(AuditEvent.room == room_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return query
+
+
 def page_number() -> int:
     """?page=N, anything else is page 1 (never a 500 on a made-up value)."""
     raw = request.args.get("page", "")

@@ -117,6 +117,8 @@ def test_another_owner_sees_nothing_and_changes_nothing(app, victim):
     answers = call_everything(app, token, victim)
     own = {("get", "/api/v1/rooms"), ("post", "/api/v1/rooms"),  # their own list, their own room
            ("get", "/api/v1/webhooks"), ("post", "/api/v1/webhooks")}  # and endpoint
+    # The whole audit log is for admins: refused as such, saying nothing of any room.
+    assert answers.pop(("get", "/api/v1/audit")) == (403, "admins_only")
     _expect_all({op: got for op, got in answers.items() if op not in own}, 404, "not_found")
     assert snapshot()["Invitation"] == before["Invitation"]
     assert snapshot()["Participant"] == before["Participant"]
@@ -129,7 +131,8 @@ def test_another_owner_sees_nothing_and_changes_nothing(app, victim):
     assert victim["webhook_id"] not in [h["id"] for h in hooks]
     # ... and exactly as a room that doesn't exist: nobody learns which ids are taken
     missing = {k: 999999 for k in victim}
-    assert call_everything(app, token, missing) == answers
+    assert call_everything(app, token, missing) == {**answers,
+                                                    ("get", "/api/v1/audit"): (403, "admins_only")}
 
 
 def test_a_read_only_token_changes_nothing(app, owner, victim):
@@ -140,6 +143,7 @@ def test_a_read_only_token_changes_nothing(app, owner, victim):
     assert snapshot() == before
     reads = {op: got for op, got in call_everything(app, token, victim).items()
              if op[0] in READS}
+    assert reads.pop(("get", "/api/v1/audit")) == (403, "admins_only")  # not an admin
     assert {status for status, _code in reads.values()} == {200}
 
 

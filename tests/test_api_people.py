@@ -4,7 +4,15 @@ room, allow again and the role, each as on screen and audited the same."""
 
 import pytest
 from api_helpers import Api, token_for
-from helpers import GuestActions, invited_guest, link_path, make_room, text_of
+from helpers import (
+    GuestActions,
+    OwnerActions,
+    invited_guest,
+    link_path,
+    make_room,
+    make_user,
+    text_of,
+)
 
 from portal.models import AuditEvent, GuestLink, Invitation, Participant, Room
 
@@ -141,3 +149,35 @@ def test_the_audit_log_by_cursor(api, owner, db):
                                              "link_created", "link_created", "link_created"]
     assert events[-1]["who"] == "owner@example.com"
     assert events[-1]["action_words"] == "Created a guest link"
+
+
+def test_the_whole_audit_log_is_for_admins(app, api, owner, db):
+    """Every room's events and the organisation's settings, filtered by room and action, as the
+    admin's /admin/audit screen shows them; a broadcaster's token is refused."""
+    room, other = make_room(owner, title="Mine"), make_room(owner, title="Other")
+    api.post(f"/api/v1/rooms/{room.id}/links", json={"name": "L"})
+    api.put(f"/api/v1/rooms/{other.id}/guest-access", json={"enabled": True})
+    refused = api.get("/api/v1/audit")
+    assert refused.status_code == 403 and refused.json["code"] == "admins_only"
+
+    admin = make_user("admin@example.com", access="admin")
+    boss = Api(app, token_for(admin))  # its creation is audited outside any room
+    everything = boss.get("/api/v1/audit").json["items"]
+    assert [(e["action"], e["room_id"]) for e in everything] == [
+        ("api_token_created", None), ("guest_access_on", other.id), ("link_created", room.id),
+        ("api_token_created", None)]
+    only_room = boss.get("/api/v1/audit", query_string={"room_id": room.id}).json["items"]
+    assert [e["action"] for e in only_room] == ["link_created"]
+    only_tokens = boss.get("/api/v1/audit", query_string={"action": "api_token_created"}).json
+    assert [e["who"] for e in only_tokens["items"]] == ["admin@example.com", "owner@example.com"]
+    first = boss.get("/api/v1/audit", query_string={"limit": 2}).json
+    rest = boss.get("/api/v1/audit", query_string={"limit": 2,
+                                                    "cursor": first["next_cursor"]}).json
+    assert first["items"] + rest["items"] == everything and rest["next_cursor"] is None
+    bad = boss.get("/api/v1/audit", query_string={"action": "nonsense", "room_id": "x"})
+    assert bad.status_code == 422 and set(bad.json["errors"]) >= {"action", "room_id"}
+    # The screen reads the same log, filtered alike.
+    screen = OwnerActions(app.test_client())
+    screen.sign_in("admin@example.com")
+    page = text_of(screen.client.get(f"/admin/audit?room={room.id}"))
+    assert "(link_created)" in page and "(guest_access_on)" not in page

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from .. import timeutil
+from ..audit import ACTION_WORDS
 from ..models import ROLES, ROOM_KINDS
 from ..services import api_tokens
 from ..services import hosting as hosting_rules
@@ -271,8 +272,18 @@ class DenialArgs(Schema):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(1, 300))
 
 
+class AuditArgs(PageArgs):
+    room_id = ma.fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1),
+                                metadata={"description": "Only this room's events."})
+    action = ma.fields.String(load_default=None, validate=validate.OneOf(sorted(ACTION_WORDS)),
+                              metadata={"description": "Only events of this action."})
+
+
 class AuditEventSchema(Schema):
     id = ma.fields.Integer(required=True)
+    room_id = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The room; null for the organisation's settings (accounts, domain "
+                       "rules, single sign-on, API tokens)."})
     action = ma.fields.String(required=True)
     action_words = ma.fields.String(required=True)
     who = ma.fields.String(required=True)
