@@ -50,6 +50,8 @@ SECRET_KEY = "guestgate-bench-secret-key-never-used-in-production"
 HOST = "127.0.0.1"
 WORKERS = int(os.environ.get("WORKERS", "2"))  # as the Makefile's run target
 THREADS = int(os.environ.get("THREADS", "4"))
+SLOW_RECEIVER_SECONDS = 8  # lobby_post_slow_hooks' receiver: under WEBHOOK_TIMEOUT_SECONDS
+SLOW_HOOKS_SHARE = 0.8  # ... and the lobby POST with it keeps this share of lobby_post's rate
 
 # name, what, method, expected status
 ROUTES = [
@@ -63,6 +65,9 @@ ROUTES = [
     ("lobby_post_hooks", "POST /g/<token> as lobby_post, with 3 webhook endpoints that want "
      "the entry: an outbox row each, written in the request (delivered by the workers' "
      "delivery threads meanwhile)", "POST", 303),
+    ("lobby_post_slow_hooks", "POST /g/<token> as lobby_post_hooks, the receiver answering "
+     f"after {SLOW_RECEIVER_SECONDS} s (under WEBHOOK_TIMEOUT_SECONDS): a slow receiver must "
+     "not slow the lobby", "POST", 303),
     ("status", "GET /s/<room>/status?state=waiting&place=N: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
     ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
@@ -371,6 +376,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             # lobby_post_hooks' endpoints deliver to a receiver on this machine (204 at once):
             # the workers' delivery threads send during the measurement, as they would.
             hooks = servers.enter_context(HookReceiver())
+            slow_hooks = servers.enter_context(HookReceiver(delay=SLOW_RECEIVER_SECONDS))
             server = servers.enter_context(Server(url, run_dir, env={
                 "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true"}))
             # The ceilings, each on its own gunicorn with the portal's settings, up beside it
@@ -483,6 +489,8 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                         before = participants_in(fx.open_room)
                         if name == "lobby_post_hooks":
                             register_webhooks(fx, hooks.url)
+                        elif name == "lobby_post_slow_hooks":
+                            register_webhooks(fx, slow_hooks.url)
                 segments = []
                 for i in range(plan.segments):
                     segments.append(measure(name, f"measure{i}", seconds, first=i == 0))
@@ -492,10 +500,11 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                           for a, b in zip(ceilings[-plan.segments - 1:-1],
                                           ceilings[-plan.segments:], strict=True)]
                 routes[name] = _median_segment(segments, around)
-                if name == "lobby_post_hooks":
+                if name in ("lobby_post_hooks", "lobby_post_slow_hooks"):
                     with database.connection_context():
                         routes[name].update(unregister_webhooks())
-                    routes[name]["webhook_requests_received"] = hooks.received
+                    routes[name]["webhook_requests_received"] = \
+                        (hooks if name == "lobby_post_hooks" else slow_hooks).received
                 if name.startswith("lobby_post"):
                     with database.connection_context():
                         made = participants_in(fx.open_room) - before
@@ -540,6 +549,8 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             repeat=plan.profile_repeat))
         with database.connection_context():
             unregister_webhooks()
+        # In-process the receiver is never reached: the slow one's request is the same request.
+        profile["lobby_post_slow_hooks"] = profile["lobby_post_hooks"]
         log("  queries and CPU per request counted in-process", stamp=True)
         for name, measured in profile.items():
             expected = next(r[3] for r in ROUTES if r[0] == name)
@@ -655,9 +666,10 @@ def prime(port: int, name: str, path: str, cookie: str, requests: int):
 
 
 class HookReceiver:
-    """A webhook receiver on 127.0.0.1 that answers 204 at once and counts."""
+    """A webhook receiver on 127.0.0.1 that answers 204 (after `delay` seconds) and counts."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0):
+        import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         receiver = self
@@ -670,6 +682,7 @@ class HookReceiver:
             def do_POST(self):
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.received += 1
+                time.sleep(delay)
                 self.send_response(204)
                 self.end_headers()
 
@@ -755,6 +768,12 @@ def evaluate(sizes: dict, postgres: bool) -> list[dict]:
                     f"connections ({size})", measured and not timeouts and p99 <= P99_LIMIT_MS,
                     (f"p99 {p99} ms" + (f", {timeouts} timed out" if timeouts else ""))
                     if measured else "no request completed within the run")
+        # Issue 26: a receiver that takes its time costs the guest's lobby nothing but the
+        # request's own outbox rows (compared as ratios to the ceilings around each).
+        slow = routes["lobby_post_slow_hooks"]["ratio"] / max(routes["lobby_post"]["ratio"], 1e-9)
+        verdict(f"lobby_post_slow_hooks >= {SLOW_HOOKS_SHARE} x lobby_post: a receiver answering "
+                f"after {SLOW_RECEIVER_SECONDS} s doesn't slow the lobby ({size})",
+                slow >= SLOW_HOOKS_SHARE, f"{slow:.2f} of lobby_post's ratio")
         burst = result["burst"]
         verdict(f"burst: exactly {burst['limit']} of {burst['entries']}, zero 5xx ({size})",
                 burst["exact"] and burst["server_errors_5xx"] == 0 and not burst["client_errors"],

@@ -34,7 +34,8 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
     for size in results["sizes"].values():
         routes = size["routes"]
         assert set(routes) == {"ceiling", "raw_wsgi", "healthz", "lobby_get", "lobby_post",
-                               "lobby_post_hooks", "status", "guest_room", "owner_room"}
+                               "lobby_post_hooks", "lobby_post_slow_hooks", "status",
+                               "guest_room", "owner_room"}
         for name, route in routes.items():
             assert not any(v for k, v in route["errors"].items() if k != "timeout"), name
             if name != "owner_room":  # ~70 ms of CPU each: a loaded machine may finish none in 1 s
@@ -54,11 +55,15 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
         hooks = routes["lobby_post_hooks"]
         assert hooks["queries"] > routes["lobby_post"]["queries"]
         assert hooks["webhook_events"] >= hooks["statuses"]["303"] > 0
+        # ... and with a receiver that takes 8 s: every entry answered, each event written
+        slow = routes["lobby_post_slow_hooks"]
+        assert slow["webhook_events"] >= slow["statuses"]["303"] > 0
         burst = size["burst"]
         assert burst["exact"] and burst["server_errors_5xx"] == 0, burst
         assert burst["link_uses"] == burst["participants"] == burst["entries"] // 2
     assert {t["target"].split(" ")[0] for t in results["targets"]} >= {
-        "lobby_get", "status", "lobby_post", "owner_room:", "burst:", "event"}
+        "lobby_get", "status", "lobby_post", "lobby_post_slow_hooks", "owner_room:", "burst:",
+        "event"}
     assert "Targets:" in done.stdout
 
     # The event, small: every simulated guest (each its own browser and address) got in, at

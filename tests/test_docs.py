@@ -58,3 +58,16 @@ def test_the_readme_stays_a_newcomers_page():
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme and "](docs/images/" in readme
     assert len(readme.splitlines()) < 120
+
+
+def test_the_readme_and_the_webhook_page_name_every_event():
+    """The event lists a receiver's author reads are the events Guestgate sends."""
+    from portal.outbox import EVENTS, TEST_EVENT
+
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"`((?:guest|link|invitation|room|webhook)\.[a-z_]+)`",
+                            readme.split("## API and webhooks")[1].split("\n## ")[0]))
+    assert listed == {*EVENTS, TEST_EVENT}
+    table = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|",
+                           (ROOT / "docs" / "webhooks.md").read_text(), re.M))
+    assert table == {*EVENTS, TEST_EVENT}
