@@ -399,6 +399,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 "lobby_get": f"/g/{tokens['get']}",
                 "lobby_post": f"/g/{tokens['post']}",
                 "lobby_post_hooks": f"/g/{tokens['post']}",
+                "lobby_post_slow_hooks": f"/g/{tokens['post']}",
                 "status": sessions["waiting_poll"],
                 "guest_room": f"/s/{fx.open_room}",
                 "owner_room": f"/rooms/{fx.owner_room}",
@@ -406,7 +407,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             bases = {name: ceiling_servers[name].url if name in ceiling_servers else server.url
                      for name in paths}
             cookies = {"ceiling": "", "raw_wsgi": "", "healthz": "", "lobby_get": "",
-                       "lobby_post": "", "lobby_post_hooks": "",
+                       "lobby_post": "", "lobby_post_hooks": "", "lobby_post_slow_hooks": "",
                        "status": sessions["waiting_cookie"], "guest_room":
                        sessions["admitted_cookie"], "owner_room": sessions["owner_cookie"]}
 
