@@ -1,5 +1,8 @@
 """axe-core (axe-playwright-python, run inside Chromium) on a page: serious and critical
-violations fail, with what and where in the message."""
+violations fail, with what and where in the message.
+
+Only in a context with JavaScript on: axe runs in the page, and with JavaScript off its run
+waits forever (check a no-JS page's look with JavaScript on, or not at all)."""
 
 from axe_playwright_python.sync_playwright import Axe
 
