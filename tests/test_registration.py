@@ -216,3 +216,28 @@ def test_german_registration_page_and_email(app, client, signed_in_owner, smtp, 
     client.post(page, data={"name": "Ada", "email": "ada@example.com"})
     assert last_to(smtp, "ada@example.com")["Subject"] == \
         "Bestätigen Sie Ihre Anmeldung: Spring webinar"
+
+
+def test_registrations_export_as_csv_with_formulas_neutralised(app, client, signed_in_owner,
+                                                                smtp, room):
+    import csv
+    import io
+
+    page = enable(client, room)
+    client.post(f"/rooms/{room.id}/registration/questions",
+                data={"label": "Company", "kind": "short"})
+    client.post(page, data={"name": "@Ada", "email": "ada@example.com", "q1": "=1+2"})
+    client.get(link_in(last_to(smtp, "ada@example.com"), "r/confirm"))
+    client.post(page, data={"name": "Zoë", "email": "zoe@example.com", "q1": "-ACME"})
+    response = client.get(f"/rooms/{room.id}/registration/export.csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert [(r["name"], r["email"], r["status"], r["Company"]) for r in rows] == [
+        ("'@Ada", "ada@example.com", "registered", "'=1+2"),
+        ("Zoë", "zoe@example.com", "unconfirmed", "'-ACME")]
+    # Nobody else's room.
+    client.post("/sign-out")
+    assert client.get(f"/rooms/{room.id}/registration/export.csv").status_code in (302, 303,
+                                                                                   401, 404)

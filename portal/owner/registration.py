@@ -4,9 +4,10 @@ approve or decline, one or many at once — with the waitlist in its order. A fu
 content is the partial owner/_registration.html (`registration_context`), ready to be placed
 in the room page's views. Plain forms, post/redirect/get; htmx is not needed."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 
 from .. import timeutil
+from ..csvfiles import to_csv
 from ..auth import owner_required
 from ..forms import QuestionForm, RegistrationSettingsForm
 from ..models import Room
@@ -115,6 +116,19 @@ def registration_question_delete(room_id: int, question_id: str):
     service.remove_question(room, question_id, actor=me())
     flash("Question removed (answers already given are kept).", "success")
     return redirect(url_for("owner.registration", room_id=room.id, _anchor="questions"), 303)
+
+
+@bp.get("/<int:room_id>/registration/export.csv")
+@owner_required
+def registration_export(room_id: int):
+    """The registrations with their answers, as a spreadsheet opens them."""
+    room = owned_room(room_id)
+    header, rows = service.export_rows(room)
+    response = make_response(to_csv(header, rows))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="registrations-room-{room.id}.csv"'
+    return response
 
 
 @bp.post("/<int:room_id>/registration/decide")

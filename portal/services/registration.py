@@ -548,6 +548,24 @@ def is_expired(reg: Registration, now: datetime) -> bool:
     return reg.status == "unconfirmed" and (now - reg.created_at).total_seconds() > hours * 3600
 
 
+def export_rows(room: Room) -> tuple[list[str], list[list]]:
+    """The registrations with their answers, for the CSV export (portal/csvfiles.py)."""
+    questions = questions_of(settings_of(room))
+    now = timeutil.utcnow()
+    header = ["name", "email", "status", "registered_at", "confirmed_at", "waitlist_position",
+              *[q["label"] for q in questions]]
+    positions = {r.id: n for n, r in enumerate(waitlist(room), start=1)}
+    rows = []
+    for reg in registrations(room):
+        answers = reg.answer_map
+        rows.append([reg.name, reg.email,
+                     "expired" if is_expired(reg, now) else reg.status,
+                     timeutil.iso_utc(reg.created_at), timeutil.iso_utc(reg.confirmed_at),
+                     positions.get(reg.id, ""),
+                     *[answer_text(q, answers.get(q["id"])) for q in questions]])
+    return header, rows
+
+
 def answer_text(question: dict, value) -> str:
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
