@@ -7,8 +7,8 @@ in the room page's views. Plain forms, post/redirect/get; htmx is not needed."""
 from flask import flash, make_response, redirect, render_template, request, url_for
 
 from .. import timeutil
-from ..csvfiles import to_csv
 from ..auth import owner_required
+from ..csvfiles import to_csv
 from ..forms import QuestionForm, RegistrationSettingsForm
 from ..models import Room
 from ..services import registration as service
