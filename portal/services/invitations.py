@@ -15,7 +15,7 @@ from .. import audit, emails, mail, outbox, passwords, timeutil
 from ..access import domain_rules
 from ..audit import Actor
 from ..db import database
-from ..models import Invitation, Participant, Room, User
+from ..models import Invitation, Participant, Registration, Room, User
 from . import calendar_updates
 from .urls import invitation_url
 
@@ -83,7 +83,13 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
     with database.atomic():
         room.lock()  # before the live invitations are counted
         existing = {inv.email: inv for inv in Invitation.select().where(Invitation.room == room)}
-        live = sum(1 for inv in existing.values() if inv.removed_at is None)
+        # Registrants' personal links (services.registration) are bounded by the registration's
+        # places, not by the invitation limit: they don't fill it.
+        registrants = {r.invitation_id for r in Registration.select(Registration.invitation)
+                       .where((Registration.room == room.id)
+                              & Registration.invitation.is_null(False))}
+        live = sum(1 for inv in existing.values()
+                   if inv.removed_at is None and inv.id not in registrants)
         seen = set()
         for raw in raw_addresses:
             try:
