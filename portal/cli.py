@@ -12,7 +12,7 @@ from . import emails, meetings, passwords, timeutil
 from .admin import AccountExists, LastAdmin, add_user, change_access
 from .db import database
 from .models import ACCESS_LEVELS, Room, User
-from .services import alerts, api_tokens, invitations, links
+from .services import alerts, api_tokens, invitations, links, registration
 from .services.rooms import save as save_room
 
 DEMO_OWNER = "demo-owner@guestgate.example"
@@ -178,7 +178,8 @@ def seed_demo(as_json: bool):
         # Each feature's demo data, named here: {room id: details to print}.
         for demo in (links.seed_guest_links(owner, rooms),
                      invitations.seed_invitations(owner, rooms),
-                     alerts.seed_waiting_guests(rooms)):
+                     alerts.seed_waiting_guests(rooms),
+                     registration.seed_registration(owner, rooms)):
             for room_id, extra in demo.items():
                 details[room_id].update(extra)
     base = current_app.config["BASE_URL"]
@@ -203,6 +204,8 @@ def seed_demo(as_json: bool):
                    f"{room['url']}")
         if room.get("waiting"):
             click.echo(f"    waiting now: {', '.join(room['waiting'])}")
+        if room.get("registration_url"):
+            click.echo(f"    registration page: {room['registration_url']}")
         for link in room.get("guest_links", []):
             click.echo(f"    guest link “{link['name']}”: {link['url']}")
         for inv in room.get("invitations", []):

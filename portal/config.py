@@ -115,6 +115,11 @@ def from_environment(instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool(os.environ.get("RATELIMIT_ENABLED"), default=True),
         "LOBBY_LIMIT_PER_IP": os.environ.get("LOBBY_LIMIT_PER_IP", "60 per minute"),
         "LOBBY_LIMIT_PER_LINK": os.environ.get("LOBBY_LIMIT_PER_LINK", "600 per minute"),
+        # The public registration page's submissions, per client address
+        "REGISTRATION_LIMIT_PER_IP": os.environ.get("REGISTRATION_LIMIT_PER_IP",
+                                                    "20 per minute"),
+        # How long a registration's confirmation link works; unconfirmed ones expire then
+        "REGISTRATION_CONFIRM_HOURS": int(os.environ.get("REGISTRATION_CONFIRM_HOURS", "48")),
         # The REST API: each token's requests (portal/api/auth.py)
         "API_LIMIT_PER_TOKEN": os.environ.get("API_LIMIT_PER_TOKEN", "600 per minute"),
         "EMAIL_MATCH_LIMIT": os.environ.get("EMAIL_MATCH_LIMIT", "5 per 10 minutes"),

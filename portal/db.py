@@ -202,6 +202,13 @@ def _v18_host_alerts(migrator, models):
     _add_missing_columns(migrator, models.Room.alert_hosts, allow_not_null=True)
 
 
+def _v19_registration(migrator, models):
+    # The tables are made with the other missing ones just before (upgrade); here if skipped.
+    have = set(database.get_tables())
+    database.create_tables([m for m in (models.RegistrationSettings, models.Registration)
+                            if m._meta.table_name not in have])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -274,6 +281,8 @@ MIGRATIONS = {
     17: ("participant: the host's message to a guest they denied", _v17_deny_with_a_message),
     18: ("host alerts: who is told when guests wait unseen, account preferences, Web Push "
          "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
+    19: ("registration: a room's registration settings and questions, and its registrants",
+         _v19_registration),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -405,3 +405,42 @@ class AlertPreferencesForm(FlaskForm):
             empty.errors = ["Enter both times of the quiet hours, or neither."]
             return False
         return valid
+
+
+class RegistrationSettingsForm(FlaskForm):
+    """The owner's registration options (times in the room's zone, as the room form's)."""
+    enabled = BooleanField("People can register for this room")
+    mode = RadioField("Who gets a place", default="open", validators=[DataRequired()],
+                      choices=[SelectChoice("open", "Open: everyone who registers and confirms"),
+                               SelectChoice("approval",
+                                            "Approval: a host approves each registration")])
+    capacity = WholeNumberField("Places (empty: no limit)", validators=[
+        Optional(), NumberRange(1, 100000, "Enter 1 to 100,000 places, or leave it empty.")])
+    opens_at = DateTimeLocalField("Registration opens (optional)", validators=[Optional()],
+                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    closes_at = DateTimeLocalField("Registration closes (optional)", validators=[Optional()],
+                                   format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if valid and self.opens_at.data and self.closes_at.data \
+                and self.closes_at.data <= self.opens_at.data:
+            self.closes_at.errors = ["Registration must close after it opens."]
+            return False
+        return valid
+
+
+class QuestionForm(FlaskForm):
+    label = StringField("Question", filters=[strip], validators=[
+        DataRequired("Enter the question."), Length(max=200, message="Use at most 200 "
+                                                                     "characters."),
+        no_control_characters()])
+    kind = SelectField("Kind", default="short", choices=[
+        SelectChoice("short", "Short text"), SelectChoice("long", "Long text"),
+        SelectChoice("choice", "One choice"),
+        SelectChoice("choices", "Several choices"), SelectChoice("checkbox", "A checkbox")])
+    choices = TextAreaField("Choices (one per line; for one or several choices)",
+                            filters=[strip, unix_newlines],
+                            validators=[Length(max=4000, message="That's too much text."),
+                                        no_control_characters(multiline=True)])
+    required = BooleanField("Required")

@@ -257,6 +257,33 @@ def invitation_message(invitation, url: str, kind: str = INVITE) -> Message:
     return message
 
 
+def zone_text(value: datetime, zone: str | None) -> str:
+    """A stored (UTC) time in the room's zone, named (registration emails)."""
+    return _zone_text(value, _zone_name(zone))
+
+
+def new_message(subject: str, recipient: str, body: str, html: str) -> Message:
+    return _Message(subject=subject, recipients=[recipient],
+                    sender=current_app.config.get("MAIL_DEFAULT_SENDER"), body=body, html=html)
+
+
+def attach_invitation_event(message: Message, invitation, url: str) -> None:
+    """The invitation's calendar event (its UID and sequence: later updates and the
+    cancellation, services.calendar_updates, change this same event) on another message — a
+    registrant's "you're registered"."""
+    room = invitation.room
+    message.calendar_method = "REQUEST"
+    calendar = icalendar_event(
+        uid=invitation_uid(invitation), title=room.title, starts_at=room.starts_at,
+        ends_at=room.ends_at,
+        description=f"{room.description}\n\nYour personal link (don't share it): {url}".strip(),
+        url=url, zone=_zone_name(room.timezone), method="REQUEST",
+        sequence=invitation.ics_sequence,
+        organizer=(room.owner.email, header_safe(room.owner.name or "", 120)),
+        attendee=invitation.email)
+    message.attach("invitation.ics", "text/calendar", calendar.encode("utf-8"))
+
+
 def password_reset_message(user, url: str, minutes: int) -> Message:
     context = {"user": user, "url": url, "minutes": minutes}
     return Message(subject="Reset your Guestgate password", recipients=[user.email],

@@ -512,6 +512,70 @@ class RoomAlertState(BaseModel):
     alerted_through = BigIntegerField(default=0)
 
 
+# --- registration (portal/services/registration.py) -------------------------------------------
+
+REGISTRATION_MODES = ("open", "approval")
+# unconfirmed: the email's link not opened yet; pending: confirmed, waiting for a host's
+# approval; registered: has a place (and a personal invitation); waitlisted: confirmed (and
+# approved), waiting for a place; declined: a host said no; cancelled: the registrant's own
+# choice — never shown as a denial, and they may register again.
+REGISTRATION_STATUSES = ("unconfirmed", "pending", "registered", "waitlisted", "declined",
+                         "cancelled")
+
+
+class RegistrationSettings(BaseModel):
+    """A room's registration: off by default (no row: off). `taken` counts the places held
+    (registered): the one conditional UPDATE that claims a place reads and moves it, so a
+    burst never overshoots `capacity` (None: no limit). `version` signs the public page's
+    link (Reset bumps it). `questions`: the owner's custom questions, as JSON."""
+    room = ForeignKeyField(Room, primary_key=True, on_delete="CASCADE")
+    enabled = BooleanField(default=False)
+    mode = CharField(max_length=16, default="open",
+                     constraints=[Check("mode IN ('open', 'approval')")])
+    capacity = IntegerField(null=True, constraints=[Check("capacity IS NULL OR capacity >= 1")])
+    taken = IntegerField(default=0, constraints=[Check("taken >= 0")])
+    opens_at = DateTimeField(null=True)
+    closes_at = DateTimeField(null=True)
+    questions = TextField(default="[]")
+    version = IntegerField(default=1)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Registration(BaseModel):
+    """One person's registration for a room (unique by room and email: registering again after
+    a cancellation, or after an unconfirmed one expired, takes the same row back with a new
+    `version`, which kills its old confirmation and cancel links)."""
+    room = ForeignKeyField(Room, backref="registrations", on_delete="CASCADE")
+    email = CharField(max_length=254)  # normalised
+    name = CharField(max_length=100)
+    answers = TextField(default="{}")  # JSON: question id -> answer (text or list)
+    status = CharField(max_length=16, default="unconfirmed", constraints=[Check(
+        "status IN ('unconfirmed', 'pending', 'registered', 'waitlisted', 'declined', "
+        "'cancelled')")])
+    version = IntegerField(default=1)
+    language = CharField(max_length=8, default="en")  # the page's, for every email after
+    invitation = ForeignKeyField(Invitation, null=True, on_delete="SET NULL")
+    # the waitlist's order: when they joined it (ties by id)
+    waitlisted_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    confirmed_at = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)
+    cancelled_at = DateTimeField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("room", "email"), True), (("room", "status", "waitlisted_at"), False))
+
+    @property
+    def answer_map(self) -> dict:
+        import json
+        try:
+            value = json.loads(self.answers or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
 def _claim_link(link_id, room_id, device, door_version):
@@ -542,7 +606,7 @@ def _current_presence(room_id, device):
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
           WebhookEndpoint, WebhookEvent, WebhookDelivery, AlertPreference, PushSubscription,
-          RoomAlertState]
+          RoomAlertState, RegistrationSettings, Registration]
 
 
 def new_device_id() -> str:

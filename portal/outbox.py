@@ -29,6 +29,9 @@ EVENTS = {
     "link.expired": "A shared guest link's time ran out",
     "invitation.created": "A personal invitation was created",
     "invitation.accepted": "An invited guest entered for the first time",
+    "registration.confirmed": "Someone confirmed their registration (registered, waitlisted "
+                              "or waiting for approval)",
+    "registration.cancelled": "A registrant cancelled their registration",
     "room.started": "A room's start time came",
     "room.updated": "A room's details or guest access changed",
     "room.deleted": "A room was deleted",

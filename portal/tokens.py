@@ -19,7 +19,12 @@ from itsdangerous.encoding import base64_decode, base64_encode
 
 LINK = "link"
 INVITE = "invite"
-_SALTS = {LINK: "guestgate.guest-link", INVITE: "guestgate.invitation"}
+REGISTER = "register"  # a room's public registration page: (room id, settings version)
+REGISTRATION = "registration"  # a registrant's cancel link: (registration id, version)
+_SALTS = {LINK: "guestgate.guest-link", INVITE: "guestgate.invitation",
+          REGISTER: "guestgate.registration-page", REGISTRATION: "guestgate.registration"}
+# A registration's confirmation link: timed (unconfirmed registrations expire)
+CONFIRM_SALT = "guestgate.registration-confirm"
 RESET_SALT = "guestgate.password-reset"
 
 

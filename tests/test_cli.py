@@ -169,3 +169,14 @@ def test_seed_demo_signs_out_sessions_of_the_previous_password(app, runner, clie
     assert client.get("/rooms/").status_code == 200
     runner.invoke(args=["seed-demo", "--json"])
     assert client.get("/rooms/").status_code == 302
+
+
+def test_seed_demo_json_gives_a_working_registration_page(app, runner, client, db):
+    """The room starting in an hour takes registrations: its public page opens."""
+    out = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
+    with_registration = [r for r in out["rooms"] if r.get("registration_url")]
+    assert [r["title"] for r in with_registration] == ["Customer round-table"]
+    url = with_registration[0]["registration_url"]
+    assert url.startswith("http://guestgate.test/r/")
+    response = client.get(url.removeprefix("http://guestgate.test"))
+    assert response.status_code == 200 and "Register" in response.get_data(as_text=True)

@@ -73,4 +73,4 @@ def presence_or_none(room_id: int):
 
 
 # The views register on bp.
-from . import lobby, moderator, room, sessions  # noqa: E402,F401
+from . import lobby, moderator, registration, room, sessions  # noqa: E402,F401

@@ -71,6 +71,7 @@ from . import (  # noqa: E402,F401  (audit: its views)
     inside,
     invitations,
     links,
+    registration,
     rooms,
     waiting,
 )

@@ -15,7 +15,7 @@ from .. import audit, emails, mail, outbox, passwords, timeutil
 from ..access import domain_rules
 from ..audit import Actor
 from ..db import database
-from ..models import Invitation, Participant, Room, User
+from ..models import Invitation, Participant, Registration, Room, User
 from . import calendar_updates
 from .urls import invitation_url
 
@@ -69,9 +69,12 @@ def _account_for(email: str) -> User:
 
 
 def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = False,
-           days: int | None = None, actor: Actor | None = None) -> InviteResult:
+           days: int | None = None, actor: Actor | None = None,
+           enforce_limit: bool = True) -> InviteResult:
     """Add invitations for the good addresses and say why each other one was refused. One
-    transaction; the room's row is locked first so two owners can't overshoot the limit."""
+    transaction; the room's row is locked first so two owners can't overshoot the limit.
+    `enforce_limit` False: a registrant's personal link (services.registration), which the
+    registration's capacity bounds instead."""
     result = InviteResult()
     now = timeutil.utcnow()
     expires_at = now + timedelta(days=days) if days else None
@@ -80,7 +83,13 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
     with database.atomic():
         room.lock()  # before the live invitations are counted
         existing = {inv.email: inv for inv in Invitation.select().where(Invitation.room == room)}
-        live = sum(1 for inv in existing.values() if inv.removed_at is None)
+        # Registrants' personal links (services.registration) are bounded by the registration's
+        # places, not by the invitation limit: they don't fill it.
+        registrants = {r.invitation_id for r in Registration.select(Registration.invitation)
+                       .where((Registration.room == room.id)
+                              & Registration.invitation.is_null(False))}
+        live = sum(1 for inv in existing.values()
+                   if inv.removed_at is None and inv.id not in registrants)
         seen = set()
         for raw in raw_addresses:
             try:
@@ -99,7 +108,7 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
             elif previous is not None and previous.removed_at is None:
                 change = "" if previous.role == role else ": change the role in the list below"
                 result.refused.append((email, f"{ALREADY} as {previous.role}{change}"))
-            elif live >= limit:
+            elif enforce_limit and live >= limit:
                 result.refused.append((email, f"{OVER_LIMIT} of {limit} per room"))
             else:
                 invitation = _add(room, email, previous, role, valid_once, expires_at, actor, now)
