@@ -65,7 +65,7 @@ def test_the_readme_and_the_webhook_page_name_every_event():
     from portal.outbox import EVENTS, TEST_EVENT
 
     readme = (ROOT / "README.md").read_text()
-    listed = set(re.findall(r"`((?:guest|link|invitation|room|webhook)\.[a-z_]+)`",
+    listed = set(re.findall(r"`((?:guest|link|invitation|registration|room|webhook)\.[a-z_]+)`",
                             readme.split("## API and webhooks")[1].split("\n## ")[0]))
     assert listed == {*EVENTS, TEST_EVENT}
     table = set(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|",
