@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peewee import JOIN, fn
 from test_security_walk import build_world, sign_in_as
+from wtforms import StringField
 
 from portal import emails, passwords, tokens
 from portal.emails import normalize_domain
@@ -36,6 +38,8 @@ from portal.forms import (
     LobbyForm,
     NewUserForm,
     PresenceRoleForm,
+    QuestionForm,
+    RegistrationSettingsForm,
     ResetPasswordForm,
     RoleForm,
     RoomForm,
@@ -43,6 +47,7 @@ from portal.forms import (
     extend_form,
     raise_form,
 )
+from portal.guest.registration import registration_form
 from portal.models import (
     Attachment,
     DomainRule,
@@ -52,6 +57,7 @@ from portal.models import (
     Room,
     User,
 )
+from portal.services import registration
 from portal.timeutil import utcnow
 
 # Every POST route of the audiences' blueprints → the form its view reads (None: no fields).
@@ -104,7 +110,24 @@ FORMS = {
     "owner.raise_link_limit": lambda v: raise_form(v["link_id"]),
     "owner.invite_again": None,
     "owner.resend_invitation": None,
+    # Registration: the owner's screen, the public page (with the world's room's questions)
+    # and the registrant's cancel page.
+    "owner.registration_settings": RegistrationSettingsForm,
+    "owner.registration_question_add": QuestionForm,
+    "owner.registration_question_delete": None,
+    "owner.registration_link_reset": None,
+    "owner.registration_decide": lambda v: DecideFields(),
+    "guest.register": lambda v: registration_form(registration.questions_of(
+        registration.settings_of(Room.get_by_id(v["room_id"])))),
+    "guest.cancel_registration": None,
 }
+
+
+class DecideFields(FlaskForm):
+    """What the registrants list posts (read from request.form by the view)."""
+    action = StringField()
+    one = StringField()
+    ids = StringField()
 BLUEPRINTS = ("guest.", "owner.", "admin.", "auth.")
 MIN_REQUESTS = 10_000
 # Examples per route (each sends its form three times: plain, htmx, and as multipart); the room
@@ -113,6 +136,7 @@ EXAMPLES_PER_FORM = int(os.environ.get("GUESTGATE_FUZZ_EXAMPLES", "110"))
 FEWER = {"owner.new_room": 3, "owner.edit_room": 3}  # divisors
 # Routes that change the shared world (undone after each example), or make users or files.
 CHANGES_WORLD = ("owner.delete_", "owner.admit", "owner.deny", "owner.edit_room",
+                 "owner.registration_", "guest.cancel_registration",
                  "owner.extend_link", "owner.raise_link_limit", "owner.invite_again",
                  "admin.delete_domain", "guest.leave", "guest.moderator_", "owner.remove_guest",
                  "owner.move_guest", "owner.guest_role", "owner.allow_again")
@@ -369,6 +393,18 @@ def _world(app, tmp_path):
     world["moderator"] = Participant.create(
         room=values["room_id"], invitation=values["invitation_id"], name="Mo", email=guest.email,
         role="moderator", status="admitted", device=MODERATOR_DEVICE).id
+    # Registration open on the room, with a question of each kind and one registrant.
+    room = Room.get_by_id(values["room_id"])
+    with app.test_request_context():
+        registration.save_settings(room, enabled=True, mode="approval", capacity=5,
+                                   opens_at=None, closes_at=None)
+        for kind in ("short", "long", "choice", "choices", "checkbox"):
+            registration.add_question(room, f"Q {kind}", kind, kind == "short", ["A", "B"])
+        registration.register(room, "Reg", "reg@example.com", {"q1": "x"})
+        reg = registration.registrations(room)[0]
+        world["cancel_token"] = registration.cancel_token(reg)
+        world["register_token"] = registration.page_token(registration.settings_of(room))
+        values["question_id"] = registration.questions_of(registration.settings_of(room))[0]["id"]
     yield world
 
 
@@ -441,6 +477,10 @@ def test_forms_survive_anything(app, fuzz_world, endpoint, tmp_path):
         url_values = dict(world["values"])
         if endpoint == "guest.invite_lobby":
             url_values["token"] = world["invite_token"]
+        if endpoint == "guest.register":
+            url_values["token"] = world["register_token"]
+        if endpoint == "guest.cancel_registration":
+            url_values["token"] = world["cancel_token"]
         if endpoint == "auth.reset_password":
             user = User.get_by_id(reset_user.id)
             url_values["token"] = tokens.timed_dumps(app.config["SECRET_KEYS"],
