@@ -38,7 +38,7 @@ def _guest_of(room: Room, participant_id: int):
 @owner_required
 def waiting(room_id: int):
     return poll_section(room_id, "host/_waiting.html", owner_waiting_context,
-                        "waiting_fingerprint")
+                        "waiting_fingerprint", "waiting-room")
 
 
 @bp.post("/<int:room_id>/waiting/<int:participant_id>/admit")
