@@ -87,7 +87,8 @@ def test_remove_turns_the_guest_away_in_words_until_allowed_again(
     assert again.status_code == 403 and "You were removed" in text_of(again)
     assert GuestLink.get_by_id(link.id).uses == 1  # a refusal spends no use
     # The host reads why in the denial panel, with the fix at hand.
-    panel = text_of(owner_browser.client.get(f"/rooms/{room.id}/insights")).split("couldn't join")[1]
+    insights = owner_browser.client.get(f"/rooms/{room.id}/insights")
+    panel = text_of(insights).split("couldn't join")[1]
     assert "A host removed the guest from the room" in panel
     assert "Allow again, under In the room" in panel
 

@@ -145,7 +145,8 @@ def test_number_of_days_is_empty_unless_days_are_chosen(app, client, signed_in_o
     def days_input(html):
         return re.search(r'<input[^>]*name="days"[^>]*>', html).group(0)
 
-    assert 'value="7"' not in days_input(client.get(f"/rooms/{room.id}/access").get_data(as_text=True))
+    access = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
+    assert 'value="7"' not in days_input(access)
     after = invite(client, room, "a@example.com", validity="unlimited", htmx=True)
     assert 'value="7"' not in days_input(after.get_data(as_text=True))
     after = invite(client, room, "b@example.com", validity="days", days="7", htmx=True)
