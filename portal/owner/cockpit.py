@@ -83,9 +83,11 @@ def view_context(room: Room, view: str, **overrides) -> dict:
 
 
 def render_view(room: Room, view: str, status: int = 200, **overrides):
-    """The view as a page, or (htmx, the nav's links) the view alone with the nav."""
+    """The view as a page, or (htmx, the nav's links) the view alone with the nav. A boosted
+    form (Remove an attachment) lands here after its redirect and wants the whole page."""
     context = view_context(room, view, **overrides)
-    page = "owner/_room_view.html" if is_htmx() else "owner/room.html"
+    alone = is_htmx() and not request.htmx.boosted
+    page = "owner/_room_view.html" if alone else "owner/room.html"
     response = make_response(render_template(page, **context), status)
     response.vary.add("HX-Request")  # one URL, two answers
     return response
