@@ -58,6 +58,10 @@ def owner_screens(page, scene):
         yield f"room: {view}"
     page.goto(f"/rooms/{room.id}/audit")
     yield "room audit log"
+    page.goto("/api-tokens")
+    yield "API tokens"
+    page.goto("/webhooks/")
+    yield "webhooks"
     page.goto("/admin/users")
     yield "admin users"
     page.get_by_role("button", name="Add user").click()
