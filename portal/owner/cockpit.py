@@ -65,6 +65,8 @@ def live_context(room: Room) -> dict:
 
 
 def _sections() -> dict[str, tuple[Callable[[Room], dict], ...]]:
+    """Each view's sections, by their context functions. Imported here: those modules import
+    this one, for the view their forms land on."""
     from . import denials as denial_panel
     from . import inside, invitations, links, rooms, waiting
     return {"live": (live_context, waiting.owner_waiting_context, inside.owner_inside_context),
@@ -111,8 +113,11 @@ def nav_context(room: Room, view: str, seen: str | None = None) -> dict:
             said.append(f"Live: {waiting} waiting." if waiting else "Live: nobody waiting.")
         if before[1] != str(refused):
             said.append(f"Insights: {refused} refused in the last 24 hours.")
+    # The page title, as the waiting room's own answer writes it: "(2 waiting) Room".
+    title = f"({waiting} waiting) {room.title}" if waiting else room.title
     return {"view": view, "views": VIEWS, "nav_counts": counts, "nav_waiting": waiting,
-            "nav_announce": " ".join(said), "nav_fingerprint": fingerprint}
+            "nav_announce": " ".join(said), "nav_fingerprint": fingerprint,
+            "page_title": f"{title} — Guestgate"}
 
 
 # --- views ----------------------------------------------------------------------------------------
