@@ -18,7 +18,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # scenes.py and helpers.py, however this is run
+# scenes.py and helpers.py, however this is run; and this checkout's portal, not whichever one
+# the virtualenv has installed (a git worktree shares its main checkout's .venv)
+sys.path[:0] = [str(HERE), str(HERE.parent), str(ROOT)]
 
 from helpers import PASSWORD, LiveServer  # noqa: E402
 from scenes import ADMIN, seed  # noqa: E402
