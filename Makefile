@@ -79,8 +79,8 @@ check: install-test
 bench: install-test
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-## make screenshots: PNGs of the guest pages (English, German) and owner screens, desktop and
-## phone widths, in screenshots/ (needs Chromium)
+## make screenshots: PNGs of the guest pages and a moderator's Live (English, German) and owner
+## screens (each of the room's views), desktop and phone widths, in screenshots/ (needs Chromium)
 screenshots: install-test
 	$(BIN)/python tests/browser/screenshots.py screenshots
 

@@ -495,7 +495,8 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
     tasks, arrival_s, failures = await _crowd_arrives(crowd, guests, plan, counting)
     host_jar = dict(c.split("=", 1) for c in host_cookie.split("; "))
     opened = time.monotonic()
-    page = await crowd.request("GET", f"/rooms/{room_id}", jar=host_jar, address=HOST_ADDRESS)
+    page = await crowd.request("GET", f"/rooms/{room_id}/live", jar=host_jar,
+                               address=HOST_ADDRESS)
     if page is None or page.status != 200:
         raise Failure(f"the host's room page: {page and page.status}")
     host_page_s = round(time.monotonic() - opened, 2)

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         "status": (lambda b, path: lambda: b.get(path, headers=headers))(*poller()),
         "guest_room": (lambda b: lambda: b.get(f"/s/{fx.open_room}", headers=headers))(
             guest(token["get"], "admitted@guest.example")),
-        "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}", headers=headers),
+        "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}/live", headers=headers),
     }
     call = calls[args.route]
     expected = next(r[3] for r in ROUTES if r[0] == args.route)

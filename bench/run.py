@@ -70,8 +70,7 @@ ROUTES = [
      "not slow the lobby", "POST", 303),
     ("status", "GET /s/<room>/status?state=waiting&place=N: a waiting guest's poll", "GET", 204),
     ("guest_room", "GET /s/<room>: an admitted guest's room page", "GET", 200),
-    ("owner_room", "GET /rooms/<id>: owner's room page, 3 links, 20 invitations, 200 waiting",
-     "GET", 200),
+    ("owner_room", "GET /rooms/<id>/live: the owner's Live view, 200 waiting", "GET", 200),
 ]
 GET_ROUTES = ("lobby_get", "status", "guest_room", "owner_room")
 # Ratios to the bare Flask ceiling (issue 18)
@@ -402,7 +401,7 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 "lobby_post_slow_hooks": f"/g/{tokens['post']}",
                 "status": sessions["waiting_poll"],
                 "guest_room": f"/s/{fx.open_room}",
-                "owner_room": f"/rooms/{fx.owner_room}",
+                "owner_room": f"/rooms/{fx.owner_room}/live",
             }
             bases = {name: ceiling_servers[name].url if name in ceiling_servers else server.url
                      for name in paths}
@@ -598,7 +597,7 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
     """Real sessions, made through the app's own pages, and a check of every route's answer."""
     owner = client.Browser(HOST, server.port)
     client.sign_in(owner, fx.owner_email, fx.owner_password)
-    status, _, html = owner.get(f"/rooms/{fx.owner_room}")
+    status, _, html = owner.get(f"/rooms/{fx.owner_room}/live")
     client.expect(status, 200, "owner room page", html)
 
     admitted = client.Browser(HOST, server.port)
@@ -621,7 +620,7 @@ def prepare_sessions(server: Server, fx: seed.Fixtures, tokens: dict) -> dict:
     poll_path = htmllib.unescape(re.search(r'hx-get="([^"]+)"', html).group(1))
     status, _, html = waiting.get(poll_path)
     client.expect(status, 204, "waiting guest's status poll", html)
-    status, _, html = owner.get(f"/rooms/{fx.owner_room}")
+    status, _, html = owner.get(f"/rooms/{fx.owner_room}/live")
     if f"{seed.OWNER_ROOM_WAITING} waiting" not in html:
         raise Failure(f"owner room page doesn't show {seed.OWNER_ROOM_WAITING} waiting guests")
 

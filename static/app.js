@@ -69,7 +69,7 @@
     });
   }
 
-  // Hosts notice who waits (owner/room.html's #waiting-alerts): a sound, synthesised here (no
+  // Hosts notice who waits (owner/_view_live.html's #waiting-alerts): a sound, synthesised here (no
   // audio file, nothing from elsewhere), and a browser notification, each only when chosen;
   // the choice is kept in this browser. Only someone new rings: those listed when the page
   // loaded, and those a host moved back to the waiting room, don't (data-waiting-ids).
@@ -125,9 +125,11 @@
     }
   }
 
+  // On the page's load, and when htmx swaps the Live view in (owner/_room_nav.html).
   function setUpAlerts() {
     var box = document.getElementById("waiting-alerts");
-    if (!box) { return; }
+    if (!box || box.dataset.ready) { return; }
+    box.dataset.ready = "yes";
     var status = document.getElementById("alert-status");
     var say = function (text) { if (status) { status.textContent = text; } };
     box.hidden = false;
@@ -165,6 +167,7 @@
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     localize(event.target);
+    setUpAlerts();
     checkWaiting();
   });
   document.addEventListener("htmx:oobAfterSwap", checkWaiting);

@@ -90,7 +90,7 @@ def test_a_link_made_over_http_shows_on_the_room_page_and_opens_the_lobby(app, o
         conn.close()
         assert lobby.status == 200 and "Launch party" in page
     auth.sign_in()
-    room_page = client.get(f"/rooms/{room['id']}").get_data(as_text=True)
+    room_page = client.get(f"/rooms/{room['id']}/access").get_data(as_text=True)
     assert "Press" in room_page and link["url"] in room_page
     event = AuditEvent.get(AuditEvent.action == "link_created")
     assert (event.target, event.actor_email) == ("Press", "owner@example.com")

@@ -47,7 +47,7 @@ def test_create_reads_wall_clock_times_in_the_room_s_zone_like_the_form(api, aut
     # ... and it is the owner's room on screen
     auth.sign_in()
     assert "Winter town hall" in text_of(client.get("/rooms/"))
-    assert "Bring coffee." in text_of(client.get(f"/rooms/{room['id']}"))
+    assert "Bring coffee." in text_of(client.get(f"/rooms/{room['id']}/details"))
 
 
 def test_an_offset_is_an_instant(api, db):

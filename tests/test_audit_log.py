@@ -63,7 +63,7 @@ def test_every_owner_action_is_recorded_and_shown(app, client, owner_browser, db
                              "guest_access_off"]
     assert {e.actor_email for e in AuditEvent.select()} == {"owner@example.com"}
 
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/insights")
     assert f'href="/rooms/{room.id}/audit"' in page.get_data(as_text=True)
     response = client.get(f"/rooms/{room.id}/audit")
     text = text_of(response)

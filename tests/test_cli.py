@@ -160,7 +160,7 @@ def test_seed_demo_runs_again_and_only_the_new_password_works(app, runner, clien
     assert auth.sign_in(email=DEMO_OWNER, password=first["owner"]["password"]).status_code == 401
     assert auth.sign_in(email=DEMO_OWNER, password=second["owner"]["password"]).status_code == 303
     for room in second["rooms"]:
-        assert client.get(f"/rooms/{room['id']}").status_code == 200
+        assert client.get(f"/rooms/{room['id']}", follow_redirects=True).status_code == 200
 
 
 def test_seed_demo_signs_out_sessions_of_the_previous_password(app, runner, client, db):

@@ -75,7 +75,7 @@ def test_owner_turns_consent_on_with_a_text_and_a_new_text_is_a_new_version(
     assert response.status_code == 303
     room = Room.get_by_id(room.id)
     assert (room.consent_required, room.consent_text, room.consent_version) == (True, NOTICE, 1)
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    page = text_of(client.get(f"/rooms/{room.id}/details"))
     assert "Guests must agree before they enter Yes (text version 1)" in page
     assert NOTICE in page
 
@@ -195,10 +195,12 @@ def test_the_owner_sees_when_an_invited_guest_agreed(app, client, signed_in_owne
                       email="not-yet@example.com")
     _, agreed = enters_agreeing(app, invitation_path(app, invitation), "Ivy", "ivy@example.com",
                                 version=2)
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/access")
     assert f"Agreed {agreed:%a %d %b %Y, %H:%M} UTC (text version 2)" in text_of(page)
-    # On the guest list and in In the room; the guest who hasn't entered shows nothing.
-    assert text_of(page).count("Agreed ") == 2
+    # On the guest list (Access), and in In the room (Live); the guest who hasn't entered
+    # shows nothing.
+    assert text_of(page).count("Agreed ") == 1
+    assert text_of(client.get(f"/rooms/{room.id}/live")).count("Agreed ") == 1
 
 
 # --- a new text ---------------------------------------------------------------------------------
@@ -238,14 +240,14 @@ def test_the_owner_sees_when_a_waiting_guest_agreed(app, client, signed_in_owner
     link = GuestLink.create(room=room, name="Guests")
     _, agreed = enters_agreeing(app, link_path(app, link), "Wanda", "wanda@example.com",
                                 version=3)
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    page = text_of(client.get(f"/rooms/{room.id}/live"))
     assert f"Wanda Agreed {agreed:%H:%M} UTC (text version 3)" in page
 
 
 def test_the_owner_sees_in_the_room_when_each_guest_agreed(
         app, client, signed_in_owner, room, link):
     guest, agreed = enters_agreeing(app, link_path(app, link), "Ada", "ada@example.com")
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/live")
     assert f"Ada Agreed {agreed:%H:%M} UTC (text version 1)" in text_of(page)
     # The section's poll redraws when a guest inside agrees to a new text.
     inside = client.get(f"/rooms/{room.id}/inside", headers=HTMX).get_data(as_text=True)

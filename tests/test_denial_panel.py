@@ -65,7 +65,7 @@ def test_expired_link_extend_by_seven_days_lets_the_same_guest_in(app, client, g
     assert guest.get(path).status_code == 410
     assert guest.enter(path, "Grace", "grace@example.com").status_code == 410
 
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/insights")
     assert "Why guests couldn't join" in text_of(page)
     row = reason_row(page.get_data(as_text=True), "link_expired")
     assert REASONS["link_expired"].host_words in row
@@ -136,7 +136,7 @@ def test_guest_access_off_turn_it_on(app, client, guest, signed_in_owner, room):
 
     response = client.post(f"/rooms/{room.id}/denials/guest-access-on")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#denials")
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/insights#denials")
     assert Room.get_by_id(room.id).guest_access_enabled is True
     assert actions(room) == ["guest_access_on"]
     assert "Guest access is on now." in text_of_html(reason_row(panel(client, room),
@@ -246,7 +246,7 @@ def test_events_in_the_owners_zone_newest_first(app, client, guest, db):
 
 def test_no_denials_yet(client, signed_in_owner, room):
     assert "Nobody has been turned away from this room." in text_of(
-        client.get(f"/rooms/{room.id}"))
+        client.get(f"/rooms/{room.id}/insights"))
 
 
 # --- updates by itself ------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_rooms_list_shows_denials_of_the_last_24_hours(app, client, signed_in_ow
     html = response.get_data(as_text=True)
     assert "Guests were turned away in the last 24 hours" in text_of(response)
     assert "Busy : 3 denials" in text_of(response)
-    assert f'href="/rooms/{busy.id}#denials"' in html
+    assert f'href="/rooms/{busy.id}/insights#denials"' in html
     assert "Quiet :" not in text_of(response) and "Long ago :" not in text_of(response)
     assert 'data-denied="3"' in html
     assert quiet.id and html.count('data-denied="0"') == 2
@@ -370,7 +370,7 @@ def test_warning_when_a_link_is_about_to_run_out(client, signed_in_owner, room):
                      created_at=utcnow() - timedelta(days=2))
     GuestLink.create(room=room, name="Fine", max_uses=20, uses=5,
                      expires_at=utcnow() + timedelta(days=3))
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
     assert html.count("data-runs-out") == 2
     sections = re.split(r'<li class="guest-link"', html)[1:]
     by_name = {re.search(r"<strong>([^<]+)</strong>", s).group(1): s for s in sections}

@@ -230,7 +230,7 @@ def test_hanging_server_times_out_and_is_marked_failed(app, client, signed_in_ow
 @pytest.mark.parametrize("mail_settings", [{"MAIL_SERVER": None}])
 def test_outbox_when_no_server_is_configured(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    page = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "No email server is configured" in page
     response = invite(client, room, "a@example.com, b@example.com", send_now=True, htmx=True)
     assert "saved to the outbox folder" in text_of(response)

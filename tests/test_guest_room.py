@@ -175,7 +175,7 @@ def test_leave_on_a_one_click_link_then_open_it_again(app, guest, room):
         ["left", "left", "admitted"]
     owner = OwnerActions(app.test_client())
     owner.sign_in()
-    assert "1 so far, 0 left of 1" in text_of(owner.client.get(f"/rooms/{room.id}"))
+    assert "1 so far, 0 left of 1" in text_of(owner.client.get(f"/rooms/{room.id}/access"))
 
 
 def test_back_on_a_used_up_link_a_newer_text_is_agreed_to_without_a_use(app, guest, room):

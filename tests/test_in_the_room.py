@@ -37,7 +37,7 @@ def test_owner_sees_who_is_inside_with_role_door_and_time(
         app, client, owner_browser, room, arrive):
     ada = arrive()
     speaker = invited_guest(app, room, "sam@example.com", "speaker")
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/live")
     section = text_of(page).split("In the room", 1)[1]
     assert "Ada" in section and "ada@example.com" in section
     assert "Guest link “Customers”" in section and "Viewer" in section
@@ -87,7 +87,8 @@ def test_remove_turns_the_guest_away_in_words_until_allowed_again(
     assert again.status_code == 403 and "You were removed" in text_of(again)
     assert GuestLink.get_by_id(link.id).uses == 1  # a refusal spends no use
     # The host reads why in the denial panel, with the fix at hand.
-    panel = text_of(owner_browser.client.get(f"/rooms/{room.id}")).split("couldn't join")[1]
+    insights = owner_browser.client.get(f"/rooms/{room.id}/insights")
+    panel = text_of(insights).split("couldn't join")[1]
     assert "A host removed the guest from the room" in panel
     assert "Allow again, under In the room" in panel
 
@@ -122,7 +123,7 @@ def test_a_denied_guest_is_allowed_again_and_waits_again(app, owner_browser, own
     guest = GuestActions(app)
     guest.enter(link_path(app, link), "Dan", "dan@example.com")
     owner_browser.deny(room, guest.participant)
-    page = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
+    page = text_of(owner_browser.client.get(f"/rooms/{room.id}/live"))
     assert "Turned away" in page and "Denied" in page
     guest.leave(room)
     assert guest.enter(link_path(app, link), "Dan", "dan@example.com").status_code == 403
@@ -149,7 +150,7 @@ def test_allowed_again_the_guest_returns_by_the_link_without_the_form_or_a_click
     owner_browser.admit(room, guest.participant)
     assert "You're in" in text_of(guest.place(room))
     assert GuestLink.get_by_id(link.id).uses == 1
-    assert "1 so far, 0 left of 1" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "1 so far, 0 left of 1" in text_of(client.get(f"/rooms/{room.id}/access"))
     assert guest.participant.name == "Dan"
 
 
@@ -388,12 +389,12 @@ def test_a_full_room_lists_the_last_to_come_in_and_counts_the_rest(app, owner_br
     app.config["HOST_LIST_ROWS"] = 3
     for i in range(5):
         arrive(f"Guest {i}", f"g{i}@example.com")
-    text = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
+    text = text_of(owner_browser.client.get(f"/rooms/{room.id}/live"))
     assert "5 inside" in text
     assert [f"Guest {i}" in text for i in range(5)] == [False, False, True, True, True]
     assert "These are the last 3 to come in, of 5 inside." in text
     seen = re.search(r'id="in-the-room"[^>]*hx-get="([^"]+)"',
-                     owner_browser.client.get(f"/rooms/{room.id}").get_data(as_text=True))
+                     owner_browser.client.get(f"/rooms/{room.id}/live").get_data(as_text=True))
     poll = seen.group(1).replace("&amp;", "&")
     assert owner_browser.client.get(poll, headers=HTMX).status_code == 204
     # one of those counted, not listed, leaves: the count changes, and the poll says so

@@ -145,7 +145,8 @@ def test_number_of_days_is_empty_unless_days_are_chosen(app, client, signed_in_o
     def days_input(html):
         return re.search(r'<input[^>]*name="days"[^>]*>', html).group(0)
 
-    assert 'value="7"' not in days_input(client.get(f"/rooms/{room.id}").get_data(as_text=True))
+    access = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
+    assert 'value="7"' not in days_input(access)
     after = invite(client, room, "a@example.com", validity="unlimited", htmx=True)
     assert 'value="7"' not in days_input(after.get_data(as_text=True))
     after = invite(client, room, "b@example.com", validity="days", days="7", htmx=True)
@@ -214,7 +215,7 @@ def test_reinviting_a_removed_guest_revives_the_row(app, client, signed_in_owner
 
 def test_channel_room_refuses_invitations(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner, kind="channel")
-    assert "can't be invited" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "can't be invited" in text_of(client.get(f"/rooms/{room.id}/access"))
     response = invite(client, room, "a@example.com", htmx=True)
     assert "channel rooms" in text_of(response)
     assert Invitation.select().count() == 0
@@ -226,8 +227,8 @@ def test_room_page_shows_role_status_and_copyable_link(app, client, signed_in_ow
     room = make_room(signed_in_owner)
     make_user("host@example.com", access="broadcaster")
     invite(client, room, "a@example.com, host@example.com", role="moderator")
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
+    page = text_of(client.get(f"/rooms/{room.id}/access"))
     for words in ("Invite a guest", "Add guests", "Email guest link", "Copy guest link",
                   "Reset guest link", "Delete", "Email links to all guests", "Moderator",
                   "Email not sent"):
@@ -246,7 +247,7 @@ def test_room_page_shows_role_status_and_copyable_link(app, client, signed_in_ow
 def test_link_never_built_from_the_host_header(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
     invite(client, room, "a@example.com")
-    html = client.get(f"/rooms/{room.id}", headers={"Host": "evil.example"}).get_data(
+    html = client.get(f"/rooms/{room.id}/access", headers={"Host": "evil.example"}).get_data(
         as_text=True)
     assert all(link.startswith("http://guestgate.test/") for link in links_on_page(html))
 
@@ -305,7 +306,7 @@ def test_delete_removes_the_guest(app, client, signed_in_owner, owner_browser, d
 
 def test_email_guest_link_writes_outbox_when_no_server(app, client, signed_in_owner, db):
     room = make_room(signed_in_owner)
-    assert "No email server is configured" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "No email server is configured" in text_of(client.get(f"/rooms/{room.id}/access"))
     invite(client, room, "a@example.com")
     inv = invitation(room, "a@example.com")
     response = client.post(f"/rooms/{room.id}/invitations/{inv.id}/email", headers=HTMX)

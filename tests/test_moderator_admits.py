@@ -175,7 +175,7 @@ def test_moderator_list_speaks_the_guests_language_owner_screens_stay_english(ap
 
     owner = signed_in_owner_browser(app).client
     waiting_guest(app, room, n=2)
-    page = text_of(owner.get(f"/rooms/{room.id}", headers=german))
+    page = text_of(owner.get(f"/rooms/{room.id}/live", headers=german))
     assert "Waiting room" in page and "Admit all" in page and "Warteraum" not in page
-    html = owner.get(f"/rooms/{room.id}", headers=german).get_data(as_text=True)
+    html = owner.get(f"/rooms/{room.id}/live", headers=german).get_data(as_text=True)
     assert "hx-confirm=\"Deny Guest 2? They'll read that the host didn't admit them.\"" in html

@@ -30,7 +30,7 @@ def room(db, owner):
 
 
 def test_room_page_shows_guest_access_with_kaltura_words(client, signed_in_owner, room):
-    response = client.get(f"/rooms/{room.id}")
+    response = client.get(f"/rooms/{room.id}/access")
     page = text_of(response)
     assert response.status_code == 200
     assert "Enable guest access" in page and "Create new link" in page
@@ -41,9 +41,9 @@ def test_room_page_shows_guest_access_with_kaltura_words(client, signed_in_owner
 def test_toggle_guest_access_plain_form_and_htmx(client, signed_in_owner, room):
     response = client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "on"})
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#guest-access")
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/access#guest-access")
     assert Room.get_by_id(room.id).guest_access_enabled is True
-    assert "Guest access is on" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "Guest access is on" in text_of(client.get(f"/rooms/{room.id}/access"))
 
     response = client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"},
                            headers=HTMX)
@@ -66,7 +66,7 @@ def test_toggle_rejects_nonsense(client, signed_in_owner, room):
 
 def test_channel_room_refuses_guest_access_and_links(client, signed_in_owner, owner, db):
     channel = make_room(owner, kind="channel", guest_access_enabled=False, title="Channel")
-    page = client.get(f"/rooms/{channel.id}")
+    page = client.get(f"/rooms/{channel.id}/access")
     assert "Guest access isn't supported for channel rooms" in text_of(page)
     assert 'role="switch"' not in page.get_data(as_text=True)
 
@@ -90,7 +90,7 @@ def test_channel_room_refuses_guest_access_and_links(client, signed_in_owner, ow
 def test_channel_room_sections_agree_that_guests_cant_come_in(client, signed_in_owner, owner,
                                                               db):
     channel = make_room(owner, kind="channel", guest_access_enabled=False, title="Channel")
-    page = text_of(client.get(f"/rooms/{channel.id}"))
+    page = text_of(client.get(f"/rooms/{channel.id}/access"))
     assert "Invite people with an account instead" not in page
     assert "guests can't enter with links or invitations here" in page
     assert "guests can't be invited here" in page
@@ -99,7 +99,7 @@ def test_channel_room_sections_agree_that_guests_cant_come_in(client, signed_in_
 def test_runs_out_soon_only_in_a_links_last_quarter_or_hour(client, signed_in_owner, room):
     Room.update(guest_access_enabled=True).where(Room.id == room.id).execute()  # links active
     assert new_link(client, room, name="Day", duration_days="1").status_code == 303
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
     assert "Runs out soon" not in html and "data-runs-out" not in html
 
     now = utcnow()
@@ -110,7 +110,7 @@ def test_runs_out_soon_only_in_a_links_last_quarter_or_hour(client, signed_in_ow
                      expires_at=now + timedelta(minutes=50))
     GuestLink.create(room=room, name="Month", created_at=now - timedelta(days=20),
                      expires_at=now + timedelta(days=2))
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
     sections = re.split(r'<li class="guest-link"', html)[1:]
     flagged = {re.search(r"<strong>([^<]+)</strong>", s).group(1): "Runs out soon" in s
                for s in sections}
@@ -145,7 +145,7 @@ def test_create_link_answers_in_place_with_a_copyable_url(client, app, db):
     assert "Copy link" in page
     assert actions(room) == ["link_created"]
     # the link is shown again (Copy link works any time), the same every time
-    assert url in client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    assert url in client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
 
 
 def test_link_url_comes_from_base_url_never_from_host(client, owner, room):
@@ -153,7 +153,7 @@ def test_link_url_comes_from_base_url_never_from_host(client, owner, room):
     client.post("/sign-in", data={"email": owner.email, "password": PASSWORD}, base_url=evil)
     client.post(f"/rooms/{room.id}/links", data={"link-name": "Guests"}, base_url=evil)
     GuestLink.get()
-    html = client.get(f"/rooms/{room.id}", base_url=evil).get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access", base_url=evil).get_data(as_text=True)
     assert "evil.example/g/" not in html
     assert "http://guestgate.test/g/" in html
 
@@ -161,8 +161,8 @@ def test_link_url_comes_from_base_url_never_from_host(client, owner, room):
 def test_plain_form_creates_link_and_redirects(client, signed_in_owner, room):
     response = new_link(client, room, name="Presse — invités")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#guest-access")
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/access#guest-access")
+    page = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "Link “Presse — invités” created." in page
     assert "0 so far, no limit" in page and "Never" in page
 
@@ -201,7 +201,7 @@ def test_at_most_three_links_then_the_button_is_disabled_and_the_server_refuses(
         client, signed_in_owner, room):
     for n in range(3):
         assert new_link(client, room, name=f"Link {n}").status_code == 303
-    response = client.get(f"/rooms/{room.id}")
+    response = client.get(f"/rooms/{room.id}/access")
     html = response.get_data(as_text=True)
     assert re.search(r"<fieldset\s+disabled", html)
     assert "This room has 3 guest links, the most it can have." in text_of(response)
@@ -232,7 +232,7 @@ def test_link_limit_is_a_setting(client, app, signed_in_owner, room):
 def test_delete_link_is_gone_at_once_for_owner_and_guest(client, app, signed_in_owner, room):
     new_link(client, room, name="Old link")
     link = GuestLink.get()
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
     assert f'hx-post="/rooms/{room.id}/links/{link.id}/delete"' in html
     assert "hx-confirm=\"Delete the link “Old link”?" in html
     url = re.search(rf'id="link-url-{link.id}" value="http://guestgate.test([^"]+)"',
@@ -259,14 +259,14 @@ def test_link_states_are_what_guests_would_meet(client, signed_in_owner, room):
     GuestLink.create(room=room, name="Fresh", max_uses=3, uses=1)
     GuestLink.create(room=room, name="Old", expires_at=now - timedelta(minutes=1))
     GuestLink.create(room=room, name="Full", max_uses=2, uses=2)
-    html = client.get(f"/rooms/{room.id}").get_data(as_text=True)
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
     states = dict(re.findall(r'data-state="(\w+)">\s*<div class="guest-link-head">\s*'
                              r"<strong>([^<]+)</strong>", html))
     assert states == {"active": "Fresh", "expired": "Old", "used_up": "Full"}
-    assert "1 so far, 2 left of 3" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "1 so far, 2 left of 3" in text_of(client.get(f"/rooms/{room.id}/access"))
 
     client.post(f"/rooms/{room.id}/guest-access", data={"enabled": "off"})
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    page = text_of(client.get(f"/rooms/{room.id}/access"))
     assert page.count("Inactive: guest access is off") == 3
 
 
@@ -288,7 +288,7 @@ def test_deleted_room_has_no_controls(client, signed_in_owner, room):
 
 def _owner_requests(room, link):
     return [
-        ("get", f"/rooms/{room.id}", {}),
+        ("get", f"/rooms/{room.id}/access", {}),
         ("post", f"/rooms/{room.id}/guest-access", {"enabled": "off"}),
         ("post", f"/rooms/{room.id}/links", {"link-name": "Mine now"}),
         ("post", f"/rooms/{room.id}/links/{link.id}/delete", {}),

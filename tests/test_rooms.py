@@ -69,8 +69,9 @@ def test_create_room_stores_the_owners_local_time_in_utc(client, berlin_owner, d
     assert room.guest_access_enabled is False
     assert AuditEvent.get(AuditEvent.action == "room_created").room_id == room.id
 
-    page = text_of(client.get(f"/rooms/{room.id}", follow_redirects=True))
-    assert "Room “Winter town hall” created." in page
+    assert "Room “Winter town hall” created." in text_of(
+        client.get(f"/rooms/{room.id}", follow_redirects=True))
+    page = text_of(client.get(f"/rooms/{room.id}/details"))
     assert "Wed 15 Jan 2031, 10:00 CET" in page  # shown back in the owner's zone
     assert "Ada Lovelace, Grace Hopper" in page
 
@@ -222,7 +223,7 @@ def test_admin_sees_and_edits_every_room(client, auth, app, db):
     make_user(email="admin@example.com", access="admin")
     auth.sign_in(email="admin@example.com")
     assert "Alice's room" in text_of(client.get("/rooms/"))
-    assert "Alice's room" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "Alice's room" in text_of(client.get(f"/rooms/{room.id}/details"))
     assert client.post(f"/rooms/{room.id}/edit",
                        data=room_data(title="Checked by admin")).status_code == 303
     room = Room.get_by_id(room.id)
@@ -257,8 +258,8 @@ def test_owner_uploads_an_attachment_and_downloads_it(app, client, berlin_owner,
     room = create_room(client)
     response = upload(client, room, "Agenda 2031.pdf", b"%PDF-1.7 agenda")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#attachments")
-    assert "“Agenda 2031.pdf” attached." in text_of(client.get(f"/rooms/{room.id}"))
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/details#attachments")
+    assert "“Agenda 2031.pdf” attached." in text_of(client.get(f"/rooms/{room.id}/details"))
 
     attachment = Attachment.get(Attachment.room == room)
     assert attachment.filename == "Agenda 2031.pdf"
@@ -357,7 +358,7 @@ def test_a_long_file_name_is_shortened_in_the_notice_not_in_the_room(app, client
     response = upload(client, room, name, b"%PDF-1.7 agenda")
     assert response.status_code == 303
     assert len(response.headers["Set-Cookie"]) < 4093
-    page = text_of(client.get(f"/rooms/{room.id}"))
+    page = text_of(client.get(f"/rooms/{room.id}/details"))
     assert "“" + name[:79] + "…” attached." in page
     assert Attachment.get(Attachment.room == room).filename == name[:255]
 

@@ -68,6 +68,7 @@ def build_world(app, tmp_path, tag=""):
             "rule_id": rule.id, "user_id": owner.id, "endpoint_id": endpoint.id,
             "webhook_id": endpoint.id,  # the same endpoint, as the API names it
             "delivery_id": delivery.id, "subscription_id": subscription.id,
+            "view": "live",  # the room page's views (owner/cockpit.py)
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
             "filename": "app.css",
             "token_id": api_token.id, "name": "swagger-ui.css",  # the API reference's files
@@ -174,6 +175,8 @@ def expected_for(endpoint: str, who: str) -> set[int]:
     if who == "another broadcaster":
         # Their own rooms list and "new room" work; nobody else's room is reachable.
         return {200, 303, 422} if endpoint in ("owner.rooms", "owner.new_room") else {404}
+    if endpoint == "owner.room":
+        return {302}  # to the view it opens on
     return {200, 204, 303, 400, 422}
 
 

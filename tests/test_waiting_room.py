@@ -39,7 +39,7 @@ def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
     assert guest.participant.status == "waiting"
     assert guest.get(f"/s/{room.id}/status?state=waiting&place=1&every=5").status_code == 204
 
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/live")
     text = text_of(page)
     assert "Ada" in text and "ada@example.com" in text and "Customers" in text
     assert "1 waiting" in text
@@ -58,8 +58,10 @@ def test_guest_waits_and_owner_sees_them_in_the_page_and_fragment(
     assert "Admit" in text_of(fragment) and "Deny" in text_of(fragment)
     assert "Admit all" in text_of(fragment)
 
-    # without htmx the same URL is the whole page
-    assert "<html" in client.get(f"/rooms/{room.id}/waiting").get_data(as_text=True)
+    # without htmx the same URL is the Live view, where the waiting room is
+    plain = client.get(f"/rooms/{room.id}/waiting")
+    assert plain.headers["Location"].endswith(f"/rooms/{room.id}/live#waiting-room")
+    assert "<html" in client.get(plain.headers["Location"]).get_data(as_text=True)
 
 
 def test_poll_answers_204_until_someone_arrives(client, signed_in_owner, room, arrive):
@@ -95,8 +97,8 @@ def test_deny(client, owner_browser, owner, room, arrive):
     guest = arrive()
     response = owner_browser.deny(room, guest.participant)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#waiting-room")
-    assert "Ada was denied entry." in text_of(client.get(f"/rooms/{room.id}"))
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/live#waiting-room")
+    assert "Ada was denied entry." in text_of(client.get(f"/rooms/{room.id}/live"))
     participant = Participant.get_by_id(guest.participant.id)
     assert participant.status == "rejected" and participant.decided_by_id == owner.id
     response = guest.place(room)
@@ -219,7 +221,7 @@ def test_a_denied_guest_can_leave_and_the_refusal_stays(
     assert ada.participant.status == "rejected"
     again = ada.open(link_path(app, link))
     assert again.status_code == 403 and "The host didn't admit you" in text_of(again)
-    assert "Turned away" in text_of(client.get(f"/rooms/{room.id}"))
+    assert "Turned away" in text_of(client.get(f"/rooms/{room.id}/live"))
     assert not AuditEvent.select().where(AuditEvent.action.startswith("guest_left")).exists()
 
 
@@ -276,7 +278,7 @@ def test_a_long_waiting_list_shows_the_first_and_counts_the_rest(app, owner_brow
                                                                  arrive):
     app.config["HOST_LIST_ROWS"] = 3
     guests = [arrive(f"Guest {i}", f"g{i}@example.com") for i in range(5)]
-    page = text_of(owner_browser.client.get(f"/rooms/{room.id}"))
+    page = text_of(owner_browser.client.get(f"/rooms/{room.id}/live"))
     assert "(5 waiting)" in page and "5 waiting" in page
     assert [f"Guest {i}" in page for i in range(5)] == [True, True, True, False, False]
     assert "…and 2 more waiting, in order of arrival" in page

@@ -4,7 +4,7 @@ Every view here is for owners (broadcaster or admin) and reaches a room only thr
 
 from collections.abc import Callable, Iterable
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, redirect
 from flask_login import current_user
 
 from ..audit import Actor
@@ -30,43 +30,32 @@ def me() -> Actor:
     return Actor.of_account(current_user._get_current_object())
 
 
-def room_context(room: Room) -> dict:
-    """Everything the room page shows, section by section, so the page and each section's
-    fragment render from the same data."""
-    context = rooms.details_context(room)
-    context.update(links.links_context(room))
-    context.update(waiting.owner_waiting_context(room))
-    context.update(inside.owner_inside_context(room))
-    context.update(invitations.invitations_section(room))
-    context.update(denials.denials_context(room))
-    return context
-
-
 def answer_section(room: Room, fragment: str, section: Callable[..., dict], anchor: str, *,
                    status: int = 200, flashes: Iterable[tuple[str, str]] = (), **overrides):
     """A room page section's answer (web.answer's rule): htmx gets `fragment` rendered from
-    `section(room, **overrides)`; a refused plain form the room page with `overrides`; a done
-    plain form the flashes and the room page at `#anchor`."""
+    `section(room, **overrides)`; a refused plain form the view the section lives in, with
+    `overrides`; a done plain form the flashes and that view at `#anchor`."""
+    view = cockpit.SECTION_VIEW[anchor]
     return answer(fragment, lambda: {"room": room, **section(room, **overrides)},
-                  "owner/room.html", lambda: {**room_context(room), **overrides},
-                  back=url_for("owner.room", room_id=room.id, _anchor=anchor), status=status,
-                  flashes=flashes)
+                  "owner/room.html", lambda: cockpit.view_context(room, view, **overrides),
+                  back=cockpit.section_url(room, anchor), status=status, flashes=flashes)
 
 
 def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str,
-                 seen: Callable[[Room], None] | None = None):
-    """A room page section's poll (web.polled_section); without htmx, the whole room page.
+                 anchor: str, seen: Callable[[Room], None] | None = None):
+    """A room page section's poll (web.polled_section); without htmx, the view it lives in.
     `seen`: told of the room once the owner's access is checked."""
     room = owned_room(room_id)
     if seen is not None:
         seen(room)
     return polled_section(fragment, {"room": room, **section(room)}, fingerprint,
-                          lambda: render_template("owner/room.html", **room_context(room)))
+                          lambda: redirect(cockpit.section_url(room, anchor), 303))
 
 
-# The views register on bp; room_context above calls the sections by name.
+# The views register on bp; answer_section above finds the sections' views in cockpit.
 from . import (  # noqa: E402,F401  (audit: its views)
     audit,
+    cockpit,
     denials,
     inside,
     invitations,

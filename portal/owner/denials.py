@@ -154,7 +154,8 @@ def _invitation(room: Room, invitation_id: int) -> Invitation:
 @bp.get("/<int:room_id>/denials")
 @owner_required
 def denials_panel(room_id: int):
-    return poll_section(room_id, "owner/_denials.html", denials_context, "denial_fingerprint")
+    return poll_section(room_id, "owner/_denials.html", denials_context, "denial_fingerprint",
+                        "denials")
 
 
 @bp.post("/<int:room_id>/denials/guest-access-on")

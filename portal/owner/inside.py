@@ -29,7 +29,8 @@ def owner_inside_context(room: Room, with_waiting: bool = False, **overrides) ->
 @bp.get("/<int:room_id>/inside")
 @owner_required
 def inside_now(room_id: int):
-    return poll_section(room_id, "host/_inside.html", owner_inside_context, "inside_fingerprint")
+    return poll_section(room_id, "host/_inside.html", owner_inside_context, "inside_fingerprint",
+                        "in-the-room")
 
 
 _GUEST = "/<int:room_id>/inside/<int:participant_id>"

@@ -7,7 +7,7 @@ post/redirect/get; a refusal shows in the section (htmx: 422) or the room page (
 
 from dataclasses import dataclass, field
 
-from flask import abort, current_app, redirect, render_template, url_for
+from flask import abort, current_app, redirect, render_template
 
 from .. import mail, timeutil
 from ..auth import owner_required
@@ -18,6 +18,7 @@ from ..services.invitations import INVALID, MAX_ADDRESSES_AT_ONCE
 from ..services.urls import invitation_url
 from ..web import is_htmx
 from . import answer_section, bp, me, owned_room
+from .cockpit import section_url
 
 # --- what the section says ---------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ def invitations(room_id: int):
     room = owned_room(room_id)
     if is_htmx():
         return render_template("owner/_invitations.html", room=room, **invitations_section(room))
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="invitations"), 303)
+    return redirect(section_url(room, "invitations"), 303)
 
 
 @bp.post("/<int:room_id>/invitations")

@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, denials, host_alerts, join, meetings, timeutil
+from .. import audit, denials, join, meetings, timeutil
 from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
@@ -23,7 +23,8 @@ from ..forms import AttachmentForm, HostMessageForm, RoomForm
 from ..models import Attachment, Room
 from ..services import rooms as room_service
 from ..web import answer, see_other
-from . import bp, me, owned_room, room_context
+from . import bp, me, owned_room
+from .cockpit import section_url, view_context, view_url
 
 # Types people share before a session; the served Content-Type comes from this table, never
 # from what the browser claimed.
@@ -98,23 +99,13 @@ def _saved(form: RoomForm, save) -> bool:
     return True
 
 
-@bp.get("/<int:room_id>")
-@owner_required
-def room(room_id: int):
-    room = owned_room(room_id)
-    if room.require_approval:
-        host_alerts.host_seen(room.id)  # the page shows the waiting list: a host is watching
-    return render_template("owner/room.html", **room_context(room))
-
-
 def details_context(room: Room) -> dict:
-    """The room page's own parts: details, the host's message, attachments."""
+    """The Details view: the room's settings and attachments."""
     return {"room": room, "now": timeutil.utcnow(),
             "can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
             "platform_labels": meetings.LABELS,
             "attachments": list(room.attachments.order_by(Attachment.uploaded_at)),
-            "attachment_form": AttachmentForm(),
-            "message_form": HostMessageForm(message=room.host_message)}
+            "attachment_form": AttachmentForm()}
 
 
 @bp.route("/<int:room_id>/edit", methods=["GET", "POST"])
@@ -125,7 +116,7 @@ def edit_room(room_id: int):
     if form.validate_on_submit() and _saved(form, lambda values: room_service.update(
             room, values, actor=me())):
         flash("Room saved.", "success")
-        return redirect(url_for("owner.room", room_id=room.id), 303)
+        return redirect(view_url(room, "details"), 303)
     return render_template("owner/room_form.html", form=form, room=room), \
         422 if form.errors else 200
 
@@ -139,7 +130,7 @@ def join_as_host(room_id: int):
                                  name=current_user.name or current_user.email.split("@")[0],
                                  email=current_user.email, role="moderator",
                                  email_source="account")
-    return join.to_meeting(room, attendee, back=url_for("owner.room", room_id=room.id))
+    return join.to_meeting(room, attendee, back=view_url(room, "live"))
 
 
 @bp.post("/<int:room_id>/delete")
@@ -158,11 +149,11 @@ def host_message(room_id: int):
     """The host's message to everyone waiting (countdown and waiting pages pick it up)."""
     room = owned_room(room_id)
     form = HostMessageForm()
-    back = url_for("owner.room", room_id=room.id, _anchor="host-message")
+    back = section_url(room, "host-message")
     if not form.validate_on_submit():
         return answer("owner/_host_message.html",
                       lambda: {"room": room, "message_form": form, "message_saved": False},
-                      "owner/room.html", lambda: {**room_context(room), "message_form": form},
+                      "owner/room.html", lambda: view_context(room, "live", message_form=form),
                       back=back, status=422)
     room.host_message = form.message.data or ""
     with database.atomic():
@@ -173,7 +164,7 @@ def host_message(room_id: int):
     saved = HostMessageForm(formdata=None, message=room.host_message)
     return answer("owner/_host_message.html",
                   lambda: {"room": room, "message_form": saved, "message_saved": True},
-                  "owner/room.html", lambda: room_context(room), back=back,
+                  "owner/room.html", lambda: view_context(room, "live"), back=back,
                   flashes=[("success", "Message to waiting guests saved." if room.host_message
                             else "Message to waiting guests removed.")])
 
@@ -229,7 +220,7 @@ def upload_attachment(room_id: int):
                 error = f"A room can have at most {MAX_ATTACHMENTS_PER_ROOM} attachments."
     if error:
         flash(error, "error")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
+    return redirect(section_url(room, "attachments"), 303)
 
 
 @bp.post("/<int:room_id>/attachments/<int:attachment_id>/delete")
@@ -245,7 +236,7 @@ def delete_attachment(room_id: int, attachment_id: int):
         audit.record("attachment_removed", room, attachment.filename)
     (upload_folder() / attachment.stored_name).unlink(missing_ok=True)
     flash(f"“{attachment.filename}” removed.", "success")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="attachments"), 303)
+    return redirect(section_url(room, "attachments"), 303)
 
 
 @bp.get("/<int:room_id>/attachments/<int:attachment_id>")

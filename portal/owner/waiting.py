@@ -41,7 +41,8 @@ def _guest_of(room: Room, participant_id: int):
 def waiting(room_id: int):
     # A host is watching (portal/host_alerts.py): the poll of a room the owner may see.
     return poll_section(room_id, "host/_waiting.html", owner_waiting_context,
-                        "waiting_fingerprint", seen=lambda room: host_alerts.host_seen(room.id))
+                        "waiting_fingerprint", "waiting-room",
+                        seen=lambda room: host_alerts.host_seen(room.id))
 
 
 @bp.post("/<int:room_id>/waiting/<int:participant_id>/admit")

@@ -110,9 +110,14 @@ def seed(app) -> dict:
                 starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1))
     my_invitation = Invitation.create(room=live, user=guest_user, email=guest_user.email,
                                       role="viewer")
+    # An invited moderator of the round-table: their room page shows its Live sections.
+    moderator = make_user("mo@example.com", access="guest", name="Mo Moderator")
+    moderator_invitation = Invitation.create(room=room, user=moderator, email=moderator.email,
+                                             role="moderator")
     return {
         "admin": admin, "guest_user": guest_user, "room": room, "links": links,
         "invitations": invitations, "live": (live, live_url), "later": (later, later_url),
         "approval": (approval, approval_url), "off": (off, off_url),
         "my_invite_url": _invite_url(keys, my_invitation),
+        "moderator_url": _invite_url(keys, moderator_invitation),
     }

@@ -1,5 +1,7 @@
-"""`make screenshots`: PNGs of the main guest pages (in English and German) and owner screens, at
-desktop (1280×800) and phone (360×740) width, into screenshots/.
+"""`make screenshots`: PNGs of the main guest pages and an invited moderator's room page (in
+English and German) and the owner screens — the room's four views (Live, Access, Insights,
+Details) among them; owner screens are in English — at desktop (1280×800) and phone (360×740)
+width, into screenshots/.
 
 Seeds its own temporary database (tests/browser/scenes.py), serves the app on 127.0.0.1 as the
 live_server fixture does, and drives the system Chromium. Run with the venv's Python:
@@ -16,7 +18,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(HERE), str(HERE.parent)]  # scenes.py and helpers.py, however this is run
+# scenes.py and helpers.py, however this is run; and this checkout's portal, not whichever one
+# the virtualenv has installed (a git worktree shares its main checkout's .venv)
+sys.path[:0] = [str(HERE), str(HERE.parent), str(ROOT)]
 
 from helpers import PASSWORD, LiveServer  # noqa: E402
 from scenes import ADMIN, seed  # noqa: E402
@@ -84,8 +88,12 @@ def owner_pages(page, scene):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/rooms/")
     yield "rooms"
+    # The room's views, each its own page (the room opens on Live: its session runs).
     page.goto(f"/rooms/{scene['room'].id}")
-    yield "room"
+    yield "room-live"
+    for view in ("access", "insights", "details"):
+        page.goto(f"/rooms/{scene['room'].id}/{view}")
+        yield f"room-{view}"
     page.goto("/rooms/new")
     yield "room-form"
     page.get_by_label("Title").fill("")
@@ -96,6 +104,21 @@ def owner_pages(page, scene):
     yield "admin-users"
     page.goto("/admin/domains")
     yield "admin-domains"
+
+
+def moderator_pages(page, scene):
+    """An invited moderator's room page: the Live view's waiting room and In the room, in
+    English and German (owner screens stay English). One browser a size: one presence."""
+    from playwright.sync_api import expect
+    page.goto(scene["moderator_url"])
+    page.locator("input[name=name]").fill("Mo Moderator")
+    page.locator("input[name=email]").fill("mo@example.com")
+    page.locator("button[type=submit]").click()
+    expect(page.locator("#waiting-room")).to_be_visible()
+    for lang in LOCALES:
+        page.goto(f"/s/{scene['room'].id}?lang={lang}")
+        expect(page.locator("#waiting-room")).to_be_visible()
+        yield f"moderator-live-{lang}"
 
 
 def shoot(browser, server, out: Path, scene) -> list[Path]:
@@ -109,6 +132,13 @@ def shoot(browser, server, out: Path, scene) -> list[Path]:
                 written.append(out / f"guest-{name}-{lang}-{size}.png")
                 page.screenshot(path=written[-1], full_page=True)
             context.close()
+        context = browser.new_context(base_url=server.url, **options)
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        for name in moderator_pages(page, scene):
+            written.append(out / f"{name}-{size}.png")
+            page.screenshot(path=written[-1], full_page=True)
+        context.close()
         context = browser.new_context(base_url=server.url, locale="en-US", **options)
         context.set_default_timeout(20_000)
         page = context.new_page()

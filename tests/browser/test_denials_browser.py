@@ -27,7 +27,7 @@ def link(owner):
 def test_owner_extends_an_expired_link_and_the_guest_gets_in(app, page, new_context, owner,
                                                              link):
     sign_in_in_browser(page, owner.email)
-    page.goto(f"/rooms/{link.room_id}")
+    page.goto(f"/rooms/{link.room_id}/insights")
     section = page.locator("#denials")
     expect(section.get_by_text("Nobody has been turned away from this room.")).to_be_visible()
 

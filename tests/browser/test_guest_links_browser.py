@@ -25,7 +25,7 @@ def room(owner):
 
 def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, owner, room):
     sign_in_in_browser(page, owner.email)
-    page.goto(f"/rooms/{room.id}")
+    page.goto(f"/rooms/{room.id}/access")
 
     switch = page.get_by_role("switch", name="Enable guest access")
     expect(switch).to_have_attribute("aria-checked", "false")
@@ -57,11 +57,15 @@ def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, o
     guest.get_by_role("button", name="Join").click()
     expect(guest.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
 
-    # the owner's waiting room updates by itself, and the title shows the count
-    waiting = page.locator("#waiting-room")
-    expect(waiting.get_by_text("grace@example.com")).to_be_visible(timeout=15_000)
+    # still on Access, the nav counts her by itself, says so once, and the title shows it
+    live = page.get_by_role("link", name=re.compile("^Live"))
+    expect(live).to_have_text("Live · 1 waiting", timeout=15_000)
+    expect(page.locator("#live-announcer")).to_have_text("Live: 1 waiting.")
     expect(page).to_have_title(re.compile(r"^\(1 waiting\) Customer round-table"))
-    expect(page.locator("#live-announcer")).to_have_text("1 guest waiting to be admitted")
+    live.click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{room.id}/live$"))
+    waiting = page.locator("#waiting-room")
+    expect(waiting.get_by_text("grace@example.com")).to_be_visible()
     waiting.get_by_role("button", name="Admit Grace Guest").click()
     expect(waiting.get_by_text("Grace Guest was admitted.")).to_be_visible()
     expect(waiting.get_by_role("status")).to_be_focused()  # the Admit button is gone
@@ -71,6 +75,8 @@ def test_owner_shares_a_link_admits_a_guest_then_deletes_it(page, new_context, o
     expect(guest.get_by_text("You're in")).to_be_visible(timeout=15_000)
     expect(guest.get_by_role("heading", name="Customer round-table")).to_be_visible()
 
+    page.get_by_role("link", name="Access").click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{room.id}/access$"))
     page.once("dialog", lambda dialog: dialog.accept())
     section.get_by_role("button", name=re.compile("^Delete link")).click()
     expect(page.get_by_text("Link “Customers” deleted.")).to_be_visible()
@@ -86,7 +92,7 @@ def test_a_refused_link_is_explained_in_place_by_htmx(page, owner, room):
     """The server answers a refusal with 422 (htmx and plain forms alike); base.html's
     htmx-config makes htmx swap it, so the error shows in the section, without a page load."""
     sign_in_in_browser(page, owner.email)
-    page.goto(f"/rooms/{room.id}")
+    page.goto(f"/rooms/{room.id}/access")
     page.evaluate("window.notReloaded = true")
 
     section = page.locator("#guest-access")
@@ -108,13 +114,13 @@ def test_create_new_link_looks_disabled_at_the_limit(page, owner, room):
         for n in range(3):
             GuestLink.create(room=room, name=f"Link {n}")
     sign_in_in_browser(page, owner.email)
-    page.goto(f"/rooms/{room.id}")
+    page.goto(f"/rooms/{room.id}/access")
 
     button = page.get_by_role("button", name="Create new link")
     expect(button).to_be_disabled()
     look = button.evaluate("b => { const s = getComputedStyle(b);"
                            " return [s.cursor, s.backgroundColor, s.color]; }")
-    active = page.get_by_role("button", name="Upload").evaluate(
+    active = page.get_by_role("button", name="Add guests").evaluate(
         "b => getComputedStyle(b).cursor")
     assert look[0] == "not-allowed" and active == "pointer"
     assert look[1] != "rgb(11, 92, 173)"  # not the brand blue of an active button

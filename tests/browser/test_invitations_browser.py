@@ -13,7 +13,7 @@ def test_invite_copy_reset_and_join(page, new_context, live_server, owner):
     room = make_room(owner, title="Launch party")
     sign_in_in_browser(page, "owner@example.com")
 
-    page.goto(f"/rooms/{room.id}")
+    page.goto(f"/rooms/{room.id}/access")
     page.get_by_label("Email addresses").fill("ada@example.com\ngrace@example.com")
     assert not page.get_by_label("Send each guest a secure link now").is_checked()
     page.get_by_role("button", name="Add guests").click()

@@ -37,6 +37,7 @@ def assert_focus_visible(info: dict):
 
 def tab_to(page, matches, what: str, key="Tab") -> dict:
     """Press Tab until the focused element matches; every stop on the way shows its focus."""
+    stops = []
     for _ in range(MAX_TABS):
         page.keyboard.press(key)
         info = focused(page)
@@ -44,7 +45,9 @@ def tab_to(page, matches, what: str, key="Tab") -> dict:
             assert_focus_visible(info)
         if matches(info):
             return info
-    raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of {key}")
+        stops.append(info["id"] or info["text"][:20] or info["tag"])
+    raise AssertionError(f"{what}: not reached with {MAX_TABS} presses of {key}; "
+                         f"the first stops: {stops[:12]}")
 
 
 def wait_until(page, expression, timeout=5.0):
@@ -163,6 +166,17 @@ def test_owner_manages_guest_access_with_the_keyboard(page, new_context, owner_r
     expect(page.get_by_role("heading", name="Keyboard round-table", level=1)).to_be_visible()
     wait_for_htmx(page)
 
+    # The session runs: the room opens on Live. Access is one link away in the views' nav;
+    # htmx swaps the view in, and focus stays on the link used.
+    expect(page).to_have_url(re.compile(r"/live$"))
+    tab_to(page, by_id("view-access"), "Access view link")
+    page.keyboard.press("Enter")
+    expect(page.locator("#view-access")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#guest-access")).to_be_visible()
+    expect(page.locator("#view-access")).to_be_focused()
+    expect(page).to_have_url(re.compile(r"/access$"))
+    wait_for_htmx(page)
+
     # Enable guest access: a switch, toggled with Space; focus stays on it after the swap.
     tab_to(page, by_id("guest-access-toggle"), "guest access switch")
     page.keyboard.press("Space")
@@ -186,7 +200,13 @@ def test_owner_manages_guest_access_with_the_keyboard(page, new_context, owner_r
     assert url.startswith("http://127.0.0.1:") and "/g/" in url
     assert page.evaluate("navigator.clipboard.readText()") == url
 
-    # Admit the waiting guest.
+    # Back to Live, and admit the waiting guest.
+    tab_to(page, by_id("view-live"), "Live view link", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("#view-live")).to_have_attribute("aria-current", "page")
+    expect(page.locator("#waiting-room")).to_be_visible()
+    expect(page.locator("#view-live")).to_be_focused()
+    wait_for_htmx(page)
     tab_to(page, by_text("^Admit Wendy Waiting$"), "Admit button")
     page.keyboard.press("Enter")
     waiting = page.locator("#waiting-room")

@@ -60,6 +60,10 @@ def test_owner_manages_links_and_admits_without_javascript(new_context, room):
     sign_in_in_browser(page, "owner@example.com")
     expect(page.get_by_role("heading", name="Rooms")).to_be_visible()
     page.get_by_role("link", name="Plain HTML hour").click()
+    # The room's views are plain links: each a page of its own.
+    page.get_by_role("navigation", name="Room views").get_by_role("link", name="Access").click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{room.id}/access$"))
+    expect(page.locator("#view-access")).to_have_attribute("aria-current", "page")
 
     # Enable guest access: a plain form post, then the page again with the switch on.
     page.get_by_role("switch", name="Enable guest access").click()
@@ -90,10 +94,14 @@ def test_owner_manages_links_and_admits_without_javascript(new_context, room):
     # A guest waits; the owner reloads (no polling without scripts) and admits them.
     guest = Participant.create(room=room, name="Wally Waiting", email="wally@example.com",
                                device="no-js-device", status="waiting")
-    page.goto(f"/rooms/{room.id}")
+    page.get_by_role("link", name=re.compile("^Live")).click()
+    expect(page).to_have_url(re.compile(rf"/rooms/{room.id}/live$"))
+    expect(page.locator("#view-live")).to_have_text("Live · 1 waiting")
     page.get_by_role("button", name="Admit Wally Waiting").click()
     expect(page.locator(".flashes")).to_contain_text("Wally Waiting was admitted.")
+    expect(page).to_have_url(re.compile(rf"/rooms/{room.id}/live#waiting-room$"))
     assert Participant.get_by_id(guest.id).status == "admitted"
+    page.get_by_role("link", name="Access").click()
 
     # Delete the link: without scripts there is no confirmation dialog; the form still works.
     page.locator("#guest-access").get_by_role(

@@ -44,7 +44,11 @@ def test_owner_creates_edits_and_deletes_a_room_then_signs_out(page, demo):
     page.get_by_role("button", name="Create room").click()
     expect(page.get_by_role("heading", name="Browser-made room", level=1)).to_be_visible()
     expect(page.get_by_text("Room “Browser-made room” created.")).to_be_visible()
+    # A room for later opens on Access (share it); its settings are under Details.
+    expect(page).to_have_url(re.compile(r"/rooms/\d+/access$"))
+    page.get_by_role("link", name="Details").click()
     expect(page.get_by_text("Ada Lovelace, Grace Hopper")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/rooms/\d+/details$"))
     room_url = page.url
 
     # edit
@@ -80,6 +84,7 @@ def test_dismissing_the_confirmation_keeps_the_room(page, demo):
     sign_in(page, demo["owner"]["email"], demo["owner"]["password"])
     page.get_by_role("link", name=demo["rooms"][0]["title"]).click()
     expect(page.get_by_role("heading", name=demo["rooms"][0]["title"], level=1)).to_be_visible()
+    page.get_by_role("link", name="Details").click()
     page.wait_for_load_state("load")  # htmx (deferred) asks for the confirmation
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.get_by_role("button", name="Delete room").click()
@@ -93,7 +98,7 @@ def test_plain_forms_that_remove_something_ask_first(app, page):
     the answer is the page they redirect to, at its own address."""
     scene = seed(app)
     sign_in(page, ADMIN, PASSWORD)
-    page.goto(f"/rooms/{scene['room'].id}")
+    page.goto(f"/rooms/{scene['room'].id}/details")
     page.wait_for_load_state("load")
     remove = page.locator("#attachments").get_by_role("button", name="Remove Agenda.pdf")
     asked = []
@@ -105,7 +110,7 @@ def test_plain_forms_that_remove_something_ask_first(app, page):
     remove.click()
     expect(page.locator(".flashes")).to_be_visible()
     expect(page.locator("#attachments")).not_to_contain_text("Agenda.pdf")
-    expect(page).to_have_url(re.compile(rf"/rooms/{scene['room'].id}$"))
+    expect(page).to_have_url(re.compile(rf"/rooms/{scene['room'].id}/details$"))
 
     page.goto("/admin/domains")
     page.get_by_label("Domain", exact=True).fill("example.org")

@@ -45,9 +45,9 @@ def polls_twice_and_stays(guest, room):
     assert guest.evaluate("window.notReloaded") is True
 
 
-def owner_page(page, room):
+def owner_page(page, room, view="access"):
     sign_in(page)
-    page.goto(f"/rooms/{room.id}")
+    page.goto(f"/rooms/{room.id}/{view}")
     return page
 
 
@@ -107,7 +107,7 @@ def test_a_seated_guest_keeps_the_last_click_of_a_used_up_link(app, page, new_co
 def test_deleting_the_room_reaches_the_seated_guest_at_once(app, page, new_context, room):
     link = GuestLink.create(room=room, name="Staff")
     guest = seated_guest(new_context, link_path(app, link))
-    owner_page(page, room)
+    owner_page(page, room, "details")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete room").click()
     expect(page.get_by_role("heading", name="Rooms")).to_be_visible()
