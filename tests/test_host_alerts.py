@@ -122,12 +122,22 @@ def test_a_host_watching_holds_the_alert_until_they_stop(app, client, signed_in_
     assert subjects(smtp) == ["Ada is waiting in “Round-table”"]
 
 
+@pytest.mark.parametrize("view", ["live", "access"])
 def test_the_room_page_itself_counts_as_watching(app, client, signed_in_owner, smtp, room,
-                                                 arrive, check):
+                                                 arrive, check, view):
+    """Any view of it: its nav counts who waits."""
     arrive()
-    assert client.get(f"/rooms/{room.id}").status_code == 200
+    assert client.get(f"/rooms/{room.id}/{view}").status_code == 200
     assert check(AFTER + 1) == 0
     assert smtp.envelopes == []
+
+
+def test_the_nav_poll_of_another_view_counts_as_watching(app, client, signed_in_owner, smtp,
+                                                         room, arrive, check):
+    arrive()
+    assert client.get(f"/rooms/{room.id}/views?view=details",
+                      headers=HTMX).status_code in (200, 204)
+    assert check(AFTER + 1) == 0
 
 
 def test_another_owners_poll_does_not_count(app, client, smtp, room, arrive, check, auth):

@@ -69,6 +69,7 @@ def build_world(app, tmp_path, tag=""):
             "webhook_id": endpoint.id,  # the same endpoint, as the API names it
             "delivery_id": delivery.id, "subscription_id": subscription.id,
             "view": "live",  # the room page's views (owner/cockpit.py)
+            "question_id": "q1",  # a registration question's id (services/registration.py)
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
             "filename": "app.css",
             "token_id": api_token.id, "name": "swagger-ui.css",  # the API reference's files

@@ -120,7 +120,7 @@ def test_deny_with_a_message_the_guest_reads_on_their_page(
     response = owner_browser.deny(room, guest.participant,
                                   message="  This session is for staff only —   write to us. ")
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/rooms/{room.id}#waiting-room")
+    assert response.headers["Location"].endswith(f"/rooms/{room.id}/live#waiting-room")
     words = "This session is for staff only — write to us."
     assert Participant.get_by_id(guest.participant.id).host_note == words
     denied = guest.place(room)

@@ -12,7 +12,7 @@ from ..forms import DenyForm
 from ..host import waiting_context
 from ..models import Room
 from ..services import hosting
-from . import answer_section, bp, me, owned_room, poll_section
+from . import answer_section, bp, cockpit, me, owned_room, poll_section
 
 OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
                    "admit_all": "owner.admit_all"}
@@ -68,7 +68,7 @@ def deny(room_id: int, participant_id: int):
             return _answer(room, f"{guest.name} is no longer waiting.")
         return host.deny_page(room, guest, form, True,
                               url_for("owner.deny", room_id=room.id, participant_id=guest.id),
-                              url_for("owner.room", room_id=room.id, _anchor="waiting-room"),
+                              cockpit.section_url(room, "waiting-room"),
                               status=200 if request.method == "GET" else 422)
     if hosting.deny(room, [guest.id], me(), form.message.data):
         return _answer(room, f"{guest.name} was denied entry.")

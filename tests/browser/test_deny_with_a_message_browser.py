@@ -54,7 +54,7 @@ def test_the_guest_reads_the_hosts_words(app, new_context, room, link, javascrip
     host.get_by_label("Message to Mallory (optional)").fill(WORDS)
     host.get_by_role("button", name="Deny", exact=True).click()
     expect(host.get_by_role("status").first).to_contain_text("Mallory was denied entry.")
-    assert host.url.endswith(f"/rooms/{room.id}#waiting-room")
+    assert host.url.endswith(f"/rooms/{room.id}/live#waiting-room")
 
     # Their waiting page learns it by itself (the poll; 0.5 s in tests) and says why.
     expect(guest.get_by_role("heading", name="The host didn't admit you")).to_be_visible()
