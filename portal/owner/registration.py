@@ -138,7 +138,9 @@ def registration_decide(room_id: int):
     room = owned_room(room_id)
     action = request.form.get("action", "")
     one = request.form.get("one", "")
-    ids = [int(i) for i in ([one] if one else request.form.getlist("ids")) if i.isdigit()]
+    # ids as the database has them (a 5,000-digit "id" is no id, and no int() Python allows)
+    ids = [int(i) for i in ([one] if one else request.form.getlist("ids"))
+           if i.isdigit() and len(i) < 19]
     if action not in ("approve", "decline") or not ids:
         flash("Tick at least one registration, then Approve or Decline.", "error")
         return redirect(url_for("owner.registration", room_id=room.id,
