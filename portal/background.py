@@ -43,8 +43,15 @@ def alert_job() -> Job:
                "HOST_ALERTS_IN_APP")
 
 
+def start_job() -> Job:
+    from . import push
+
+    return Job("start announcements", push.announce_starts, "PUSH_START_CHECK_SECONDS",
+               "PUSH_START_IN_APP")
+
+
 def all_jobs() -> list[Job]:
-    return [webhook_job(), alert_job()]
+    return [webhook_job(), alert_job(), start_job()]
 
 
 def check_settings(config) -> None:
@@ -87,6 +94,10 @@ def start_thread(app: Flask) -> threading.Thread | None:
     if not isinstance(app, Flask) or "WEBHOOK_POLL_SECONDS" not in app.config:
         return None  # not Guestgate's app
     jobs = [job for job in all_jobs() if app.config.get(job.in_app)]
+    from . import push
+
+    if not push.enabled(app.config):  # without a push server there is nobody to tell
+        jobs = [job for job in jobs if job.name != start_job().name]
     if not jobs:
         return None
     check_settings(app.config)

@@ -202,6 +202,11 @@ def _v18_host_alerts(migrator, models):
     _add_missing_columns(migrator, models.Room.alert_hosts, allow_not_null=True)
 
 
+def _v19_start_announced(migrator, models):
+    if models.StartAnnounced._meta.table_name not in database.get_tables():
+        database.create_tables([models.StartAnnounced])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -274,6 +279,7 @@ MIGRATIONS = {
     17: ("participant: the host's message to a guest they denied", _v17_deny_with_a_message),
     18: ("host alerts: who is told when guests wait unseen, account preferences, Web Push "
          "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
+    19: ("push: each room's start announced once to the guests' pages", _v19_start_announced),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

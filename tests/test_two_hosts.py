@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 from helpers import PASSWORD, GunicornServer, free_port, invitation_path, link_path, make_room
 from helpers import make_user as make_account
-from servers import Browser, NginxServer, require_program
+from servers import Browser, NginxServer, require_nginx
 
 from portal.models import GuestLink, Invitation, Participant
 
@@ -83,10 +83,13 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
     if not pg_database_url:
         pytest.skip("two hosts share PostgreSQL: set DATABASE_URL=postgresql://... "
                     "(CI's PostgreSQL pass does)")
-    require_program("nginx", "nginx")
+    require_nginx()
     log_dir = tmp_path_factory.mktemp("two-hosts")
-    listen = free_port()
+    listen, publish = free_port(), free_port()
     env = {"SECRET_KEY": SECRET, "BASE_URL": f"http://127.0.0.1:{listen}",
+           # live news through nginx's push server (nchan, over Redis), as deployed
+           "PUSH_PUBLISH_URL": f"http://127.0.0.1:{publish}/publish",
+           "PUSH_SUBSCRIBE_PATH": "/push",
            "RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": redis_server.url,
            "TRUSTED_PROXIES": "1", "SIGN_IN_LIMIT": None, "POLL_WAITING_SECONDS": "1",
            # every worker of both instances runs a webhook delivery thread (gunicorn_conf)
@@ -100,7 +103,8 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
         return GunicornServer(None, pg_database_url, log_dir, workers=2, threads=4, env=env,
                               extra_args=args)
 
-    with instance() as a, instance() as b, NginxServer(listen, (a.port, b.port)) as nginx:
+    with instance() as a, instance() as b, \
+            NginxServer(listen, (a.port, b.port), publish, redis_server.url) as nginx:
         yield Cluster(a, b, nginx)
         print(nginx.error_log()[-3000:])
 
