@@ -242,6 +242,9 @@ def from_environment(instance_path: Path) -> dict:
         # run-background-jobs` does it instead).
         "PUSH_START_CHECK_SECONDS": _seconds("PUSH_START_CHECK_SECONDS", 0.5),
         "PUSH_START_IN_APP": _bool(os.environ.get("PUSH_START_IN_APP"), default=True),
+        # A countdown page listening for news asks by itself this long after its own check
+        # at the start would have been, only if the announcement didn't come (it was lost).
+        "PUSH_START_GRACE_SECONDS": _seconds("PUSH_START_GRACE_SECONDS", 5),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }

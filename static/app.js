@@ -175,7 +175,7 @@
   // spread, so a crowd doesn't ask all in one instant. News older than the page is ignored.
   // When the push connection fails, the poll's timer goes on as it always did; EventSource
   // reconnects by itself, asking for what it missed (Last-Event-ID).
-  var push = null, wakeTimer = null;
+  var push = null, wakeTimer = null, grace = 5;
 
   function askNow() {
     wakeTimer = null;
@@ -192,6 +192,7 @@
     var box = document.getElementById("push-news");
     if (!box || !window.EventSource) { return; }
     var since = Number(box.dataset.pushSince), spread = Number(box.dataset.pushSpread) || 0;
+    grace = Number(box.dataset.pushGrace) || 5;
     push = new EventSource(box.dataset.pushUrl);
     push.onmessage = function (event) {
       var said = String(event.data).split(" ");
@@ -202,14 +203,14 @@
   }
 
   // A countdown's own check at the start (data-check-at-start): with push, only for a page that
-  // heard nothing of it — push down, or the news lost — a few seconds after the start.
+  // heard nothing of it — push down, or the news lost — `grace` seconds after the start.
   function checkAtStart() {
     var poll = document.querySelector("[data-status-poll][data-check-at-start]");
     if (!poll) { return; }
     var at = Number(poll.dataset.checkAtStart) * 1000;
     setTimeout(function () {
       var live = push && push.readyState === 1;
-      setTimeout(askNow, live ? 5000 : 0);
+      setTimeout(askNow, live ? grace * 1000 : 0);
     }, at);
   }
 
