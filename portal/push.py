@@ -122,25 +122,42 @@ class Publisher:
             time.sleep(0.01)
 
     def _run(self) -> None:
-        connection = None
+        self.connection = None
         while True:
             channel, body = self.queue.get()
             try:
-                connection = connection or http.client.HTTPConnection(
-                    self.host, self.port, timeout=self.timeout)
-                connection.request("POST", f"{self.path}/{channel}", body=body.encode(),
-                                   headers={"Content-Type": "text/plain"})
-                answer = connection.getresponse()
-                answer.read()
-                if answer.status >= 300:
-                    log.warning("push: publish answered %s", answer.status)
+                self._post(channel, body)
             except Exception as exc:  # noqa: BLE001 — pages learn at their next poll
                 log.warning("push: publish failed: %s", exc)
-                if connection is not None:
-                    connection.close()
-                connection = None
             finally:
                 self.queue.task_done()
+
+    def _post(self, channel: str, body: str) -> None:
+        """One publish on the kept connection; once more on a new one if the push server had
+        closed the kept one meanwhile (nginx closes idle connections after keepalive_timeout:
+        the request then meets a closed socket)."""
+        for attempt in (1, 2):
+            reused = self.connection is not None
+            self.connection = self.connection or http.client.HTTPConnection(
+                self.host, self.port, timeout=self.timeout)
+            try:
+                self.connection.request("POST", f"{self.path}/{channel}", body=body.encode(),
+                                        headers={"Content-Type": "text/plain"})
+                answer = self.connection.getresponse()
+                answer.read()
+            except (http.client.RemoteDisconnected, ConnectionError) as exc:
+                self.connection.close()
+                self.connection = None
+                if reused and attempt == 1:
+                    continue
+                raise exc
+            except Exception:
+                self.connection.close()
+                self.connection = None
+                raise
+            if answer.status >= 300:
+                log.warning("push: publish answered %s", answer.status)
+            return
 
 
 _lock = threading.Lock()

@@ -32,7 +32,12 @@ class PushServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Kept alive as far as the client knows, but closed after each answer: as nginx
+            # closes a connection left idle past its keepalive_timeout.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
+                self.close_connection = True
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
                 status = None
                 if outer.watch is not None:
@@ -151,6 +156,17 @@ def test_a_push_server_that_is_down_costs_the_host_nothing(app, db, push_server)
         assert time.monotonic() - started < 0.5
         published(app)
     assert Participant.get_by_id(ada.id).status == "admitted"
+
+
+def test_a_connection_the_push_server_closed_meanwhile_is_opened_again(app, db, push_server):
+    room, _guest, ada = waiting_guest(app)
+    with app.app_context():
+        hosting.admit(room, [ada.id], HOST)
+        published(app)
+        time.sleep(0.2)  # the server has closed the connection the publisher keeps
+        hosting.remove(room, Participant.get_by_id(ada.id), HOST)
+        published(app)
+    assert [kind for _, kind in push_server.kinds()] == ["guest", "guest"]
 
 
 class TestWithoutPush:
