@@ -94,18 +94,13 @@ def place(room_id: int):
 
 def _push_context(room_id: int, participant_id: int, made: float) -> dict:
     """The page's channels on the push server, if there is one (guest/_push.html). nchan
-    gives what was published since `last_event_id` (a time, by nchan's clock: a few seconds
-    early, for clocks apart); the page itself ignores what came before `made` (by the app's
-    clock, which also stamps the news)."""
+    first gives a new subscriber each channel's last message (kept a minute,
+    deploy/nginx.conf), so news published between this page's making and its connecting isn't
+    missed; the page ignores what was published before `made` (both by the app's clocks)."""
     url = push.subscribe_url(current_app.config, room_id, participant_id)
     if url is None:
         return {}
-    return {"push_url": f"{url}?last_event_id={int(made) - PUSH_CLOCKS_APART}:0",
-            "push_since": int(made * 1000)}
-
-
-# How far apart the push server's clock and the app's may be (seconds).
-PUSH_CLOCKS_APART = 5
+    return {"push_url": url, "push_since": int(made * 1000)}
 
 
 @bp.get("/s/<int:room_id>/status")
