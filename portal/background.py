@@ -1,6 +1,7 @@
 """Background jobs: one loop per process that runs every job due, each at its own interval (a
 setting, so tests never wait on a real one). Today's jobs: webhook delivery
-(portal/webhook_delivery.py) and host alerts (portal/host_alerts.py). Any number of loops —
+(portal/webhook_delivery.py), host alerts (portal/host_alerts.py) and, with a push server,
+the announcement of each room's start to its guests' pages (portal/push.py). Any number of loops —
 a thread in every gunicorn worker on every host (gunicorn_conf's post_worker_init), `flask
 run-background-jobs`, `flask deliver-webhooks` — share the work: each job claims what it does
 in the database, so nothing is done twice.
@@ -121,5 +122,6 @@ def run_until_stopped(jobs: list[Job], once: bool) -> None:
 @click.option("--once", is_flag=True, help="Run each job once, then exit (cron, tests).")
 @with_appcontext
 def run_background_jobs_command(once: bool):
-    """Deliver webhooks and send host alerts until stopped (Ctrl+C or SIGTERM)."""
+    """Deliver webhooks, send host alerts and announce rooms' starts to guests' pages (with a
+    push server) until stopped (Ctrl+C or SIGTERM)."""
     run_until_stopped(all_jobs(), once)

@@ -62,8 +62,8 @@ def guest_channel(config, participant_id: int) -> str:
 
 
 def subscribe_url(config, room_id: int, participant_id: int) -> str | None:
-    """What a guest page connects to (its EventSource), or None without push. The page adds
-    when it was made (portal/guest/room.py), so news from before it is not news to it."""
+    """What a guest page connects to (its EventSource), or None without push. The page is
+    also told when it was made (portal/guest/room.py), so news from before it is no news."""
     if not enabled(config):
         return None
     path = config["PUSH_SUBSCRIBE_PATH"].rstrip("/")
