@@ -91,17 +91,22 @@ def run(app: Flask, jobs: list[Job], stop: threading.Event | None = None,
 
 def start_thread(app: Flask) -> threading.Thread | None:
     """The loop in a daemon thread of this process, with the jobs whose `in_app` setting is
-    on (a deployment may run them with a command of their own instead)."""
+    on (a deployment may run them with a command of their own instead). The start
+    announcements get a loop of their own: a webhook receiver taking its 10 s must not make
+    10,000 pages late for the start."""
     if not isinstance(app, Flask) or "WEBHOOK_POLL_SECONDS" not in app.config:
         return None  # not Guestgate's app
-    jobs = [job for job in all_jobs() if app.config.get(job.in_app)]
     from . import push
 
-    if not push.enabled(app.config):  # without a push server there is nobody to tell
-        jobs = [job for job in jobs if job.name != start_job().name]
+    jobs = [job for job in all_jobs() if app.config.get(job.in_app)]
+    starts = [job for job in jobs if job.name == start_job().name]
+    jobs = [job for job in jobs if job not in starts]
+    check_settings(app.config)
+    if starts and push.enabled(app.config):  # without a push server there is nobody to tell
+        threading.Thread(target=run, args=(app, starts), name="start-announcements",
+                         daemon=True).start()
     if not jobs:
         return None
-    check_settings(app.config)
     thread = threading.Thread(target=run, args=(app, jobs), name="background-jobs", daemon=True)
     thread.start()
     return thread
