@@ -184,7 +184,10 @@
   }
 
   function wake(within) {
-    if (wakeTimer !== null) { return; }  // a poll is on its way: it answers this news too
+    if (wakeTimer !== null) {  // a poll is on its way: it answers this news too ...
+      if (within > 0) { return; }
+      clearTimeout(wakeTimer);  // ... but a guest's own news doesn't wait for the room's turn
+    }
     wakeTimer = setTimeout(askNow, Math.random() * within * 1000);
   }
 
