@@ -24,6 +24,7 @@ library. It runs in this process beside the server on the same two cores, and it
 is reported next to the portal's."""
 
 import asyncio
+import contextlib
 import html
 import math
 import os
@@ -51,6 +52,11 @@ ATTEMPTS = 5  # a guest whose request fails to connect tries again (reloads), as
 _POLL = re.compile(r'<div data-status-poll[^>]*?hx-get="([^"]+)"[^>]*?hx-trigger="([^"]+)"')
 _EVERY = re.compile(r"every ([0-9.]+)s")
 _DELAY = re.compile(r"load delay:([0-9.]+)s")
+# With push (the deploy configuration): the countdown's own check at the start, and the page's
+# channels (templates/guest/_push.html)
+_CHECK_AT = re.compile(r'data-check-at-start="([0-9.]+)"')
+_PUSH = re.compile(r'id="push-news"[^>]*?data-push-url="([^"]+)" data-push-since="(\d+)" '
+                   r'data-push-spread="([0-9.]+)" data-push-grace="([0-9.]+)"')
 _OWNER_POLL = re.compile(r'id="waiting-room"[^>]*?hx-get="([^"]+)"')
 _HEADER_CSRF = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
@@ -143,6 +149,8 @@ class Crowd:
         # comes as its request completes, and that guest would poll on, and the scenario wait
         # for it, forever (the "stall" of earlier runs, bench/README.md).
         self.closing = False
+        self.listening = 0  # pages with a push connection open now (the deploy configuration)
+        self.push_refused = 0  # push connections refused or failed
 
     async def request(self, method, path, *, jar=None, address=None, form=None, headers=None,
                       timeout: float = 120.0):
@@ -215,6 +223,13 @@ class Guest:
         self.inside_at: float | None = None
         self.places_swapped = 0  # polls that brought a new place in line (no reload)
         self.asleep_until: float | None = None  # the next poll's moment, while waiting for it
+        # Push (the deploy configuration): the page's EventSource, as static/app.js keeps it
+        self.listener: asyncio.Task | None = None
+        self.push_live = False
+        self.push_grace = 0.0
+        self.wake = asyncio.Event()  # "look now": the page asks its poll at once
+        self.wake_pending: asyncio.TimerHandle | None = None
+        self.woken = 0  # polls a push message asked for
 
     async def _request(self, method, path, expected, form=None):
         for _ in range(ATTEMPTS):
@@ -256,8 +271,68 @@ class Guest:
         self.poll_path = html.unescape(found.group(1))
         trigger = found.group(2)
         self.every = float(_EVERY.search(trigger).group(1))
-        delay = _DELAY.search(trigger)
+        delay = _DELAY.search(trigger) or _CHECK_AT.search(found.group(0))
         self.check_at = now + float(delay.group(1)) if delay else None
+        self._listen(page.text)
+
+    def _listen(self, page: str):
+        """The page's push connection, as static/app.js opens it: a new page, a new one."""
+        if self.listener is not None:
+            self.listener.cancel()
+            self.listener = None
+        self.push_live = False
+        if self.wake_pending is not None:
+            self.wake_pending.cancel()
+            self.wake_pending = None
+        self.wake.clear()
+        found = _PUSH.search(page)
+        if found is None:
+            return
+        url, since, spread, grace = found.groups()
+        self.push_grace = float(grace)
+        self.listener = asyncio.create_task(self._read_news(
+            html.unescape(url), int(since), float(spread)))
+
+    async def _read_news(self, url: str, since: int, spread: float):
+        """One EventSource: each message newer than the page wakes its poll, a room's at a
+        random moment within `spread`. A connection that fails leaves the page polling (a
+        browser would reconnect; the harness counts how many never listened)."""
+        loop = asyncio.get_running_loop()
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection(self.crowd.host, self.crowd.port)
+            writer.write((f"GET {url} HTTP/1.1\r\nHost: {self.crowd.host}:{self.crowd.port}\r\n"
+                          f"User-Agent: {client.USER_AGENT}\r\nAccept: text/event-stream\r\n"
+                          f"X-Forwarded-For: {self.address}\r\n\r\n").encode("latin-1"))
+            await writer.drain()
+            status = await reader.readline()
+            if b" 200 " not in status:
+                self.crowd.push_refused += 1
+                return
+            self.push_live = True
+            self.crowd.listening += 1
+            while line := await reader.readline():
+                if not line.startswith(b"data: "):
+                    continue
+                kind, _, ms = line[6:].decode().strip().partition(" ")
+                if not ms.isdigit() or int(ms) < since or self.wake_pending is not None:
+                    continue
+                if kind == "room" and spread > 0:
+                    self.wake_pending = loop.call_later(random.uniform(0, spread), self._woken)
+                else:
+                    self._woken()
+        except (OSError, ValueError):
+            self.crowd.push_refused += 1
+        finally:
+            if self.push_live:
+                self.crowd.listening -= 1
+            self.push_live = False
+            if writer is not None:
+                writer.close()
+
+    def _woken(self):
+        self.wake_pending = None
+        self.wake.set()
 
     def start_moved(self, start_at: float, margin: float, spread: float):
         """The room's start was moved (bench's shortcut, see `run_start`): the page's one poll
@@ -279,12 +354,27 @@ class Guest:
             else:
                 due = min(next_tick, self.check_at or math.inf)
                 self.asleep_until = due
+                woken = False
                 try:
-                    await asyncio.sleep(max(0.0, due - now))
+                    if self.listener is None:
+                        await asyncio.sleep(max(0.0, due - now))
+                    else:  # a push message may wake the poll first
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self.wake.wait(), max(0.0, due - now))
+                            woken = True
                 finally:
                     self.asleep_until = None
-                if self.check_at is not None and due == self.check_at:
-                    self.check_at = None  # `load delay:` fires once
+                if woken:
+                    self.wake.clear()
+                    self.woken += 1
+                elif self.check_at is not None and due == self.check_at:
+                    # `load delay:` fires once; with push (data-check-at-start) a page whose
+                    # connection is up waits its grace for the server's announcement first
+                    grace = self.listener is not None and self.push_live and self.push_grace
+                    self.check_at = due + grace if grace else None
+                    self.push_grace = 0.0
+                    if grace:
+                        continue
                 else:
                     next_tick += self.every
             reply = await self.crowd.request("GET", self.poll_path, jar=self.jar,
@@ -313,6 +403,10 @@ class Guest:
                 self.knows_at, self.knows_every = now, self.every
             await self.load_page()
             next_tick, queued = self.page_at + self.every, False
+
+    def close(self):
+        if self.listener is not None:
+            self.listener.cancel()
 
 
 # --- the scenarios --------------------------------------------------------------------------------
@@ -418,6 +512,10 @@ async def _all_inside(crowd: Crowd, guests: list[Guest], tasks, timeout: float) 
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    listeners = [g.listener for g in guests if g.listener is not None]
+    for guest in guests:
+        guest.close()
+    await asyncio.gather(*listeners, return_exceptions=True)
     return settled
 
 
@@ -436,6 +534,9 @@ def _summary(crowd: Crowd, guests: list[Guest], failures: list[str]) -> dict:
             "client_errors": dict(crowd.client_errors),
             "guests_inside": sum(1 for g in guests if g.inside_at is not None),
             "places_swapped": sum(g.places_swapped for g in guests),
+            # with push: polls a push message asked for, and connections refused or failed
+            "polls_woken_by_push": sum(g.woken for g in guests),
+            "push_refused": crowd.push_refused,
             "failures": failures[:5], "failed_guests": len(failures)}
 
 
@@ -566,8 +667,10 @@ async def run_admit_all(host, port, pids, token, room_id, plan: EventPlan, host_
 # --- the whole event ------------------------------------------------------------------------------
 
 def run(database_url: str, owner_email: str, owner_password: str, plan: EventPlan,
-        run_dir: Path, server_class, secret_key: str, log) -> dict:
-    """Both scenarios on one server; returns the `event` section of results.json."""
+        run_dir: Path, server_class, secret_key: str, log, deploy: bool = False) -> dict:
+    """Both scenarios on one server; returns the `event` section of results.json.
+    `deploy`: the deploy configuration — nginx (deploy/nginx.conf) with its push server in
+    front of the gunicorn, guests coming through it (bench/front.py)."""
     from portal.db import database
     from portal.models import GuestLink, Participant, Room, User
     from portal.timeutil import utcnow
@@ -589,13 +692,34 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         admit_link = GuestLink.create(room=admit_room, name="Everyone", created_by=owner)
     keys = [secret_key]
     env = {"TRUSTED_PROXIES": "1", **{k: str(v) for k, v in plan.poll.items()}}
+    front = None
+    if deploy:
+        from .front import PushFront
+
+        env.update({"TRUSTED_PROXIES": "2",  # the guest's address, then nginx's own
+                    "PUSH_SUBSCRIBE_PATH": "/push"})
     # A room's poll budget is the operator's setting (docs/operations.md): the run records the
     # one it used.
     budget = os.environ.get("ROOM_POLLS_PER_SECOND") or "default"
     result = {"guests": plan.guests, "poll_seconds": plan.poll, "room_polls_per_second": budget,
-              "arrival_concurrency": plan.concurrency, "scenarios": {}}
-    with server_class(database_url, run_dir, app="bench.app_bench:make_event_app()",
-                      env=env) as server:
+              "arrival_concurrency": plan.concurrency, "scenarios": {},
+              "configuration": "deploy: nginx + nchan (Redis) in front" if deploy
+              else "embedded: gunicorn alone, pages poll"}
+    server = server_class(database_url, run_dir, app="bench.app_bench:make_event_app()",
+                          env=env)
+    if deploy:
+        front = PushFront(server.port)
+        server.env["PUSH_PUBLISH_URL"] = front.publish_url
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(server)
+        if front is not None:
+            stack.enter_context(front)
+        # Guests (and the host's clicks) go through nginx in the deploy configuration.
+        where = (client_host(server), front.port if front else server.port)
+
+        def pids():
+            return server.pids() + (front.pids() if front else [])
+
         # The owner signs in before the crowd comes.
         host = client.Browser(client_host(server), server.port)
         client.sign_in(host, owner_email, owner_password)
@@ -612,10 +736,10 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
         scenarios = result["scenarios"]
         for name, scenario in (
                 ("start", lambda: run_start(
-                    client_host(server), server.port, server.pids(),
+                    *where, pids(),
                     seed.token_of(keys, start_link.id), start_room.id, plan, move_start)),
                 ("admit_all", lambda: run_admit_all(
-                    client_host(server), server.port, server.pids(),
+                    *where, pids(),
                     seed.token_of(keys, admit_link.id), admit_room.id, plan,
                     host.cookie_header))):
             try:
@@ -625,6 +749,9 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
                 log(f"    {name}: INCOMPLETE — {exc}", stamp=True)
                 continue
             _log_scenario(log, scenarios[name])
+        if front is not None and front.crashed():
+            result["nginx_worker_crashed"] = True
+            log("    nginx: a worker crashed (see its error log)", stamp=True)
 
     with database.connection_context():
         for name, room_id, link_id in (("start", start_room.id, start_link.id),
@@ -641,7 +768,8 @@ def run(database_url: str, owner_email: str, owner_password: str, plan: EventPla
                               and not scenario["failed_guests"])
             log(f"    {name}: database {counts} — "
                 f"{'exact' if scenario['exact'] else 'NOT EXACT'}", stamp=True)
-    result["ok"] = all(s["ok"] for s in scenarios.values())
+    result["ok"] = all(s["ok"] for s in scenarios.values()) \
+        and not result.get("nginx_worker_crashed")
     return result
 
 

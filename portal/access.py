@@ -9,7 +9,7 @@ from flask import current_app, g, session
 from flask_login import current_user
 from peewee import JOIN, SQL, Select, fn
 
-from . import audit, decision, denials, outbox, tokens
+from . import audit, decision, denials, outbox, push, tokens
 from .db import database
 from .decision import Decision, InviteFacts, LinkFacts, RoomFacts, Visitor
 from .emails import domain_allowed
@@ -367,7 +367,7 @@ def leave(participant: Participant) -> bool:
                          else "guest_left", participant.room_id,
                          f"{participant.name} <{participant.email}>",
                          actor=audit.Actor.of_guest(participant))
-
+            push.guest_news([participant.id])  # their other tabs
             outbox.guest_event("guest.left", participant.room, participant, status="left",
                                  left_from=participant.status)
     return bool(done)

@@ -1,6 +1,7 @@
 """Background jobs: one loop per process that runs every job due, each at its own interval (a
 setting, so tests never wait on a real one). Today's jobs: webhook delivery
-(portal/webhook_delivery.py) and host alerts (portal/host_alerts.py). Any number of loops —
+(portal/webhook_delivery.py), host alerts (portal/host_alerts.py) and, with a push server,
+the announcement of each room's start to its guests' pages (portal/push.py). Any number of loops —
 a thread in every gunicorn worker on every host (gunicorn_conf's post_worker_init), `flask
 run-background-jobs`, `flask deliver-webhooks` — share the work: each job claims what it does
 in the database, so nothing is done twice.
@@ -43,8 +44,15 @@ def alert_job() -> Job:
                "HOST_ALERTS_IN_APP")
 
 
+def start_job() -> Job:
+    from . import push
+
+    return Job("start announcements", push.announce_starts, "PUSH_START_CHECK_SECONDS",
+               "PUSH_START_IN_APP")
+
+
 def all_jobs() -> list[Job]:
-    return [webhook_job(), alert_job()]
+    return [webhook_job(), alert_job(), start_job()]
 
 
 def check_settings(config) -> None:
@@ -83,13 +91,22 @@ def run(app: Flask, jobs: list[Job], stop: threading.Event | None = None,
 
 def start_thread(app: Flask) -> threading.Thread | None:
     """The loop in a daemon thread of this process, with the jobs whose `in_app` setting is
-    on (a deployment may run them with a command of their own instead)."""
+    on (a deployment may run them with a command of their own instead). The start
+    announcements get a loop of their own: a webhook receiver taking its 10 s must not make
+    10,000 pages late for the start."""
     if not isinstance(app, Flask) or "WEBHOOK_POLL_SECONDS" not in app.config:
         return None  # not Guestgate's app
+    from . import push
+
     jobs = [job for job in all_jobs() if app.config.get(job.in_app)]
+    starts = [job for job in jobs if job.name == start_job().name]
+    jobs = [job for job in jobs if job not in starts]
+    check_settings(app.config)
+    if starts and push.enabled(app.config):  # without a push server there is nobody to tell
+        threading.Thread(target=run, args=(app, starts), name="start-announcements",
+                         daemon=True).start()
     if not jobs:
         return None
-    check_settings(app.config)
     thread = threading.Thread(target=run, args=(app, jobs), name="background-jobs", daemon=True)
     thread.start()
     return thread
@@ -110,5 +127,6 @@ def run_until_stopped(jobs: list[Job], once: bool) -> None:
 @click.option("--once", is_flag=True, help="Run each job once, then exit (cron, tests).")
 @with_appcontext
 def run_background_jobs_command(once: bool):
-    """Deliver webhooks and send host alerts until stopped (Ctrl+C or SIGTERM)."""
+    """Deliver webhooks, send host alerts and announce rooms' starts to guests' pages (with a
+    push server) until stopped (Ctrl+C or SIGTERM)."""
     run_until_stopped(all_jobs(), once)

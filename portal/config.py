@@ -28,6 +28,22 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _http_url(name: str) -> str:
+    value = os.environ.get(name, "").strip().rstrip("/")
+    if value and not value.startswith("http://"):
+        raise ValueError(f"{name} must be an http:// address (the push server's own, never "
+                         f"public), not {value!r}")
+    return value
+
+
+def _path(name: str) -> str:
+    """A path on the address guests use (the pages' CSP allows only their own origin)."""
+    value = os.environ.get(name, "").strip().rstrip("/")
+    if value and not value.startswith("/"):
+        raise ValueError(f"{name} must be a path such as /push, not {value!r}")
+    return value
+
+
 def _count(value: str | None, name: str) -> int:
     raw = (value or "0").strip()
     if not raw.isdigit():
@@ -215,6 +231,25 @@ def from_environment(instance_path: Path) -> dict:
         # Push endpoints come from browsers; like webhook receivers, private addresses are
         # refused unless this is true (tests, a push service of your own inside the network).
         "PUSH_ALLOW_PRIVATE_ADDRESSES": _bool(os.environ.get("PUSH_ALLOW_PRIVATE_ADDRESSES")),
+        # Live news for guest pages through a push server (portal/push.py, nginx's nchan:
+        # deploy/nginx.conf, docs/operations.md). Not Web Push (the PUSH_* settings above, for
+        # hosts' alerts). PUSH_PUBLISH_URL: nchan's publisher location, reachable only from
+        # the app's hosts (http://127.0.0.1:8090/publish); PUSH_SUBSCRIBE_PATH: where pages
+        # connect, on the address guests use (/push). Both unset: no push, pages poll.
+        "PUSH_PUBLISH_URL": _http_url("PUSH_PUBLISH_URL"),
+        "PUSH_SUBSCRIBE_PATH": _path("PUSH_SUBSCRIBE_PATH"),
+        "PUSH_PUBLISH_TIMEOUT_SECONDS": _seconds("PUSH_PUBLISH_TIMEOUT_SECONDS", 1),
+        # News for a whole room (Admit all, the start) wakes each page at a random moment
+        # within this many seconds, so 10,000 pages don't all ask in the same instant.
+        "PUSH_SPREAD_SECONDS": float(os.environ.get("PUSH_SPREAD_SECONDS", "1.5")),
+        # A room's start is announced once, by whichever worker's background loop notices it
+        # first; they look this often (and each gunicorn worker looks, unless false: `flask
+        # run-background-jobs` does it instead).
+        "PUSH_START_CHECK_SECONDS": _seconds("PUSH_START_CHECK_SECONDS", 0.5),
+        "PUSH_START_IN_APP": _bool(os.environ.get("PUSH_START_IN_APP"), default=True),
+        # A countdown page listening for news asks by itself this long after its own check
+        # at the start would have been, only if the announcement didn't come (it was lost).
+        "PUSH_START_GRACE_SECONDS": _seconds("PUSH_START_GRACE_SECONDS", 5),
         # An unchanged guest status poll is answered before Flask (portal/quickpoll.py).
         "QUICK_POLL": os.environ.get("QUICK_POLL", "true").strip().lower() != "false",
     }

@@ -209,6 +209,11 @@ def _v19_registration(migrator, models):
                             if m._meta.table_name not in have])
 
 
+def _v21_start_announced(migrator, models):
+    if models.StartAnnounced._meta.table_name not in database.get_tables():
+        database.create_tables([models.StartAnnounced])
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -283,6 +288,7 @@ MIGRATIONS = {
          "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
     19: ("registration: a room's registration settings and questions, and its registrants",
          _v19_registration),
+    21: ("push: each room's start announced once to the guests' pages", _v21_start_announced),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

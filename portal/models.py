@@ -576,6 +576,16 @@ class Registration(BaseModel):
         return value if isinstance(value, dict) else {}
 
 
+class StartAnnounced(BaseModel):
+    """Each room's start the push server was told of (portal/push.py): the row is the claim,
+    so the start is announced once however many workers and hosts notice the time."""
+    room = ForeignKeyField(Room, on_delete="CASCADE")
+    starts_at = DateTimeField()
+
+    class Meta:
+        indexes = ((("room", "starts_at"), True),)
+
+
 # The lookups and claims of every guest's entry, prepared once (see portal.prepared).
 @prepared
 def _claim_link(link_id, room_id, device, door_version):
@@ -606,7 +616,7 @@ def _current_presence(room_id, device):
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
           WebhookEndpoint, WebhookEvent, WebhookDelivery, AlertPreference, PushSubscription,
-          RoomAlertState, RegistrationSettings, Registration]
+          RoomAlertState, RegistrationSettings, Registration, StartAnnounced]
 
 
 def new_device_id() -> str:

@@ -172,6 +172,59 @@
   });
   document.addEventListener("htmx:oobAfterSwap", checkWaiting);
 
+  // Live news (guest/_push.html, portal/push.py): told to look, the page asks its status poll
+  // (guest/_poll.html's "push" trigger) — the same one decision that the poll's timer asks. A
+  // guest's own news at once; a room's (Admit all, the start) at a random moment within the
+  // spread, so a crowd doesn't ask all in one instant. News older than the page is ignored.
+  // When the push connection fails, the poll's timer goes on as it always did; EventSource
+  // reconnects by itself, asking for what it missed (Last-Event-ID).
+  var push = null, wakeTimer = null, grace = 5;
+
+  function askNow() {
+    wakeTimer = null;
+    var poll = document.querySelector("[data-status-poll]");
+    if (poll && window.htmx) { window.htmx.trigger(poll, "push"); }
+  }
+
+  function wake(within) {
+    if (wakeTimer !== null) {  // a poll is on its way: it answers this news too ...
+      if (within > 0) { return; }
+      clearTimeout(wakeTimer);  // ... but a guest's own news doesn't wait for the room's turn
+    }
+    wakeTimer = setTimeout(askNow, Math.random() * within * 1000);
+  }
+
+  function listen() {
+    var box = document.getElementById("push-news");
+    if (!box || !window.EventSource) { return; }
+    var since = Number(box.dataset.pushSince), spread = Number(box.dataset.pushSpread) || 0;
+    grace = Number(box.dataset.pushGrace) || 5;
+    push = new EventSource(box.dataset.pushUrl);
+    push.onmessage = function (event) {
+      var said = String(event.data).split(" ");
+      if (Number(said[1]) < since) { return; }  // this page already shows it
+      wake(said[0] === "room" ? spread : 0);
+    };
+    box.dataset.pushListening = "true";  // for tests: the page listens
+  }
+
+  // A countdown's own check at the start (data-check-at-start): with push, only for a page that
+  // heard nothing of it — push down, or the news lost — `grace` seconds after the start.
+  function checkAtStart() {
+    var poll = document.querySelector("[data-status-poll][data-check-at-start]");
+    if (!poll) { return; }
+    var at = Number(poll.dataset.checkAtStart) * 1000;
+    setTimeout(function () {
+      var live = push && push.readyState === 1;
+      setTimeout(askNow, live ? grace * 1000 : 0);
+    }, at);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    listen();
+    checkAtStart();
+  });
+
   // A status poll answered while this page is already navigating away (Leave, a link) must not
   // reload it: the reload would cancel that navigation and show this page's URL again. If the
   // page is still here a while later (a download, a cancelled navigation), polls count again;

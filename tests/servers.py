@@ -27,6 +27,16 @@ def require_program(program: str, package: str) -> None:
         pytest.skip(f"{program} is not installed: apt-get install -y {package} (CI installs it)")
 
 
+NCHAN = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")  # deploy/nginx.conf loads it
+
+
+def require_nginx() -> None:
+    """nginx with its push server module, nchan (both skip, saying why, when missing)."""
+    require_program("nginx", "nginx")
+    if not NCHAN.exists():
+        pytest.skip(f"no {NCHAN}: apt-get install -y libnginx-mod-nchan (CI installs it)")
+
+
 def wait_for(check, what: str, timeout: float = 30):
     """Until check() is true; a server that never comes up fails the test, saying which."""
     deadline = time.monotonic() + timeout
@@ -103,14 +113,18 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def nginx_config(listen: int, upstreams: tuple[int, int], run_dir: Path) -> str:
+def nginx_config(listen: int, upstreams: tuple[int, int], run_dir: Path, publish: int,
+                 redis_url: str) -> str:
     """deploy/nginx.conf with only what the header says to fill in: the address nginx listens on,
-    the two instances, and the folder for its pid, logs and buffers."""
+    the two instances, the folder for its pid, logs and buffers, and the push server's
+    publisher address and Redis."""
     text = NGINX_CONF.read_text()
     values = {"GUESTGATE_LISTEN": f"127.0.0.1:{listen}",
               "GUESTGATE_A": f"127.0.0.1:{upstreams[0]}",
               "GUESTGATE_B": f"127.0.0.1:{upstreams[1]}",
-              "NGINX_RUN": str(run_dir)}
+              "NGINX_RUN": str(run_dir),
+              "PUSH_PUBLISH_LISTEN": f"127.0.0.1:{publish}",
+              "PUSH_REDIS_URL": redis_url}
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
     left = re.findall(r"\$\{\w+\}", text)
@@ -119,15 +133,17 @@ def nginx_config(listen: int, upstreams: tuple[int, int], run_dir: Path) -> str:
 
 
 class NginxServer:
-    """nginx (Debian's package) on deploy/nginx.conf, balancing the two instances."""
+    """nginx (Debian's package, with libnginx-mod-nchan) on deploy/nginx.conf, balancing the two
+    instances; `publish_url` is the instances' PUSH_PUBLISH_URL."""
 
-    def __init__(self, listen: int, upstreams: tuple[int, int]):
+    def __init__(self, listen: int, upstreams: tuple[int, int], publish: int, redis_url: str):
         self.port = listen
+        self.publish_url = f"http://127.0.0.1:{publish}/publish"
         # World-readable: nginx's workers run as nobody when the tests run as root.
         self.dir = Path(tempfile.mkdtemp(prefix="guestgate-nginx-"))
         self.dir.chmod(0o755)
         self.conf = self.dir / "nginx.conf"
-        self.conf.write_text(nginx_config(listen, upstreams, self.dir))
+        self.conf.write_text(nginx_config(listen, upstreams, self.dir, publish, redis_url))
 
     def __enter__(self):
         done = subprocess.run(["nginx", "-c", str(self.conf), "-e", str(self.dir / "error.log")],

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench import front
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.serial
 @pytest.mark.skipif(shutil.which("wrk") is None,
                     reason="wrk is not installed (apt-get install -y wrk); CI installs it")
+@pytest.mark.skipif(front.available() is not None,
+                    reason=f"the event's deploy configuration needs {front.available()}; "
+                           "CI installs it")
 def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
     out = tmp_path / "results.json"
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "OLD_SECRET_KEYS")}
@@ -68,10 +73,15 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
 
     # The event, small: every simulated guest (each its own browser and address) got in, at
     # the start and after Admit all, with no 5xx, and the database counts each exactly once.
-    event = results["event"]
-    assert event["guests"] == 200 and event["ok"]
-    assert set(event["scenarios"]) == {"start", "admit_all"}
-    for scenario in event["scenarios"].values():
+    # ... and the same through nginx with its push server (the deploy configuration), where
+    # pages are told: every push connection held, and pushes asked for polls.
+    for event in (results["event"], results["event_deploy"]):
+        assert event["guests"] == 200 and event["ok"]
+        assert set(event["scenarios"]) == {"start", "admit_all"}
+    deploy = results["event_deploy"]["scenarios"]
+    assert all(s["push_refused"] == 0 for s in deploy.values()), deploy
+    assert deploy["start"]["polls_woken_by_push"] > 0
+    for scenario in [*results["event"]["scenarios"].values(), *deploy.values()]:
         assert scenario["guests_inside"] == 200 and scenario["all_inside"], scenario
         assert scenario["server_errors_5xx"] == 0 and scenario["failed_guests"] == 0, scenario
         assert scenario["database"] == {"participants": 200, "admitted": 200, "link_uses": 200}

@@ -24,6 +24,7 @@ machine, and nginx sees each as a different client. No test asserts wall time.""
 import html
 import http.client
 import re
+import sys
 import threading
 import time
 import uuid
@@ -34,8 +35,9 @@ from pathlib import Path
 import pytest
 from helpers import PASSWORD, GunicornServer, free_port, invitation_path, link_path, make_room
 from helpers import make_user as make_account
-from servers import Browser, NginxServer, require_program
+from servers import Browser, NginxServer, require_nginx
 
+from portal import push
 from portal.models import GuestLink, Invitation, Participant
 
 # serial: a dozen server processes of its own, so it runs alone (make test's second part) rather
@@ -83,10 +85,13 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
     if not pg_database_url:
         pytest.skip("two hosts share PostgreSQL: set DATABASE_URL=postgresql://... "
                     "(CI's PostgreSQL pass does)")
-    require_program("nginx", "nginx")
+    require_nginx()
     log_dir = tmp_path_factory.mktemp("two-hosts")
-    listen = free_port()
+    listen, publish = free_port(), free_port()
     env = {"SECRET_KEY": SECRET, "BASE_URL": f"http://127.0.0.1:{listen}",
+           # live news through nginx's push server (nchan, over Redis), as deployed
+           "PUSH_PUBLISH_URL": f"http://127.0.0.1:{publish}/publish",
+           "PUSH_SUBSCRIBE_PATH": "/push",
            "RATELIMIT_ENABLED": "true", "RATELIMIT_STORAGE_URI": redis_server.url,
            "TRUSTED_PROXIES": "1", "SIGN_IN_LIMIT": None, "POLL_WAITING_SECONDS": "1",
            # every worker of both instances runs a webhook delivery thread (gunicorn_conf)
@@ -100,9 +105,16 @@ def cluster(pg_database_url, redis_server, tmp_path_factory):
         return GunicornServer(None, pg_database_url, log_dir, workers=2, threads=4, env=env,
                               extra_args=args)
 
-    with instance() as a, instance() as b, NginxServer(listen, (a.port, b.port)) as nginx:
+    with instance() as a, instance() as b, \
+            NginxServer(listen, (a.port, b.port), publish, redis_server.url) as nginx:
         yield Cluster(a, b, nginx)
         print(nginx.error_log()[-3000:])
+        # nchan's known crash (slact/nchan#534, #720; open upstream): nginx's master starts a
+        # new worker and the pages fall back to polling, which the tests above show still gets
+        # everyone in. Written to the run's own output (past pytest's capture), not failed.
+        if "exited on signal" in nginx.error_log():
+            sys.__stderr__.write("\nWARNING: an nginx worker crashed (nchan, slact/nchan#534):\n"
+                                 + nginx.error_log()[-1500:] + "\n")
 
 
 @pytest.fixture
@@ -296,6 +308,78 @@ def test_a_guest_moves_between_instances_and_a_host_on_one_admits_them_on_the_ot
     assert changed.status == 200 and changed.headers["hx-refresh"] == "true"
     inside = guest.get(f"/s/{room.id}", port=cluster.b.port)
     assert inside.status == 200 and "You're in" in inside.visible
+
+
+# --- push: pages told through nginx's nchan ------------------------------------------------------
+
+class Listener:
+    """A page's EventSource, as a thread reading the stream: the data of each message."""
+
+    def __init__(self, port: int, path: str, address: str):
+        self.messages: list[str] = []
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                               source_address=(address, 0))
+        self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+        if self.response.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        try:
+            for line in self.response:
+                if line.startswith(b"data: "):
+                    self.messages.append(line[6:].decode().strip())
+        except (OSError, ValueError):
+            pass  # closed by the test
+
+    def wait(self, count: int, timeout: float = 10) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+    def close(self):
+        self.conn.close()
+
+
+def test_a_host_on_either_instance_wakes_a_page_through_nginx_push(app, db, cluster):
+    """A waiting page's push connection through nginx hears its guest's Admit made on instance
+    B (published to nginx, carried by Redis), and the room's Admit all; a channel id made with
+    another key hears nothing; anything but two channel ids is refused."""
+    room = make_room(title="Round-table", guest_access_enabled=True, require_approval=True)
+    _link, path = new_link(app, room)
+    guests = []
+    for n in range(2):
+        guest = Browser(cluster.port, f"127.8.0.{n + 1}")
+        guest.get(path)
+        assert guest.post(path, {"name": f"Guest {n}", "email": f"g{n}@example.com"}).status \
+            == 303
+        page = guest.get(f"/s/{room.id}")
+        guests.append(html.unescape(re.search(r'data-push-url="([^"]+)"', page.text).group(1)))
+    ada, bob = (Listener(cluster.port, url, "127.8.0.9") for url in guests)
+    # Ada's ids as someone without the key would make them: channels nobody publishes to.
+    other_key = {"SECRET_KEY": "not " + SECRET}
+    first = Participant.get(Participant.email == "g0@example.com")
+    forged = (f"/push/{push.room_channel(other_key, room.id)}"
+              f"/{push.guest_channel(other_key, first.id)}")
+    stranger = Listener(cluster.port, forged, "127.8.0.10")
+    assert {ada.response.status, bob.response.status, stranger.response.status} == {200}
+    assert Browser(cluster.port).get(f"/push/{room.id}/1").status == 404
+
+    host = Browser(cluster.b.port, "127.8.0.20")
+    host.get("/sign-in")
+    assert host.post("/sign-in", {"email": "owner@example.com", "password": PASSWORD}).status \
+        == 303
+    assert host.get(f"/rooms/{room.id}").status == 200
+    assert host.post(f"/rooms/{room.id}/waiting/{first.id}/admit").status == 303
+    assert [m.split()[0] for m in ada.wait(1)] == ["guest"]
+    assert host.post(f"/rooms/{room.id}/waiting/admit-all").status == 303
+    assert [m.split()[0] for m in bob.wait(1)] == ["room"]
+    assert [m.split()[0] for m in ada.wait(2)] == ["guest", "room"]
+    time.sleep(0.5)
+    assert stranger.messages == [] and len(bob.messages) == 1
+    for listener in (ada, bob, stranger):
+        listener.close()
 
 
 # --- faults --------------------------------------------------------------------------------------

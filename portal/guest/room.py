@@ -4,6 +4,7 @@ calendar, Join the live session, Leave, and the room's files."""
 
 import math
 import random
+import time
 
 from flask import (
     abort,
@@ -17,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import access, decision, host, host_alerts, join, mail, meetings, outbox, poll
+from .. import access, decision, host, host_alerts, join, mail, meetings, outbox, poll, push
 from ..attachments import send_attachment
 from ..decision import REASONS
 from ..extensions import limiter
@@ -50,6 +51,7 @@ def _refresh(seconds: float) -> int:
 
 @bp.get("/s/<int:room_id>")
 def place(room_id: int):
+    made = time.time()  # before reading: news published after this may be news to the page
     participant, door, result = presence_or_none(room_id)
     if participant is None:
         return render_template("guest/not_inside.html"), 403
@@ -60,7 +62,8 @@ def place(room_id: int):
                                      poll.QUEUE_COUNTED) \
         if result.outcome == decision.WAITING else None
     context = {"room": room, "participant": participant, "position": position,
-               "state": poll.page_state(result, room.host_message, participant.role)}
+               "state": poll.page_state(result, room.host_message, participant.role),
+               **_push_context(room.id, participant.id, made)}
     if result.outcome == decision.COUNTDOWN:
         starts_in = (room.starts_at - utcnow()).total_seconds()
         every = poll.countdown_poll(starts_in, current_app.config["POLL_COUNTDOWN_SECONDS"],
@@ -87,6 +90,17 @@ def place(room_id: int):
     # off, the link deleted, expired) waits for their next page load.
     return render_template("guest/room.html", attachments=attachments,
                            poll=poll.crowd_poll(current_app, room.id, "admitted"), **context)
+
+
+def _push_context(room_id: int, participant_id: int, made: float) -> dict:
+    """The page's channels on the push server, if there is one (guest/_push.html). nchan
+    first gives a new subscriber each channel's last message (kept a minute,
+    deploy/nginx.conf), so news published between this page's making and its connecting isn't
+    missed; the page ignores what was published before `made` (both by the app's clocks)."""
+    url = push.subscribe_url(current_app.config, room_id, participant_id)
+    if url is None:
+        return {}
+    return {"push_url": url, "push_since": int(made * 1000)}
 
 
 @bp.get("/s/<int:room_id>/status")

@@ -15,7 +15,7 @@ from flask import (
 from flask_login import current_user
 from werkzeug.utils import secure_filename
 
-from .. import audit, denials, join, meetings, timeutil
+from .. import audit, denials, join, meetings, push, timeutil
 from ..attachments import send_attachment, upload_folder
 from ..auth import owner_required
 from ..db import database
@@ -161,6 +161,7 @@ def host_message(room_id: int):
             Room.id == room.id).execute()
         audit.record("host_message_set" if room.host_message else "host_message_cleared",
                      room, room.host_message)
+        push.room_news(room.id)
     saved = HostMessageForm(formdata=None, message=room.host_message)
     return answer("owner/_host_message.html",
                   lambda: {"room": room, "message_form": saved, "message_saved": True},

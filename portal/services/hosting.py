@@ -13,7 +13,7 @@ visit only — entering through the link again makes them a viewer, as for anyon
 
 from peewee import JOIN
 
-from .. import access, audit, decision, outbox, timeutil
+from .. import access, audit, decision, outbox, push, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
@@ -85,6 +85,10 @@ def deny(room: Room, participant_ids: list[int], by: Actor, message: str | None 
     return _decide_waiting(room, participant_ids, "rejected", by, note(message))
 
 
+# Up to this many decided at once are told one by one (their own channels); more, the room.
+PUSH_ONE_BY_ONE = 50
+
+
 def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
                     by: Actor, host_note: str | None = None) -> list:
     """Each with its audit event, in one transaction of two statements however many there
@@ -108,6 +112,11 @@ def _decide_waiting(room: Room, participant_ids: list[int] | None, status: str,
             audit.record_many("guest_denied", room, [_who(p) for p in done],
                               detail=f"Message: {host_note}" if host_note else "", actor=by)
             outbox.guests_event("guest.denied", room, done, by, **_denied_words(host_note))
+        # Admit all (or a crowd at once) is one message to the room, not one a guest.
+        if participant_ids is None or len(done) > PUSH_ONE_BY_ONE:
+            push.room_news(room.id)
+        else:
+            push.guest_news(p.id for p in done)
     return done
 
 
@@ -190,6 +199,7 @@ def remove(room: Room, participant: Participant, by: Actor) -> bool:
         if done:
             audit.record("guest_removed", room, _who(participant), actor=by)
             outbox.guest_event("guest.removed", room, participant, by, status="rejected")
+            push.guest_news([participant.id])
     return bool(done)
 
 
@@ -205,6 +215,7 @@ def move_to_waiting(room: Room, participant: Participant, by: Actor) -> bool:
             audit.record("guest_moved_to_waiting", room, _who(participant), actor=by)
             outbox.guest_event("guest.moved_to_waiting", room, participant, by,
                                  status="waiting")
+            push.guest_news([participant.id])
     return bool(done)
 
 
@@ -217,13 +228,14 @@ def change_role(room: Room, participant: Participant, role: str, by: Actor) -> N
         return
     if participant.invitation_id:
         invitations.change_role(room, participant.invitation_id, old, role, _who(participant),
-                                actor=by)
+                                actor=by)  # everyone of the invitation: the room is told
         return
     with database.atomic():
         Participant.update(role=role, updated_at=timeutil.utcnow()).where(
             Participant.id == participant.id).execute()
         audit.record("role_changed", room, _who(participant),
                      detail=f"{old} → {role} (this visit, shared link)", actor=by)
+        push.guest_news([participant.id])
 
 
 def allow_again(room: Room, participant: Participant, by: Actor) -> bool:
@@ -237,6 +249,7 @@ def allow_again(room: Room, participant: Participant, by: Actor) -> bool:
             (Participant.id == participant.id) & (Participant.status == "rejected")).execute()
         if done:
             audit.record("guest_allowed_again", room, _who(participant), actor=by)
+            push.guest_news([participant.id])
     return bool(done)
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from peewee import IntegrityError
 
-from .. import audit, emails, mail, outbox, passwords, timeutil
+from .. import audit, emails, mail, outbox, passwords, push, timeutil
 from ..access import domain_rules
 from ..audit import Actor
 from ..db import database
@@ -199,6 +199,7 @@ def change_role(room: Room, invitation_id: int, old: str, new: str, target: str,
             (Participant.invitation == invitation_id)
             & Participant.status.in_(("waiting", "admitted"))).execute()
         audit.record("role_changed", room, target, detail=f"{old} → {new}", actor=actor)
+        push.room_news(room.id)  # whoever came by it: rare enough to tell the room
     return True
 
 
@@ -209,6 +210,7 @@ def reset(room: Room, invitation: Invitation, actor: Actor | None = None) -> Non
                           email_status="not_sent", emailed_at=None, email_error="").where(
             Invitation.id == invitation.id).execute()
         audit.record("invitation_reset", room, invitation.email, actor=actor)
+        push.room_news(room.id)
 
 
 def remove(room: Room, invitation: Invitation, actor: Actor | None = None) -> None:
@@ -219,6 +221,7 @@ def remove(room: Room, invitation: Invitation, actor: Actor | None = None) -> No
         Invitation.update(removed_at=timeutil.utcnow()).where(
             Invitation.id == invitation.id).execute()
         audit.record("invitation_removed", room, invitation.email, actor=actor)
+        push.room_news(room.id)
     if cancelled:  # their calendar drops the event
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
                                     actor.account_id if actor else None)

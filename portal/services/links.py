@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import access, audit, decision, outbox, timeutil
+from .. import access, audit, decision, outbox, push, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import GuestLink, Room, User
@@ -68,6 +68,7 @@ def set_guest_access(room: Room, enable: bool, actor: Actor | None = None,
             outbox.emit("room.updated", room, {"changed": ["guest_access_enabled"],
                                                  "guest_access_enabled": enable,
                                                  "by": outbox.actor_data(actor)})
+            push.room_news(room.id)
     if not changed:
         now = Room.get_or_none(Room.id == room.id)
         if now is None or now.is_deleted:
@@ -111,6 +112,7 @@ def delete_link(room: Room, link: GuestLink, actor: Actor | None = None) -> bool
             (GuestLink.id == link.id) & GuestLink.deleted_at.is_null()).execute() == 1
         if deleted:
             audit.record("link_deleted", room, link.name, actor=actor)
+            push.room_news(room.id)
     return deleted
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from peewee import IntegrityError, fn
 
-from .. import audit, meetings, outbox, timeutil
+from .. import audit, meetings, outbox, push, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import ROOM_KINDS, Room, User
@@ -253,6 +253,7 @@ def update(room: Room, values: RoomValues, actor: Actor | None = None) -> Room:
         audit.record("room_edited", room, room.title, actor=actor)
         outbox.emit("room.updated", room, {"changed": ["details"],
                                              "by": outbox.actor_data(actor)})
+        push.room_news(room.id)  # new times, access, approval: every page decides again
         if room.consent_version != consent_before:
             audit.record("consent_text_changed", room, room.title,
                          detail=f"version {room.consent_version}", actor=actor)
@@ -275,6 +276,7 @@ def delete(room: Room, actor: Actor | None = None) -> bool:
             return False
         audit.record("room_deleted", room, room.title, actor=actor)
         outbox.emit("room.deleted", room, {"by": outbox.actor_data(actor)})
+        push.room_news(room.id)
         cancelled = calendar_updates.prepare(room)
     if cancelled:
         calendar_updates.send_later(cancelled, calendar_updates.CANCEL,
