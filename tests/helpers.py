@@ -225,14 +225,39 @@ def text_of(response) -> str:
 
 
 class LiveServer:
+    """The test's app on a real port, a thread per request. Stopping it waits for the requests
+    still being answered — a page's last poll as its browser closed — so none of them uses the
+    database while the next test makes its own (a request thread querying SQLite then crashed
+    a worker: a segfault)."""
+
     def __init__(self, app):
         from werkzeug.serving import make_server
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         app.config["BASE_URL"] = self.url
-        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.in_flight = 0
+        self.idle = threading.Condition()
+        self.server = make_server("127.0.0.1", self.port, self._counted(app), threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _counted(self, app):
+        def serve(environ, start_response):
+            with self.idle:
+                self.in_flight += 1
+            try:
+                body = app(environ, start_response)
+                try:
+                    return [b"".join(body)]  # the whole answer, and Flask's teardown, in here
+                finally:
+                    if hasattr(body, "close"):
+                        body.close()
+            finally:
+                with self.idle:
+                    self.in_flight -= 1
+                    self.idle.notify_all()
+
+        return serve
 
     def __enter__(self):
         self.thread.start()
@@ -241,6 +266,8 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+        with self.idle:
+            self.idle.wait_for(lambda: self.in_flight == 0, timeout=10)
 
 
 # --- gunicorn: the real multi-process server, and guests talking to it over HTTP ----------------
