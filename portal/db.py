@@ -209,6 +209,10 @@ def _v19_registration(migrator, models):
                             if m._meta.table_name not in have])
 
 
+def _v20_invitation_email_confirmed(migrator, models):
+    _add_missing_columns(migrator, models.Invitation.email_confirmed, allow_not_null=True)
+
+
 def _participant_indexes(migrator, models):
     """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
     models.Participant._schema.create_indexes(safe=True)
@@ -283,6 +287,8 @@ MIGRATIONS = {
          "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
     19: ("registration: a room's registration settings and questions, and its registrants",
          _v19_registration),
+    20: ("invitation: the address is confirmed already (a registrant's), so the lobby doesn't "
+         "ask for it", _v20_invitation_email_confirmed),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

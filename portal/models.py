@@ -237,6 +237,9 @@ class Invitation(BaseModel):
     # The SEQUENCE of the calendar event this invitation's emails carry (its UID is fixed):
     # one more for every update or cancellation sent, so calendars apply the newest.
     ics_sequence = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # The address is proven already (a registrant confirmed it from the email's link): the
+    # lobby doesn't ask for it, whatever the room's require_email_match (portal/decision.py).
+    email_confirmed = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     removed_at = DateTimeField(null=True)

@@ -404,8 +404,10 @@ def _place(room: Room, reg: Registration, actor, outcome: Outcome, now, notice: 
 
 
 def _give_link(room: Room, reg: Registration, actor) -> None:
+    # The confirmation proved the address: the personal link's lobby doesn't ask for it. (An
+    # invitation the owner made for this address before is used as it is, and still asks.)
     result = invitation_service.invite(room, [reg.email], "viewer", actor=actor,
-                                       enforce_limit=False)
+                                       enforce_limit=False, email_confirmed=True)
     invitation = result.invitations[0] if result.invitations else Invitation.get_or_none(
         (Invitation.room == room.id) & (Invitation.email == reg.email)
         & Invitation.removed_at.is_null())
