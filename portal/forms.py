@@ -168,6 +168,14 @@ class AttachmentForm(FlaskForm):
                                          file_name_without_control_characters])
 
 
+class InvitationImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[DataRequired("Choose a CSV file to upload.")])
+
+
+class InvitationImportSendForm(FlaskForm):
+    rows = HiddenField()
+
+
 class NewUserForm(FlaskForm):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), valid_email])
     name = StringField("Name", filters=[strip],

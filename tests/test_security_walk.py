@@ -69,7 +69,7 @@ def build_world(app, tmp_path, tag=""):
             "webhook_id": endpoint.id,  # the same endpoint, as the API names it
             "delivery_id": delivery.id, "subscription_id": subscription.id,
             "token": tokens.make_token(keys, tokens.LINK, link.id, 1),
-            "filename": "app.css",
+            "filename": "app.css", "question_id": "q1",  # a registration question
             "token_id": api_token.id, "name": "swagger-ui.css",  # the API reference's files
         },
         "invite_token": tokens.make_token(keys, tokens.INVITE, invitation.id, 1),

@@ -69,6 +69,7 @@ from . import (  # noqa: E402,F401  (audit: its views)
     audit,
     denials,
     inside,
+    invitation_import,
     invitations,
     links,
     registration,

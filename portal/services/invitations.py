@@ -68,6 +68,16 @@ def _account_for(email: str) -> User:
         return User.get(User.email == email)
 
 
+def counted_against_limit(room: Room) -> int:
+    """The room's live invitations that count against MAX_INVITATIONS_PER_ROOM: all but the
+    registrants' personal links (the registration's places bound those)."""
+    registrants = Registration.select(Registration.invitation).where(
+        (Registration.room == room.id) & Registration.invitation.is_null(False))
+    return Invitation.select().where((Invitation.room == room.id)
+                                     & Invitation.removed_at.is_null()
+                                     & Invitation.id.not_in(registrants)).count()
+
+
 def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = False,
            days: int | None = None, actor: Actor | None = None,
            enforce_limit: bool = True, email_confirmed: bool = False) -> InviteResult:
