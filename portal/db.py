@@ -209,8 +209,9 @@ def _v19_registration(migrator, models):
                             if m._meta.table_name not in have])
 
 
-def _v20_invitation_email_confirmed(migrator, models):
+def _v20_confirmed_invitations_and_attendance(migrator, models):
     _add_missing_columns(migrator, models.Invitation.email_confirmed, allow_not_null=True)
+    _add_missing_columns(migrator, models.Participant.joined_live_at)
 
 
 def _participant_indexes(migrator, models):
@@ -288,7 +289,8 @@ MIGRATIONS = {
     19: ("registration: a room's registration settings and questions, and its registrants",
          _v19_registration),
     20: ("invitation: the address is confirmed already (a registrant's), so the lobby doesn't "
-         "ask for it", _v20_invitation_email_confirmed),
+         "ask for it; participant: when they first joined the live session (attendance)",
+         _v20_confirmed_invitations_and_attendance),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -291,6 +291,9 @@ class Participant(BaseModel):
     # A host's words to a guest they Deny ("This session is for staff only"), shown on the
     # guest's page; cleared when the guest is admitted or allowed again.
     host_note = CharField(max_length=300, null=True)
+    # The first time this presence got its credential for the live session (Join): the
+    # attendance screen's "joined the live session", whether or not a webhook wanted it.
+    joined_live_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (

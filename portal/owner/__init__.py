@@ -66,6 +66,7 @@ def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], f
 
 # The views register on bp; room_context above calls the sections by name.
 from . import (  # noqa: E402,F401  (audit: its views)
+    attendance,
     audit,
     denials,
     inside,
