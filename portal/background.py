@@ -1,6 +1,7 @@
 """Background jobs: one loop per process that runs every job due, each at its own interval (a
 setting, so tests never wait on a real one). Today's jobs: webhook delivery
-(portal/webhook_delivery.py) and host alerts (portal/host_alerts.py). Any number of loops —
+(portal/webhook_delivery.py), host alerts (portal/host_alerts.py) and registrants' reminders
+and follow-ups (portal/reminders.py). Any number of loops —
 a thread in every gunicorn worker on every host (gunicorn_conf's post_worker_init), `flask
 run-background-jobs`, `flask deliver-webhooks` — share the work: each job claims what it does
 in the database, so nothing is done twice.
@@ -43,8 +44,14 @@ def alert_job() -> Job:
                "HOST_ALERTS_IN_APP")
 
 
+def reminder_job() -> Job:
+    from . import reminders
+
+    return Job("reminders", reminders.send_due, "REMINDER_CHECK_SECONDS", "REMINDERS_IN_APP")
+
+
 def all_jobs() -> list[Job]:
-    return [webhook_job(), alert_job()]
+    return [webhook_job(), alert_job(), reminder_job()]
 
 
 def check_settings(config) -> None:
@@ -110,5 +117,5 @@ def run_until_stopped(jobs: list[Job], once: bool) -> None:
 @click.option("--once", is_flag=True, help="Run each job once, then exit (cron, tests).")
 @with_appcontext
 def run_background_jobs_command(once: bool):
-    """Deliver webhooks and send host alerts until stopped (Ctrl+C or SIGTERM)."""
+    """Deliver webhooks, send host alerts and reminders until stopped (Ctrl+C or SIGTERM)."""
     run_until_stopped(all_jobs(), once)

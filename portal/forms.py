@@ -168,6 +168,24 @@ class AttachmentForm(FlaskForm):
                                          file_name_without_control_characters])
 
 
+class ReminderForm(FlaskForm):
+    reminder_hours = StringField("Remind registrants this many hours before the start",
+                                 filters=[strip], validators=[Length(max=40)])
+    follow_up = BooleanField("Send a follow-up after the session")
+    follow_up_came = TextAreaField("Follow-up for those who came", filters=[strip],
+                                   validators=[Length(max=5000), no_control_characters()])
+    follow_up_missed = TextAreaField("Follow-up for those who didn't come", filters=[strip],
+                                     validators=[Length(max=5000), no_control_characters()])
+
+    def validate_reminder_hours(self, field):
+        from .reminders import parse_hours
+
+        try:
+            parse_hours(field.data)
+        except ValueError as why:
+            raise WTFValidationError(str(why)) from None
+
+
 class InvitationImportForm(FlaskForm):
     file = FileField("CSV file", validators=[DataRequired("Choose a CSV file to upload.")])
 

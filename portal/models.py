@@ -545,6 +545,27 @@ class RegistrationSettings(BaseModel):
     questions = TextField(default="[]")
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
+    # Reminders to the registrants with a place, hours before the start ("24,1"; empty: none),
+    # and the follow-up after the session (off by default), one text for those who came and
+    # one for those who didn't (portal/reminders.py sends them).
+    reminder_hours = CharField(max_length=40, default="24,1", constraints=[SQL("DEFAULT '24,1'")])
+    follow_up = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
+    follow_up_came = TextField(default="", constraints=[SQL("DEFAULT ''")])
+    follow_up_missed = TextField(default="", constraints=[SQL("DEFAULT ''")])
+
+
+class ReminderClaim(BaseModel):
+    """One reminder or follow-up to one person, claimed by the loop that sends it: the unique
+    (room, kind, email) makes it once across workers, hosts and restarts. `kind`: reminder-24,
+    reminder-1 (hours before), follow-up."""
+    room = ForeignKeyField(Room, on_delete="CASCADE", index=False)
+    kind = CharField(max_length=20)
+    email = CharField(max_length=254)
+    claimed_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("room", "kind", "email"), True),)
 
 
 class Registration(BaseModel):
@@ -612,7 +633,7 @@ def _current_presence(room_id, device):
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
           WebhookEndpoint, WebhookEvent, WebhookDelivery, AlertPreference, PushSubscription,
-          RoomAlertState, RegistrationSettings, Registration]
+          RoomAlertState, RegistrationSettings, Registration, ReminderClaim]
 
 
 def new_device_id() -> str:
