@@ -5,7 +5,7 @@ from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -187,7 +187,8 @@ class ReminderForm(FlaskForm):
 
 
 class InvitationImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[DataRequired("Choose a CSV file to upload.")])
+    # FileRequired: an uploaded file, not a plain field of that name
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
 
 
 class InvitationImportSendForm(FlaskForm):

@@ -31,11 +31,16 @@ from portal.forms import (
     ForgotPasswordForm,
     GuestAccessForm,
     HostMessageForm,
+    InvitationImportForm,
+    InvitationImportSendForm,
     InviteForm,
     LinkForm,
     LobbyForm,
     NewUserForm,
     PresenceRoleForm,
+    QuestionForm,
+    RegistrationSettingsForm,
+    ReminderForm,
     ResetPasswordForm,
     RoleForm,
     RoomForm,
@@ -104,6 +109,18 @@ FORMS = {
     "owner.raise_link_limit": lambda v: raise_form(v["link_id"]),
     "owner.invite_again": None,
     "owner.resend_invitation": None,
+    # Registration (the walk's token is a guest link's: the public pages answer 404), the
+    # invitations' CSV import (its file left out: the field without a file), reminders.
+    "guest.register": LobbyForm,
+    "guest.cancel_registration": None,
+    "owner.registration_settings": RegistrationSettingsForm,
+    "owner.registration_link_reset": None,
+    "owner.registration_question_add": QuestionForm,
+    "owner.registration_question_delete": None,
+    "owner.registration_decide": None,
+    "owner.registration_reminders": ReminderForm,
+    "owner.invitation_import_preview": InvitationImportForm,
+    "owner.invitation_import_send": InvitationImportSendForm,
 }
 BLUEPRINTS = ("guest.", "owner.", "admin.", "auth.")
 MIN_REQUESTS = 10_000
@@ -117,6 +134,7 @@ CHANGES_WORLD = ("owner.delete_", "owner.admit", "owner.deny", "owner.edit_room"
                  "admin.delete_domain", "guest.leave", "guest.moderator_", "owner.remove_guest",
                  "owner.move_guest", "owner.guest_role", "owner.allow_again")
 MAKES_USERS_OR_FILES = ("admin.users", "admin.domains", "owner.add_invitations",
+                        "owner.invitation_import_send",
                         "auth.reset_password", "owner.upload_attachment",
                         "owner.delete_attachment")
 
