@@ -100,7 +100,7 @@ def _invite_facts(get, version: int, account_access: str) -> InviteFacts:
                        current_version=version == get("version"),
                        expires_at=get("expires_at"), valid_once=get("valid_once"),
                        bound_device=get("bound_device"), email=get("email"),
-                       account_access=account_access)
+                       account_access=account_access, email_confirmed=get("email_confirmed"))
 
 
 def _columns_of(row):
@@ -239,7 +239,9 @@ def email_source(door: Door) -> str:
         return "unverified"  # typed in a shared link's lobby; nobody checked it
     if signed_in_email() == door.invitation.email:
         return "account"
-    return "confirmed" if door.room.require_email_match else "invitation"
+    if door.invitation.email_confirmed or door.room.require_email_match:
+        return "confirmed"  # proven by a registration's confirmation, or typed and matched
+    return "invitation"
 
 
 def enter(door: Door, name: str, email: str, consent_version: int | None = None,
@@ -458,6 +460,7 @@ _FACT_COLUMNS = (
     Invitation.valid_once.alias("invitation_valid_once"),
     Invitation.bound_device.alias("invitation_bound_device"),
     Invitation.email.alias("invitation_email"), Invitation.role.alias("invitation_role"),
+    Invitation.email_confirmed.alias("invitation_email_confirmed"),
     User.access.alias("user_access"),
 )
 

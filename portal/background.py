@@ -1,7 +1,8 @@
 """Background jobs: one loop per process that runs every job due, each at its own interval (a
 setting, so tests never wait on a real one). Today's jobs: webhook delivery
-(portal/webhook_delivery.py), host alerts (portal/host_alerts.py) and, with a push server,
-the announcement of each room's start to its guests' pages (portal/push.py). Any number of loops —
+(portal/webhook_delivery.py), host alerts (portal/host_alerts.py), registrants' reminders and
+follow-ups (portal/reminders.py) and, with a push server, the announcement of each room's start
+to its guests' pages (portal/push.py). Any number of loops —
 a thread in every gunicorn worker on every host (gunicorn_conf's post_worker_init), `flask
 run-background-jobs`, `flask deliver-webhooks` — share the work: each job claims what it does
 in the database, so nothing is done twice.
@@ -51,8 +52,14 @@ def start_job() -> Job:
                "PUSH_START_IN_APP")
 
 
+def reminder_job() -> Job:
+    from . import reminders
+
+    return Job("reminders", reminders.send_due, "REMINDER_CHECK_SECONDS", "REMINDERS_IN_APP")
+
+
 def all_jobs() -> list[Job]:
-    return [webhook_job(), alert_job(), start_job()]
+    return [webhook_job(), alert_job(), reminder_job(), start_job()]
 
 
 def check_settings(config) -> None:
@@ -127,6 +134,6 @@ def run_until_stopped(jobs: list[Job], once: bool) -> None:
 @click.option("--once", is_flag=True, help="Run each job once, then exit (cron, tests).")
 @with_appcontext
 def run_background_jobs_command(once: bool):
-    """Deliver webhooks, send host alerts and announce rooms' starts to guests' pages (with a
-    push server) until stopped (Ctrl+C or SIGTERM)."""
+    """Deliver webhooks, send host alerts and reminders, and announce rooms' starts to guests'
+    pages (with a push server) until stopped (Ctrl+C or SIGTERM)."""
     run_until_stopped(all_jobs(), once)

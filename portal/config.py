@@ -222,6 +222,14 @@ def from_environment(instance_path: Path) -> dict:
         "HOST_WATCHING_SECONDS": _seconds("HOST_WATCHING_SECONDS", 90),
         # How often the background loop looks for guests waiting unseen.
         "HOST_ALERT_CHECK_SECONDS": _seconds("HOST_ALERT_CHECK_SECONDS", 15),
+        # Registrants' reminders before the start and follow-ups after the end (each room says
+        # which): every worker's background thread looks for those due, each sent once. A
+        # reminder more than REMINDER_LATE_MINUTES late (the loops were down) is skipped, and
+        # so is a follow-up more than FOLLOW_UP_LATE_HOURS after the end.
+        "REMINDERS_IN_APP": _bool(os.environ.get("REMINDERS_IN_APP"), default=True),
+        "REMINDER_CHECK_SECONDS": _seconds("REMINDER_CHECK_SECONDS", 60),
+        "REMINDER_LATE_MINUTES": int(os.environ.get("REMINDER_LATE_MINUTES", "30")),
+        "FOLLOW_UP_LATE_HOURS": int(os.environ.get("FOLLOW_UP_LATE_HOURS", "24")),
         # Web Push: the VAPID key pair is made once and kept here (like secret_key); the
         # subject (a mailto: or https: address) tells push services whom to contact.
         "VAPID_PRIVATE_KEY_FILE": os.environ.get("VAPID_PRIVATE_KEY_FILE", "").strip()

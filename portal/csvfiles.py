@@ -5,12 +5,12 @@ cell starting with =, +, -, @, tab or carriage return gets a leading apostrophe)
 import csv
 import io
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def to_csv(header: list[str], rows) -> bytes:

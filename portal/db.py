@@ -209,6 +209,17 @@ def _v19_registration(migrator, models):
                             if m._meta.table_name not in have])
 
 
+def _v20_confirmed_invitations_and_attendance(migrator, models):
+    _add_missing_columns(migrator, models.Invitation.email_confirmed, allow_not_null=True)
+    _add_missing_columns(migrator, models.Participant.joined_live_at)
+    S = models.RegistrationSettings
+    _add_missing_columns(migrator, S.reminder_hours, S.follow_up, S.follow_up_came,
+                         S.follow_up_missed, allow_not_null=True)
+    # The claims' table is made with the other missing ones just before (upgrade); if skipped:
+    if models.ReminderClaim._meta.table_name not in database.get_tables():
+        database.create_tables([models.ReminderClaim])
+
+
 def _v21_start_announced(migrator, models):
     if models.StartAnnounced._meta.table_name not in database.get_tables():
         database.create_tables([models.StartAnnounced])
@@ -288,6 +299,10 @@ MIGRATIONS = {
          "subscriptions, and each room's watching and throttle state", _v18_host_alerts),
     19: ("registration: a room's registration settings and questions, and its registrants",
          _v19_registration),
+    20: ("invitation: the address is confirmed already (a registrant's), so the lobby doesn't "
+         "ask for it; participant: when they first joined the live session (attendance); "
+         "registration: reminders and follow-ups, each claimed once",
+         _v20_confirmed_invitations_and_attendance),
     21: ("push: each room's start announced once to the guests' pages", _v21_start_announced),
 }
 LATEST_VERSION = max(MIGRATIONS)

@@ -110,6 +110,8 @@ class InviteFacts:
     bound_device: str | None
     email: str  # normalised
     account_access: str  # the invited account's access: guest, broadcaster or admin
+    # the address is proven already (a registrant confirmed it): the lobby doesn't ask for it
+    email_confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def decide(now: datetime, visitor: Visitor, room: RoomFacts | None,
         if not signed_in_as_invited:
             if visitor.email_typed is None:
                 return Decision(LOBBY)
-            if invite is not None and room.require_email_match \
+            if invite is not None and room.require_email_match and not invite.email_confirmed \
                     and visitor.email_typed != invite.email:
                 return deny("email_mismatch")
         if not visitor.domain_allowed:

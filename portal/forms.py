@@ -5,7 +5,7 @@ from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -166,6 +166,33 @@ class RoomForm(FlaskForm):
 class AttachmentForm(FlaskForm):
     file = FileField("File", validators=[DataRequired("Choose a file to upload."),
                                          file_name_without_control_characters])
+
+
+class ReminderForm(FlaskForm):
+    reminder_hours = StringField("Remind registrants this many hours before the start",
+                                 filters=[strip], validators=[Length(max=40)])
+    follow_up = BooleanField("Send a follow-up after the session")
+    follow_up_came = TextAreaField("Follow-up for those who came", filters=[strip],
+                                   validators=[Length(max=5000), no_control_characters()])
+    follow_up_missed = TextAreaField("Follow-up for those who didn't come", filters=[strip],
+                                     validators=[Length(max=5000), no_control_characters()])
+
+    def validate_reminder_hours(self, field):
+        from .reminders import parse_hours
+
+        try:
+            parse_hours(field.data)
+        except ValueError as why:
+            raise WTFValidationError(str(why)) from None
+
+
+class InvitationImportForm(FlaskForm):
+    # FileRequired: an uploaded file, not a plain field of that name
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
+
+
+class InvitationImportSendForm(FlaskForm):
+    rows = HiddenField()
 
 
 class NewUserForm(FlaskForm):

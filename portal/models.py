@@ -237,6 +237,9 @@ class Invitation(BaseModel):
     # The SEQUENCE of the calendar event this invitation's emails carry (its UID is fixed):
     # one more for every update or cancellation sent, so calendars apply the newest.
     ics_sequence = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    # The address is proven already (a registrant confirmed it from the email's link): the
+    # lobby doesn't ask for it, whatever the room's require_email_match (portal/decision.py).
+    email_confirmed = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     removed_at = DateTimeField(null=True)
@@ -288,6 +291,9 @@ class Participant(BaseModel):
     # A host's words to a guest they Deny ("This session is for staff only"), shown on the
     # guest's page; cleared when the guest is admitted or allowed again.
     host_note = CharField(max_length=300, null=True)
+    # The first time this presence got its credential for the live session (Join): the
+    # attendance screen's "joined the live session", whether or not a webhook wanted it.
+    joined_live_at = DateTimeField(null=True)
 
     class Meta:
         indexes = (
@@ -539,6 +545,27 @@ class RegistrationSettings(BaseModel):
     questions = TextField(default="[]")
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
+    # Reminders to the registrants with a place, hours before the start ("24,1"; empty: none),
+    # and the follow-up after the session (off by default), one text for those who came and
+    # one for those who didn't (portal/reminders.py sends them).
+    reminder_hours = CharField(max_length=40, default="24,1", constraints=[SQL("DEFAULT '24,1'")])
+    follow_up = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
+    follow_up_came = TextField(default="", constraints=[SQL("DEFAULT ''")])
+    follow_up_missed = TextField(default="", constraints=[SQL("DEFAULT ''")])
+
+
+class ReminderClaim(BaseModel):
+    """One reminder or follow-up to one person, claimed by the loop that sends it: the unique
+    (room, kind, email) makes it once across workers, hosts and restarts. `kind`: reminder-24,
+    reminder-1 (hours before), follow-up."""
+    room = ForeignKeyField(Room, on_delete="CASCADE", index=False)
+    kind = CharField(max_length=20)
+    email = CharField(max_length=254)
+    claimed_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("room", "kind", "email"), True),)
 
 
 class Registration(BaseModel):
@@ -616,7 +643,7 @@ def _current_presence(room_id, device):
 MODELS = [SchemaVersion, User, Room, Attachment, GuestLink, Invitation, Participant,
           DenialEvent, DenialCount, DomainRule, AuditEvent, RateLimitCounter, ApiToken,
           WebhookEndpoint, WebhookEvent, WebhookDelivery, AlertPreference, PushSubscription,
-          RoomAlertState, RegistrationSettings, Registration, StartAnnounced]
+          RoomAlertState, RegistrationSettings, Registration, ReminderClaim, StartAnnounced]
 
 
 def new_device_id() -> str:

@@ -70,6 +70,10 @@ def outcome(result):
     (replace(SUBMITTED, email_typed="eve@example.com"), ROOM, None, INVITE, "email_mismatch"),
     (replace(SUBMITTED, email_typed="eve@example.com"),
      replace(ROOM, require_email_match=False), None, INVITE, ENTER),
+    # a registrant's link: the confirmation proved the address, nothing to match
+    (replace(SUBMITTED, email_typed="ada@example.com"), ROOM, None,
+     replace(INVITE, email_confirmed=True), ENTER),
+    (Visitor(device="d1"), ROOM, None, replace(INVITE, email_confirmed=True), LOBBY),
     (replace(SUBMITTED, domain_allowed=False), ROOM, LINK, None, "domain_blocked"),
     (replace(SUBMITTED, domain_allowed=False), ROOM, None, INVITE, "domain_blocked"),
     (Visitor(device="d1"), ROOM, None, replace(INVITE, account_access="broadcaster"), SIGN_IN),

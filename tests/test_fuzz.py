@@ -33,6 +33,8 @@ from portal.forms import (
     ForgotPasswordForm,
     GuestAccessForm,
     HostMessageForm,
+    InvitationImportForm,
+    InvitationImportSendForm,
     InviteForm,
     LinkForm,
     LobbyForm,
@@ -40,6 +42,7 @@ from portal.forms import (
     PresenceRoleForm,
     QuestionForm,
     RegistrationSettingsForm,
+    ReminderForm,
     ResetPasswordForm,
     RoleForm,
     RoomForm,
@@ -120,6 +123,10 @@ FORMS = {
     "guest.register": lambda v: registration_form(registration.questions_of(
         registration.settings_of(Room.get_by_id(v["room_id"])))),
     "guest.cancel_registration": None,
+    # The invitations' CSV import (its file left out: the field without a file), reminders.
+    "owner.registration_reminders": ReminderForm,
+    "owner.invitation_import_preview": InvitationImportForm,
+    "owner.invitation_import_send": InvitationImportSendForm,
 }
 
 
@@ -141,6 +148,7 @@ CHANGES_WORLD = ("owner.delete_", "owner.admit", "owner.deny", "owner.edit_room"
                  "admin.delete_domain", "guest.leave", "guest.moderator_", "owner.remove_guest",
                  "owner.move_guest", "owner.guest_role", "owner.allow_again")
 MAKES_USERS_OR_FILES = ("admin.users", "admin.domains", "owner.add_invitations",
+                        "owner.invitation_import_send",
                         "auth.reset_password", "owner.upload_attachment",
                         "owner.delete_attachment")
 

@@ -241,3 +241,40 @@ def test_registrations_export_as_csv_with_formulas_neutralised(app, client, sign
     client.post("/sign-out")
     assert client.get(f"/rooms/{room.id}/registration/export.csv").status_code in (302, 303,
                                                                                    401, 404)
+
+
+def test_a_registrant_enters_without_typing_their_email(app, client, signed_in_owner, smtp,
+                                                         room):
+    """The confirmation link proved the address: the personal link's lobby asks only the
+    name, also when the room asks invited guests to confirm their email (the default); an
+    invitation the owner made still asks."""
+    from helpers import GuestActions, OwnerActions, invitation, path_of
+
+    from portal.models import Participant
+
+    assert room.require_email_match
+    page = enable(client, room)
+    register(client, page, "Ada", "ada@example.com")
+    client.get(link_in(last_to(smtp, "ada@example.com"), "r/confirm"))
+    personal = link_in(last_to(smtp, "ada@example.com"), "i")
+    ada = GuestActions(app)
+    lobby = ada.get(personal)
+    assert lobby.status_code == 200
+    html = lobby.get_data(as_text=True)
+    assert 'name="name"' in html and 'name="email"' not in html
+    assert "Enter the email address this invitation was sent to." not in text_of(lobby)
+    response = ada.post(personal, data={"name": "Ada Lovelace"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        f"/s/{room.id}")
+    assert ada.place(room).status_code == 200
+    entered = Participant.get(Participant.email == "ada@example.com")
+    assert (entered.name, entered.status, entered.email_source) == (
+        "Ada Lovelace", "admitted", "confirmed")
+
+    # The owner's own invitation still asks for the invited email.
+    OwnerActions(client).invite(room, "bob@example.com")
+    bob = GuestActions(app)
+    path = path_of(app, invitation(room, "bob@example.com"))
+    assert 'name="email"' in bob.get(path).get_data(as_text=True)
+    assert bob.post(path, data={"name": "Bob"}).status_code == 422
+    assert bob.enter(path, "Bob", "eve@example.com").status_code == 403

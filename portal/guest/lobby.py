@@ -248,24 +248,31 @@ def _config(key: str) -> str:
 
 
 def _asks_email(door: Door) -> bool:
-    return _asks_email_in(door.room, personal=door.invitation is not None)
+    return _asks_email_in(door.room, personal=door.invitation is not None,
+                          proven=_email_proven(door))
 
 
-def _asks_email_in(room: Room, personal: bool) -> bool:
-    return not personal or room.require_email_match
+def _email_proven(door: Door) -> bool:
+    """A registrant's personal link: the confirmation link proved the address already."""
+    return door.invitation is not None and door.invitation.email_confirmed
+
+
+def _asks_email_in(room: Room, personal: bool, proven: bool = False) -> bool:
+    return not personal or (room.require_email_match and not proven)
 
 
 def _lobby_form(door: Door, signed_in_as_invited: bool = False) -> LobbyForm:
-    form = _new_lobby_form(door.room, door.invitation is not None)
+    form = _new_lobby_form(door.room, door.invitation is not None, _email_proven(door))
     if signed_in_as_invited and "email" in form:
         del form.email  # their account is the proof
     return form
 
 
-def _new_lobby_form(room: Room, personal: bool) -> LobbyForm:
+def _new_lobby_form(room: Room, personal: bool, proven: bool = False) -> LobbyForm:
     form = LobbyForm()
-    if not _asks_email_in(room, personal):
-        del form.email  # Socialive's way: the personal link itself is the proof
+    if not _asks_email_in(room, personal, proven):
+        # Socialive's way (the personal link itself is the proof), or a registrant's link
+        del form.email
     if not room.asks_consent:
         del form.consent, form.consent_version
     return form
@@ -277,10 +284,12 @@ def _lobby_page(door: Door, token: str, form: LobbyForm | None = None, status: i
     action = url_for("guest.link_lobby" if door.link is not None else "guest.invite_lobby",
                      token=token)
     context = {"room": door.room, "action": action, "personal": door.invitation is not None,
+               "email_proven": _email_proven(door),
                "consent_again": consent_again}
     if form is None and pagecache.applies():
         # The empty form is made from the keyed context alone, and only when the page is
         # rendered: building it costs more than finding the kept page.
         return pagecache.render("guest/lobby.html", context, derived={
-            "form": lambda kept: _new_lobby_form(kept["room"], kept["personal"])})
+            "form": lambda kept: _new_lobby_form(kept["room"], kept["personal"],
+                                                 kept["email_proven"])})
     return render_template("guest/lobby.html", form=form or _lobby_form(door), **context), status

@@ -22,7 +22,7 @@ from .. import access, decision, host, host_alerts, join, mail, meetings, outbox
 from ..attachments import send_attachment
 from ..decision import REASONS
 from ..extensions import limiter
-from ..models import Attachment
+from ..models import Attachment, Participant
 from ..prepared import prepared
 from ..timeutil import utcnow
 from ..web import public_url
@@ -165,10 +165,12 @@ def join_live(room_id: int):
 
 
 def _joined_live(room, participant) -> None:
-    """guest.joined_live: the credential was made (no other change to write with it)."""
+    """guest.joined_live: the credential was made; the first time is kept for attendance."""
     from ..db import database
 
     with database.atomic():
+        Participant.update(joined_live_at=utcnow()).where(
+            (Participant.id == participant.id) & Participant.joined_live_at.is_null()).execute()
         outbox.guest_event("guest.joined_live", room, participant, platform=room.platform)
 
 

@@ -54,10 +54,12 @@ def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], f
 
 # The views register on bp; answer_section above finds the sections' views in cockpit.
 from . import (  # noqa: E402,F401  (audit: its views)
+    attendance,
     audit,
     cockpit,
     denials,
     inside,
+    invitation_import,
     invitations,
     links,
     registration,

@@ -9,13 +9,15 @@ from flask import flash, make_response, redirect, render_template, request, url_
 from .. import timeutil
 from ..auth import owner_required
 from ..csvfiles import to_csv
-from ..forms import QuestionForm, RegistrationSettingsForm
+from ..forms import QuestionForm, RegistrationSettingsForm, ReminderForm
 from ..models import Room
+from ..reminders import parse_hours
 from ..services import registration as service
 from . import bp, me, owned_room
 
 
-def registration_context(room: Room, settings_form=None, question_form=None) -> dict:
+def registration_context(room: Room, settings_form=None, question_form=None,
+                         reminder_form=None) -> dict:
     """What owner/_registration.html shows."""
     settings = service.settings_of(room)
     zone = room.timezone or "UTC"
@@ -24,6 +26,11 @@ def registration_context(room: Room, settings_form=None, question_form=None) -> 
             formdata=None, enabled=settings.enabled, mode=settings.mode,
             capacity=settings.capacity,
             opens_at=_local(settings.opens_at, zone), closes_at=_local(settings.closes_at, zone))
+    if reminder_form is None:
+        reminder_form = ReminderForm(
+            formdata=None, reminder_hours=settings.reminder_hours or "",
+            follow_up=settings.follow_up, follow_up_came=settings.follow_up_came or "",
+            follow_up_missed=settings.follow_up_missed or "")
     now = timeutil.utcnow()
     regs = service.registrations(room)
     return {
@@ -31,6 +38,7 @@ def registration_context(room: Room, settings_form=None, question_form=None) -> 
         "reg_settings": settings,
         "reg_settings_form": settings_form,
         "question_form": question_form or QuestionForm(formdata=None),
+        "reminder_form": reminder_form,
         "questions": service.questions_of(settings),
         "question_kinds": service.QUESTION_KINDS,
         "max_questions": service.MAX_QUESTIONS,
@@ -81,6 +89,20 @@ def registration_settings(room_id: int):
     if moved:
         flash(f"{len(moved)} moved up from the waitlist (emailed).", "success")
     return redirect(url_for("owner.registration", room_id=room.id), 303)
+
+
+@bp.post("/<int:room_id>/registration/reminders")
+@owner_required
+def registration_reminders(room_id: int):
+    room = owned_room(room_id)
+    form = ReminderForm()
+    if not form.validate_on_submit():
+        return _page(room, 422, reminder_form=form)
+    service.save_reminders(room, parse_hours(form.reminder_hours.data), form.follow_up.data,
+                           form.follow_up_came.data or "", form.follow_up_missed.data or "",
+                           actor=me())
+    flash("Reminders and follow-ups saved.", "success")
+    return redirect(url_for("owner.registration", room_id=room.id, _anchor="reminders"), 303)
 
 
 @bp.post("/<int:room_id>/registration/link/reset")

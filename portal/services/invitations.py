@@ -68,13 +68,24 @@ def _account_for(email: str) -> User:
         return User.get(User.email == email)
 
 
+def counted_against_limit(room: Room) -> int:
+    """The room's live invitations that count against MAX_INVITATIONS_PER_ROOM: all but the
+    registrants' personal links (the registration's places bound those)."""
+    registrants = Registration.select(Registration.invitation).where(
+        (Registration.room == room.id) & Registration.invitation.is_null(False))
+    return Invitation.select().where((Invitation.room == room.id)
+                                     & Invitation.removed_at.is_null()
+                                     & Invitation.id.not_in(registrants)).count()
+
+
 def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = False,
            days: int | None = None, actor: Actor | None = None,
-           enforce_limit: bool = True) -> InviteResult:
+           enforce_limit: bool = True, email_confirmed: bool = False) -> InviteResult:
     """Add invitations for the good addresses and say why each other one was refused. One
     transaction; the room's row is locked first so two owners can't overshoot the limit.
     `enforce_limit` False: a registrant's personal link (services.registration), which the
-    registration's capacity bounds instead."""
+    registration's capacity bounds instead, whose address the confirmation proved
+    (`email_confirmed`: its lobby doesn't ask for it)."""
     result = InviteResult()
     now = timeutil.utcnow()
     expires_at = now + timedelta(days=days) if days else None
@@ -111,7 +122,8 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
             elif enforce_limit and live >= limit:
                 result.refused.append((email, f"{OVER_LIMIT} of {limit} per room"))
             else:
-                invitation = _add(room, email, previous, role, valid_once, expires_at, actor, now)
+                invitation = _add(room, email, previous, role, valid_once, expires_at, actor, now,
+                                  email_confirmed)
                 live += 1
                 result.added.append(email)
                 result.invitations.append(invitation)
@@ -122,19 +134,21 @@ def invite(room: Room, raw_addresses: list[str], role: str, valid_once: bool = F
     return result
 
 
-def _add(room, email, previous, role, valid_once, expires_at, actor, now) -> Invitation:
+def _add(room, email, previous, role, valid_once, expires_at, actor, now,
+         email_confirmed=False) -> Invitation:
     user = _account_for(email)
     by = actor.account if actor else None
     if previous is None:
         return Invitation.create(room=room, user=user, email=email, role=role,
                                  valid_once=valid_once, expires_at=expires_at, created_by=by,
-                                 created_at=now)
+                                 created_at=now, email_confirmed=email_confirmed)
     # A previously removed guest: the unique (room, email) row comes back with a new version,
     # so the old link stays dead.
     previous.user = user
     previous.role = role
     previous.valid_once = valid_once
     previous.expires_at = expires_at
+    previous.email_confirmed = email_confirmed
     previous.version += 1
     previous.bound_device = None
     previous.email_status, previous.emailed_at, previous.email_error = "not_sent", None, ""

@@ -108,6 +108,23 @@ def save_settings(room: Room, *, enabled: bool, mode: str, capacity: int | None,
     return outcome
 
 
+def save_reminders(room: Room, hours: list[int], follow_up: bool, came: str, missed: str,
+                   actor: Actor | None = None) -> None:
+    """When registrants are reminded (hours before the start) and what the follow-up after
+    the session says to those who came and those who didn't (portal/reminders.py sends)."""
+    _ensure_settings(room)
+    with database.atomic():
+        RegistrationSettings.update(reminder_hours=",".join(str(h) for h in hours),
+                                    follow_up=follow_up, follow_up_came=came,
+                                    follow_up_missed=missed,
+                                    updated_at=timeutil.utcnow()).where(
+            RegistrationSettings.room == room.id).execute()
+        detail = f"reminders {', '.join(f'{h} h' for h in hours) or 'off'}; follow-up " \
+                 f"{'on' if follow_up else 'off'}"
+        audit.record("registration_reminders_changed", room, "registration", detail=detail,
+                     actor=actor)
+
+
 def save_questions(room: Room, questions: list[dict], actor: Actor | None = None) -> None:
     _ensure_settings(room)
     with database.atomic():
@@ -404,8 +421,10 @@ def _place(room: Room, reg: Registration, actor, outcome: Outcome, now, notice: 
 
 
 def _give_link(room: Room, reg: Registration, actor) -> None:
+    # The confirmation proved the address: the personal link's lobby doesn't ask for it. (An
+    # invitation the owner made for this address before is used as it is, and still asks.)
     result = invitation_service.invite(room, [reg.email], "viewer", actor=actor,
-                                       enforce_limit=False)
+                                       enforce_limit=False, email_confirmed=True)
     invitation = result.invitations[0] if result.invitations else Invitation.get_or_none(
         (Invitation.room == room.id) & (Invitation.email == reg.email)
         & Invitation.removed_at.is_null())
