@@ -66,7 +66,7 @@ def kinds(response):
 def test_preview_then_send_all(app, client, signed_in_owner, smtp, room):
     OwnerActions(client).invite(room, "old@example.com")
     DomainRule.create(domain="rival.example", mode="block")
-    page = client.get(f"/rooms/{room.id}")
+    page = client.get(f"/rooms/{room.id}/access")  # the view with the invitations
     assert "Import guests from a CSV file" in text_of(page)
     assert client.get(f"/rooms/{room.id}/invitations/import").status_code == 200
 

@@ -201,3 +201,20 @@ def test_invited_moderators_see_live_only(app, room, link):
         assert elsewhere not in html
     for view in VIEWS:  # the owner's views are the owner's
         assert moderator.get(f"/rooms/{room.id}/{view}").status_code in (302, 403)
+
+
+def test_access_says_whether_people_can_register_and_insights_leads_to_attendance(
+        app, client, signed_in_owner, room):
+    access = text_of(client.get(f"/rooms/{room.id}/access"))
+    assert "Off: people can't register for this room." in access
+    assert "Manage registration" in access
+    with app.test_request_context():
+        from portal.services import registration
+        registration.save_settings(room, enabled=True, mode="approval", capacity=5,
+                                   opens_at=None, closes_at=None)
+    access = text_of(client.get(f"/rooms/{room.id}/access"))
+    assert "On: a host approves each registration; 0 of 5 places taken." in access
+    insights = client.get(f"/rooms/{room.id}/insights").get_data(as_text=True)
+    assert f'href="/rooms/{room.id}/attendance"' in insights
+    assert client.get(f"/rooms/{room.id}/attendance").status_code == 200
+    assert client.get(f"/rooms/{room.id}/registration").status_code == 200

@@ -64,13 +64,21 @@ def live_context(room: Room) -> dict:
             "message_form": HostMessageForm(message=room.host_message)}
 
 
+def registration_summary(room: Room) -> dict:
+    """The Access view's line on registration (its own screen manages it): one lookup."""
+    from ..services import registration
+
+    return {"registration": registration.settings_of(room)}
+
+
 def _sections() -> dict[str, tuple[Callable[[Room], dict], ...]]:
     """Each view's sections, by their context functions. Imported here: those modules import
     this one, for the view their forms land on."""
     from . import denials as denial_panel
     from . import inside, invitations, links, rooms, waiting
     return {"live": (live_context, waiting.owner_waiting_context, inside.owner_inside_context),
-            "access": (links.links_context, invitations.invitations_section),
+            "access": (links.links_context, invitations.invitations_section,
+                       registration_summary),
             "insights": (denial_panel.denials_context,),
             "details": (rooms.details_context,)}
 

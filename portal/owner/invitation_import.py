@@ -4,13 +4,13 @@ room's invitation limit; then Send all. A full page; its content is the partial
 owner/_invitation_import.html (`invitation_import_context`), ready for the room page's views.
 Plain forms, post/redirect/get; htmx is not needed. The rules are services.invitation_import's."""
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template
 
 from ..auth import owner_required
 from ..forms import InvitationImportForm, InvitationImportSendForm
 from ..models import Room
 from ..services import invitation_import as service
-from . import bp, me, owned_room
+from . import bp, cockpit, me, owned_room
 
 
 def invitation_import_context(room: Room, form=None, preview=None, send_form=None) -> dict:
@@ -80,4 +80,4 @@ def invitation_import_send(room_id: int):
     if result.refused:
         flash("Not invited (changed since the preview): " + "; ".join(
             f"{e} ({why})" for e, why in result.refused) + ".", "error")
-    return redirect(url_for("owner.room", room_id=room.id, _anchor="invitations"), 303)
+    return redirect(cockpit.section_url(room, "invitations"), 303)
