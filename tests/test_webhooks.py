@@ -682,8 +682,9 @@ def test_removed_and_moved_say_the_status_they_leave_the_guest_in(
     assert hosting.remove(room, Participant.get(), Actor.of_account(owner))
     deliver(app)
     got = receiver.wait_for(2)
-    assert [(r.type, r.payload["data"]["guest"]["status"]) for r in got] == [
-        ("guest.moved_to_waiting", "waiting"), ("guest.removed", "rejected")]
+    # Two deliveries in flight at once may arrive in either order (receivers go by the time)
+    assert {(r.type, r.payload["data"]["guest"]["status"]) for r in got} == {
+        ("guest.moved_to_waiting", "waiting"), ("guest.removed", "rejected")}
     assert {r.payload["data"]["by"]["email"] for r in got} == {owner.email}
 
 
