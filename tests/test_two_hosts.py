@@ -298,11 +298,11 @@ def test_a_guest_moves_between_instances_and_a_host_on_one_admits_them_on_the_ot
     host.get("/sign-in")
     assert host.post("/sign-in", {"email": "owner@example.com", "password": PASSWORD}).status \
         == 303
-    assert host.get(f"/rooms/{room.id}").status == 200
+    assert host.get(f"/rooms/{room.id}/live").status == 200
     waiting = Participant.get(Participant.email == "ada@example.com")
     assert host.post(f"/rooms/{room.id}/waiting/{waiting.id}/admit").status == 303
     # The host's session works on the other instance too.
-    assert "Round-table" in host.get(f"/rooms/{room.id}", port=cluster.b.port).visible
+    assert "Round-table" in host.get(f"/rooms/{room.id}/live", port=cluster.b.port).visible
 
     changed = guest.get(poll, port=cluster.b.port, headers={"HX-Request": "true"})
     assert changed.status == 200 and changed.headers["hx-refresh"] == "true"
@@ -370,7 +370,7 @@ def test_a_host_on_either_instance_wakes_a_page_through_nginx_push(app, db, clus
     host.get("/sign-in")
     assert host.post("/sign-in", {"email": "owner@example.com", "password": PASSWORD}).status \
         == 303
-    assert host.get(f"/rooms/{room.id}").status == 200
+    assert host.get(f"/rooms/{room.id}/live").status == 200
     assert host.post(f"/rooms/{room.id}/waiting/{first.id}/admit").status == 303
     assert [m.split()[0] for m in ada.wait(1)] == ["guest"]
     assert host.post(f"/rooms/{room.id}/waiting/admit-all").status == 303
