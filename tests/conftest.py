@@ -165,6 +165,31 @@ def live_server(app):
         yield server
 
 
+
+# --- email: a real SMTP server (aiosmtpd) for the tests that send mail ---------------------------
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def mail_settings(smtp_port):
+    """What sends the app's mail to `smtp`: a test module's `config` adds these (Flask-Mail
+    reads MAIL_* once, in create_app, so they must be in the app's config from the start)."""
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_SUPPRESS_SEND": False,
+            "MAIL_TIMEOUT": 5, "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
+
+
+@pytest.fixture
+def smtp(smtp_port):
+    """The server's recorder: the emails received (tests/test_email.py's SMTPServer)."""
+    from test_email import SMTPServer
+
+    server = SMTPServer(smtp_port).start()
+    yield server.handler
+    server.stop()
+
 # --- real servers from Debian's packages: skipped, saying why, when missing (a failure in CI) ----
 
 @pytest.fixture(scope="module")

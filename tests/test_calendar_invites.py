@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import free_port, invitation, invite, make_room, text_of
+from helpers import invitation, invite, make_room, text_of
 from icalendar import Calendar
 from test_email import MAIL_TIMEOUT, SMTPServer, calendar_of
 
@@ -21,22 +21,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": MAIL_TIMEOUT,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
+def config(config, mail_settings):
+    return {**config, **mail_settings, "MAIL_TIMEOUT": MAIL_TIMEOUT}
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from helpers import HTMX, PASSWORD, free_port, invitation, invite, make_room, make_user, text_of
+from helpers import HTMX, PASSWORD, invitation, invite, make_room, make_user, text_of
 
 from portal import mail
 from portal.models import Invitation, Room
@@ -56,27 +56,14 @@ class SMTPServer:
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def mail_settings(smtp_port):
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_SUPPRESS_SEND": False,
-            "MAIL_TIMEOUT": MAIL_TIMEOUT, "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
+def mail_settings(mail_settings):
+    return {**mail_settings, "MAIL_TIMEOUT": MAIL_TIMEOUT}
 
 
 @pytest.fixture
 def config(config, mail_settings):
     # Flask-Mail reads MAIL_* once, in create_app: they must be in the app's config from the start.
     return {**config, **mail_settings}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
 
 
 def body_of(message, subtype):

@@ -23,7 +23,7 @@ from helpers import (
     make_user,
 )
 from servers import wait_for
-from test_email import SMTPServer, body_of
+from test_email import body_of
 
 from portal import background, host_alerts, timeutil
 from portal.cli import DEMO_OWNER
@@ -35,27 +35,11 @@ AFTER, WATCHING, EVERY = 30, 90, 300
 
 
 @pytest.fixture
-def smtp_port():
-    from helpers import free_port
-
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port, tmp_path):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>",
+def config(config, mail_settings, tmp_path):
+    return {**config, **mail_settings,
             "HOST_ALERT_AFTER_SECONDS": AFTER, "HOST_WATCHING_SECONDS": WATCHING,
             "HOST_ALERT_EVERY_SECONDS": EVERY,
             "VAPID_PRIVATE_KEY_FILE": str(tmp_path / "vapid.pem")}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import json
 import re
 
 import pytest
-from helpers import OwnerActions, free_port, make_room, text_of
-from test_email import SMTPServer
+from helpers import OwnerActions, make_room, text_of
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -19,23 +18,9 @@ from portal.services import invitation_import
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>",
+def config(config, mail_settings):
+    return {**config, **mail_settings,
             "MAX_INVITATIONS_PER_ROOM": 5}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import make_room, text_of
-from test_email import SMTPServer, body_of, calendar_of
+from test_email import body_of, calendar_of
 
 from portal.models import DomainRule, Invitation, Registration, RegistrationSettings
 from portal.services import registration as service
@@ -18,24 +18,8 @@ from portal.timeutil import utcnow
 
 
 @pytest.fixture
-def smtp_port():
-    from helpers import free_port
-
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
+def config(config, mail_settings):
+    return {**config, **mail_settings}
 
 
 @pytest.fixture

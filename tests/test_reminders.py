@@ -7,8 +7,8 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import free_port, make_room, path_of, text_of
-from test_email import SMTPServer, body_of
+from helpers import make_room, path_of, text_of
+from test_email import body_of
 
 from portal import background
 from portal.models import Invitation, Participant, Registration, RegistrationSettings
@@ -17,23 +17,8 @@ from portal.timeutil import utcnow
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>",
-            "REMINDER_LATE_MINUTES": 30}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
+def config(config, mail_settings):
+    return {**config, **mail_settings, "REMINDER_LATE_MINUTES": 30}
 
 
 def with_registrants(app, room, *names, **settings):

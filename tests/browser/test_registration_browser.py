@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 from a11y import assert_accessible
-from helpers import free_port, make_room
+from helpers import make_room
 from playwright.sync_api import expect
-from test_email import SMTPServer, body_of
+from test_email import body_of
 
 from portal.db import database
 from portal.models import Registration
@@ -23,22 +23,8 @@ NO_JS = {"java_script_enabled": False}
 
 
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>"}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    server = SMTPServer(smtp_port).start()
-    yield server.handler
-    server.stop()
+def config(config, mail_settings):
+    return {**config, **mail_settings}
 
 
 @pytest.fixture
