@@ -137,3 +137,12 @@ def run_background_jobs_command(once: bool):
     """Deliver webhooks, send host alerts and reminders, and announce rooms' starts to guests'
     pages (with a push server) until stopped (Ctrl+C or SIGTERM)."""
     run_until_stopped(all_jobs(), once)
+
+
+@click.command("deliver-webhooks")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
+@with_appcontext
+def deliver_webhooks_command(once: bool):
+    """Deliver webhook events until stopped (Ctrl+C or SIGTERM): the loop above, running only
+    this job."""
+    run_until_stopped([webhook_job()], once)

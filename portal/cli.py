@@ -24,11 +24,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(verify_ticket)
     app.cli.add_command(create_api_token)
-    from .webhook_delivery import deliver_webhooks_command
+    from .background import deliver_webhooks_command, run_background_jobs_command
 
     app.cli.add_command(deliver_webhooks_command)
-    from .background import run_background_jobs_command
-
     app.cli.add_command(run_background_jobs_command)
 
 

@@ -25,9 +25,7 @@ import random
 import secrets
 from datetime import UTC, timedelta
 
-import click
 from flask import current_app
-from flask.cli import with_appcontext
 from peewee import fn
 
 from . import mail, outbox, timeutil
@@ -246,17 +244,6 @@ def deliver_due() -> int:
         for delivery_id in ids:
             send_one(delivery_id, token)
         sent += len(ids)
-
-
-@click.command("deliver-webhooks")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (cron, tests).")
-@with_appcontext
-def deliver_webhooks_command(once: bool):
-    """Deliver webhook events until stopped (Ctrl+C or SIGTERM). The loop is
-    portal/background.py's, running only this job."""
-    from .background import run_until_stopped, webhook_job
-
-    run_until_stopped([webhook_job()], once)
 
 
 def pending_count() -> int:

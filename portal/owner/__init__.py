@@ -2,14 +2,11 @@
 Every view here is for owners (broadcaster or admin) and reaches a room only through
 `owned_room`."""
 
-from collections.abc import Callable, Iterable
-
-from flask import Blueprint, abort, redirect
+from flask import Blueprint, abort
 from flask_login import current_user
 
 from ..audit import Actor
 from ..models import Room
-from ..web import answer, polled_section
 
 bp = Blueprint("owner", __name__, url_prefix="/rooms")
 
@@ -30,29 +27,7 @@ def me() -> Actor:
     return Actor.of_account(current_user._get_current_object())
 
 
-def answer_section(room: Room, fragment: str, section: Callable[..., dict], anchor: str, *,
-                   status: int = 200, flashes: Iterable[tuple[str, str]] = (), **overrides):
-    """A room page section's answer (web.answer's rule): htmx gets `fragment` rendered from
-    `section(room, **overrides)`; a refused plain form the view the section lives in, with
-    `overrides`; a done plain form the flashes and that view at `#anchor`."""
-    view = cockpit.SECTION_VIEW[anchor]
-    return answer(fragment, lambda: {"room": room, **section(room, **overrides)},
-                  "owner/room.html", lambda: cockpit.view_context(room, view, **overrides),
-                  back=cockpit.section_url(room, anchor), status=status, flashes=flashes)
-
-
-def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str,
-                 anchor: str, seen: Callable[[Room], None] | None = None):
-    """A room page section's poll (web.polled_section); without htmx, the view it lives in.
-    `seen`: told of the room once the owner's access is checked."""
-    room = owned_room(room_id)
-    if seen is not None:
-        seen(room)
-    return polled_section(fragment, {"room": room, **section(room)}, fingerprint,
-                          lambda: redirect(cockpit.section_url(room, anchor), 303))
-
-
-# The views register on bp; answer_section above finds the sections' views in cockpit.
+# The views register on bp, and the room page's sections on cockpit's views (cockpit.shown_on).
 from . import (  # noqa: E402,F401  (audit: its views)
     attendance,
     audit,

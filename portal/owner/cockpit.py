@@ -15,7 +15,7 @@ Above the views, a nav counts who waits and who was refused in the last 24 hours
 /rooms/<id>/views every few seconds (two counts; 204 while unchanged), so "Live · 3 waiting"
 shows on every view without rendering the Live view."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
@@ -25,7 +25,7 @@ from ..auth import owner_required
 from ..forms import HostMessageForm
 from ..models import Room
 from ..services import hosting
-from ..web import is_htmx, polled_section
+from ..web import answer, is_htmx, polled_section
 from . import bp, owned_room
 
 VIEWS = {"live": "Live", "access": "Access", "insights": "Insights", "details": "Details"}
@@ -58,12 +58,28 @@ def section_url(room: Room | int, section: str) -> str:
 
 # --- what each view shows -------------------------------------------------------------------------
 
+# Each view's sections, by their context functions, in the order declared. Each section's
+# module declares where it is shown (`shown_on`), as its routes declare their URLs: the modules
+# import this one, never the reverse.
+_SHOWN: dict[str, list[Callable[[Room], dict]]] = {view: [] for view in VIEWS}
+
+
+def shown_on(view: str):
+    """Decorator: the context function of a section of `view`, called for each render of it."""
+    def declare(context: Callable[[Room], dict]) -> Callable[[Room], dict]:
+        _SHOWN[view].append(context)
+        return context
+    return declare
+
+
+@shown_on("live")
 def live_context(room: Room) -> dict:
     """Join as host and the host's message; the waiting room and In the room add their own."""
     return {"can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
             "message_form": HostMessageForm(message=room.host_message)}
 
 
+@shown_on("access")
 def registration_summary(room: Room) -> dict:
     """The Access view's line on registration (its own screen manages it): one lookup."""
     from ..services import registration
@@ -71,22 +87,10 @@ def registration_summary(room: Room) -> dict:
     return {"registration": registration.settings_of(room)}
 
 
-def _sections() -> dict[str, tuple[Callable[[Room], dict], ...]]:
-    """Each view's sections, by their context functions. Imported here: those modules import
-    this one, for the view their forms land on."""
-    from . import denials as denial_panel
-    from . import inside, invitations, links, rooms, waiting
-    return {"live": (live_context, waiting.owner_waiting_context, inside.owner_inside_context),
-            "access": (links.links_context, invitations.invitations_section,
-                       registration_summary),
-            "insights": (denial_panel.denials_context,),
-            "details": (rooms.details_context,)}
-
-
 def view_context(room: Room, view: str, **overrides) -> dict:
     """Everything `view` shows — and nothing of the other views — with the nav's counts."""
     context = {"room": room, "now": timeutil.utcnow(), **nav_context(room, view)}
-    for section in _sections()[view]:
+    for section in _SHOWN[view]:
         context.update(section(room))
     context.update(overrides)
     return context
@@ -101,6 +105,30 @@ def render_view(room: Room, view: str, status: int = 200, **overrides):
     response = make_response(render_template(page, **context), status)
     response.vary.add("HX-Request")  # one URL, two answers
     return response
+
+
+# --- a section's answers -------------------------------------------------------------------------
+
+def answer_section(room: Room, fragment: str, section: Callable[..., dict], anchor: str, *,
+                   status: int = 200, flashes: Iterable[tuple[str, str]] = (), **overrides):
+    """A room page section's answer (web.answer's rule): htmx gets `fragment` rendered from
+    `section(room, **overrides)`; a refused plain form the view the section lives in, with
+    `overrides`; a done plain form the flashes and that view at `#anchor`."""
+    view = SECTION_VIEW[anchor]
+    return answer(fragment, lambda: {"room": room, **section(room, **overrides)},
+                  "owner/room.html", lambda: view_context(room, view, **overrides),
+                  back=section_url(room, anchor), status=status, flashes=flashes)
+
+
+def poll_section(room_id: int, fragment: str, section: Callable[[Room], dict], fingerprint: str,
+                 anchor: str, seen: Callable[[Room], None] | None = None):
+    """A room page section's poll (web.polled_section); without htmx, the view it lives in.
+    `seen`: told of the room once the owner's access is checked."""
+    room = owned_room(room_id)
+    if seen is not None:
+        seen(room)
+    return polled_section(fragment, {"room": room, **section(room)}, fingerprint,
+                          lambda: redirect(section_url(room, anchor), 303))
 
 
 # --- the nav and its counts -----------------------------------------------------------------------

@@ -24,7 +24,8 @@ from ..services.denial_reasons import WINDOWS, reason_counts, recent_events
 from ..services.links import MAX_USES
 from ..services.urls import invitation_url
 from ..web import owner_time
-from . import answer_section, bp, me, owned_room, poll_section
+from . import bp, me, owned_room
+from .cockpit import answer_section, poll_section, shown_on
 
 RECENT_EVENTS = 20
 # The newest events looked at to find what each reason's fix applies to (one LIMIT query).
@@ -84,6 +85,7 @@ def fix_for(code: str, room: Room, event: DenialEvent | None, now) -> Fix:
     return Fix()
 
 
+@shown_on("insights")
 def denials_context(room: Room, **overrides) -> dict:
     now = timeutil.utcnow()
     counts = reason_counts(room)

@@ -9,7 +9,8 @@ from .. import host
 from ..auth import owner_required
 from ..models import Room
 from ..services import hosting
-from . import answer_section, bp, me, owned_room, poll_section
+from . import bp, me, owned_room
+from .cockpit import answer_section, poll_section, shown_on
 from .waiting import owner_waiting_context
 
 OWNER_ENDPOINTS = {"poll": "owner.inside_now", "remove": "owner.remove_guest",
@@ -17,6 +18,7 @@ OWNER_ENDPOINTS = {"poll": "owner.inside_now", "remove": "owner.remove_guest",
                    "allow": "owner.allow_again"}
 
 
+@shown_on("live")
 def owner_inside_context(room: Room, with_waiting: bool = False, **overrides) -> dict:
     """The room page's In the room section, as its owner sees it; `with_waiting` adds the
     waiting room, swapped out of band (after Move, the guest appears there at once)."""

@@ -10,7 +10,8 @@ from ..auth import owner_required
 from ..forms import InvitationImportForm, InvitationImportSendForm
 from ..models import Room
 from ..services import invitation_import as service
-from . import bp, cockpit, me, owned_room
+from . import bp, me, owned_room
+from .cockpit import section_url
 
 
 def invitation_import_context(room: Room, form=None, preview=None, send_form=None) -> dict:
@@ -80,4 +81,4 @@ def invitation_import_send(room_id: int):
     if result.refused:
         flash("Not invited (changed since the preview): " + "; ".join(
             f"{e} ({why})" for e, why in result.refused) + ".", "error")
-    return redirect(cockpit.section_url(room, "invitations"), 303)
+    return redirect(section_url(room, "invitations"), 303)

@@ -17,8 +17,8 @@ from ..services import invitations as service
 from ..services.invitations import INVALID, MAX_ADDRESSES_AT_ONCE
 from ..services.urls import invitation_url
 from ..web import is_htmx
-from . import answer_section, bp, me, owned_room
-from .cockpit import section_url
+from . import bp, me, owned_room
+from .cockpit import answer_section, section_url, shown_on
 
 # --- what the section says ---------------------------------------------------------------------
 
@@ -50,6 +50,7 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+@shown_on("access")
 def invitations_section(room: Room, **overrides) -> dict:
     invitations = list(room.live_invitations())
     context = {

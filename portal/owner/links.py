@@ -14,13 +14,15 @@ from ..forms import GuestAccessForm, LinkForm
 from ..models import GuestLink, Room
 from ..services import links
 from ..services.urls import guest_link_url
-from . import answer_section, bp, me, owned_room
+from . import bp, me, owned_room
+from .cockpit import answer_section, shown_on
 
 CHANNEL_REFUSAL = "Guest access isn't supported for channel rooms."
 
 
 # --- what the section shows ---------------------------------------------------------------------
 
+@shown_on("access")
 def links_context(room: Room, **overrides) -> dict:
     now = timeutil.utcnow()
     live = list(room.live_links())

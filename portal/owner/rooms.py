@@ -24,7 +24,7 @@ from ..models import Attachment, Room
 from ..services import rooms as room_service
 from ..web import answer, see_other
 from . import bp, me, owned_room
-from .cockpit import section_url, view_context, view_url
+from .cockpit import section_url, shown_on, view_context, view_url
 
 # Types people share before a session; the served Content-Type comes from this table, never
 # from what the browser claimed.
@@ -99,6 +99,7 @@ def _saved(form: RoomForm, save) -> bool:
     return True
 
 
+@shown_on("details")
 def details_context(room: Room) -> dict:
     """The Details view: the room's settings and attachments."""
     return {"room": room, "now": timeutil.utcnow(),

@@ -12,12 +12,14 @@ from ..forms import DenyForm
 from ..host import waiting_context
 from ..models import Room
 from ..services import hosting
-from . import answer_section, bp, cockpit, me, owned_room, poll_section
+from . import bp, me, owned_room
+from .cockpit import answer_section, poll_section, section_url, shown_on
 
 OWNER_ENDPOINTS = {"poll": "owner.waiting", "admit": "owner.admit", "deny": "owner.deny",
                    "admit_all": "owner.admit_all"}
 
 
+@shown_on("live")
 def owner_waiting_context(room: Room, **overrides) -> dict:
     """The room page's waiting-room section, as its owner sees it."""
     return waiting_context(room, OWNER_ENDPOINTS, by_owner=True, **overrides)
@@ -68,7 +70,7 @@ def deny(room_id: int, participant_id: int):
             return _answer(room, f"{guest.name} is no longer waiting.")
         return host.deny_page(room, guest, form, True,
                               url_for("owner.deny", room_id=room.id, participant_id=guest.id),
-                              cockpit.section_url(room, "waiting-room"),
+                              section_url(room, "waiting-room"),
                               status=200 if request.method == "GET" else 422)
     if hosting.deny(room, [guest.id], me(), form.message.data):
         return _answer(room, f"{guest.name} was denied entry.")
