@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from api_helpers import Api, token_for
 from helpers import PASSWORD, make_user
 from oidc_provider import CLIENT_ID, OTHER_ID, OTHER_SECRET, OidcProvider
 
@@ -116,6 +117,33 @@ def test_a_demotion_ends_the_other_sessions(app, client, db, provider):
     assert User.get(User.email == "grace@example.org").access == "broadcaster"
     event = AuditEvent.select().where(AuditEvent.action == "access_changed").get()
     assert event.detail.startswith("admin → broadcaster (from the sign-in provider")
+
+
+@pytest.mark.parametrize("groups_after", [["staff"], ["marketing"]],
+                         ids=["demoted", "removed-from-the-group"])
+def test_a_demotion_or_removal_at_the_provider_ends_the_accounts_api_tokens_too(
+        app, client, db, provider, groups_after):
+    """Issue 27, item 3: "a demotion also ends their sessions and API tokens". A script holding
+    the person's token must not outlive what the provider took away: an admin demoted to host,
+    or someone no longer in the required groups (refused at sign-in, their access otherwise left
+    as it was), keeps no working token — as "Sign out everywhere" revokes them."""
+    provider.add("grace", "grace@example.org", groups=["gg-admins"])
+    assert sign_on(client, provider, "grace").status_code == 303
+    token = token_for(User.get(User.email == "grace@example.org"))
+    assert Api(app, token).get("/api/v1/rooms").status_code == 200
+    provider.add("grace", "grace@example.org", groups=groups_after)
+    sign_on(app.test_client(), provider, "grace")
+    refused = Api(app, token).get("/api/v1/rooms")
+    assert refused.status_code == 401 and refused.json["code"] == "token_invalid"
+
+
+def test_a_sign_on_that_keeps_the_role_keeps_the_api_tokens(app, client, db, provider):
+    provider.add("ada", "ada@example.org", groups=["staff"])
+    assert sign_on(client, provider, "ada").status_code == 303
+    token = token_for(User.get(User.email == "ada@example.org"))
+    provider.add("ada", "ada@example.org", groups=["staff", "gg-admins"])  # a promotion
+    assert sign_on(app.test_client(), provider, "ada").status_code == 303
+    assert Api(app, token).get("/api/v1/rooms").status_code == 200
 
 
 def test_name_and_verified_email_are_refreshed_at_each_sign_on(app, client, db, provider):
