@@ -41,6 +41,7 @@ from . import audit, emails, timeutil
 from .db import database
 from .extensions import limiter
 from .models import User
+from .services import api_tokens
 from .sessions import landing, start_session
 from .timeutil import utcnow
 from .web import public_url, safe_next
@@ -234,12 +235,21 @@ class Refused(Exception):
         self.title, self.detail, self.status = title, detail, status
 
 
+def _end_everything(user: User) -> str:
+    """The account's sessions and API tokens end, as "Sign out everywhere" ends them: what the
+    provider took away must not live on in another browser or in a script. What to add to the
+    audit event's detail."""
+    user.end_sessions()
+    revoked = api_tokens.revoke_all(user)
+    return f"; {revoked} API token{'s' if revoked != 1 else ''} revoked" if revoked else ""
+
+
 def _refuse(email: str, why: str, title, detail, user: User | None = None):
     with database.atomic():
+        if user is not None:
+            why += _end_everything(user)  # no longer allowed: the sessions it has end too
         audit.record("sso_refused", None, email, detail=why,
                      actor=user or audit.Actor(email=email))
-        if user is not None:
-            user.end_sessions()  # no longer allowed: the sessions it has end too
     return Refused(title, detail)
 
 
@@ -320,13 +330,14 @@ def _refresh(user: User, iss, sub, email, name, roles: Roles, now, linked: bool)
     if linked:
         audit.record("sso_linked", None, user.email,
                      detail=f"{iss} (the provider says the address is verified)", actor=user)
+    ended = ""
+    if RANK[roles.access] < RANK[old]:
+        ended = _end_everything(user)  # a demotion ends every session and API token it had
+        user = User.get_by_id(user.id)  # this sign-on's session starts after it
     if old != roles.access:
         audit.record("access_changed", None, user.email,
                      detail=f"{old} → {roles.access} (from the sign-in provider: "
-                            f"{roles.source})", actor=user)
-    if RANK[roles.access] < RANK[old]:
-        user.end_sessions()  # a demotion ends every session the account had
-        user = User.get_by_id(user.id)  # this sign-on's session starts after it
+                            f"{roles.source}){ended}", actor=user)
     return user
 
 

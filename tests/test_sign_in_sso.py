@@ -4,10 +4,12 @@ pages filled in as a person would, Guestgate's side through the test client. Wha
 notice: the account they get and its access, the pages that refuse them, who else is signed
 out, and the audit log."""
 
+import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from api_helpers import Api, token_for
 from helpers import PASSWORD, make_user
 from oidc_provider import CLIENT_ID, OTHER_ID, OTHER_SECRET, OidcProvider
 
@@ -77,12 +79,20 @@ def test_first_sign_on_makes_the_account_with_the_mapped_role(app, client, db, p
 
 def test_an_admin_value_makes_an_admin_and_the_users_screen_says_how(app, client, db,
                                                                      provider):
+    """Issue 27, item 6: how each account signs in, when it last did, and the claim values
+    its access came from."""
+    make_user("pat@example.com")  # a password account that never signed in
     provider.add("grace", "grace@example.org", groups=["staff", "gg-admins"])
     assert sign_on(client, provider, "grace").status_code == 303
     page = client.get("/admin/users")
     assert page.status_code == 200
-    assert "Single sign-on (127.0.0.2)" in page.text
-    assert "Access from groups: staff, gg-admins" in page.text
+    rows = {email: " ".join(re.sub(r"<[^>]+>", " ", row).split()) for email, row in
+            re.findall(r'<tr data-email="([^"]+)">(.*?)</tr>', page.text, re.S)}
+    grace = User.get(User.email == "grace@example.org")
+    assert "Single sign-on (127.0.0.2)" in rows["grace@example.org"]
+    assert "Access from groups: staff, gg-admins" in rows["grace@example.org"]
+    assert grace.last_sign_in_at.strftime("%d %b %Y %H:%M") in rows["grace@example.org"]
+    assert "Password" in rows["pat@example.com"] and "Never" in rows["pat@example.com"]
 
 
 def test_removed_from_the_group_the_next_sign_on_is_refused_and_sessions_end(
@@ -116,6 +126,33 @@ def test_a_demotion_ends_the_other_sessions(app, client, db, provider):
     assert User.get(User.email == "grace@example.org").access == "broadcaster"
     event = AuditEvent.select().where(AuditEvent.action == "access_changed").get()
     assert event.detail.startswith("admin → broadcaster (from the sign-in provider")
+
+
+@pytest.mark.parametrize("groups_after", [["staff"], ["marketing"]],
+                         ids=["demoted", "removed-from-the-group"])
+def test_a_demotion_or_removal_at_the_provider_ends_the_accounts_api_tokens_too(
+        app, client, db, provider, groups_after):
+    """Issue 27, item 3: "a demotion also ends their sessions and API tokens". A script holding
+    the person's token must not outlive what the provider took away: an admin demoted to host,
+    or someone no longer in the required groups (refused at sign-in, their access otherwise left
+    as it was), keeps no working token — as "Sign out everywhere" revokes them."""
+    provider.add("grace", "grace@example.org", groups=["gg-admins"])
+    assert sign_on(client, provider, "grace").status_code == 303
+    token = token_for(User.get(User.email == "grace@example.org"))
+    assert Api(app, token).get("/api/v1/rooms").status_code == 200
+    provider.add("grace", "grace@example.org", groups=groups_after)
+    sign_on(app.test_client(), provider, "grace")
+    refused = Api(app, token).get("/api/v1/rooms")
+    assert refused.status_code == 401 and refused.json["code"] == "token_invalid"
+
+
+def test_a_sign_on_that_keeps_the_role_keeps_the_api_tokens(app, client, db, provider):
+    provider.add("ada", "ada@example.org", groups=["staff"])
+    assert sign_on(client, provider, "ada").status_code == 303
+    token = token_for(User.get(User.email == "ada@example.org"))
+    provider.add("ada", "ada@example.org", groups=["staff", "gg-admins"])  # a promotion
+    assert sign_on(app.test_client(), provider, "ada").status_code == 303
+    assert Api(app, token).get("/api/v1/rooms").status_code == 200
 
 
 def test_name_and_verified_email_are_refreshed_at_each_sign_on(app, client, db, provider):
@@ -377,3 +414,52 @@ def test_cancelling_at_the_provider_gives_a_clear_page(app, client, db, provider
     page = client.get("/sign-in/sso/callback?error=access_denied&state=x")
     assert page.status_code == 401 and "Signing in was cancelled" in page.text
     assert not signed_in(client)
+
+
+def test_make_runs_server_with_oidc_settings_lets_a_person_sign_in_and_host_a_room(
+        app, db, database_url, oidc, tmp_path):
+    """Issue 27, done when: "a fresh clone's make run with OIDC_* pointed at a provider lets a
+    person sign in and host a room". gunicorn as `make run` starts it (portal.gunicorn_conf, 2
+    workers x 4 threads), its settings only from the environment; the provider's own login
+    page; then a room made and Join as host (Jitsi's token, the moderator's)."""
+    import jwt
+    from helpers import GunicornServer
+    from servers import Browser
+
+    jitsi = {"JITSI_URL": "https://meet.example.org", "JITSI_APP_ID": "guestgate",
+             "JITSI_APP_SECRET": "jitsi-secret-0123456789abcdef0123", "JITSI_AUDIENCE": "jitsi"}
+    env = {**{k: str(v) for k, v in oidc.settings(**ROLES).items()}, **jitsi,
+           "RATELIMIT_ENABLED": None, "TRUSTED_PROXIES": None}
+    server = GunicornServer(app, database_url, tmp_path, workers=2, threads=4, env=env,
+                            extra_args=("--config", "python:portal.gunicorn_conf",
+                                        "--no-control-socket"))
+    base = f"http://127.0.0.1:{server.port}"
+    oidc.start(base).add("ada", "ada@example.org", groups=["staff"], name="Ada Lovelace")
+    with server:
+        person = Browser(server.port)
+        page = person.get("/sign-in")
+        assert page.status == 200 and "Sign in with Contoso" in page.visible
+        button = person.get("/sign-in/sso")
+        assert button.status == 302
+        back = oidc.log_in(button.headers["location"], "ada")
+        assert back.startswith(f"{base}/sign-in/sso/callback?")
+        signed_in = person.get(back.removeprefix(base))
+        assert signed_in.status == 303, signed_in.text
+
+        person.get("/rooms/new")
+        created = person.post("/rooms/new", {
+            "title": "Made after signing on", "starts_at": "2031-01-15T10:00",
+            "ends_at": "2031-01-15T11:00", "timezone": "UTC", "kind": "regular",
+            "platform": "jitsi"})
+        assert created.status == 303, created.visible
+        room_path = urlsplit(created.headers["location"]).path.rstrip("/")
+        room_id = int(room_path.split("/")[2])
+        join = person.get(f"/rooms/{room_id}/join")
+        assert join.status == 303, join.visible
+        token = parse_qs(urlsplit(join.headers["location"]).query)["jwt"][0]
+        claims = jwt.decode(token, jitsi["JITSI_APP_SECRET"], algorithms=["HS256"],
+                            audience="jitsi", issuer="guestgate")
+        assert claims["context"]["user"]["affiliation"] == "owner"
+        assert claims["context"]["user"]["email"] == "ada@example.org"
+    user = User.get(User.email == "ada@example.org")
+    assert (user.access, user.oidc_subject) == ("broadcaster", "ada")

@@ -73,11 +73,12 @@ def test_a_waiting_guest_leaves_and_the_host_sees_them_go(
     assert GuestLink.get_by_id(link.id).uses == 1
 
 
-def test_leave_the_countdown_without_javascript(app, new_context, owner):
+@pytest.mark.parametrize("scripts", [{}, NO_JS], ids=["javascript", "no-javascript"])
+def test_leave_the_countdown(app, new_context, owner, scripts):
     room = make_room(owner, title="Later today", guest_access_enabled=True,
                      starts_in=timedelta(hours=1))
     link = GuestLink.create(room=room, name="Guests")
-    guest = guest_waits(new_context, link_path(app, link), "Nora", "nora@example.com", **NO_JS)
+    guest = guest_waits(new_context, link_path(app, link), "Nora", "nora@example.com", **scripts)
     expect(guest.get_by_text("You're in. Waiting for the start")).to_be_visible()
     guest.get_by_role("button", name="Leave").click()
     expect(guest.get_by_role("heading", name="You left the session")).to_be_visible()
@@ -85,9 +86,9 @@ def test_leave_the_countdown_without_javascript(app, new_context, owner):
     assert AuditEvent.get(AuditEvent.action == "guest_left").target == "Nora <nora@example.com>"
 
 
-def test_a_denied_guest_leaves_without_javascript_and_stays_refused(
-        app, new_context, room, link):
-    guest = guest_waits(new_context, link_path(app, link), "Dan", "dan@example.com", **NO_JS)
+@pytest.mark.parametrize("scripts", [{}, NO_JS], ids=["javascript", "no-javascript"])
+def test_a_denied_guest_leaves_and_stays_refused(app, new_context, room, link, scripts):
+    guest = guest_waits(new_context, link_path(app, link), "Dan", "dan@example.com", **scripts)
     expect(guest.get_by_role("heading", name="Waiting to be admitted")).to_be_visible()
     owner = new_context(**NO_JS).new_page()
     sign_in(owner)
