@@ -16,10 +16,12 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
     URLField,
+    widgets,
 )
 from wtforms.validators import (
     AnyOf,
@@ -32,7 +34,7 @@ from wtforms.validators import (
 )
 from wtforms.validators import ValidationError as WTFValidationError
 
-from . import emails, meetings, passwords, timeutil
+from . import emails, meetings, outbox, passwords, timeutil
 from .models import ACCESS_LEVELS, ROLES
 from .services import api_tokens
 from .services import rooms as room_rules
@@ -471,3 +473,70 @@ class QuestionForm(FlaskForm):
                             validators=[Length(max=4000, message="That's too much text."),
                                         no_control_characters(multiline=True)])
     required = BooleanField("Required")
+
+
+# --- checkboxes, registration and webhooks --------------------------------------------------------
+
+class Checkboxes(SelectMultipleField):
+    """Several choices as a list of checkboxes."""
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def registration_form(questions: list[dict], formdata=None):
+    """The public registration page's form: name, email, and a field for each of the owner's
+    questions (named q1, q2, ...; services.registration keeps them)."""
+
+    class Form(FlaskForm):
+        name = LobbyForm.name
+        email = LobbyForm.email
+
+    for q in questions:
+        label, required = q["label"], q.get("required")
+        need = [InputRequired(_l("Answer this question."))] if required else [Optional()]
+        kind = q["kind"]
+        if kind == "short":
+            f = StringField(label, filters=[strip], validators=[
+                *([DataRequired(_l("Answer this question."))] if required else [Optional()]),
+                Length(max=300, message=_l("Use at most 300 characters.")),
+                no_control_characters()])
+        elif kind == "long":
+            f = TextAreaField(label, filters=[strip], validators=[
+                *([DataRequired(_l("Answer this question."))] if required else [Optional()]),
+                Length(max=2000, message=_l("Use at most 2000 characters.")),
+                no_control_characters(multiline=True)])
+        elif kind == "choice":
+            f = RadioField(label, choices=[SelectChoice(c, c) for c in q["choices"]],
+                           validators=need,
+                           validate_choice=True)
+        elif kind == "choices":
+            f = Checkboxes(label, choices=[SelectChoice(c, c) for c in q["choices"]],
+                           validators=[*([DataRequired(_l("Choose at least one."))]
+                                         if required else [Optional()])])
+        else:
+            f = BooleanField(label, validators=[DataRequired(_l("Tick this box to register."))]
+                             if required else [Optional()])
+        setattr(Form, q["id"], f)
+    return Form(formdata=formdata) if formdata is not None else Form()
+
+
+class UncheckedCheckboxes(Checkboxes):
+    def pre_validate(self, form):
+        """Choices are checked by the service (it says which are unknown)."""
+
+
+class EndpointForm(FlaskForm):
+    """A webhook endpoint (the owner's Webhooks screen)."""
+    url = StringField("Receiver URL", filters=[lambda v: (v or "").strip()],
+                      validators=[DataRequired("Enter the URL that receives the events."),
+                                  Length(max=500, message="Use at most 500 characters.")])
+    description = StringField("Description (optional)",
+                              validators=[Length(max=100, message="Use at most 100 characters.")])
+    events = UncheckedCheckboxes("Events", choices=[SelectChoice(name, f"{name} — {words}")
+                                                    for name, words in outbox.EVENTS.items()])
+    rooms = UncheckedCheckboxes("Only these rooms (none chosen: every room you can see)",
+                                coerce=str)
+
+
+class ActionForm(FlaskForm):
+    """A button's form: CSRF only."""

@@ -49,8 +49,8 @@ from portal.forms import (
     SignInForm,
     extend_form,
     raise_form,
+    registration_form,
 )
-from portal.guest.registration import registration_form
 from portal.models import (
     Attachment,
     DomainRule,

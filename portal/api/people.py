@@ -24,7 +24,7 @@ NOT_DONE = {"not_inside": "They are no longer in the room.",
 
 def person_json(p: Participant, status: str, role: str | None = None, since=None) -> dict:
     return {"id": p.id, "name": p.name, "email": p.email, "role": role, "status": status,
-            "link_id": p.__data__.get("link"), "invitation_id": p.__data__.get("invitation"),
+            "link_id": p.link_id, "invitation_id": p.invitation_id,
             "since": since}
 
 

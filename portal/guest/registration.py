@@ -6,21 +6,10 @@ scanners open links). Guest-facing: translated. The rules are services.registrat
 from flask import abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    RadioField,
-    SelectChoice,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-    widgets,
-)
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import timeutil
 from ..extensions import limiter
-from ..forms import LobbyForm, no_control_characters, strip
+from ..forms import ActionForm, registration_form
 from ..services import registration as service
 from . import bp
 
@@ -31,47 +20,6 @@ CLOSED = {
     "not_yet": (_l("Registration hasn't opened yet."), 403),
     "closed": (_l("Registration has closed."), 403),
 }
-
-
-class _Checkboxes(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
-
-
-def registration_form(questions: list[dict], formdata=None):
-    """Name, email, and a field for each of the owner's questions (named q1, q2, ...)."""
-
-    class Form(FlaskForm):
-        name = LobbyForm.name
-        email = LobbyForm.email
-
-    for q in questions:
-        label, required = q["label"], q.get("required")
-        need = [InputRequired(_l("Answer this question."))] if required else [Optional()]
-        kind = q["kind"]
-        if kind == "short":
-            f = StringField(label, filters=[strip], validators=[
-                *([DataRequired(_l("Answer this question."))] if required else [Optional()]),
-                Length(max=300, message=_l("Use at most 300 characters.")),
-                no_control_characters()])
-        elif kind == "long":
-            f = TextAreaField(label, filters=[strip], validators=[
-                *([DataRequired(_l("Answer this question."))] if required else [Optional()]),
-                Length(max=2000, message=_l("Use at most 2000 characters.")),
-                no_control_characters(multiline=True)])
-        elif kind == "choice":
-            f = RadioField(label, choices=[SelectChoice(c, c) for c in q["choices"]],
-                           validators=need,
-                           validate_choice=True)
-        elif kind == "choices":
-            f = _Checkboxes(label, choices=[SelectChoice(c, c) for c in q["choices"]],
-                            validators=[*([DataRequired(_l("Choose at least one."))]
-                                          if required else [Optional()])])
-        else:
-            f = BooleanField(label, validators=[DataRequired(_l("Tick this box to register."))]
-                             if required else [Optional()])
-        setattr(Form, q["id"], f)
-    return Form(formdata=formdata) if formdata is not None else Form()
 
 
 def _answers(form, questions: list[dict]) -> dict:
@@ -170,7 +118,7 @@ def cancel(token: str):
         return render_template("guest/registration_message.html", title=None,
                                heading=heading, message=message), 404
     if request.method == "POST":
-        FlaskForm().validate_on_submit() or abort(400)
+        ActionForm().validate_on_submit() or abort(400)
         outcome = service.cancel(token)
         heading, message = CONFIRMED.get(outcome.status, CONFIRMED["invalid"])
         return render_template("guest/registration_message.html", title=reg.room.title,

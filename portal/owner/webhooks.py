@@ -5,40 +5,15 @@ and reaches an endpoint only through `own_endpoint`: another owner's is a 404.""
 
 from flask import Blueprint, abort, flash, make_response, render_template
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import SelectChoice
 
 from .. import outbox
 from ..auth import owner_required
+from ..forms import ActionForm, EndpointForm
 from ..services import webhooks
 from ..web import see_other
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-
-class Checkboxes(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-    def pre_validate(self, form):
-        """Choices are checked by the service (it says which are unknown)."""
-
-
-class EndpointForm(FlaskForm):
-    url = StringField("Receiver URL", filters=[lambda v: (v or "").strip()],
-                      validators=[DataRequired("Enter the URL that receives the events."),
-                                  Length(max=500, message="Use at most 500 characters.")])
-    description = StringField("Description (optional)",
-                              validators=[Length(max=100, message="Use at most 100 characters.")])
-    events = Checkboxes("Events", choices=[SelectChoice(name, f"{name} — {words}")
-                                           for name, words in outbox.EVENTS.items()])
-    rooms = Checkboxes("Only these rooms (none chosen: every room you can see)", coerce=str)
-
-
-class ActionForm(FlaskForm):
-    """The buttons' forms: CSRF only."""
 
 
 def _form(endpoint=None) -> EndpointForm:
