@@ -195,6 +195,18 @@ class Browser:
 
     def request(self, method: str, path: str, form: dict | None = None,
                 headers: dict | None = None, port: int | None = None) -> Response:
+        """A GET whose connection is dropped unanswered is asked once more, as a browser
+        reloads: nchan's known crash (slact/nchan#534) takes an nginx worker down with the
+        connections it holds, and its master starts another. A POST is never sent twice."""
+        try:
+            return self._request(method, path, form, headers, port)
+        except (http.client.RemoteDisconnected, ConnectionResetError):
+            if method != "GET":
+                raise
+            return self._request(method, path, form, headers, port)
+
+    def _request(self, method: str, path: str, form: dict | None,
+                 headers: dict | None, port: int | None) -> Response:
         conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=self.timeout,
                                           source_address=(self.address, 0))
         sent = {"User-Agent": USER_AGENT, **(headers or {})}
