@@ -35,6 +35,7 @@ from wtforms.validators import (
 from wtforms.validators import ValidationError as WTFValidationError
 
 from . import emails, meetings, outbox, passwords, timeutil
+from .i18n import wtforms_messages
 from .models import ACCESS_LEVELS, ROLES
 from .services import api_tokens
 from .services import rooms as room_rules
@@ -43,6 +44,15 @@ from .services.invitations import MAX_DAYS as INVITATION_MAX_DAYS
 from .services.links import MAX_DAYS as LINK_MAX_DAYS
 from .services.links import MAX_USES
 from .text import control_characters_problem, strip, unix_newlines  # noqa: F401 (shared)
+
+
+class Form(FlaskForm):
+    """Every form of the portal: Flask-WTF's (CSRF), with WTForms' messages in the page's
+    language read once per language (portal/i18n.py), not once per request."""
+
+    class Meta:
+        def get_translations(self, form):
+            return wtforms_messages
 
 
 def no_control_characters(multiline: bool = False):
@@ -71,7 +81,7 @@ def valid_email(form, field):
         raise WTFValidationError(str(exc) if english else gettext(exc.short))
 
 
-class SignInForm(FlaskForm):
+class SignInForm(Form):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     timezone = HiddenField(filters=[strip])  # filled in by the browser's script when it runs
@@ -92,7 +102,7 @@ def _text_rule(name: str):
     return rule(lambda value: room_rules.text_problem(name, value))
 
 
-class RoomForm(FlaskForm):
+class RoomForm(Form):
     """Every field rule is portal/services/rooms.py's, which the API and the service itself
     apply too; the form only reads the browser's values and shows the messages."""
     title = StringField("Title", filters=[strip],
@@ -165,12 +175,12 @@ class RoomForm(FlaskForm):
             platform=self.platform.data if "platform" in self else None)
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(Form):
     file = FileField("File", validators=[DataRequired("Choose a file to upload."),
                                          file_name_without_control_characters])
 
 
-class ReminderForm(FlaskForm):
+class ReminderForm(Form):
     reminder_hours = StringField("Remind registrants this many hours before the start",
                                  filters=[strip], validators=[Length(max=40)])
     follow_up = BooleanField("Send a follow-up after the session")
@@ -188,16 +198,16 @@ class ReminderForm(FlaskForm):
             raise WTFValidationError(str(why)) from None
 
 
-class InvitationImportForm(FlaskForm):
+class InvitationImportForm(Form):
     # FileRequired: an uploaded file, not a plain field of that name
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
 
 
-class InvitationImportSendForm(FlaskForm):
+class InvitationImportSendForm(Form):
     rows = HiddenField()
 
 
-class NewUserForm(FlaskForm):
+class NewUserForm(Form):
     email = EmailField("Email", filters=[strip], validators=[DataRequired(), valid_email])
     name = StringField("Name", filters=[strip],
                        validators=[Length(max=120), no_control_characters()])
@@ -211,7 +221,7 @@ class NewUserForm(FlaskForm):
             raise WTFValidationError(why)
 
 
-class AccessForm(FlaskForm):
+class AccessForm(Form):
     """One account's access, changed from its row on the Users screen."""
     access = SelectField("Access", choices=[SelectChoice(a, a.capitalize())
                                             for a in ACCESS_LEVELS])
@@ -242,7 +252,7 @@ class WholeNumberField(IntegerField):
             raise StopValidation()
 
 
-class LobbyForm(FlaskForm):
+class LobbyForm(Form):
     """The guest's name and email on the lobby page (guest-facing: translated)."""
     name = StringField(_l("Your name"), filters=[strip],
                        validators=[DataRequired(_l("Enter your name.")),
@@ -260,13 +270,13 @@ class LobbyForm(FlaskForm):
     consent_version = HiddenField()
 
 
-class HostMessageForm(FlaskForm):
+class HostMessageForm(Form):
     message = StringField("Message to everyone waiting", filters=[strip],
                           validators=[Length(max=500, message="Use at most 500 characters."),
                                       no_control_characters()])
 
 
-class DenyForm(FlaskForm):
+class DenyForm(Form):
     """A host's Deny, with a message to the guest if they write one (the owner's and an invited
     moderator's page: labelled in the template, in the page's language)."""
     message = StringField("Message to the guest", filters=[strip], validators=[
@@ -274,7 +284,7 @@ class DenyForm(FlaskForm):
         no_control_characters()])
 
 
-class PresenceRoleForm(FlaskForm):
+class PresenceRoleForm(Form):
     """In the room: the role of someone inside (the select is labelled in the template, in the
     page's language)."""
     role = SelectField("Role", choices=[SelectChoice(role, role) for role in ROLES])
@@ -282,11 +292,11 @@ class PresenceRoleForm(FlaskForm):
 
 # --- the owner's room page: guest access, links, invitations, the denial panel's fixes ------------
 
-class GuestAccessForm(FlaskForm):
+class GuestAccessForm(Form):
     enabled = HiddenField(validators=[AnyOf(["on", "off"], message="Choose on or off.")])
 
 
-class LinkForm(FlaskForm):
+class LinkForm(Form):
     """Create new link: name, number of clicks (optional), duration in days (optional)."""
 
     name = StringField("Name", filters=[strip],
@@ -312,7 +322,7 @@ class LinkForm(FlaskForm):
 ROLE_CHOICES = [SelectChoice(r, r.capitalize()) for r in ROLES]
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     emails = TextAreaField("Email addresses", filters=[strip],
                            validators=[DataRequired("Enter at least one email address."),
                                        Length(max=20000, message="That's too much text.")])
@@ -333,11 +343,11 @@ class InviteForm(FlaskForm):
         return valid
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(Form):
     days = WholeNumberField("Extend by (days)", default=7, validators=[
         InputRequired("Enter a number of days."),
         NumberRange(min=1, max=LINK_MAX_DAYS, message=f"Enter a whole number of days from 1 to "
@@ -345,7 +355,7 @@ class ExtendForm(FlaskForm):
         render_kw={"min": 1, "max": LINK_MAX_DAYS, "step": 1, "inputmode": "numeric"})
 
 
-class RaiseForm(FlaskForm):
+class RaiseForm(Form):
     clicks = WholeNumberField("More clicks", default=10, validators=[
         InputRequired("Enter a number of clicks."),
         NumberRange(min=1, max=MAX_USES, message=f"Enter a whole number from 1 to "
@@ -363,12 +373,12 @@ def raise_form(link_id: int, formdata=None) -> RaiseForm:
 
 # --- signing in, the admin's domain rules, API tokens -------------------------------------------
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField("Email", filters=[strip],
                        validators=[DataRequired("Enter your email address."), Length(max=254)])
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("New password", validators=[DataRequired("Choose a password.")],
                              render_kw={"autocomplete": "new-password"})
     confirm = PasswordField("Repeat the new password",
@@ -385,7 +395,7 @@ class ResetPasswordForm(FlaskForm):
             raise WTFValidationError("The two passwords don't match.")
 
 
-class DomainRuleForm(FlaskForm):
+class DomainRuleForm(Form):
     domain = StringField("Domain", filters=[strip],
                          validators=[DataRequired("Enter a domain such as example.com."),
                                      Length(max=253)])
@@ -403,7 +413,7 @@ class DomainRuleForm(FlaskForm):
             raise WTFValidationError(str(exc))
 
 
-class TokenForm(FlaskForm):
+class TokenForm(Form):
     name = StringField("Name", filters=[strip], validators=[
         DataRequired("Name the token after what uses it, such as “LMS sync”."),
         Length(max=api_tokens.NAME_MAX), no_control_characters()])
@@ -418,7 +428,7 @@ class TokenForm(FlaskForm):
         render_kw={"min": 1, "max": api_tokens.MAX_DAYS, "step": 1, "inputmode": "numeric"})
 
 
-class AlertPreferencesForm(FlaskForm):
+class AlertPreferencesForm(Form):
     """An account's host alerts (portal/host_alerts.py, the Alerts screen)."""
     email = BooleanField("Email me")
     push = BooleanField("Notify my browsers (the ones listed above)")
@@ -436,7 +446,7 @@ class AlertPreferencesForm(FlaskForm):
         return valid
 
 
-class RegistrationSettingsForm(FlaskForm):
+class RegistrationSettingsForm(Form):
     """The owner's registration options (times in the room's zone, as the room form's)."""
     enabled = BooleanField("People can register for this room")
     mode = RadioField("Who gets a place", default="open", validators=[DataRequired()],
@@ -459,7 +469,7 @@ class RegistrationSettingsForm(FlaskForm):
         return valid
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     label = StringField("Question", filters=[strip], validators=[
         DataRequired("Enter the question."), Length(max=200, message="Use at most 200 "
                                                                      "characters."),
@@ -487,7 +497,7 @@ def registration_form(questions: list[dict], formdata=None):
     """The public registration page's form: name, email, and a field for each of the owner's
     questions (named q1, q2, ...; services.registration keeps them)."""
 
-    class Form(FlaskForm):
+    class RegistrationForm(Form):
         name = LobbyForm.name
         email = LobbyForm.email
 
@@ -516,8 +526,8 @@ def registration_form(questions: list[dict], formdata=None):
         else:
             f = BooleanField(label, validators=[DataRequired(_l("Tick this box to register."))]
                              if required else [Optional()])
-        setattr(Form, q["id"], f)
-    return Form(formdata=formdata) if formdata is not None else Form()
+        setattr(RegistrationForm, q["id"], f)
+    return RegistrationForm(formdata=formdata) if formdata is not None else RegistrationForm()
 
 
 class UncheckedCheckboxes(Checkboxes):
@@ -525,7 +535,7 @@ class UncheckedCheckboxes(Checkboxes):
         """Choices are checked by the service (it says which are unknown)."""
 
 
-class EndpointForm(FlaskForm):
+class EndpointForm(Form):
     """A webhook endpoint (the owner's Webhooks screen)."""
     url = StringField("Receiver URL", filters=[lambda v: (v or "").strip()],
                       validators=[DataRequired("Enter the URL that receives the events."),
@@ -538,5 +548,5 @@ class EndpointForm(FlaskForm):
                                 coerce=str)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button's form: CSRF only."""

@@ -99,3 +99,22 @@ def test_guest_pages_in_german(app, client, link):
     Room.update(starts_at=utcnow() - timedelta(minutes=1)).where(Room.id == room.id).execute()
     inside = text_of(client.get(f"/s/{room.id}", headers=GERMAN))
     assert "Ihre Rolle: Zuschauer" in inside and "Verlassen" in inside
+
+
+def test_wtforms_own_messages_follow_each_request_language(app, client, link):
+    """A form's built-in messages (WTForms' catalogue, read once per language) are in the
+    language of the request that shows them, whichever language asked first."""
+    from portal.services import registration
+
+    room, _ = link
+    with app.test_request_context():
+        registration.save_settings(room, enabled=True, mode="open", capacity=None,
+                                   opens_at=None, closes_at=None)
+        registration.add_question(room, "Sitzplatz", "choice", True, ["Fenster", "Gang"])
+        page = registration.page_url(room).replace("http://localhost", "")
+    answers = {"name": "Ada", "email": "ada@example.com", "q1": "Dach"}
+    for headers, said in ((GERMAN, "Keine gültige Auswahl."),
+                          ({"Accept-Language": "en"}, "Not a valid choice."),
+                          (GERMAN, "Keine gültige Auswahl.")):
+        response = client.post(page, data=answers, headers=headers)
+        assert response.status_code == 422 and said in text_of(response)
