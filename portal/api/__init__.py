@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         links,
         people,
         reference,
+        registration,
         rooms,
         tokens,
         webhooks,
@@ -60,7 +61,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("API_SPEC_OPTIONS", {
         "info": {"description": "Rooms, guest links, invitations, the waiting room and who is "
-                                "inside, denial reasons and the audit log of Guestgate. "
+                                "inside, registration, denial reasons and the audit log of Guestgate. "
                                 "Authenticate with a personal API token: "
                                 "`Authorization: Bearer gg_...`. Errors are RFC 9457 problem "
                                 "details with a stable `code`."},
@@ -70,7 +71,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "A personal API token (the API tokens screen, or flask create-api-token)"})
-    for module in (rooms, links, invitations, people, denials, audit, webhooks):
+    for module in (rooms, links, invitations, people, registration, denials, audit, webhooks):
         api.register_blueprint(module.blp)
     app.register_blueprint(reference.bp)
     app.register_blueprint(tokens.bp)

@@ -12,6 +12,7 @@ from ..services import api_tokens
 from ..services import hosting as hosting_rules
 from ..services import invitations as invitation_rules
 from ..services import links as link_rules
+from ..services import registration as registration_rules
 from ..services import rooms as room_rules
 from ..services import webhooks as webhook_rules
 from ..text import control_characters_problem
@@ -330,6 +331,94 @@ class DenyBody(PeopleIds):
         metadata={"description": "Your words to them, shown on their page below “The host "
                                  "didn't admit you” (one line; also in the guest.denied "
                                  "webhook as `message`)."})
+
+
+# --- registration ---------------------------------------------------------------------------------
+
+_REG_TIME = ("ISO 8601. With an offset (Z, +01:00) it is that instant; without one, a wall-clock "
+             "time in the room's `timezone`, as the room's screen reads it.")
+
+
+class QuestionSchema(Schema):
+    id = ma.fields.String(required=True, metadata={"description": "The key of its answers."})
+    label = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True,
+                            metadata={"enum": list(registration_rules.QUESTION_KINDS)})
+    required = ma.fields.Boolean(required=True)
+    choices = ma.fields.List(ma.fields.String(), required=True)
+
+
+class RegistrationSettingsSchema(Schema):
+    enabled = ma.fields.Boolean(required=True)
+    mode = ma.fields.String(required=True, metadata={
+        "enum": list(registration_rules.MODES),
+        "description": "open: everyone who registers and confirms has a place; approval: a "
+                       "host approves or declines each."})
+    capacity = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Places (null: no limit); when they are taken, people join the "
+                       "waitlist."})
+    taken = ma.fields.Integer(required=True)
+    places_left = ma.fields.Integer(required=True, allow_none=True)
+    opens_at = UtcDateTime(required=True, allow_none=True)
+    closes_at = UtcDateTime(required=True, allow_none=True)
+    page_url = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "The public registration page to share (null while registration has "
+                       "never been turned on)."})
+    questions = ma.fields.List(ma.fields.Nested(QuestionSchema), required=True)
+
+
+class RegistrationSettingsWrite(Schema):
+    """The options of the room's Registration section; every rule is checked by
+    portal/services/registration.py."""
+    enabled = ma.fields.Boolean(required=True)
+    mode = ma.fields.String(load_default="open",
+                            metadata={"enum": list(registration_rules.MODES)})
+    capacity = Count(load_default=None, allow_none=True, metadata={
+        "description": f"1 to {registration_rules.MAX_CAPACITY:,} places, or null for no "
+                       "limit."})
+    opens_at = ma.fields.DateTime(load_default=None, allow_none=True,
+                                  metadata={"description": _REG_TIME})
+    closes_at = ma.fields.DateTime(load_default=None, allow_none=True,
+                                   metadata={"description": _REG_TIME})
+
+
+class RegistrationSchema(Schema):
+    id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={
+        "enum": list(registration_rules.STATUS_WORDS) + ["expired"],
+        "description": "expired: never confirmed within REGISTRATION_CONFIRM_HOURS."})
+    answers = ma.fields.Dict(keys=ma.fields.String(), required=True, metadata={
+        "description": "By question id: text, a list of choices, or true/false."})
+    waitlist_position = ma.fields.Integer(required=True, allow_none=True)
+    invitation_id = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "Their personal link's invitation, while they have a place."})
+    created_at = UtcDateTime(required=True)
+    confirmed_at = UtcDateTime(required=True, allow_none=True)
+
+
+class RegistrationListArgs(PageArgs):
+    status = ma.fields.String(load_default=None, validate=validate.OneOf(
+        list(registration_rules.STATUS_WORDS)))
+
+
+RegistrationPage = page_of(RegistrationSchema, "RegistrationPage")
+
+
+class RegistrationIds(Schema):
+    ids = ma.fields.List(Count(validate=validate.Range(1, 2**63 - 1)), required=True,
+                         validate=validate.Length(1, 1000))
+
+
+class RegistrationDecided(Schema):
+    done = ma.fields.List(ma.fields.Integer(), required=True, metadata={
+        "description": "The registrations this changed; the others were not in a state it "
+                       "applies to (approve: pending; decline: pending, registered or "
+                       "waitlisted)."})
+    moved_up = ma.fields.List(ma.fields.Integer(), required=True, metadata={
+        "description": "Registrations that moved up from the waitlist into a freed place "
+                       "(each was emailed)."})
 
 
 # --- webhooks -------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ MODES = {"open": "Open: everyone who registers and confirms has a place",
 QUESTION_KINDS = {"short": "Short text", "long": "Long text", "choice": "One choice",
                   "choices": "Several choices", "checkbox": "A checkbox"}
 MAX_QUESTIONS = 10
+MAX_CAPACITY = 100_000
 MAX_CHOICES = 20
 HOLDS_PLACE = ("registered",)
 ACTIVE = ("pending", "registered", "waitlisted")  # confirmed and not declined or cancelled
@@ -82,14 +83,44 @@ class Outcome:
     registration: Registration | None = None
     notices: list[tuple[str, int]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # emails, for the owner's notice
+    done: list[int] = field(default_factory=list)  # the registrations a host's decision changed
     skipped: list[str] = field(default_factory=list)
+
+
+class Invalid(Exception):
+    """Settings refused: the messages by field name, as the forms and the API show them."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def settings_problems(room: Room, *, enabled: bool, mode: str, capacity: int | None,
+                      opens_at: datetime | None, closes_at: datetime | None
+                      ) -> dict[str, list[str]]:
+    """What is wrong with these options for this room, by field (empty: nothing)."""
+    errors = {}
+    if enabled and room.kind != "regular":
+        errors["enabled"] = ["Registration is for regular rooms (not channels)."]
+    if mode not in MODES:
+        errors["mode"] = [f"Choose one of: {', '.join(MODES)}."]
+    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+        errors["capacity"] = ["Enter 1 to 100,000 places, or leave it empty."]
+    if opens_at and closes_at and closes_at <= opens_at:
+        errors["closes_at"] = ["Registration must close after it opens."]
+    return errors
 
 
 def save_settings(room: Room, *, enabled: bool, mode: str, capacity: int | None,
                   opens_at: datetime | None, closes_at: datetime | None,
                   actor: Actor | None = None) -> Outcome:
-    """Change the room's registration options. A larger capacity (or none) moves people up
-    from the waitlist at once; a smaller one takes nobody's place away."""
+    """Change the room's registration options (Invalid: nothing changed). A larger capacity
+    (or none) moves people up from the waitlist at once; a smaller one takes nobody's place
+    away."""
+    errors = settings_problems(room, enabled=enabled, mode=mode, capacity=capacity,
+                               opens_at=opens_at, closes_at=closes_at)
+    if errors:
+        raise Invalid(errors)
     _ensure_settings(room)
     outcome = Outcome()
     with database.atomic():
@@ -361,6 +392,7 @@ def approve(room: Room, ids: list[int], actor: Actor | None = None) -> Outcome:
             Registration.update(decided_at=now).where(Registration.id == reg.id).execute()
             _place(room, reg, actor, outcome, now, "registered")
             outcome.changed.append(reg.email)
+            outcome.done.append(reg.id)
             audit.record("registration_approved", room, reg.email, detail=reg.status,
                          actor=actor)
     _send(outcome.notices)
@@ -380,6 +412,7 @@ def decline(room: Room, ids: list[int], actor: Actor | None = None) -> Outcome:
             _leave(room, reg, "declined", actor, outcome, decided_at=timeutil.utcnow())
             outcome.notices.append(("declined", reg.id))
             outcome.changed.append(reg.email)
+            outcome.done.append(reg.id)
             audit.record("registration_declined", room, reg.email, actor=actor)
     _send(outcome.notices)
     return outcome
@@ -554,6 +587,27 @@ def registration_data(reg: Registration) -> dict:
 def registrations(room: Room) -> list[Registration]:
     return list(Registration.select().where(Registration.room == room.id)
                 .order_by(Registration.created_at, Registration.id))
+
+
+def registrations_page(room: Room, limit: int, after_id: int | None = None,
+                       status: str | None = None) -> list[Registration]:
+    """Up to `limit` registrations after the one with id `after_id`, in the order they came,
+    of one status or all (the API's pages)."""
+    query = Registration.select().where(Registration.room == room.id)
+    if status is not None:
+        query = query.where(Registration.status == status)
+    if after_id is not None:
+        query = query.where(Registration.id > after_id)
+    return list(query.order_by(Registration.id).limit(limit))
+
+
+def waitlist_positions(room: Room, ids: list[int]) -> dict[int, int]:
+    """Where each of these registrations stands on the waitlist (1 is next), by id."""
+    waiting = [r.id for r in Registration.select(Registration.id).where(
+        (Registration.room == room.id) & (Registration.status == "waitlisted"))
+        .order_by(Registration.waitlisted_at, Registration.id)]
+    wanted = set(ids)
+    return {i: n for n, i in enumerate(waiting, start=1) if i in wanted}
 
 
 def waitlist(room: Room) -> list[Registration]:
