@@ -3,52 +3,19 @@ makes shows on the owner's room page and its URL opens the lobby; invitations se
 arrive through a real SMTP server (aiosmtpd) with working links; every change is audited as the
 same action on screen."""
 
-import email
 import http.client
 from datetime import timedelta
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from api_helpers import Api, HttpApi, token_for
-from helpers import GuestActions, LiveServer, free_port, make_room, text_of
+from helpers import GuestActions, LiveServer, make_room, text_of
 
 from portal.models import AuditEvent, GuestLink, Invitation, Room
 
 
-class Recorder:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        return [email.message_from_bytes(e.content, policy=policy.default)
-                for e in self.envelopes]
-
-
 @pytest.fixture
-def smtp_port():
-    return free_port()
-
-
-@pytest.fixture
-def config(config, smtp_port):
-    return {**config, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port,
-            "MAIL_SUPPRESS_SEND": False, "MAIL_TIMEOUT": 5,
-            "MAIL_DEFAULT_SENDER": "Guestgate <gate@example.com>",
-            "MAX_INVITATIONS_PER_ROOM": 60}
-
-
-@pytest.fixture
-def smtp(smtp_port):
-    handler = Recorder()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    yield handler
-    controller.stop()
+def config(config, mail_settings):
+    return {**config, **mail_settings, "MAX_INVITATIONS_PER_ROOM": 60}
 
 
 @pytest.fixture
