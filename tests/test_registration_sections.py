@@ -305,10 +305,11 @@ def test_attendance_lists_the_first_fifty_and_counts_everyone(app, client, signe
         {"room": room.id, "email": f"r{i:02d}@example.com", "name": f"Reg {i:02d}",
          "status": "registered", "created_at": now + timedelta(seconds=i), "confirmed_at": now}
         for i in range(40)]).execute()
+    later = now + timedelta(minutes=1)
     Participant.insert_many([
         {"room": room.id, "email": f"w{i:02d}@example.com", "name": f"Walk-in {i:02d}",
-         "status": "admitted", "device": f"d{i}", "created_at": now + timedelta(minutes=1, seconds=i),
-         "decided_at": now + timedelta(minutes=1, seconds=i)}
+         "status": "admitted", "device": f"d{i}", "created_at": later + timedelta(seconds=i),
+         "decided_at": later + timedelta(seconds=i)}
         for i in range(25)]).execute()
     insights = client.get(f"/rooms/{room.id}/insights")
     text, html = text_of(insights), insights.get_data(as_text=True)
