@@ -362,3 +362,17 @@ def test_a_registrant_already_invited_enters_without_typing_their_email(app, cli
     # Someone else registering proves nothing for Bob's invitation.
     OwnerActions(client).invite(room, "bob@example.com")
     assert not Invitation.get(Invitation.email == "bob@example.com").email_confirmed
+
+
+def test_the_access_view_has_each_id_once(app, client, signed_in_owner, smtp, room):
+    """The sections' forms share one page: no field or part id twice (labels would point to
+    the wrong field)."""
+    page = enable(client, room, mode="approval")
+    client.post(f"/rooms/{room.id}/registration/questions", data={"label": "Company",
+                                                                   "kind": "short"})
+    confirmed(app, client, smtp, page, "Ann")
+    OwnerActions(client).invite(room, "old@example.com")
+    html = client.get(f"/rooms/{room.id}/access").get_data(as_text=True)
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert "registrants" in ids and "invitation-import" in ids and "invitations" in ids
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
