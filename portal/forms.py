@@ -453,20 +453,12 @@ class RegistrationSettingsForm(Form):
                       choices=[SelectChoice("open", "Open: everyone who registers and confirms"),
                                SelectChoice("approval",
                                             "Approval: a host approves each registration")])
-    capacity = WholeNumberField("Places (empty: no limit)", validators=[
-        Optional(), NumberRange(1, 100000, "Enter 1 to 100,000 places, or leave it empty.")])
+    # What the places and the times may be is services.registration's (settings_problems).
+    capacity = WholeNumberField("Places (empty: no limit)", validators=[Optional()])
     opens_at = DateTimeLocalField("Registration opens (optional)", validators=[Optional()],
                                   format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     closes_at = DateTimeLocalField("Registration closes (optional)", validators=[Optional()],
                                    format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-
-    def validate(self, extra_validators=None) -> bool:
-        valid = super().validate(extra_validators)
-        if valid and self.opens_at.data and self.closes_at.data \
-                and self.closes_at.data <= self.opens_at.data:
-            self.closes_at.errors = ["Registration must close after it opens."]
-            return False
-        return valid
 
 
 class QuestionForm(Form):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from api_helpers import Api, token_for
-from helpers import make_room, text_of
+from helpers import make_room
 from test_email import body_of
 
 from portal.models import AuditEvent, Invitation, Registration, RegistrationSettings
@@ -64,7 +64,7 @@ def test_turned_on_with_places_the_waitlist_fills_in_order(app, api, smtp, room)
     assert settings["enabled"] and settings["mode"] == "open"
     assert settings["capacity"] == 2 and settings["places_left"] == 2
     page = page_of(api, room)
-    for n, name in enumerate(("Ada", "Bob", "Cy", "Di")):
+    for name in ("Ada", "Bob", "Cy", "Di"):
         registers(app, smtp, page, name, f"{name.lower()}@example.com")
 
     everyone = api.get(f"/api/v1/rooms/{room.id}/registrations").json
@@ -99,7 +99,7 @@ def test_approve_and_decline_in_bulk(app, api, smtp, room):
             json={"enabled": True, "mode": "approval", "capacity": 1})
     page = page_of(api, room)
     for name in ("Ada", "Bob", "Cy"):
-        registers(app, smtp, page, name, f"{name.lower()}@example.com",)
+        registers(app, smtp, page, name, f"{name.lower()}@example.com")
     pending = api.get(f"/api/v1/rooms/{room.id}/registrations",
                       query_string={"status": "pending"}).json["items"]
     ids = {r["name"]: r["id"] for r in pending}

@@ -58,7 +58,7 @@ def test_attendance_screen_and_csv(app, client, signed_in_owner, db):
     cy = GuestActions(app)
     assert cy.enter(link_path(app, link), "Cy Walkin", "cy@example.com").status_code == 303
 
-    page = client.get(f"/rooms/{room.id}/attendance")
+    page = client.get(f"/rooms/{room.id}/insights")
     assert page.status_code == 200
     text = text_of(page)
     assert "2 registered, 1 with a place, 2 entered the room, 1 joined the live session." in text

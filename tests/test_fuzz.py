@@ -135,6 +135,9 @@ class DecideFields(FlaskForm):
     action = StringField()
     one = StringField()
     ids = StringField()
+    decide = StringField()  # a row's own button: "approve:ID" / "decline:ID"
+    show = StringField()  # the list's status filter and page, kept by a decision
+    page = StringField()
 BLUEPRINTS = ("guest.", "owner.", "admin.", "auth.")
 MIN_REQUESTS = 10_000
 # Examples per route (each sends its form three times: plain, htmx, and as multipart); the room

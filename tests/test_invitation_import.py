@@ -53,7 +53,7 @@ def test_preview_then_send_all(app, client, signed_in_owner, smtp, room):
     DomainRule.create(domain="rival.example", mode="block")
     page = client.get(f"/rooms/{room.id}/access")  # the view with the invitations
     assert "Import guests from a CSV file" in text_of(page)
-    assert client.get(f"/rooms/{room.id}/invitations/import").status_code == 200
+    assert client.get(f"/rooms/{room.id}/invitations/import").status_code == 302
 
     # Semicolons and columns in any order, as spreadsheets save them.
     response = upload(client, room, "\ufeffName;Email;Role\n"

@@ -109,7 +109,7 @@ def test_register_confirm_waitlist_cancel_and_move_up(app, client, signed_in_own
     assert client.post(ada_cancel).status_code == 404
 
     # The owner sees it all.
-    text = text_of(client.get(f"/rooms/{room.id}/registration"))
+    text = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "Bob" in text and "Registered" in text and "On the waitlist" in text
     assert "1 of 1 places taken" in text
 
@@ -189,7 +189,7 @@ def test_questions_are_asked_and_answers_shown(app, client, signed_in_owner, smt
                                        "q1": "=ACME", "q2": ["Pricing", "Roadmap"]})
     assert response.status_code == 200
     client.get(link_in(last_to(smtp, "ada@example.com"), "r/confirm"))
-    text = text_of(client.get(f"/rooms/{room.id}/registration"))
+    text = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "=ACME" in text and "Pricing; Roadmap" in text
 
 

@@ -115,7 +115,7 @@ def test_follow_ups_are_off_by_default_and_the_owner_sets_them(app, client, sign
     with_registrants(app, room, "Ada")
     loop_once(app)
     assert subjects(smtp, "Thank you:") == []
-    page = text_of(client.get(f"/rooms/{room.id}/registration"))
+    page = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "Reminders and follow-ups" in page
     response = client.post(f"/rooms/{room.id}/registration/reminders",
                            data={"reminder_hours": "48, 0", "follow_up": "y"})

@@ -92,9 +92,15 @@ def test_only_the_live_view_polls_and_queries_the_waiting_room(client, signed_in
         with count_queries() as statements:
             html = client.get(f"/rooms/{room.id}/{view}").get_data(as_text=True)
         assert f"/rooms/{room.id}/waiting" not in html and f"/rooms/{room.id}/inside" not in html
+        people = [s for s in statements if '"participant"' in s]
+        if view == "insights":
+            # Attendance lists who came (a waiting guest came): its own bounded reads, the
+            # first people only (LIMIT), never the waiting room's list.
+            assert "Wendy 0" in html and 'id="waiting-room"' not in html
+            assert any("LIMIT" in s.upper() for s in people), people
+            continue
         assert "Wendy 0" not in html
         # Nobody's row is read: the nav counts who waits, and that is all.
-        people = [s for s in statements if '"participant"' in s]
         assert len(people) == 1 and "COUNT(" in people[0].upper(), people
     html = client.get(f"/rooms/{room.id}/live").get_data(as_text=True)
     assert f'hx-get="/rooms/{room.id}/waiting?seen=' in html
@@ -203,18 +209,26 @@ def test_invited_moderators_see_live_only(app, room, link):
         assert moderator.get(f"/rooms/{room.id}/{view}").status_code in (302, 403)
 
 
-def test_access_says_whether_people_can_register_and_insights_leads_to_attendance(
+def test_registration_is_a_section_of_access_and_attendance_of_insights(
         app, client, signed_in_owner, room):
     access = text_of(client.get(f"/rooms/{room.id}/access"))
     assert "Off: people can't register for this room." in access
-    assert "Manage registration" in access
+    assert "Save registration options" in access and "Import guests from a CSV file" in access
     with app.test_request_context():
         from portal.services import registration
         registration.save_settings(room, enabled=True, mode="approval", capacity=5,
                                    opens_at=None, closes_at=None)
     access = text_of(client.get(f"/rooms/{room.id}/access"))
-    assert "On: a host approves each registration; 0 of 5 places taken." in access
+    assert "On: a host approves each registration. 0 of 5 places taken; 0 on the waitlist." \
+        in access
+    assert "Nobody has registered yet." in access
     insights = client.get(f"/rooms/{room.id}/insights").get_data(as_text=True)
-    assert f'href="/rooms/{room.id}/attendance"' in insights
-    assert client.get(f"/rooms/{room.id}/attendance").status_code == 200
-    assert client.get(f"/rooms/{room.id}/registration").status_code == 200
+    assert 'id="attendance"' in insights
+    assert f'href="/rooms/{room.id}/attendance/export.csv"' in insights
+    # The old screens' addresses lead to the sections (CSV addresses stay as they are).
+    for old, where in (("attendance", "/insights#attendance"),
+                       ("registration", "/access#registration"),
+                       ("invitations/import", "/access#invitation-import")):
+        response = client.get(f"/rooms/{room.id}/{old}")
+        assert response.status_code == 302, old
+        assert response.headers["Location"] == f"/rooms/{room.id}{where}"

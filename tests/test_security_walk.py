@@ -178,6 +178,8 @@ def expected_for(endpoint: str, who: str) -> set[int]:
         return {200, 303, 422} if endpoint in ("owner.rooms", "owner.new_room") else {404}
     if endpoint == "owner.room":
         return {302}  # to the view it opens on
+    if endpoint in ("owner.registration", "owner.attendance", "owner.invitation_import"):
+        return {302}  # once screens of their own: to their sections in the room's views
     return {200, 204, 303, 400, 422}
 
 

@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("API_SPEC_OPTIONS", {
         "info": {"description": "Rooms, guest links, invitations, the waiting room and who is "
-                                "inside, registration, denial reasons and the audit log of Guestgate. "
+                                "inside, registration, denial reasons and the audit log of "
+                                "Guestgate. "
                                 "Authenticate with a personal API token: "
                                 "`Authorization: Bearer gg_...`. Errors are RFC 9457 problem "
                                 "details with a stable `code`."},

@@ -59,7 +59,7 @@ def list_registrations(room_id, limit, cursor, status):
     approval)."""
     room = owned_room(room_id)
     after = paging.decode(cursor, int)
-    rows = service.registrations_page(room, limit + 1, after[0] if after else None, status)
+    rows = service.registrations_after(room, limit + 1, after[0] if after else None, status)
     result = paging.page(rows, limit, lambda r: (r.id,))
     now = timeutil.utcnow()
     positions = service.waitlist_positions(room, [r.id for r in result["items"]])

@@ -3,8 +3,10 @@ own sections, so only they are queried and only they poll:
 
 - **Live** (/rooms/<id>/live): Join as host, the waiting room, In the room (and Turned away),
   the message to waiting guests, the alert switches — what a host watches during the session;
-- **Access** (/rooms/<id>/access): guest access, guest links, invitations;
-- **Insights** (/rooms/<id>/insights): why guests couldn't join, the most recent refusals;
+- **Access** (/rooms/<id>/access): guest access, guest links, invitations (and their CSV
+  import), registration;
+- **Insights** (/rooms/<id>/insights): why guests couldn't join, the most recent refusals,
+  attendance;
 - **Details** (/rooms/<id>/details): the room's settings, Edit, attachments, Delete.
 
 /rooms/<id> redirects to the view to open (`opening_view`, the one rule): a bookmark of the
@@ -33,7 +35,10 @@ VIEWS = {"live": "Live", "access": "Access", "insights": "Insights", "details": 
 SECTION_VIEW = {"join": "live", "waiting-room": "live", "in-the-room": "live",
                 "host-message": "live", "waiting-alerts": "live",
                 "guest-access": "access", "invitations": "access",
-                "denials": "insights",
+                "invitation-import": "access", "registration": "access",
+                "registrants": "access", "registration-options": "access",
+                "registration-questions": "access", "registration-reminders": "access",
+                "denials": "insights", "attendance": "insights",
                 "details": "details", "attachments": "details"}
 # "Starts within the hour" opens on Live: the host admits early guests before the start.
 LIVE_AHEAD = timedelta(hours=1)
@@ -77,14 +82,6 @@ def live_context(room: Room) -> dict:
     """Join as host and the host's message; the waiting room and In the room add their own."""
     return {"can_join": meetings.can_join(current_app.config, room.platform, room.join_url),
             "message_form": HostMessageForm(message=room.host_message)}
-
-
-@shown_on("access")
-def registration_summary(room: Room) -> dict:
-    """The Access view's line on registration (its own screen manages it): one lookup."""
-    from ..services import registration
-
-    return {"registration": registration.settings_of(room)}
 
 
 def view_context(room: Room, view: str, **overrides) -> dict:

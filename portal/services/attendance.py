@@ -10,6 +10,8 @@ at Leave's `updated_at` or a host's Remove's `removed_at`, still inside until th
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from peewee import Case, fn
+
 from .. import timeutil
 from ..models import Participant, Registration, Room
 
@@ -57,13 +59,19 @@ def _visit(p: Participant) -> tuple[datetime, datetime | None, bool] | None:
     return None
 
 
-def attendance(room: Room, now: datetime | None = None) -> list[Attendee]:
-    """Everyone who registered or came, in the order they first appeared."""
+def attendance(room: Room, now: datetime | None = None,
+               emails: list[str] | None = None) -> list[Attendee]:
+    """Everyone who registered or came, in the order they first appeared (`emails`: only
+    these people, as `first_emails` chose them)."""
     now = now or timeutil.utcnow()
     until = min(now, room.ends_at)
     people: dict[str, Attendee] = {}
-    for reg in Registration.select().where(Registration.room == room.id).order_by(
-            Registration.created_at, Registration.id):
+    registrations = Registration.select().where(Registration.room == room.id)
+    presences = Participant.select().where(Participant.room == room.id)
+    if emails is not None:
+        registrations = registrations.where(Registration.email.in_(emails or [""]))
+        presences = presences.where(Participant.email.in_(emails or [""]))
+    for reg in registrations.order_by(Registration.created_at, Registration.id):
         a = people.setdefault(reg.email, Attendee(reg.email))
         a.name = reg.name
         a.registration = REGISTRATION_WORDS.get(reg.status, reg.status)
@@ -71,8 +79,7 @@ def attendance(room: Room, now: datetime | None = None) -> list[Attendee]:
         a.approved = APPROVED_WORDS.get(reg.status, "")
         if reg.status == "registered":
             a.approved_at = reg.decided_at or reg.confirmed_at
-    for p in Participant.select().where(Participant.room == room.id).order_by(
-            Participant.created_at, Participant.id):
+    for p in presences.order_by(Participant.created_at, Participant.id):
         a = people.setdefault(p.email, Attendee(p.email))
         a.name = a.name or p.name
         if p.joined_live_at and (a.joined_live_at is None or p.joined_live_at < a.joined_live_at):
@@ -92,6 +99,55 @@ def attendance(room: Room, now: datetime | None = None) -> list[Attendee]:
         if a.inside_now:
             a.left_at = None
     return list(people.values())
+
+
+def _first_seen(room: Room):
+    """Each person (email) of the room with when they first appeared: registered or came."""
+    everyone = (Registration.select(Registration.email.alias("email"),
+                                    Registration.created_at.alias("at"))
+                .where(Registration.room == room.id)
+                .union_all(Participant.select(Participant.email.alias("email"),
+                                              Participant.created_at.alias("at"))
+                           .where(Participant.room == room.id))).alias("everyone")
+    return everyone
+
+
+def first_emails(room: Room, limit: int) -> list[str]:
+    """The first `limit` people to appear (the screen's list; the CSV has everyone): one
+    query, whatever the crowd."""
+    everyone = _first_seen(room)
+    first = fn.MIN(everyone.c.at)
+    query = (Registration.select(everyone.c.email).from_(everyone)
+             .group_by(everyone.c.email).order_by(first, everyone.c.email).limit(limit))
+    return [email for (email,) in query.tuples()]
+
+
+def people_count(room: Room) -> int:
+    """How many people registered or came (each email once)."""
+    everyone = _first_seen(room)
+    return Registration.select(fn.COUNT(fn.DISTINCT(everyone.c.email))).from_(
+        everyone).scalar() or 0
+
+
+def counts(room: Room) -> dict[str, int]:
+    """How many registered, got a place, entered the room and joined the live session —
+    counted by the database, nobody loaded."""
+    registered = Registration.select(
+        fn.COUNT(Registration.id),
+        fn.SUM(Case(None, [(Registration.status == "registered", 1)], 0))).where(
+        Registration.room == room.id).tuples().first()
+    # A presence that got in (`_visit`): admitted, removed by a host, or left after admission.
+    visited = ((Participant.status == "admitted")
+               | ((Participant.status == "rejected") & Participant.removed_at.is_null(False))
+               | ((Participant.status == "left") & Participant.decided_at.is_null(False)))
+    came = Participant.select(
+        fn.COUNT(fn.DISTINCT(Case(None, [(visited, Participant.email)], None))),
+        fn.COUNT(fn.DISTINCT(Case(None, [(Participant.joined_live_at.is_null(False),
+                                          Participant.email)], None)))).where(
+        Participant.room == room.id).tuples().first()
+    return {"registered": registered[0] or 0,
+            "approved": registered[1] or 0, "entered": came[0] or 0,
+            "joined_live": came[1] or 0}
 
 
 HEADER = ["name", "email", "registration", "registered_at", "approved", "approved_at",

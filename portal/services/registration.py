@@ -18,7 +18,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from peewee import IntegrityError
+from peewee import Case, IntegrityError, fn
 
 from .. import audit, emails, mail, outbox, timeutil, tokens
 from ..access import domain_rules
@@ -49,8 +49,12 @@ STATUS_WORDS = {"unconfirmed": "Not confirmed", "pending": "Waiting for approval
 def settings_of(room: Room) -> RegistrationSettings:
     """The room's settings; unsaved defaults (off) when the owner never touched them."""
     found = RegistrationSettings.get_or_none(RegistrationSettings.room == room.id)
-    return found or RegistrationSettings(room=room, enabled=False, mode="open", taken=0,
-                                         questions="[]", version=1)
+    if found is not None:
+        return found
+    default = RegistrationSettings(room=room, enabled=False, mode="open", taken=0,
+                                   questions="[]", version=1)
+    default.unsaved = True  # no row: no public page yet
+    return default
 
 
 def questions_of(settings: RegistrationSettings) -> list[dict]:
@@ -196,10 +200,11 @@ def page_token(settings: RegistrationSettings) -> str:
                              settings.room_id, settings.version)
 
 
-def page_url(room: Room) -> str | None:
-    settings = settings_of(room)
-    if settings.id is None and not RegistrationSettings.get_or_none(
-            RegistrationSettings.room == room.id):
+def page_url(room: Room, settings: RegistrationSettings | None = None) -> str | None:
+    """The public page's address; None while the room has no saved settings. `settings`:
+    the room's, when the caller has them already (no second lookup)."""
+    settings = settings or settings_of(room)
+    if getattr(settings, "unsaved", False):
         return None
     return public_url("guest.register", token=page_token(settings))
 
@@ -454,13 +459,17 @@ def _place(room: Room, reg: Registration, actor, outcome: Outcome, now, notice: 
 
 
 def _give_link(room: Room, reg: Registration, actor) -> None:
-    # The confirmation proved the address: the personal link's lobby doesn't ask for it. (An
-    # invitation the owner made for this address before is used as it is, and still asks.)
+    # The confirmation proved the address: the personal link's lobby doesn't ask for it.
     result = invitation_service.invite(room, [reg.email], "viewer", actor=actor,
                                        enforce_limit=False, email_confirmed=True)
     invitation = result.invitations[0] if result.invitations else Invitation.get_or_none(
         (Invitation.room == room.id) & (Invitation.email == reg.email)
         & Invitation.removed_at.is_null())
+    if invitation is not None and not invitation.email_confirmed:
+        # An invitation the owner made for this address before: the registrant gets it, and
+        # the confirmation proved the address for it too, so its lobby doesn't ask either.
+        Invitation.update(email_confirmed=True).where(Invitation.id == invitation.id).execute()
+        invitation.email_confirmed = True
     if invitation is not None:
         Registration.update(invitation=invitation.id).where(
             Registration.id == reg.id).execute()
@@ -589,7 +598,7 @@ def registrations(room: Room) -> list[Registration]:
                 .order_by(Registration.created_at, Registration.id))
 
 
-def registrations_page(room: Room, limit: int, after_id: int | None = None,
+def registrations_after(room: Room, limit: int, after_id: int | None = None,
                        status: str | None = None) -> list[Registration]:
     """Up to `limit` registrations after the one with id `after_id`, in the order they came,
     of one status or all (the API's pages)."""
@@ -608,6 +617,44 @@ def waitlist_positions(room: Room, ids: list[int]) -> dict[int, int]:
         .order_by(Registration.waitlisted_at, Registration.id)]
     wanted = set(ids)
     return {i: n for n, i in enumerate(waiting, start=1) if i in wanted}
+
+
+# The registrants' list on the room page: those a host acts on first (approval), then the
+# places, the waitlist in its order, and the rest; a page at a time, whatever the crowd.
+LIST_ORDER = ("pending", "registered", "waitlisted", "unconfirmed", "declined", "cancelled")
+PAGE_SIZE = 50
+
+
+def status_counts(room: Room) -> dict[str, int]:
+    """How many registrations of each status (every status present, 0 when none): one
+    GROUP BY, nobody loaded."""
+    counted = {status: 0 for status in LIST_ORDER}
+    for status, n in (Registration.select(Registration.status, fn.COUNT(Registration.id))
+                      .where(Registration.room == room.id).group_by(Registration.status)
+                      .tuples()):
+        counted[status] = n
+    return counted
+
+
+def registrations_page(room: Room, show: str | None, offset: int,
+                       limit: int = PAGE_SIZE) -> list[Registration]:
+    """One page of the list: all statuses in LIST_ORDER, or the status `show`; the waitlist
+    in its order, the others in the order they registered."""
+    query = Registration.select().where(Registration.room == room.id)
+    if show in LIST_ORDER:
+        query = query.where(Registration.status == show)
+    group = Case(Registration.status, [(s, n) for n, s in enumerate(LIST_ORDER)], len(LIST_ORDER))
+    return list(query.order_by(group, Registration.waitlisted_at, Registration.created_at,
+                               Registration.id).offset(offset).limit(limit))
+
+
+def waitlist_position(counts: dict[str, int], show: str | None, index: int) -> int:
+    """The place in the waitlist of the list's `index`-th row (0-based, over all pages), a
+    waitlisted one: the rows before the waitlist are the groups listed before it."""
+    if show == "waitlisted":
+        return index + 1
+    before = sum(counts[s] for s in LIST_ORDER[:LIST_ORDER.index("waitlisted")])
+    return index - before + 1
 
 
 def waitlist(room: Room) -> list[Registration]:

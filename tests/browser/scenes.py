@@ -1,6 +1,7 @@
 """Rooms with every section filled, for the accessibility tests and `make screenshots`: an admin
 who owns a live room (guest access on, 3 links, invitations in several states, guests waiting,
-attachments, a host message, denials) plus rooms for each guest page, and a guest-only user with
+attachments, a host message, denials, registration with approval and registrants in each
+state) plus rooms for each guest page, and a guest-only user with
 an invitation (My sessions). Call inside an app context with the database connected."""
 
 from datetime import timedelta
@@ -9,7 +10,15 @@ from pathlib import Path
 from helpers import make_user
 
 from portal import denials, tokens
-from portal.models import Attachment, GuestLink, Invitation, Participant, Room
+from portal.models import (
+    Attachment,
+    GuestLink,
+    Invitation,
+    Participant,
+    Registration,
+    RegistrationSettings,
+    Room,
+)
 from portal.timeutil import utcnow
 
 ADMIN = "admin@example.com"
@@ -85,6 +94,21 @@ def seed(app) -> dict:
         (uploads / stored).write_bytes(b"%PDF-1.4 seed\n" * 200)
         Attachment.create(room=room, filename=filename, stored_name=stored, content_type=kind,
                           size=2800)
+    # Registration on, with approval, a question and a registrant in each state a host acts on.
+    RegistrationSettings.create(
+        room=room, enabled=True, mode="approval", capacity=2, taken=1,
+        questions='[{"id": "q1", "label": "Your company", "kind": "short", "required": false, '
+                  '"choices": []}]')
+    for i, (name, email, status) in enumerate([
+            ("Paula Pending", "paula.pending@example.com", "pending"),
+            ("Peter Pending-Longname", "peter.pending-longname@example.co.uk", "pending"),
+            ("Rita Registered", "rita@example.org", "registered"),
+            ("Walt Waitlisted", "walt@example.net", "waitlisted"),
+            ("Una Unconfirmed", "una@example.com", "unconfirmed")]):
+        Registration.create(room=room, name=name, email=email, status=status,
+                            answers='{"q1": "Example Ltd"}', created_at=now - timedelta(hours=i),
+                            confirmed_at=None if status == "unconfirmed" else now,
+                            waitlisted_at=now if status == "waitlisted" else None)
     with app.app_context():  # denials read their limit from the app's config
         for reason, email in [("guest_access_off", "sam@example.com"),
                               ("link_used_up", "kim@example.com"),

@@ -50,12 +50,18 @@ def owner_screens(page, scene):
     expect(page.locator("#in-the-room")).to_contain_text("Inés Inside")
     expect(page.locator("#in-the-room")).to_contain_text("Rex Removed")
     yield "room: Live"
-    for view, section in (("Access", "#invitations"), ("Insights", "#denials"),
+    for view, section in (("Access", "#registrants"), ("Insights", "#attendance"),
                           ("Details", "#attachments")):
         page.get_by_role("navigation", name="Room views").get_by_role(
             "link", name=re.compile(f"^{view}")).click()
         expect(page.locator(section)).to_be_visible()
         yield f"room: {view}"
+        if view == "Access":
+            # Registration's folded parts, open: every form of the section is checked too.
+            for summary in page.locator("#registration details.part > summary").all():
+                summary.click()
+            expect(page.locator("#registration-reminders")).to_be_visible()
+            yield "room: Access, registration's parts open"
     page.goto(f"/rooms/{room.id}/audit")
     yield "room audit log"
     page.goto("/api-tokens")
