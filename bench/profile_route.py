@@ -5,7 +5,8 @@ harness through the Flask test client (no gunicorn), then runs the route's reque
 pyinstrument (`pip install pyinstrument`) and prints the call tree, plus the SQL of one request.
 Routes: ceiling (bare Flask), raw_wsgi, healthz, lobby_get, lobby_post (each POST a new browser
 that opened the lobby first; its GET is made beforehand, not profiled), status, guest_room,
-owner_room."""
+owner_room; and two pages `make bench` doesn't drive, a guest's place before they are inside:
+guest_countdown (a room that starts in an hour) and guest_waiting (200th in line)."""
 
 import argparse
 import html
@@ -15,17 +16,20 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 from . import client, seed
 from .run import ROUTES, SECRET_KEY, QueryCounter
 
+# Profiled here only (not routes of `make bench`), with the status each answers.
+PAGES = {"guest_countdown": 200, "guest_waiting": 200}
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_route")
-    parser.add_argument("route", choices=[r[0] for r in ROUTES])
+    parser.add_argument("route", choices=[r[0] for r in ROUTES] + list(PAGES))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--size", default="small", choices=list(seed.SIZES))
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
@@ -47,7 +51,7 @@ def main(argv=None) -> int:
     app = make_app({"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY, "SECRET_KEYS": [SECRET_KEY]})
     token = {name: seed.token_of([SECRET_KEY], link) for name, link in (
         ("get", fx.open_link_get), ("post", fx.open_link_post),
-        ("poll", fx.owner_room_poll_link))}
+        ("poll", fx.owner_room_poll_link), ("later", fx.burst_link))}
     headers = {"User-Agent": client.USER_AGENT}
 
     def csrf_of(response) -> str:
@@ -90,6 +94,16 @@ def main(argv=None) -> int:
         return browser, html.unescape(re.search(r'hx-get="([^"]+)"',
                                                 swapped.get_data(as_text=True)).group(1))
 
+    if args.route == "guest_countdown":  # the burst room, moved to start in an hour
+        from portal.models import Room
+        from portal.timeutil import utcnow
+
+        Room.update(starts_at=utcnow() + timedelta(hours=1)).where(
+            Room.id == fx.burst_room).execute()
+        countdown = guest(token["later"], "countdown@guest.example")
+    if args.route == "guest_waiting":
+        waiting = guest(token["poll"], "waiting@guest.example")
+
     calls = {
         "ceiling": lambda: app_ceiling.hello.test_client().get("/", headers=headers),
         "raw_wsgi": lambda: Client(app_ceiling.raw).get("/", headers=headers),
@@ -100,9 +114,11 @@ def main(argv=None) -> int:
         "guest_room": (lambda b: lambda: b.get(f"/s/{fx.open_room}", headers=headers))(
             guest(token["get"], "admitted@guest.example")),
         "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}/live", headers=headers),
+        "guest_countdown": lambda: countdown.get(f"/s/{fx.burst_room}", headers=headers),
+        "guest_waiting": lambda: waiting.get(f"/s/{fx.owner_room}", headers=headers),
     }
     call = calls[args.route]
-    expected = next(r[3] for r in ROUTES if r[0] == args.route)
+    expected = PAGES.get(args.route) or next(r[3] for r in ROUTES if r[0] == args.route)
     for _ in range(5):
         assert call().status_code == expected
 

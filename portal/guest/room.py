@@ -18,7 +18,19 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import access, decision, host, host_alerts, join, mail, meetings, outbox, poll, push
+from .. import (
+    access,
+    decision,
+    host,
+    host_alerts,
+    join,
+    mail,
+    meetings,
+    outbox,
+    pagecache,
+    poll,
+    push,
+)
 from ..attachments import send_attachment
 from ..decision import REASONS
 from ..extensions import limiter
@@ -61,9 +73,11 @@ def place(room_id: int):
     position = access.queue_position(room.id, participant.id, participant.created_at,
                                      poll.QUEUE_COUNTED) \
         if result.outcome == decision.WAITING else None
-    context = {"room": room, "participant": participant, "position": position,
-               "state": poll.page_state(result, room.host_message, participant.role),
-               **_push_context(room.id, participant.id, made)}
+    # What every guest of the room sees alike (`shared`: the shell, kept per change of the room,
+    # role and language) and what is this guest's own (rendered for each request).
+    own = {"participant": participant, "position": position,
+           "state": poll.page_state(result, room.host_message, participant.role),
+           **_push_context(room.id, participant.id, made)}
     if result.outcome == decision.COUNTDOWN:
         starts_in = (room.starts_at - utcnow()).total_seconds()
         every = poll.countdown_poll(starts_in, current_app.config["POLL_COUNTDOWN_SECONDS"],
@@ -71,25 +85,28 @@ def place(room_id: int):
         spread = random.uniform(0, current_app.config["START_SPREAD_SECONDS"])
         check_at = (starts_in + CHECK_AT_START_MARGIN + spread
                     if starts_in < CHECK_AT_START_WITHIN else None)
-        return render_template("guest/countdown.html", refresh=_refresh(min(starts_in, every)),
-                               poll=every, check_at_start=check_at, **context)
+        return pagecache.render_shell("guest/countdown.html", {"room": room}, {
+            **own, "refresh": _refresh(min(starts_in, every)), "poll": every,
+            "check_at_start": check_at})
     if result.outcome == decision.WAITING:
         every = poll.waiting_poll(current_app, room.id, position)
-        return render_template("guest/waiting.html", refresh=_refresh(every), poll=every,
-                               **context)
-    attachments = _attachments.all(room_id=room.id)
-    context["can_join"] = meetings.can_join(current_app.config, room.platform, room.join_url)
-    if participant.role == "moderator":
+        return pagecache.render_shell("guest/waiting.html", {"room": room}, {
+            **own, "refresh": _refresh(every), "poll": every})
+    shared = {"room": room, "role": participant.role,
+              "attachments": _attachments.all(room_id=room.id),
+              "can_join": meetings.can_join(current_app.config, room.platform, room.join_url)}
+    moderating = participant.role == "moderator"
+    if moderating:  # the live lists: nobody else's, so this page isn't kept
         if room.require_approval:
             host_alerts.host_seen(room.id)  # the page shows the waiting list
-        context.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
-        context.update(host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
-                                             me=participant))
+        own.update(host.waiting_context(room, MODERATOR_ENDPOINTS, by_owner=False))
+        own.update(host.inside_context(room, MODERATOR_INSIDE_ENDPOINTS, by_owner=False,
+                                       me=participant))
     # The room page polls too: a host's Remove, Move to waiting room or change of role, or
     # the room deleted, reaches the guest within one poll; what becomes of their door (access
     # off, the link deleted, expired) waits for their next page load.
-    return render_template("guest/room.html", attachments=attachments,
-                           poll=poll.crowd_poll(current_app, room.id, "admitted"), **context)
+    own["poll"] = poll.crowd_poll(current_app, room.id, "admitted")
+    return pagecache.render_shell("guest/room.html", shared, own, keep=not moderating)
 
 
 def _push_context(room_id: int, participant_id: int, made: float) -> dict:
