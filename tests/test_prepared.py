@@ -50,7 +50,7 @@ def rows(app, db):
     DomainRule.create(domain="example.com", mode="allow")
     DomainRule.create(domain="spam.test", mode="block")
     return {"room": room.id, "empty": empty.id, "invitation": invitation.id, "link": link.id,
-            "open_link": open_link.id}
+            "open_link": open_link.id, "owner": owner.id}
 
 
 def _presences(r):
@@ -102,6 +102,21 @@ CASES = {
         dict(room_id=r["room"], status="waiting"), dict(room_id=r["room"], status="left"),
         dict(room_id=r["empty"], status="waiting")],
     "portal.guest.room._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.auth._signed_in_user": lambda r: [
+        dict(user_id=r["owner"], version=1, generation=0),
+        dict(user_id=r["owner"], version=2, generation=0),
+        dict(user_id=r["owner"], version=1, generation=1)],
+    "portal.owner._room": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"] + 99)],
+    "portal.services.hosting._waiting_first": lambda r: [
+        dict(room_id=r["room"], limit=50), dict(room_id=r["room"], limit=1),
+        dict(room_id=r["empty"], limit=50)],
+    "portal.services.hosting._inside_last": lambda r: [
+        dict(room_id=r["room"], limit=50), dict(room_id=r["empty"], limit=50)],
+    # the count of nothing is (0,): counted as a miss
+    "portal.services.hosting._inside_count": lambda r: [
+        dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.services.hosting._turned_away_last": lambda r: [
+        dict(room_id=r["room"], limit=30), dict(room_id=r["empty"], limit=30)],
     "portal.access._ahead_in_line": lambda r: [
         dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
              counted=100),
