@@ -5,13 +5,22 @@ PostgreSQL when DATABASE_URL names one. This is the check to run before raising 
 in pyproject.toml: the helper relies on peewee internals."""
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from helpers import count_queries
 from peewee import Insert, Model, SelectBase
 
-from portal.models import Attachment, DomainRule, GuestLink, Invitation, Participant, Room, User
+from portal.models import (
+    Attachment,
+    DenialCount,
+    DomainRule,
+    GuestLink,
+    Invitation,
+    Participant,
+    Room,
+    User,
+)
 from portal.prepared import every_query, loaded, model_key
 
 REGISTRY = every_query()
@@ -47,6 +56,7 @@ def rows(app, db):
     gone.delete_instance()  # the participant's link reference is cleared
     Attachment.create(room=room, filename="slides.pdf", stored_name="abc.pdf",
                       content_type="application/pdf", size=9)
+    DenialCount.create(room_key=room.id, reason="link_expired", day=date(2030, 1, 1), count=3)
     DomainRule.create(domain="example.com", mode="allow")
     DomainRule.create(domain="spam.test", mode="block")
     return {"room": room.id, "empty": empty.id, "invitation": invitation.id, "link": link.id,
@@ -106,6 +116,10 @@ CASES = {
         dict(user_id=r["owner"], version=1, generation=0),
         dict(user_id=r["owner"], version=2, generation=0),
         dict(user_id=r["owner"], version=1, generation=1)],
+    "portal.denials._room_denied_since": lambda r: [
+        dict(room_key=r["room"], day=date(2029, 12, 31)),
+        dict(room_key=r["room"], day=date(2030, 1, 2)),
+        dict(room_key=r["empty"], day=date(2029, 12, 31))],
     "portal.owner._room": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"] + 99)],
     "portal.services.hosting._waiting_first": lambda r: [
         dict(room_id=r["room"], limit=50), dict(room_id=r["room"], limit=1),
