@@ -21,7 +21,7 @@ from .web import owner_time
 
 # --- the waiting room ---------------------------------------------------------------------------
 
-def waiting_fingerprint(guests: list[Participant], total: int) -> str:
+def waiting_fingerprint(guests: list, total: int) -> str:
     """Short and stable while nobody arrives or leaves."""
     ids = ",".join(str(g.id) for g in guests)
     return hashlib.sha256(f"{total}:{ids}".encode()).hexdigest()[:12]
@@ -40,18 +40,18 @@ def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) ->
     return context
 
 
-def waiting_rows(guests: list[Participant], row, consent, invitation: str) -> Markup:
+def waiting_rows(guests: list, row, consent, invitation: str) -> Markup:
     """The waiting room's rows, each `row` (the template's pattern, portal/web.py) filled with
     a guest's values: `consent` is the pattern of the line saying they agreed, `invitation` the
     word for a guest who came by one."""
     return Markup("".join(row.fill(
         id=g.id, name=g.name, email=g.email, consent=_agreed(g, consent),
-        door=g.link.name if g.link_id and g.link else (invitation if g.invitation_id else "—"),
+        door=g.link_name if g.link_name is not None else (invitation if g.invitation_id else "—"),
         since_iso=timeutil.iso_utc(g.created_at), since=owner_time(g.created_at, "%H:%M"))
         for g in guests))
 
 
-def _agreed(guest: Participant, consent) -> str:
+def _agreed(guest, consent) -> str:
     return consent.fill(time=owner_time(guest.consented_at, "%H:%M"),
                         n=guest.consent_version) if guest.consented_at else ""
 
@@ -93,7 +93,7 @@ def posted_role() -> str | None:
     return form.role.data if form.validate_on_submit() else None
 
 
-def inside_fingerprint(inside: list[Participant], total: int, away: list[Participant]) -> str:
+def inside_fingerprint(inside: list, total: int, away: list[Participant]) -> str:
     """Unchanged while nobody enters, leaves, changes role or agrees to a new text."""
     parts = [f"{p.id}:{hosting.role_of(p)}:{p.consent_version}" for p in inside] + \
         [f"|{total}|"] + [str(p.id) for p in away]
@@ -117,7 +117,7 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
     return context
 
 
-def inside_rows(guests: list[Participant], rows: dict, me: int | None, options: dict,
+def inside_rows(guests: list, rows: dict, me: int | None, options: dict,
                 role_label: dict, consent, by_link, invitation: str) -> Markup:
     """In the room's rows, each filled with a guest's values into the template's pattern
     (portal/web.py): `rows["mine"]` for the moderator looking (`me`), `rows["other"]` for the
@@ -129,7 +129,7 @@ def inside_rows(guests: list[Participant], rows: dict, me: int | None, options: 
         drawn.append(rows["mine" if g.id == me else "other"].fill(
             id=g.id, name=g.name, email=g.email, consent=_agreed(g, consent),
             role=role_label[role], options=options[role],
-            door=invitation if g.invitation_id else (by_link.fill(name=g.link.name) if g.link
-                                                     else "—"),
+            door=invitation if g.invitation_id else (
+                by_link.fill(name=g.link_name) if g.link_name is not None else "—"),
             since_iso=timeutil.iso_utc(since), since=owner_time(since, "%H:%M")))
     return Markup("".join(drawn))

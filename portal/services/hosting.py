@@ -35,9 +35,11 @@ def _who(participant) -> str:
 
 # --- the waiting room ---------------------------------------------------------------------------
 
-def waiting(room: Room, limit: int | None = None) -> list[Participant]:
+def waiting(room: Room, limit: int | None = None) -> list:
     """Those waiting, first come first (the first `limit`): only what their row shows and the
-    decision records (the list is read on every poll of every host). Not for saving."""
+    decision records (the list is read on every poll of every host), as named tuples — id,
+    link_id, invitation_id, name, email, created_at, consented_at, consent_version, moved_at
+    and link_name — not models: a model a row was a quarter of the poll's time."""
     if limit is None:
         return list(_waiting_first.query(room_id=room.id, limit=None))
     return _waiting_first.all(room_id=room.id, limit=limit)
@@ -46,13 +48,14 @@ def waiting(room: Room, limit: int | None = None) -> list[Participant]:
 # The hosts' lists are read on every poll of every host: prepared (portal/prepared.py).
 @prepared
 def _waiting_first(room_id, limit):
-    return (Participant.select(Participant.id, Participant.link, Participant.invitation,
-                               Participant.name, Participant.email, Participant.created_at,
+    return (Participant.select(Participant.id, Participant.link.alias("link_id"),
+                               Participant.invitation.alias("invitation_id"), Participant.name,
+                               Participant.email, Participant.created_at,
                                Participant.consented_at, Participant.consent_version,
-                               Participant.moved_at, GuestLink.id, GuestLink.name)
+                               Participant.moved_at, GuestLink.name.alias("link_name"))
             .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
             .where((Participant.room == room_id) & (Participant.status == "waiting"))
-            .order_by(Participant.created_at, Participant.id).limit(limit))
+            .order_by(Participant.created_at, Participant.id).limit(limit).namedtuples())
 
 
 def waiting_count(room: Room) -> int:
@@ -60,7 +63,7 @@ def waiting_count(room: Room) -> int:
     return access.crowd(room.id, "waiting")
 
 
-def waiting_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+def waiting_shown(room: Room, limit: int) -> tuple[list, int]:
     """The first `limit` waiting, and how many wait (counted only when the list is full:
     below it, the list is the count)."""
     people = waiting(room, limit)
@@ -161,16 +164,20 @@ def _inside_query(room, *columns):
 
 
 _INSIDE_COLUMNS = (Participant.id, Participant.name, Participant.email, Participant.role,
-                   Participant.link, Participant.invitation, Participant.created_at,
-                   Participant.decided_at, Participant.consented_at, Participant.consent_version,
-                   GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
+                   Participant.link.alias("link_id"), Participant.invitation.alias("invitation_id"),
+                   Participant.created_at, Participant.decided_at, Participant.consented_at,
+                   Participant.consent_version, GuestLink.name.alias("link_name"),
+                   Invitation.role.alias("invitation_role"))
 
 
-def inside(room: Room, limit: int | None = None) -> list[Participant]:
-    """Those inside, longest inside first; with `limit`, only the last `limit` to come in.
-    Not for saving."""
+def inside(room: Room, limit: int | None = None) -> list:
+    """Those inside, longest inside first; with `limit`, only the last `limit` to come in. As
+    named tuples of what their rows show (as `waiting`): id, name, email, role, link_id,
+    invitation_id, created_at, decided_at, consented_at, consent_version, link_name and
+    invitation_role."""
     if limit is None:
-        return list(_inside_query(room, *_INSIDE_COLUMNS).order_by(INSIDE_SINCE, Participant.id))
+        return list(_inside_query(room, *_INSIDE_COLUMNS).order_by(INSIDE_SINCE, Participant.id)
+                    .namedtuples())
     return _inside_last.all(room_id=room.id, limit=limit)[::-1]
 
 
@@ -178,7 +185,7 @@ def inside(room: Room, limit: int | None = None) -> list[Participant]:
 def _inside_last(room_id, limit):
     # read backwards along the order of an index (models.py)
     return (_inside_query(room_id, *_INSIDE_COLUMNS)
-            .order_by(INSIDE_SINCE.desc(), Participant.id.desc()).limit(limit))
+            .order_by(INSIDE_SINCE.desc(), Participant.id.desc()).limit(limit).namedtuples())
 
 
 def inside_count(room: Room) -> int:
@@ -203,7 +210,7 @@ def _inside_count(room_id):
             .bind(database).tuples())
 
 
-def inside_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+def inside_shown(room: Room, limit: int) -> tuple[list, int]:
     """The last `limit` to come in, and how many are inside (counted only when the list is
     full)."""
     people = inside(room, limit)
@@ -226,8 +233,11 @@ def _turned_away_last(room_id, limit):
             .limit(limit))
 
 
-def role_of(participant: Participant) -> str:
-    """The role they have now (decision.role_now)."""
+def role_of(participant) -> str:
+    """The role they have now (decision.role_now): of a participant, or of a row of `inside`
+    (which carries its invitation's role)."""
+    if not isinstance(participant, Participant):
+        return decision.role_now(participant.role, participant.invitation_role)
     invitation = participant.invitation if participant.invitation_id else None
     return decision.role_now(participant.role, invitation and invitation.role)
 
