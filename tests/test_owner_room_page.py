@@ -1,12 +1,17 @@
 """The owner's room page: one query per list, not one per row, however many rows the lists
-hold."""
+hold; only the rows listed are read; the lists' rows drawn from one pattern are the rows Jinja
+draws."""
 
 from datetime import timedelta
 
+import pytest
+from flask import url_for
 from helpers import count_queries
+from markupsafe import Markup
 
 from portal.models import GuestLink, Invitation, Participant, Room, User
 from portal.timeutil import utcnow
+from portal.web import RowPattern, slot, url_for_row
 
 
 def _room_with(owner, links: int, invitations: int, waiting: int) -> Room:
@@ -121,3 +126,25 @@ def test_in_the_room_counts_exactly_those_whose_door_is_still_open(app, client, 
     text = client.get(f"/rooms/{room.id}/live").get_data(as_text=True)
     assert "These are the last 2 to come in, of 7 inside." in text
     assert "7 inside" in text
+
+
+ROW = ('<tr id="guest-{{ id }}" data-name="{{ name }}"><td>{{ name }}</td><td>{{ n }}</td>'
+       '<td>{{ label }}</td><td><a href="{{ url }}">{{ _("Deny %(name)s?", name=name) }}</a>'
+       '</td></tr>')
+
+
+@pytest.mark.parametrize("name", ["Ada", "<script>alert(1)</script>", "O'Brien & \"Co\"",
+                                  "100% {sure} %(id)s", "\ue000id\ue001 looks like a slot"])
+def test_a_row_filled_from_its_pattern_is_the_row_jinja_draws(app, name):
+    """The hosts' lists draw a row once with slots and fill it per guest (portal/web.py): the
+    markup is what Jinja draws for the same values, escaped the same way."""
+    template = app.jinja_env.from_string(ROW)
+    label = Markup("<b>Invitation</b>")
+    with app.test_request_context():
+        pattern = RowPattern(template.render(
+            id=slot.id, name=slot.name, n=slot.n, label=label,
+            url=url_for_row("owner.admit", room_id=7)))
+        for guest_id, n in ((1, 2.5), (12345, None)):
+            assert pattern.fill(id=guest_id, name=name, n=n) == template.render(
+                id=guest_id, name=name, n=n, label=label,
+                url=url_for("owner.admit", room_id=7, participant_id=guest_id))
