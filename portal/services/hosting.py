@@ -193,7 +193,7 @@ def inside_count(room: Room) -> int:
     per link, invitation and its version, along the (room, status, link, invitation,
     door_version) index, models.py), then only the groups whose door is open — not a join for
     each of thousands inside."""
-    return _inside_count.first(room_id=room.id)[0]
+    return int(_inside_count.first(room_id=room.id)[0])  # PostgreSQL sums as numeric
 
 
 @prepared
