@@ -5,10 +5,16 @@ harness through the Flask test client (no gunicorn), then runs the route's reque
 pyinstrument (`pip install pyinstrument`) and prints the call tree, plus the SQL of one request.
 Routes: ceiling (bare Flask), raw_wsgi, healthz, lobby_get, lobby_post (each POST a new browser
 that opened the lobby first; its GET is made beforehand, not profiled), status, guest_room,
-owner_room; and two pages `make bench` doesn't drive, a guest's place before they are inside:
-guest_countdown (a room that starts in an hour) and guest_waiting (200th in line)."""
+owner_room, and the owner's room page in parts (bench.run.OWNER_PARTS: the polled sections
+owner_waiting and owner_inside as htmx asks when they changed, owner_nav, owner_access,
+owner_insights, owner_details); and two pages `make bench` doesn't drive, a guest's place
+before they are inside: guest_countdown (a room that starts in an hour) and guest_waiting
+(200th in line). `--size large` is the harness's large database, its measured rooms' 50,000
+later guests too; SQLite seeds are kept in bench/data as the harness keeps them (`--no-cache`
+seeds afresh)."""
 
 import argparse
+import functools
 import html
 import os
 import re
@@ -20,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from . import client, seed
-from .run import ROUTES, SECRET_KEY, QueryCounter
+from .run import BENCH, OWNER_PARTS, ROUTES, SECRET_KEY, QueryCounter, bench_database
 
 # Profiled here only (not routes of `make bench`), with the status each answers.
 PAGES = {"guest_countdown": 200, "guest_waiting": 200}
@@ -29,22 +35,30 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_route")
-    parser.add_argument("route", choices=[r[0] for r in ROUTES] + list(PAGES))
+    parser.add_argument("route", choices=[r[0] for r in ROUTES] + [p[0] for p in OWNER_PARTS]
+                        + list(PAGES))
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--size", default="small", choices=list(seed.SIZES))
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
     parser.add_argument("--all", action="store_true",
                         help="show every frame, the libraries' too")
+    parser.add_argument("--cprofile", action="store_true",
+                        help="the standard library's cProfile instead of pyinstrument: every "
+                             "call counted (how many escapes, url_fors ...), by own time")
     parser.add_argument("--timing", action="store_true",
                         help="no profiler: print the median and mean CPU ms of one request")
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="seed SQLite afresh instead of copying the harness's cached seed")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="guestgate-profile-"))
     os.environ.setdefault("SECRET_KEY", SECRET_KEY)
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        url = f"sqlite:///{tmp / 'profile.sqlite3'}"
-    fx, _ = seed.seed(url, seed.SIZES[args.size])
+    size = seed.SIZES[args.size]
+    with bench_database(size, BENCH / "data" if args.cache else tmp, args.cache) as (url, fx, _):
+        return profile(args, tmp, size, url, fx)
+
+
+def profile(args, tmp: Path, size, url: str, fx) -> int:
     from bench.app_bench import make_app
 
     os.environ["GUESTGATE_BENCH_DIR"] = str(tmp)
@@ -103,7 +117,8 @@ def main(argv=None) -> int:
         countdown = guest(token["later"], "countdown@guest.example")
     if args.route == "guest_waiting":
         waiting = guest(token["poll"], "waiting@guest.example")
-
+    parts = {name: path.format(room=fx.owner_room) for name, _, path in OWNER_PARTS}
+    htmx = {**headers, "HX-Request": "true"}
     calls = {
         "ceiling": lambda: app_ceiling.hello.test_client().get("/", headers=headers),
         "raw_wsgi": lambda: Client(app_ceiling.raw).get("/", headers=headers),
@@ -116,9 +131,16 @@ def main(argv=None) -> int:
         "owner_room": lambda: owner.get(f"/rooms/{fx.owner_room}/live", headers=headers),
         "guest_countdown": lambda: countdown.get(f"/s/{fx.burst_room}", headers=headers),
         "guest_waiting": lambda: waiting.get(f"/s/{fx.owner_room}", headers=headers),
+        **{name: functools.partial(owner.get, path, headers=htmx if "seen=" in path else headers)
+           for name, path in parts.items()},
     }
+    if size.crowd:  # as the harness: later guests arrive once the measured ones are in
+        from portal.db import database
+
+        with database.connection_context():
+            seed.add_crowd(fx, size)
     call = calls[args.route]
-    expected = PAGES.get(args.route) or next(r[3] for r in ROUTES if r[0] == args.route)
+    expected = next((r[3] for r in ROUTES if r[0] == args.route), 200)
     for _ in range(5):
         assert call().status_code == expected
 
@@ -132,12 +154,27 @@ def main(argv=None) -> int:
     if args.timing:
         times = []
         for _ in range(args.requests):
-            started = time.process_time_ns()
+            # this thread's CPU only, as the harness counts it: the app's background threads
+            # (deliveries, announcements) are not the request's
+            started = time.thread_time_ns()
             call()
-            times.append(time.process_time_ns() - started)
+            times.append(time.thread_time_ns() - started)
         times.sort()
         print(f"{args.route}: median {times[len(times) // 2] / 1e6:.3f} ms, "
               f"mean {sum(times) / len(times) / 1e6:.3f} ms CPU over {len(times)} requests")
+        return 0
+    if args.cprofile:
+        import cProfile
+        import pstats
+
+        profile = cProfile.Profile()
+        profile.enable()
+        for _ in range(args.requests):
+            call()
+        profile.disable()
+        stats = pstats.Stats(profile)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(60)
         return 0
     from pyinstrument import Profiler
 

@@ -73,6 +73,24 @@ ROUTES = [
     ("owner_room", "GET /rooms/<id>/live: the owner's Live view, 200 waiting", "GET", 200),
 ]
 GET_ROUTES = ("lobby_get", "status", "guest_room", "owner_room")
+# The owner's room page in parts, counted in-process only (statements and CPU, no wrk): the
+# polled sections as htmx asks for them when their list changed (a stale `seen`: the fragment
+# is drawn), the nav's poll, and the other views. name, what, path of the room's.
+OWNER_PARTS = [
+    ("owner_waiting", "GET /rooms/<id>/waiting, htmx, the list changed: the waiting room's "
+     "poll (200 waiting, lists 50)", "/rooms/{room}/waiting?seen=changed"),
+    ("owner_inside", "GET /rooms/<id>/inside, htmx, the list changed: In the room's poll "
+     "(and Turned away)", "/rooms/{room}/inside?seen=changed"),
+    ("owner_nav", "GET /rooms/<id>/views, htmx, a count changed: the views' nav's poll",
+     "/rooms/{room}/views?view=live&seen=changed"),
+    ("owner_access", "GET /rooms/<id>/access: the Access view", "/rooms/{room}/access"),
+    ("owner_insights", "GET /rooms/<id>/insights: the Insights view", "/rooms/{room}/insights"),
+    ("owner_details", "GET /rooms/<id>/details: the Details view", "/rooms/{room}/details"),
+]
+# Issue 29 item 4: the Live view's CPU in-process, by size; the polled sections (which several
+# hosts poll) must each cost less still.
+OWNER_CPU_MS = {"small": 3.0, "large": 6.0, "large-quick": 6.0}
+OWNER_POLLED = ("owner_waiting", "owner_inside")
 # Ratios to the bare Flask ceiling (issue 18)
 TARGETS = {"lobby_get": 0.5, "status": 0.8, "lobby_post": 0.3}
 # Served by the ceiling servers, not the portal's
@@ -315,10 +333,10 @@ def profile_routes(database_url: str, requests: dict, repeat: int) -> dict:
     counter = QueryCounter()
     profile = {}
 
-    def prepare(name, method, path, cookie, form):
+    def prepare(name, method, path, cookie, form, extra_headers=None):
         """The request as (client, kwargs); a POST is a new browser's, after its lobby GET
         (not timed), with that GET's cookie and CSRF token and a new email."""
-        headers = {"User-Agent": client.USER_AGENT}
+        headers = {"User-Agent": client.USER_AGENT, **(extra_headers or {})}
         if cookie:
             headers["Cookie"] = cookie
         if form is not None:
@@ -551,6 +569,10 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
             unregister_webhooks()
         # In-process the receiver is never reached: the slow one's request is the same request.
         profile["lobby_post_slow_hooks"] = profile["lobby_post_hooks"]
+        owner_parts = profile_routes(url, {
+            name: ("GET", path.format(room=fx.owner_room), sessions["owner_cookie"], None,
+                   {"HX-Request": "true"} if "seen=" in path else None)
+            for name, _, path in OWNER_PARTS}, repeat=plan.profile_repeat)
         log("  queries and CPU per request counted in-process", stamp=True)
         for name, measured in profile.items():
             expected = next(r[3] for r in ROUTES if r[0] == name)
@@ -558,9 +580,13 @@ def run_size(size: seed.Size, plan: argparse.Namespace, run_dir: Path) -> dict:
                 raise Failure(f"{name} in-process: HTTP {measured['status']}, expected {expected}")
             routes[name]["queries"] = measured["queries"]
             routes[name]["cpu_ms"] = measured["cpu_ms"]
+        for name, measured in owner_parts.items():
+            if measured["status"] != 200:
+                raise Failure(f"{name} in-process: HTTP {measured['status']}, expected 200")
     return {"rows": {k: v for k, v in counts.items() if k not in ("from_cache",)},
             "seeded_from_cache": bool(counts.get("from_cache")),
-            "worker_class": worker_class, "routes": routes, "burst": burst}
+            "worker_class": worker_class, "routes": routes, "owner_parts": owner_parts,
+            "burst": burst}
 
 
 def _median(values: list[float]) -> float:
@@ -774,6 +800,19 @@ def evaluate(sizes: dict, postgres: bool) -> list[dict]:
         verdict(f"lobby_post_slow_hooks >= {SLOW_HOOKS_SHARE} x lobby_post: a receiver answering "
                 f"after {SLOW_RECEIVER_SECONDS} s doesn't slow the lobby ({size})",
                 slow >= SLOW_HOOKS_SHARE, f"{slow:.2f} of lobby_post's ratio")
+        # Issue 29 item 4: the host's page in milliseconds, its polled sections cheaper still.
+        limit = OWNER_CPU_MS.get(size, OWNER_CPU_MS["large"])
+        live = routes["owner_room"]["cpu_ms"]
+        verdict(f"owner_room: the Live view, 200 waiting (lists 50), <= {limit:g} ms CPU "
+                f"in-process ({size})", live <= limit,
+                f"{live} ms, {routes['owner_room']['queries']} statements")
+        parts = result["owner_parts"]
+        for name in OWNER_POLLED:
+            cpu = parts[name]["cpu_ms"]
+            verdict(f"{name}: the poll that draws the section costs less than the Live view and "
+                    f"its {limit:g} ms ({size})", cpu < min(live, limit),
+                    f"{cpu} ms against the Live view's {live}, {parts[name]['queries']} "
+                    "statements")
         burst = result["burst"]
         verdict(f"burst: exactly {burst['limit']} of {burst['entries']}, zero 5xx ({size})",
                 burst["exact"] and burst["server_errors_5xx"] == 0 and not burst["client_errors"],
@@ -817,6 +856,14 @@ def print_table(sizes: dict) -> None:
     log("(ratio: req/s over the ceiling's — bare Flask on the same gunicorn settings — same size "
         "and run; q: SQL statements per request; "
         "cpu ms: median CPU time of one request in-process, without gunicorn)")
+    log("\nThe owner's room page in parts, in-process (q, cpu ms):")
+    for name, *_ in [("owner_room",), *OWNER_PARTS]:
+        row = f"{name:<15}"
+        for size in names:
+            r = sizes[size]["routes"]["owner_room"] if name == "owner_room" else \
+                sizes[size]["owner_parts"][name]
+            row += f" | {size:>11} {r.get('queries', ''):>3} {r.get('cpu_ms', ''):>6}"
+        log(row)
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -948,6 +995,7 @@ def main(argv=None) -> int:
                 "post_connections": plan.post_connections, "seconds": plan.duration,
                 "warmup_seconds": plan.warmup},
         "routes": {name: what for name, what, *_ in ROUTES},
+        "owner_parts": {name: what for name, what, _ in OWNER_PARTS},
         "sizes": sizes,
         **({"event": event_result} if event_result is not None else {}),
         **({"event_deploy": deploy_result} if deploy_result is not None else {}),

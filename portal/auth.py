@@ -25,6 +25,7 @@ from .db import database
 from .extensions import limiter, login_manager
 from .forms import ForgotPasswordForm, ResetPasswordForm, SignInForm
 from .models import User
+from .prepared import prepared
 from .sessions import start_session
 from .web import public_url, safe_next
 
@@ -62,8 +63,14 @@ def load_user(user_id: str):
     if len(parts) != 3 or not all(p.isdigit() and len(p) < 19 for p in parts):
         return None
     uid, version, generation = map(int, parts)
-    return User.get_or_none((User.id == uid) & (User.password_version == version)
-                            & (User.session_generation == generation))
+    return _signed_in_user.first(user_id=uid, version=version, generation=generation)
+
+
+@prepared
+def _signed_in_user(user_id, version, generation):
+    # Every signed-in request's first query (prepared: built once, not on every page and poll)
+    return User.select().where((User.id == user_id) & (User.password_version == version)
+                               & (User.session_generation == generation)).limit(1)
 
 
 def owner_required(view):

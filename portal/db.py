@@ -226,7 +226,8 @@ def _v21_start_announced(migrator, models):
 
 
 def _participant_indexes(migrator, models):
-    """Versions 9 and 10 add indexes only: every index the model declares that is missing."""
+    """Versions 9, 10 and 22 add indexes only: every index the model declares that is
+    missing."""
     models.Participant._schema.create_indexes(safe=True)
 
 
@@ -304,6 +305,8 @@ MIGRATIONS = {
          "registration: reminders and follow-ups, each claimed once",
          _v20_confirmed_invitations_and_attendance),
     21: ("push: each room's start announced once to the guests' pages", _v21_start_announced),
+    22: ("participant: the host's In the room counts those inside through an index",
+         _participant_indexes),
 }
 LATEST_VERSION = max(MIGRATIONS)
 

@@ -30,6 +30,7 @@ from .db import database, is_sqlite
 from .decision import REASONS
 from .extensions import limiter
 from .models import DenialCount, DenialEvent
+from .prepared import prepared
 from .ratelimit import DatabaseStorage, LocalStorage
 from .timeutil import utcnow
 
@@ -158,6 +159,19 @@ def window_start(hours: int):
     from datetime import timedelta
 
     return (utcnow() - timedelta(hours=hours)).date()
+
+
+def room_denied_since(room_id: int, day) -> int:
+    """Denials in one room since `day` (the room page's nav asks at every poll: prepared)."""
+    return int(_room_denied_since.first(room_key=room_id, day=day)[0])
+
+
+@prepared
+def _room_denied_since(room_key, day):
+    from peewee import fn
+
+    return (DenialCount.select(fn.COALESCE(fn.SUM(DenialCount.count), 0))
+            .where((DenialCount.room_key == room_key) & (DenialCount.day >= day)).tuples())
 
 
 def rooms_denied_since(room_ids, day) -> dict[int, int]:

@@ -10,15 +10,18 @@ import hashlib
 
 from flask import current_app, render_template
 from flask_babel import gettext
+from markupsafe import Markup
 
+from . import timeutil
 from .decision import N_
 from .forms import DenyForm, PresenceRoleForm
 from .models import Participant, Room
 from .services import hosting
+from .web import owner_time
 
 # --- the waiting room ---------------------------------------------------------------------------
 
-def waiting_fingerprint(guests: list[Participant], total: int) -> str:
+def waiting_fingerprint(guests: list, total: int) -> str:
     """Short and stable while nobody arrives or leaves."""
     ids = ",".join(str(g.id) for g in guests)
     return hashlib.sha256(f"{total}:{ids}".encode()).hexdigest()[:12]
@@ -31,9 +34,26 @@ def waiting_context(room: Room, endpoints: dict, by_owner: bool, **overrides) ->
     context = {"waiting_guests": guests, "waiting_total": total,
                "waiting_fingerprint": waiting_fingerprint(guests, total),
                "waiting_notice": None,
-               "waiting_endpoints": endpoints, "waiting_by_owner": by_owner}
+               "waiting_endpoints": endpoints, "waiting_by_owner": by_owner,
+               "waiting_rows": waiting_rows}
     context.update(overrides)
     return context
+
+
+def waiting_rows(guests: list, row, consent, invitation: str) -> Markup:
+    """The waiting room's rows, each `row` (the template's pattern, portal/web.py) filled with
+    a guest's values: `consent` is the pattern of the line saying they agreed, `invitation` the
+    word for a guest who came by one."""
+    return Markup("".join(row.fill(
+        id=g.id, name=g.name, email=g.email, consent=_agreed(g, consent),
+        door=g.link_name if g.link_name is not None else (invitation if g.invitation_id else "—"),
+        since_iso=timeutil.iso_utc(g.created_at), since=owner_time(g.created_at, "%H:%M"))
+        for g in guests))
+
+
+def _agreed(guest, consent) -> str:
+    return consent.fill(time=owner_time(guest.consented_at, "%H:%M"),
+                        n=guest.consent_version) if guest.consented_at else ""
 
 
 def deny_page(room: Room, guest: Participant, form: DenyForm, by_owner: bool, deny_url: str,
@@ -73,7 +93,7 @@ def posted_role() -> str | None:
     return form.role.data if form.validate_on_submit() else None
 
 
-def inside_fingerprint(inside: list[Participant], total: int, away: list[Participant]) -> str:
+def inside_fingerprint(inside: list, total: int, away: list[Participant]) -> str:
     """Unchanged while nobody enters, leaves, changes role or agrees to a new text."""
     parts = [f"{p.id}:{hosting.role_of(p)}:{p.consent_version}" for p in inside] + \
         [f"|{total}|"] + [str(p.id) for p in away]
@@ -92,6 +112,24 @@ def inside_context(room: Room, endpoints: dict, by_owner: bool, me: Participant 
                "inside_notice": None, "inside_error": False, "inside_endpoints": endpoints,
                "inside_by_owner": by_owner, "inside_me": me.id if me is not None else None,
                "inside_roles": ("viewer", "speaker", "moderator"),  # by what they may do
-               "role_of": hosting.role_of}
+               "inside_rows": inside_rows}
     context.update(overrides)
     return context
+
+
+def inside_rows(guests: list, rows: dict, me: int | None, options: dict,
+                role_label: dict, consent, by_link, invitation: str) -> Markup:
+    """In the room's rows, each filled with a guest's values into the template's pattern
+    (portal/web.py): `rows["mine"]` for the moderator looking (`me`), `rows["other"]` for the
+    rest; `options` the role <option>s for each role, `by_link` the pattern of "Guest link
+    “…”"."""
+    drawn = []
+    for g in guests:
+        role, since = hosting.role_of(g), g.decided_at or g.created_at
+        drawn.append(rows["mine" if g.id == me else "other"].fill(
+            id=g.id, name=g.name, email=g.email, consent=_agreed(g, consent),
+            role=role_label[role], options=options[role],
+            door=invitation if g.invitation_id else (
+                by_link.fill(name=g.link_name) if g.link_name is not None else "—"),
+            since_iso=timeutil.iso_utc(since), since=owner_time(since, "%H:%M")))
+    return Markup("".join(drawn))

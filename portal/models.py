@@ -319,6 +319,12 @@ Participant.add_index(Participant.index(Participant.room, Participant.status, IN
 Participant.add_index(Participant.index(Participant.room, Participant.status,
                                         Participant.updated_at,
                                         name="participant_room_status_updated_at"))
+# How many are inside (services/hosting.inside_count): a room's admitted grouped by the door
+# they came in by, read from this index alone, so 16,000 inside are counted without visiting
+# their rows.
+Participant.add_index(Participant.index(Participant.room, Participant.status, Participant.link,
+                                        Participant.invitation, Participant.door_version,
+                                        name="participant_room_status_door"))
 
 
 class DenialEvent(BaseModel):

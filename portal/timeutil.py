@@ -35,7 +35,11 @@ def to_local(utc: datetime | None, zone_name: str) -> datetime | None:
 
 
 def iso_utc(utc: datetime | None) -> str | None:
-    return None if utc is None else utc.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+    if utc is None:
+        return None
+    if utc.tzinfo is None:  # as stored: naive UTC (a list's rows ask this for each)
+        return utc.isoformat() + "Z"
+    return utc.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 _ZONES: list[str] | None = None

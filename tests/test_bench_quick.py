@@ -63,12 +63,18 @@ def test_quick_benchmark_measures_every_route_the_burst_and_the_event(tmp_path):
         # ... and with a receiver that takes 8 s: every entry answered, each event written
         slow = routes["lobby_post_slow_hooks"]
         assert slow["webhook_events"] >= slow["statuses"]["303"] > 0
+        # the owner's page in parts (issue 29 item 4): each answered, with its statements and CPU
+        parts = size["owner_parts"]
+        assert set(parts) == {"owner_waiting", "owner_inside", "owner_nav", "owner_access",
+                              "owner_insights", "owner_details"}
+        for name, part in parts.items():
+            assert part["status"] == 200 and part["queries"] >= 2 and part["cpu_ms"] > 0, name
         burst = size["burst"]
         assert burst["exact"] and burst["server_errors_5xx"] == 0, burst
         assert burst["link_uses"] == burst["participants"] == burst["entries"] // 2
     assert {t["target"].split(" ")[0] for t in results["targets"]} >= {
-        "lobby_get", "status", "lobby_post", "lobby_post_slow_hooks", "owner_room:", "burst:",
-        "event"}
+        "lobby_get", "status", "lobby_post", "lobby_post_slow_hooks", "owner_room:",
+        "owner_waiting:", "owner_inside:", "burst:", "event"}
     assert "Targets:" in done.stdout
 
     # The event, small: every simulated guest (each its own browser and address) got in, at

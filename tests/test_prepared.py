@@ -5,13 +5,22 @@ PostgreSQL when DATABASE_URL names one. This is the check to run before raising 
 in pyproject.toml: the helper relies on peewee internals."""
 
 import threading
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from helpers import count_queries
 from peewee import Insert, Model, SelectBase
 
-from portal.models import Attachment, DomainRule, GuestLink, Invitation, Participant, Room, User
+from portal.models import (
+    Attachment,
+    DenialCount,
+    DomainRule,
+    GuestLink,
+    Invitation,
+    Participant,
+    Room,
+    User,
+)
 from portal.prepared import every_query, loaded, model_key
 
 REGISTRY = every_query()
@@ -47,10 +56,11 @@ def rows(app, db):
     gone.delete_instance()  # the participant's link reference is cleared
     Attachment.create(room=room, filename="slides.pdf", stored_name="abc.pdf",
                       content_type="application/pdf", size=9)
+    DenialCount.create(room_key=room.id, reason="link_expired", day=date(2030, 1, 1), count=3)
     DomainRule.create(domain="example.com", mode="allow")
     DomainRule.create(domain="spam.test", mode="block")
     return {"room": room.id, "empty": empty.id, "invitation": invitation.id, "link": link.id,
-            "open_link": open_link.id}
+            "open_link": open_link.id, "owner": owner.id}
 
 
 def _presences(r):
@@ -102,6 +112,25 @@ CASES = {
         dict(room_id=r["room"], status="waiting"), dict(room_id=r["room"], status="left"),
         dict(room_id=r["empty"], status="waiting")],
     "portal.guest.room._attachments": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.auth._signed_in_user": lambda r: [
+        dict(user_id=r["owner"], version=1, generation=0),
+        dict(user_id=r["owner"], version=2, generation=0),
+        dict(user_id=r["owner"], version=1, generation=1)],
+    "portal.denials._room_denied_since": lambda r: [
+        dict(room_key=r["room"], day=date(2029, 12, 31)),
+        dict(room_key=r["room"], day=date(2030, 1, 2)),
+        dict(room_key=r["empty"], day=date(2029, 12, 31))],
+    "portal.owner._room": lambda r: [dict(room_id=r["room"]), dict(room_id=r["empty"] + 99)],
+    "portal.services.hosting._waiting_first": lambda r: [
+        dict(room_id=r["room"], limit=50), dict(room_id=r["room"], limit=1),
+        dict(room_id=r["empty"], limit=50)],
+    "portal.services.hosting._inside_last": lambda r: [
+        dict(room_id=r["room"], limit=50), dict(room_id=r["empty"], limit=50)],
+    # the count of nothing is (0,): counted as a miss
+    "portal.services.hosting._inside_count": lambda r: [
+        dict(room_id=r["room"]), dict(room_id=r["empty"])],
+    "portal.services.hosting._turned_away_last": lambda r: [
+        dict(room_id=r["room"], limit=30), dict(room_id=r["empty"], limit=30)],
     "portal.access._ahead_in_line": lambda r: [
         dict(room_id=r["room"], participant_id=99, created_at=datetime(2031, 1, 1),
              counted=100),

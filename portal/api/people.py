@@ -6,7 +6,6 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from ..models import Participant
 from ..owner import me, owned_room
 from ..services import hosting
 from . import schemas
@@ -22,7 +21,7 @@ NOT_DONE = {"not_inside": "They are no longer in the room.",
             "not_turned_away": "They aren't turned away."}
 
 
-def person_json(p: Participant, status: str, role: str | None = None, since=None) -> dict:
+def person_json(p, status: str, role: str | None = None, since=None) -> dict:
     return {"id": p.id, "name": p.name, "email": p.email, "role": role, "status": status,
             "link_id": p.link_id, "invitation_id": p.invitation_id,
             "since": since}

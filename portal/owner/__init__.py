@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ..audit import Actor
 from ..models import Room
+from ..prepared import prepared
 
 bp = Blueprint("owner", __name__, url_prefix="/rooms")
 
@@ -14,12 +15,18 @@ bp = Blueprint("owner", __name__, url_prefix="/rooms")
 def owned_room(room_id: int, allow_deleted: bool = False) -> Room:
     """The room, if the signed-in user owns it or is an admin; 404 otherwise, so nobody learns
     which room ids exist."""
-    room = Room.get_or_none(Room.id == room_id)
+    room = _room.first(room_id=room_id)
     if room is None or (room.is_deleted and not allow_deleted):
         abort(404)
     if room.owner_id != current_user.id and not current_user.is_admin:
         abort(404)
     return room
+
+
+@prepared
+def _room(room_id):
+    # Every owner screen's and poll's lookup (prepared: built once, not on every request)
+    return Room.select().where(Room.id == room_id).limit(1)
 
 
 def me() -> Actor:

@@ -135,7 +135,7 @@ def nav_context(room: Room, view: str, seen: str | None = None) -> dict:
     passes `seen`, the counts it showed: what changed since is said out loud, once — except
     the waiting count on Live, where the waiting room says it itself."""
     waiting = hosting.waiting_count(room) if room.kind != "channel" else 0
-    refused = denials.rooms_denied_since([room.id], denials.window_start(24)).get(room.id, 0)
+    refused = denials.room_denied_since(room.id, denials.window_start(24))
     counts = {"live": f"{waiting} waiting" if waiting else "",
               "insights": f"{refused} refused (24 h)" if refused else ""}
     fingerprint = f"{waiting}-{refused}"  # the counts themselves: the nav shows them anyway

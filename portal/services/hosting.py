@@ -11,12 +11,13 @@ personal invitation it changes the invitation's role (as the Guests list's Chang
 it holds the next time they enter); for someone who came by a shared link it is the role of this
 visit only — entering through the link again makes them a viewer, as for anyone with it."""
 
-from peewee import JOIN
+from peewee import JOIN, SQL, Join, Select, fn
 
 from .. import access, audit, decision, outbox, push, timeutil
 from ..audit import Actor
 from ..db import database
 from ..models import INSIDE_SINCE, ROLES, GuestLink, Invitation, Participant, Room
+from ..prepared import prepared
 from . import invitations
 
 # The turned-away list shows the latest few: enough to find who to let in again.
@@ -34,16 +35,27 @@ def _who(participant) -> str:
 
 # --- the waiting room ---------------------------------------------------------------------------
 
-def waiting(room: Room, limit: int | None = None) -> list[Participant]:
+def waiting(room: Room, limit: int | None = None) -> list:
     """Those waiting, first come first (the first `limit`): only what their row shows and the
-    decision records (the list is read on every poll of every host). Not for saving."""
-    return list(Participant.select(Participant.id, Participant.link, Participant.invitation,
-                                   Participant.name, Participant.email, Participant.created_at,
-                                   Participant.consented_at, Participant.consent_version,
-                                   Participant.moved_at, GuestLink.id, GuestLink.name)
-                .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
-                .where((Participant.room == room) & (Participant.status == "waiting"))
-                .order_by(Participant.created_at, Participant.id).limit(limit))
+    decision records (the list is read on every poll of every host), as named tuples — id,
+    link_id, invitation_id, name, email, created_at, consented_at, consent_version, moved_at
+    and link_name — not models: a model a row was a quarter of the poll's time."""
+    if limit is None:
+        return list(_waiting_first.query(room_id=room.id, limit=None))
+    return _waiting_first.all(room_id=room.id, limit=limit)
+
+
+# The hosts' lists are read on every poll of every host: prepared (portal/prepared.py).
+@prepared
+def _waiting_first(room_id, limit):
+    return (Participant.select(Participant.id, Participant.link.alias("link_id"),
+                               Participant.invitation.alias("invitation_id"), Participant.name,
+                               Participant.email, Participant.created_at,
+                               Participant.consented_at, Participant.consent_version,
+                               Participant.moved_at, GuestLink.name.alias("link_name"))
+            .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
+            .where((Participant.room == room_id) & (Participant.status == "waiting"))
+            .order_by(Participant.created_at, Participant.id).limit(limit).namedtuples())
 
 
 def waiting_count(room: Room) -> int:
@@ -51,7 +63,7 @@ def waiting_count(room: Room) -> int:
     return access.crowd(room.id, "waiting")
 
 
-def waiting_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+def waiting_shown(room: Room, limit: int) -> tuple[list, int]:
     """The first `limit` waiting, and how many wait (counted only when the list is full:
     below it, the list is the count)."""
     people = waiting(room, limit)
@@ -131,39 +143,74 @@ def _denied_words(host_note: str | None) -> dict:
 
 # --- in the room --------------------------------------------------------------------------------
 
-def _inside_query(room: Room, *columns):
-    """Those admitted whose door is still open (a removed or reset invitation, a deleted link
-    turns them away on their next page load)."""
+def _door_open(link, invitation, door_version):
+    """Whether the door a guest came in by is still open (a removed or reset invitation, a
+    deleted link turns them away on their next page load): `link` and `invitation` are the
+    participant's references, GuestLink and Invitation joined on them."""
+    return ((link.is_null(False) & GuestLink.deleted_at.is_null())
+            | (invitation.is_null(False) & Invitation.removed_at.is_null()
+               & (Invitation.version == door_version)))
+
+
+def _inside_query(room, *columns):
+    """Those admitted whose door is still open."""
     return (Participant.select(*columns)
             .join(GuestLink, JOIN.LEFT_OUTER, on=(Participant.link == GuestLink.id))
             .switch(Participant)
             .join(Invitation, JOIN.LEFT_OUTER, on=(Participant.invitation == Invitation.id))
             .where((Participant.room == room) & (Participant.status == "admitted")
-                   & ((Participant.link.is_null(False) & GuestLink.deleted_at.is_null())
-                      | (Participant.invitation.is_null(False)
-                         & Invitation.removed_at.is_null()
-                         & (Invitation.version == Participant.door_version)))))
+                   & _door_open(Participant.link, Participant.invitation,
+                                Participant.door_version)))
 
 
-def inside(room: Room, limit: int | None = None) -> list[Participant]:
-    """Those inside, longest inside first; with `limit`, only the last `limit` to come in.
-    Not for saving."""
-    since = INSIDE_SINCE  # the order of an index (models.py)
-    query = _inside_query(room, Participant.id, Participant.name, Participant.email,
-                          Participant.role, Participant.link, Participant.invitation,
-                          Participant.created_at, Participant.decided_at,
-                          Participant.consented_at, Participant.consent_version,
-                          GuestLink.id, GuestLink.name, Invitation.id, Invitation.role)
+_INSIDE_COLUMNS = (Participant.id, Participant.name, Participant.email, Participant.role,
+                   Participant.link.alias("link_id"), Participant.invitation.alias("invitation_id"),
+                   Participant.created_at, Participant.decided_at, Participant.consented_at,
+                   Participant.consent_version, GuestLink.name.alias("link_name"),
+                   Invitation.role.alias("invitation_role"))
+
+
+def inside(room: Room, limit: int | None = None) -> list:
+    """Those inside, longest inside first; with `limit`, only the last `limit` to come in. As
+    named tuples of what their rows show (as `waiting`): id, name, email, role, link_id,
+    invitation_id, created_at, decided_at, consented_at, consent_version, link_name and
+    invitation_role."""
     if limit is None:
-        return list(query.order_by(since, Participant.id))
-    return list(query.order_by(since.desc(), Participant.id.desc()).limit(limit))[::-1]
+        return list(_inside_query(room, *_INSIDE_COLUMNS).order_by(INSIDE_SINCE, Participant.id)
+                    .namedtuples())
+    return _inside_last.all(room_id=room.id, limit=limit)[::-1]
+
+
+@prepared
+def _inside_last(room_id, limit):
+    # read backwards along the order of an index (models.py)
+    return (_inside_query(room_id, *_INSIDE_COLUMNS)
+            .order_by(INSIDE_SINCE.desc(), Participant.id.desc()).limit(limit).namedtuples())
 
 
 def inside_count(room: Room) -> int:
-    return _inside_query(room, Participant.id).count()
+    """How many are inside: the room's admitted counted by the door they came in by (one group
+    per link, invitation and its version, along the (room, status, link, invitation,
+    door_version) index, models.py), then only the groups whose door is open — not a join for
+    each of thousands inside."""
+    return int(_inside_count.first(room_id=room.id)[0])  # PostgreSQL sums as numeric
 
 
-def inside_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
+@prepared
+def _inside_count(room_id):
+    doors = (Participant.select(Participant.link, Participant.invitation,
+                                Participant.door_version, fn.COUNT(SQL("1")).alias("n"))
+             .where((Participant.room == room_id) & (Participant.status == "admitted"))
+             .group_by(Participant.link, Participant.invitation, Participant.door_version)
+             .alias("doors"))
+    joined = Join(Join(doors, GuestLink, JOIN.LEFT_OUTER, on=(doors.c.link_id == GuestLink.id)),
+                  Invitation, JOIN.LEFT_OUTER, on=(doors.c.invitation_id == Invitation.id))
+    return (Select([joined], [fn.COALESCE(fn.SUM(doors.c.n), 0)])
+            .where(_door_open(doors.c.link_id, doors.c.invitation_id, doors.c.door_version))
+            .bind(database).tuples())
+
+
+def inside_shown(room: Room, limit: int) -> tuple[list, int]:
     """The last `limit` to come in, and how many are inside (counted only when the list is
     full)."""
     people = inside(room, limit)
@@ -173,16 +220,24 @@ def inside_shown(room: Room, limit: int) -> tuple[list[Participant], int]:
 def turned_away(room: Room, limit: int = TURNED_AWAY_SHOWN) -> list[Participant]:
     """The latest people a host denied or removed here: they can't queue again until Allow
     again."""
-    return list(Participant.select(Participant.id, Participant.name, Participant.email,
-                                   Participant.decided_at, Participant.removed_at,
-                                   Participant.updated_at)
-                .where((Participant.room == room) & (Participant.status == "rejected"))
-                .order_by(Participant.updated_at.desc(), Participant.id.desc())
-                .limit(limit))
+    return _turned_away_last.all(room_id=room.id, limit=limit)
 
 
-def role_of(participant: Participant) -> str:
-    """The role they have now (decision.role_now)."""
+@prepared
+def _turned_away_last(room_id, limit):
+    return (Participant.select(Participant.id, Participant.name, Participant.email,
+                               Participant.decided_at, Participant.removed_at,
+                               Participant.updated_at)
+            .where((Participant.room == room_id) & (Participant.status == "rejected"))
+            .order_by(Participant.updated_at.desc(), Participant.id.desc())
+            .limit(limit))
+
+
+def role_of(participant) -> str:
+    """The role they have now (decision.role_now): of a participant, or of a row of `inside`
+    (which carries its invitation's role)."""
+    if not isinstance(participant, Participant):
+        return decision.role_now(participant.role, participant.invitation_role)
     invitation = participant.invitation if participant.invitation_id else None
     return decision.role_now(participant.role, invitation and invitation.role)
 
