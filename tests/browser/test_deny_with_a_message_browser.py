@@ -61,3 +61,20 @@ def test_the_guest_reads_the_hosts_words(app, new_context, room, link, javascrip
     expect(guest.locator("main")).to_contain_text(f"Message from the host: {WORDS}")
     assert Participant.get(Participant.email == "mallory@example.com").status == "rejected"
     assert AuditEvent.get(AuditEvent.action == "guest_denied").detail == f"Message: {WORDS}"
+
+
+def test_with_a_message_shows_beside_deny_at_desktop_width(app, new_context, room, link):
+    guest_waits(new_context, link_path(app, link), "Mallory", "mallory@example.com")
+    host = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(host)
+    host.goto(f"/rooms/{room.id}/live")
+    row = host.locator("#waiting-room tbody tr").first
+    expect(row).to_contain_text("mallory@example.com")
+    deny = row.get_by_role("button", name=re.compile(r"^Deny\W+Mallory$")).bounding_box()
+    words = row.get_by_role("link", name=re.compile(r"^Deny with a message\W+Mallory$"))
+    expect(words).to_be_visible()
+    box = words.bounding_box()
+    card = host.locator("#waiting-room").bounding_box()
+    # on the row, inside the card, not cut off past its edge
+    assert box["x"] + box["width"] <= card["x"] + card["width"], (box, card)
+    assert box["y"] < deny["y"] + deny["height"] + 40, (box, deny)
