@@ -179,6 +179,21 @@ def live_server(app):
 # --- email: a real SMTP server (aiosmtpd) for the tests that send mail ---------------------------
 
 @pytest.fixture
+def renders(app):
+    """The names of the templates the app renders during the test, in order."""
+    from flask import template_rendered
+
+    seen = []
+
+    def record(sender, template, context, **extra):
+        seen.append(template.name)
+
+    template_rendered.connect(record, app)
+    yield seen
+    template_rendered.disconnect(record, app)
+
+
+@pytest.fixture
 def smtp_port():
     return free_port()
 

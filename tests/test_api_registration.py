@@ -3,13 +3,12 @@ registrations with their answers and waitlist places, and Approve and Decline in
 emailed through a real SMTP server (aiosmtpd) as when a host clicks, and refused input naming its
 field with nothing changed. People register on the public page as visitors do."""
 
-import re
 from datetime import datetime, timedelta
 
 import pytest
 from api_helpers import Api, token_for
 from helpers import make_room
-from test_email import body_of
+from test_registration import last_to, link_in
 
 from portal.models import AuditEvent, Invitation, Registration, RegistrationSettings
 from portal.services import registration as service
@@ -30,17 +29,6 @@ def room(db, owner):
 @pytest.fixture
 def api(app, owner):
     return Api(app, token_for(owner))
-
-
-def link_in(message, path):
-    found = re.search(r"http://guestgate\.test(/" + path + r"/[^\s<\"]+)",
-                      body_of(message, "plain"))
-    assert found, body_of(message, "plain")
-    return found.group(1)
-
-
-def last_to(smtp, email):
-    return [m for m in smtp.messages() if m["To"] == email][-1]
 
 
 def registers(app, smtp, page, name, email, **answers):

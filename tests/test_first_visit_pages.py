@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from flask import template_rendered
 from helpers import invitation_path, link_path
 
 from portal.models import GuestLink, Participant, Room
@@ -24,16 +23,6 @@ def lobby(app, db, owner):
     return room, link_path(app, link)
 
 
-@pytest.fixture
-def renders(app):
-    seen = []
-
-    def record(sender, template, context, **extra):
-        seen.append(template.name)
-
-    template_rendered.connect(record, app)
-    yield seen
-    template_rendered.disconnect(record, app)
 
 
 def test_first_visitors_share_the_page_but_not_the_csrf_token(app, lobby, renders):

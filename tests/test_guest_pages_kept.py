@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from flask import template_rendered
 from helpers import GuestActions, invited_guest, link_path, make_room, text_of
 from jinja2 import ChoiceLoader, DictLoader
 
@@ -19,16 +18,6 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 EVIL = '<script>alert("pwned")</script> & "Bob"'
 
 
-@pytest.fixture
-def renders(app):
-    seen = []
-
-    def record(sender, template, context, **extra):
-        seen.append(template.name)
-
-    template_rendered.connect(record, app)
-    yield seen
-    template_rendered.disconnect(record, app)
 
 
 def _room(**fields):
