@@ -73,6 +73,11 @@ def _ensure_settings(room: Room) -> None:
         pass
 
 
+def _write_settings(room: Room, **values) -> None:
+    RegistrationSettings.update(**values, updated_at=timeutil.utcnow()).where(
+        RegistrationSettings.room == room.id).execute()
+
+
 def _lock(room_id: int) -> None:
     """First in every transaction that changes registrations: the settings row's lock on
     PostgreSQL (SQLite's IMMEDIATE transactions hold the write lock already)."""
@@ -129,10 +134,8 @@ def save_settings(room: Room, *, enabled: bool, mode: str, capacity: int | None,
     outcome = Outcome()
     with database.atomic():
         _lock(room.id)
-        RegistrationSettings.update(enabled=enabled, mode=mode, capacity=capacity,
-                                    opens_at=opens_at, closes_at=closes_at,
-                                    updated_at=timeutil.utcnow()).where(
-            RegistrationSettings.room == room.id).execute()
+        _write_settings(room, enabled=enabled, mode=mode, capacity=capacity,
+                        opens_at=opens_at, closes_at=closes_at)
         detail = f"{'on' if enabled else 'off'}, {mode}, capacity " \
                  f"{capacity if capacity else 'unlimited'}"
         audit.record("registration_settings_changed", room, "registration", detail=detail,
@@ -149,11 +152,8 @@ def save_reminders(room: Room, hours: list[int], follow_up: bool, came: str, mis
     the session says to those who came and those who didn't (portal/reminders.py sends)."""
     _ensure_settings(room)
     with database.atomic():
-        RegistrationSettings.update(reminder_hours=",".join(str(h) for h in hours),
-                                    follow_up=follow_up, follow_up_came=came,
-                                    follow_up_missed=missed,
-                                    updated_at=timeutil.utcnow()).where(
-            RegistrationSettings.room == room.id).execute()
+        _write_settings(room, reminder_hours=",".join(str(h) for h in hours),
+                        follow_up=follow_up, follow_up_came=came, follow_up_missed=missed)
         detail = f"reminders {', '.join(f'{h} h' for h in hours) or 'off'}; follow-up " \
                  f"{'on' if follow_up else 'off'}"
         audit.record("registration_reminders_changed", room, "registration", detail=detail,
@@ -163,9 +163,7 @@ def save_reminders(room: Room, hours: list[int], follow_up: bool, came: str, mis
 def save_questions(room: Room, questions: list[dict], actor: Actor | None = None) -> None:
     _ensure_settings(room)
     with database.atomic():
-        RegistrationSettings.update(questions=json.dumps(questions, ensure_ascii=False),
-                                    updated_at=timeutil.utcnow()).where(
-            RegistrationSettings.room == room.id).execute()
+        _write_settings(room, questions=json.dumps(questions, ensure_ascii=False))
         audit.record("registration_questions_changed", room, "registration",
                      detail=", ".join(q["label"] for q in questions)[:500], actor=actor)
 
