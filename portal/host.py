@@ -93,7 +93,7 @@ def posted_role() -> str | None:
     return form.role.data if form.validate_on_submit() else None
 
 
-def inside_fingerprint(inside: list, total: int, away: list[Participant]) -> str:
+def inside_fingerprint(inside: list, total: int, away: list) -> str:
     """Unchanged while nobody enters, leaves, changes role or agrees to a new text."""
     parts = [f"{p.id}:{hosting.role_of(p)}:{p.consent_version}" for p in inside] + \
         [f"|{total}|"] + [str(p.id) for p in away]

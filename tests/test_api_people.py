@@ -66,7 +66,9 @@ def test_admit_and_deny_some(api, room, arrive):
     assert denied.json == {"done": [bob.participant.id]}  # Ada wasn't waiting any more
     assert "The host didn't admit you" in text_of(bob.place(room))
     away = api.get(f"/api/v1/rooms/{room.id}/turned-away").json
-    assert [p["email"] for p in away["items"]] == ["bob@example.com"]
+    assert [(p["email"], p["status"], p["link_id"]) for p in away["items"]] == [
+        ("bob@example.com", "rejected", bob.participant.link_id)]
+    assert bob.participant.link_id  # the door they came by, as the other lists give it
     for body in ({"ids": []}, {"ids": ["1"]}, {"ids": [0]}, {"ids": [2**64]}, {}):
         bad = api.post(f"/api/v1/rooms/{room.id}/waiting/deny", json=body)
         assert bad.status_code == 422 and "ids" in str(bad.json["errors"]), body
