@@ -83,25 +83,33 @@ def test_the_11th_wrong_password_is_refused_whichever_worker_answers(app, db, se
 
 
 def test_lobby_limits_are_exact_across_workers(app, db, server):
-    room = make_room(title="Launch", guest_access_enabled=True)
-    links = [GuestLink.create(room=room, name=f"Guests {n}") for n in range(2)]
-    paths = [link_path(app, link) for link in links]
-
     def guest(address, path):
         browser = Browser(server.port, address)
         assert browser.get(path).status == 200  # opening the link is never limited
         return browser.post(path, {"name": "Guest", "email": f"{address}@example.com"}).status
 
-    # One address: 10 a minute, not 10 per worker.
-    one_address = at_once(guest, ["127.0.9.1"] * 14, [paths[0]] * 14)
-    assert sorted(one_address) == [303] * 10 + [429] * 4
-    # One link from many addresses: 15 a minute.
-    many = at_once(guest, [f"127.0.10.{n + 1}" for n in range(20)], [paths[1]] * 20)
-    assert sorted(many) == [303] * 15 + [429] * 5
-    assert [Participant.select().where(Participant.link == link).count()
-            for link in links] == [10, 15]
-    assert [GuestLink.get_by_id(link.id).uses for link in links] == [10, 15]
-    assert len(workers_that_answered(server)) == 2
+    # As for the passwords above: a round that one worker answered alone (the kernel's choice,
+    # seen in CI's PostgreSQL pass) proves nothing about sharing, so it is played again with new
+    # links from new addresses (each round's limits are its own), at most five times.
+    for round_ in range(5):
+        room = make_room(title=f"Launch {round_}", guest_access_enabled=True)
+        links = [GuestLink.create(room=room, name=f"Guests {n}") for n in range(2)]
+        paths = [link_path(app, link) for link in links]
+        since = log_lines(server)
+        # One address: 10 a minute, not 10 per worker.
+        one_address = at_once(guest, [f"127.0.9.{round_ + 1}"] * 14, [paths[0]] * 14)
+        assert sorted(one_address) == [303] * 10 + [429] * 4
+        # One link from many addresses: 15 a minute.
+        many = at_once(guest, [f"127.{10 + round_}.0.{n + 1}" for n in range(20)],
+                       [paths[1]] * 20)
+        assert sorted(many) == [303] * 15 + [429] * 5
+        assert [Participant.select().where(Participant.link == link).count()
+                for link in links] == [10, 15]
+        assert [GuestLink.get_by_id(link.id).uses for link in links] == [10, 15]
+        if len(workers_that_answered(server, since=since)) == 2:
+            break
+    else:
+        pytest.fail("one worker answered every entry in five rounds: nothing was shared")
 
 
 def test_email_match_tries_are_exact_across_workers(app, db, server):
